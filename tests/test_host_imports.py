@@ -1,0 +1,48 @@
+"""The modules a host imports load with the standard library and rpyc alone.
+
+Nuke's and Resolve's Pythons have no numpy, OpenImageIO, OpenColorIO or torch: this runs a fresh
+interpreter in which importing any of those fails, and imports the host-facing modules.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+HOST_MODULES = [
+    "void_vfx",
+    "void_vfx.errors",
+    "void_vfx.model_facts",
+    "void_vfx.jobspec",
+    "void_vfx.naming",
+    "void_vfx.windows",
+    "void_vfx.client",
+]
+BLOCKED = ["numpy", "OpenImageIO", "PyOpenColorIO", "opentimelineio", "torch", "PySide6", "tqdm"]
+
+
+@pytest.mark.parametrize("module", HOST_MODULES)
+def test_host_module_imports_without_heavy_packages(module: str) -> None:
+    code = textwrap.dedent(
+        f"""
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split('.')[0] in {BLOCKED!r}:
+                    raise ImportError('blocked in host test: ' + name)
+        sys.meta_path.insert(0, Block())
+        sys.path.insert(0, {str(REPO)!r})
+        import importlib
+        importlib.import_module({module!r})
+        heavy = sorted(m for m in sys.modules if m.split('.')[0] in {BLOCKED!r})
+        print('HEAVY', heavy)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY []" in proc.stdout

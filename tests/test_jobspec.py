@@ -1,0 +1,134 @@
+"""Job spec: JSON round trip, validation naming the field, versioned output names."""
+
+from __future__ import annotations
+
+import json
+import os
+from fractions import Fraction
+
+import pytest
+
+from void_vfx.errors import SpecError
+from void_vfx.jobspec import SCHEMA, JobSpec, MatteSource
+from void_vfx.naming import existing_versions, plate_stem, reserve_output
+
+
+def _spec(**kw) -> JobSpec:
+    base = dict(plate="/shots/sh010/plate.####.exr", primary=MatteSource("/shots/sh010/roto.####.exr"))
+    base.update(kw)
+    return JobSpec(**base)
+
+
+def test_round_trip_keeps_every_field() -> None:
+    spec = _spec(
+        affected=MatteSource("/shots/sh010/shadow.####.exr", channel="mask.a", invert=True),
+        frame_range=(1001, 1100),
+        fps="23.976",
+        colourspace="ACEScg",
+        prompt="An empty street.",
+    )
+    spec.sampling.passes = 2
+    spec.sampling.seed = 1234
+    spec.roi.feather = 12
+    spec.output.compression = "dwaa:45"
+    text = spec.validate().to_json()
+    data = json.loads(text)
+    assert data["schema"] == SCHEMA
+    back = JobSpec.from_json(text)
+    assert back == spec
+    assert back.frame_range == (1001, 1100)
+    assert back.fps_fraction() == Fraction(24000, 1001)
+    assert back.engine_params()["passes"] == 2
+
+
+@pytest.mark.parametrize(
+    "patch, field",
+    [
+        ({"plate": ""}, "plate"),
+        ({"primary": None}, "primary"),
+        ({"quadmask": MatteSource("q.####.png")}, "quadmask"),
+        ({"frame_range": (10, 1)}, "frame_range"),
+        ({"fps": "fast"}, "fps"),
+        ({"engine": "sdxl"}, "engine"),
+        ({"highlight": "tonemap"}, "highlight"),
+    ],
+)
+def test_validation_names_the_field(patch: dict, field: str) -> None:
+    with pytest.raises(SpecError) as info:
+        _spec(**patch).validate()
+    assert info.value.field == field
+    assert str(info.value).startswith(field)
+
+
+@pytest.mark.parametrize(
+    "path, value, field",
+    [
+        (("window", "min_length"), 20, "window.min_length"),
+        (("window", "overlap"), 150, "window.overlap"),
+        (("roi", "mode"), "stretch", "roi.mode"),
+        (("roi", "feather"), -1, "roi.feather"),
+        (("sampling", "passes"), 3, "sampling.passes"),
+        (("sampling", "pass1_steps"), 0, "sampling.pass1_steps"),
+        (("mask", "primary_threshold"), 1.5, "mask.primary_threshold"),
+        (("output", "compression"), "jpeg", "output.compression"),
+        (("output", "pixel_type"), "uint8", "output.pixel_type"),
+    ],
+)
+def test_nested_validation(path: tuple[str, str], value, field: str) -> None:
+    spec = _spec()
+    setattr(getattr(spec, path[0]), path[1], value)
+    with pytest.raises(SpecError) as info:
+        spec.validate()
+    assert info.value.field == field
+
+
+def test_from_dict_rejects_unknown_and_mistyped_fields() -> None:
+    data = _spec().to_dict()
+    data["sampling"]["stepz"] = 3
+    with pytest.raises(SpecError) as info:
+        JobSpec.from_dict(data)
+    assert info.value.field == "sampling.stepz"
+    data = _spec().to_dict()
+    data["sampling"]["seed"] = "42"
+    with pytest.raises(SpecError) as info:
+        JobSpec.from_dict(data)
+    assert info.value.field == "sampling.seed"
+    data = _spec().to_dict()
+    data["schema"] = "void-vfx/job/99"
+    with pytest.raises(SpecError, match="unsupported"):
+        JobSpec.from_dict(data)
+    with pytest.raises(SpecError, match="not valid JSON"):
+        JobSpec.from_json("{nope")
+
+
+@pytest.mark.parametrize(
+    "pattern, stem",
+    [
+        ("/shots/sh010/plate.####.exr", "plate"),
+        ("sh010_bg_v003.%04d.exr", "sh010_bg_v003"),
+        ("plate_$F4.exr", "plate"),
+        ("plate.[1001-1100].exr", "plate"),
+        ("/x/plate.1001.exr", "plate"),
+        ("still.exr", "still"),
+    ],
+)
+def test_plate_stem(pattern: str, stem: str) -> None:
+    assert plate_stem(pattern) == stem
+
+
+def test_versions_never_overwrite(tmp_path) -> None:
+    plate = str(tmp_path / "plate.####.exr")
+    a = reserve_output(plate)
+    b = reserve_output(plate)
+    assert (a.version, b.version) == (1, 2)
+    assert os.path.isdir(a.folder) and a.folder != b.folder
+    assert a.path(1001).endswith("plate_void_v001/plate_void_v001.1001.exr")
+    assert a.pattern.endswith("plate_void_v001.####.exr")
+    assert existing_versions(str(tmp_path), "plate_void") == [1, 2]
+    with pytest.raises(SpecError, match="already exists"):
+        reserve_output(plate, version=2)
+    c = reserve_output(plate, str(tmp_path / "out"), name="sh010", version=7)
+    assert c.folder.endswith("sh010_void_v007")
+    # a stray v009 file bumps the next version past it
+    (tmp_path / "plate_void_v009.note").write_text("x")
+    assert reserve_output(plate).version == 10

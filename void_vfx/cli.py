@@ -1,0 +1,81 @@
+"""The ``void-vfx`` command line.
+
+Each subcommand lives in the module that owns its logic: this file only lists them. A command
+module provides ``add_<name>_arguments(parser)`` and ``run_<name>(args) -> int`` (dashes in the
+command name become underscores). Modules are imported only when their command is built, so
+``void-vfx plan`` stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from . import __version__
+from .errors import VoidVfxError
+
+#: (command, module, one-line help)
+COMMANDS: list[tuple[str, str, str]] = [
+    ("plan", "void_vfx.plan_cmd", "print the temporal window plan of a shot"),
+    ("remove", "void_vfx.cli_server", "remove an object from a shot through a server"),
+    ("serve", "void_vfx.cli_server", "run the local inference server"),
+    ("jobs", "void_vfx.cli_server", "list the server's jobs"),
+    ("cancel", "void_vfx.cli_server", "cancel a job"),
+    ("doctor", "void_vfx.cli_server", "check GPU, weights, OCIO and server, and say what to fix"),
+    ("demo", "void_vfx.demo", "remove an object from a generated demo shot, end to end"),
+    ("fetch-weights", "void_vfx_server.engines.void.weights", "download the model weights"),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="void-vfx",
+        description="VOID object and interaction removal for VFX plates.",
+    )
+    parser.add_argument("--version", action="version", version=f"void-vfx {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name, summary in COMMANDS:
+        attr = name.replace("-", "_")
+        try:
+            module = importlib.import_module(module_name)
+            add = getattr(module, f"add_{attr}_arguments")
+            run = getattr(module, f"run_{attr}")
+        except (ImportError, AttributeError) as exc:
+            p = sub.add_parser(name, help=f"{summary} (unavailable: {exc})")
+            p.set_defaults(_unavailable=f"{name} is unavailable: {exc}")
+            continue
+        p = sub.add_parser(name, help=summary, description=summary)
+        add(p)
+        p.set_defaults(_run=run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if getattr(args, "_unavailable", None):
+        print(f"void-vfx: {args._unavailable}", file=sys.stderr)
+        return 2
+    run = getattr(args, "_run", None)
+    if run is None:
+        parser.print_help()
+        return 1
+    try:
+        return int(run(args) or 0)
+    except VoidVfxError as exc:
+        print(f"void-vfx {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("void-vfx: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Numbers the VOID model fixes (see docs: void-model facts). Pure Python, no heavy imports."""
+
+from __future__ import annotations
+
+#: Working size of the model, height x width (multiples of 16); aspect 7:4.
+WORK_HEIGHT = 384
+WORK_WIDTH = 672
+WORK_ASPECT = WORK_WIDTH / WORK_HEIGHT  # 1.75
+
+#: Pixel frames per window: valid counts are 8j + 5 (latent frames (F - 1) / 4 + 1 must be even).
+MIN_FRAMES = 5
+MAX_FRAMES = 197
+#: The model was trained on 85-frame windows; the reference pads every clip up to at least this.
+DEFAULT_MIN_WINDOW = 85
+#: Latent frames per multidiffusion window inside the transformer (85 pixel frames) and overlap.
+LATENT_WINDOW = 22
+LATENT_OVERLAP = 4
+
+#: Quadmask values.
+QUAD_REMOVE = 0
+QUAD_OVERLAP = 63
+QUAD_AFFECTED = 127
+QUAD_KEEP = 255
+QUAD_VALUES = (QUAD_REMOVE, QUAD_OVERLAP, QUAD_AFFECTED, QUAD_KEEP)
+
+#: Defaults of the released scripts.
+PASS1_STEPS = 30
+PASS1_GUIDANCE = 1.0
+PASS2_STEPS = 50
+PASS2_GUIDANCE = 6.0
+TEXT_TOKENS = 226
+NOISE_AUG_STRENGTH = 0.0563
+VAE_SCALING = 0.7
+
+
+def is_valid_length(frames: int) -> bool:
+    """True when ``frames`` pixel frames make an even number of latent frames (8j + 5)."""
+    return MIN_FRAMES <= frames <= MAX_FRAMES and (frames - 5) % 8 == 0
+
+
+def next_valid_length(frames: int, minimum: int = MIN_FRAMES) -> int:
+    """Smallest valid window length >= max(frames, minimum); raises past MAX_FRAMES."""
+    n = max(frames, minimum, MIN_FRAMES)
+    n = 5 + ((n - 5 + 7) // 8) * 8
+    if n > MAX_FRAMES:
+        raise ValueError(f"{frames} frames do not fit one window (at most {MAX_FRAMES})")
+    return n
+
+
+def latent_frames(frames: int) -> int:
+    """Latent frames the VAE makes of ``frames`` pixel frames."""
+    return (frames - 1) // 4 + 1
