@@ -116,3 +116,15 @@ def test_empty_range_and_bad_json() -> None:
         WindowPlan.from_dict({"schema": "other"})
     with pytest.raises(PlanError, match="outside"):
         plan_windows(1, 10).windows_for_frame(11)
+
+
+def test_plan_command_prints_json_and_table(capsys) -> None:
+    from void_vfx.cli import main
+
+    assert main(["plan", "--range", "1001-1500", "--fps", "25", "--json"]) == 0
+    plan = WindowPlan.from_json(capsys.readouterr().out)
+    assert (plan.first, plan.last, plan.fps, len(plan.windows)) == (1001, 1500, "25", 3)
+    assert main(["plan", "--range", "1-86"]) == 0
+    assert "(86 + 7 mirrored = 93)" in capsys.readouterr().out
+    assert main(["plan", "--range", "1-86", "--min-length", "20"]) == 1
+    assert "min_length 20" in capsys.readouterr().err
