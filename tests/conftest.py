@@ -25,3 +25,14 @@ def shared_file(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"test media {path} is absent (../shared/data beside the repo)")
     return path
+
+
+@pytest.fixture(scope="session")
+def void_weights() -> Path:
+    """Tiny random VOID weights in the released layout (``base/``, ``void/``), written once and
+    cached under ~/.cache/void-vfx-test-weights/<version> (or $VOID_VFX_TEST_WEIGHTS)."""
+    pytest.importorskip("diffusers")
+    pytest.importorskip("sentencepiece")
+    from void_fixture import tiny_void_weights
+
+    return tiny_void_weights()

@@ -14,7 +14,9 @@ from void_vfx.naming import existing_versions, plate_stem, reserve_output
 
 
 def _spec(**kw) -> JobSpec:
-    base = dict(plate="/shots/sh010/plate.####.exr", primary=MatteSource("/shots/sh010/roto.####.exr"))
+    base = dict(
+        plate="/shots/sh010/plate.####.exr", primary=MatteSource("/shots/sh010/roto.####.exr")
+    )
     base.update(kw)
     return JobSpec(**base)
 

@@ -32,7 +32,15 @@ def _check_plan(plan: WindowPlan, first: int, last: int) -> None:
 
 @pytest.mark.parametrize(
     "count, windows, length",
-    [(1, 1, 85), (12, 1, 85), (85, 1, 85), (86, 1, 93), (197, 1, 197), (198, 2, None), (500, 3, None)],
+    [
+        (1, 1, 85),
+        (12, 1, 85),
+        (85, 1, 85),
+        (86, 1, 93),
+        (197, 1, 197),
+        (198, 2, None),
+        (500, 3, None),
+    ],
 )
 def test_plans_for_issue_lengths(count: int, windows: int, length: int | None) -> None:
     plan = plan_windows(1001, 1000 + count, fps="24")

@@ -1,0 +1,96 @@
+"""Who may talk to the server: a shared token, and optionally TLS with client certificates.
+
+The token is checked on the raw socket before any RPyC object exists, so an unauthenticated peer
+can reach nothing. TLS, when configured, wraps the socket first (client certificate required
+when a CA is given), then the token is read through it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+import socket
+import ssl
+from pathlib import Path
+
+from rpyc.utils.authenticators import AuthenticationError
+
+from void_vfx.client import default_token_path
+from void_vfx.errors import AuthError
+from void_vfx.wire import HANDSHAKE_NO, HANDSHAKE_OK, TOKEN_HEX_LEN, TOKEN_LINE_LEN, set_nodelay
+
+#: A peer has this long to send its token line; slow peers must not pin a thread forever.
+HANDSHAKE_TIMEOUT_S = 10.0
+
+
+def ensure_token(token_file: str | os.PathLike | None = None) -> tuple[str, Path]:
+    """Read the token, creating a random one (mode 0600) on first start. Returns (token, path)."""
+    path = Path(token_file) if token_file else default_token_path()
+    if path.exists():
+        token = path.read_text(encoding="ascii").strip()
+        if len(token) != TOKEN_HEX_LEN or any(c not in "0123456789abcdef" for c in token):
+            raise AuthError(
+                f"{path}: not a void-vfx token ({TOKEN_HEX_LEN} lowercase hex characters); "
+                "delete the file to have a new one made"
+            )
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            os.chmod(path, 0o600)  # tighten a token someone copied with loose permissions
+        return token, path
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    token = secrets.token_hex(TOKEN_HEX_LEN // 2)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(token + "\n")
+    return token, path
+
+
+def _recv_exact(sock: socket.socket, count: int) -> bytes:
+    data = b""
+    while len(data) < count:
+        piece = sock.recv(count - len(data))
+        if not piece:
+            break
+        data += piece
+    return data
+
+
+class TokenAuthenticator:
+    """An rpyc authenticator: optional TLS wrap, then a fixed-length token line."""
+
+    def __init__(self, token: str, ssl_context: ssl.SSLContext | None = None) -> None:
+        self._token = (token + "\n").encode("ascii")
+        self._ssl = ssl_context
+
+    def __call__(self, sock: socket.socket):
+        set_nodelay(sock)
+        sock.settimeout(HANDSHAKE_TIMEOUT_S)
+        peer_cert = None
+        try:
+            if self._ssl is not None:
+                sock = self._ssl.wrap_socket(sock, server_side=True)
+                peer_cert = sock.getpeercert()
+            line = _recv_exact(sock, TOKEN_LINE_LEN)
+            ok = len(line) == TOKEN_LINE_LEN and hmac.compare_digest(line, self._token)
+            sock.sendall(HANDSHAKE_OK if ok else HANDSHAKE_NO)
+        except (OSError, ssl.SSLError) as ex:
+            raise AuthenticationError(f"handshake failed: {ex}") from ex
+        if not ok:
+            raise AuthenticationError("wrong or missing token")
+        sock.settimeout(None)
+        return sock, {"tls": self._ssl is not None, "peer_cert": peer_cert is not None}
+
+
+def server_ssl_context(cert: str, key: str, ca: str | None) -> ssl.SSLContext:
+    """TLS for a server on the network; with ``ca``, clients must show a certificate it signed."""
+    for label, p in (("--tls-cert", cert), ("--tls-key", key), ("--tls-ca", ca)):
+        if p and not Path(p).is_file():
+            raise AuthError(f"{label} {p}: file not found")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    if ca:
+        ctx.load_verify_locations(ca)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx

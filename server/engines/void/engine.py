@@ -1,0 +1,173 @@
+"""``VoidEngine``: the VOID model kept resident, running Pass 1 and optionally Pass 2 per window.
+
+Params understood (``WindowInput.params``, all optional):
+  passes: 1, 2 (Pass 1 then Pass 2) or "pass2" (Pass 2 alone on ``window.pass1``);
+  steps / guidance: for every pass run; pass1 / pass2: dicts of per-pass overrides
+  (steps, guidance, negative_prompt, eta, noise_aug, latent_window, latent_overlap);
+  raft_path, raft_random_init: the flow model of Pass 2.
+The memory mode is fixed when the engine loads (``memory_mode`` argument, "auto" by default).
+"""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from void_vfx.errors import Cancelled, EngineError, WeightsError
+
+from ..base import Engine, Progress, ShouldCancel, WindowInput, WindowOutput
+from .loading import VoidModels, choose_memory_mode, free_gpu_bytes
+from .pipeline import VoidPipeline, pass_params
+from .weights import WeightPaths, locate_weights
+
+_PASS_KEYS = {"steps", "guidance", "negative_prompt", "eta", "noise_aug", "latent_window", "latent_overlap"}  # fmt: skip
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+class VoidEngine(Engine):
+    """Resident VOID model. ``weights``: a ``WeightPaths``, a folder holding ``base/`` and
+    ``void/`` (the test fixture layout), or None for the Hugging Face cache."""
+
+    name = "void"
+
+    def __init__(
+        self,
+        weights: WeightPaths | str | Path | None = None,
+        checkpoints: str | Path | None = None,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype | None = None,
+        memory_mode: str = "auto",
+    ):
+        self.device = torch.device(device) if device is not None else default_device()
+        self.dtype = dtype or (torch.bfloat16 if self.device.type == "cuda" else torch.float32)
+        self.memory_mode = memory_mode
+        self._weights_arg = (weights, checkpoints)
+        self.paths: WeightPaths | None = None
+        self.weights_error: str | None = None
+        self.models: VoidModels | None = None
+        self.pipeline: VoidPipeline | None = None
+
+    def _locate(self) -> WeightPaths:
+        weights, checkpoints = self._weights_arg
+        if isinstance(weights, WeightPaths):
+            return weights
+        if weights is not None and checkpoints is None and (Path(weights) / "base").is_dir():
+            return locate_weights(Path(weights) / "base", Path(weights) / "void")
+        return locate_weights(weights, checkpoints)
+
+    def load(self) -> None:
+        if self.pipeline is not None:
+            return
+        try:
+            self.paths = self._locate()
+        except WeightsError as exc:
+            self.weights_error = str(exc)
+            raise
+        plan = choose_memory_mode(free_gpu_bytes(self.device), 197, self.memory_mode)
+        if self.device.type == "cpu" and plan.placement != "cpu" and not plan.fp8:
+            plan = choose_memory_mode(None)
+        self.models = VoidModels(self.paths, self.device, self.dtype, plan)
+        self.models.load()
+        self.pipeline = VoidPipeline(self.models)
+
+    def unload(self) -> None:
+        if self.models is not None:
+            self.models.unload()
+        self.models = self.pipeline = None
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def info(self) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "engine": self.name,
+            "device": str(self.device),
+            "dtype": str(self.dtype).replace("torch.", ""),
+            "loaded": self.pipeline is not None,
+            "memory_mode": self.models.plan.name if self.models else self.memory_mode,
+        }
+        if self.device.type == "cuda" and torch.cuda.is_available():
+            free, total = torch.cuda.mem_get_info(self.device)
+            info.update(gpu=torch.cuda.get_device_name(self.device), gpu_free=free, gpu_total=total)
+        if self.paths is None and self.weights_error is None:
+            try:
+                self.paths = self._locate()
+            except WeightsError as exc:
+                self.weights_error = str(exc)
+        info["weights"] = self.paths.to_dict() if self.paths else None
+        info["weights_error"] = self.weights_error
+        info["current_pass"] = self.models.current_pass if self.models else 0
+        return info
+
+    @staticmethod
+    def _pass_overrides(params: dict[str, Any], pass_index: int) -> dict[str, Any]:
+        shared = {k: v for k, v in params.items() if k in _PASS_KEYS}
+        per = params.get(f"pass{pass_index}") or {}
+        return {**shared, **{k: v for k, v in per.items() if k in _PASS_KEYS}, **_raft(params)}
+
+    def run(
+        self, window: WindowInput, progress: Progress, should_cancel: ShouldCancel
+    ) -> WindowOutput:
+        window.check()
+        self.load()
+        assert self.pipeline is not None
+        params = dict(window.params or {})
+        passes = params.get("passes", 1)
+        if passes not in (1, 2, "pass2"):
+            raise EngineError(f"params.passes must be 1, 2 or 'pass2', got {passes!r}")
+        run_passes = {1: [1], 2: [1, 2], "pass2": [2]}[passes]
+        if passes == "pass2" and window.pass1 is None:
+            raise EngineError("passes='pass2' needs the saved Pass 1 result (window.pass1)")
+        overrides = {p: self._pass_overrides(params, p) for p in run_passes}
+        total = sum(pass_params(p, overrides[p]).steps for p in run_passes)
+        frames = torch.from_numpy(np.ascontiguousarray(window.frames))
+        quadmask = torch.from_numpy(np.ascontiguousarray(window.quadmask))
+        pass1 = torch.from_numpy(window.pass1) if window.pass1 is not None else None
+        result = None
+        done = 0
+        try:
+            for p in run_passes:
+                result = self.pipeline(
+                    frames,
+                    quadmask,
+                    prompt=window.prompt,
+                    seed=window.seed,
+                    pass_index=p,
+                    params=overrides[p],
+                    pass1_frames=pass1,
+                    progress=progress,
+                    should_cancel=should_cancel,
+                    step_offset=done,
+                    total_steps=total,
+                )
+                done += pass_params(p, overrides[p]).steps
+                if p == 1:
+                    pass1 = result
+        except Cancelled:
+            self._free_cache()
+            raise
+        except torch.cuda.OutOfMemoryError as exc:
+            self._free_cache()
+            raise EngineError(
+                f"out of GPU memory in memory mode {self.models.plan.name}: choose a lower mode "
+                "(offload-fp8, sequential) or a shorter window"
+            ) from exc
+        out = result.numpy().astype(np.float32, copy=False)
+        keep_pass1 = pass1.numpy().astype(np.float32) if passes == 2 and pass1 is not None else None
+        return WindowOutput(frames=out, pass1=keep_pass1)
+
+    def _free_cache(self) -> None:
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+def _raft(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: params[k] for k in ("raft_path", "raft_random_init") if k in params}

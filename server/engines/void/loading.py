@@ -1,0 +1,294 @@
+"""Load the VOID components once and keep them resident; memory modes; the T5 tokenizer.
+
+- Transformer: ``CogVideoXTransformer3DModel`` from the base config widened to 48 input channels,
+  loaded strictly from ``void_pass{1,2}.safetensors`` (missing / unexpected / misshapen keys are an
+  error naming them). Switching passes loads the other state dict into the same module (or keeps
+  both modules when free memory allows); the VAE and T5 are never reloaded.
+- Memory modes (``MemoryPlan``): ``gpu`` (all resident), ``model_offload`` (each model moved to the
+  GPU only while it runs), ``sequential`` (accelerate per-module offload), ``cpu``; float8 storage
+  with bf16 compute via diffusers' layerwise casting; VAE tiling / slicing for encoding.
+- FP8 choice: the layers that stay bf16 are ``patch_embed`` (the conditioning entry), every
+  ``norm`` module *including the adaptive-norm linears* ``norm1.linear``, ``norm2.linear``,
+  ``norm_out.linear`` (about 0.8B parameters: they make the per-block scale, shift and gate, which
+  multiply every token, so 3-bit mantissas there cost more quality than the 0.8 GB they save),
+  ``time_embedding`` and ``proj_out``. Attention and feed-forward weights (~4.8B) are float8.
+- Tokenizer: sentencepiece on ``spiece.model``, reproducing the slow legacy T5 tokenizer: pieces
+  to ids, EOS (1) appended, truncated to 226 including EOS, padded with 0.
+"""
+
+from __future__ import annotations
+
+import gc
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from void_vfx.errors import WeightsError
+
+from . import _compat  # noqa: F401 - torchvision guard before diffusers
+from .weights import VOID_IN_CHANNELS, WeightPaths, read_json
+
+GiB = 1024**3
+TEXT_TOKENS = 226
+#: Modules kept in bf16 under float8 storage (regex patterns, see module docstring).
+FP8_SKIP_PATTERNS = ("patch_embed", "norm", "time_embedding", "^proj_out$")
+MEMORY_MODES = ("gpu", "gpu-fp8", "offload", "offload-fp8", "sequential", "cpu")
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """Where the models live. ``name`` is one of MEMORY_MODES."""
+
+    placement: str  # "gpu" | "model_offload" | "sequential" | "cpu"
+    fp8: bool = False
+    vae_tiling: bool = False
+    vae_slicing: bool = True
+
+    @property
+    def name(self) -> str:
+        base = {"gpu": "gpu", "model_offload": "offload", "sequential": "sequential"}.get(
+            self.placement, "cpu"
+        )
+        return base + ("-fp8" if self.fp8 else "")
+
+
+def memory_plan(name: str) -> MemoryPlan:
+    """The plan for a mode name (an override from the job or the server config)."""
+    plans = {
+        "gpu": MemoryPlan("gpu"),
+        "gpu-fp8": MemoryPlan("gpu", fp8=True),
+        "offload": MemoryPlan("model_offload", vae_tiling=True),
+        "offload-fp8": MemoryPlan("model_offload", fp8=True, vae_tiling=True),
+        "sequential": MemoryPlan("sequential", vae_tiling=True),
+        "cpu": MemoryPlan("cpu"),
+    }
+    if name not in plans:
+        raise ValueError(f"unknown memory mode {name!r}; choose one of {', '.join(MEMORY_MODES)}")
+    return plans[name]
+
+
+def choose_memory_mode(
+    free_bytes: int | None, frames: int = 85, override: str | None = None
+) -> MemoryPlan:
+    """Pick a plan from free GPU memory (None = no GPU) for windows of ``frames`` pixel frames.
+
+    Budgets (GiB, 5B transformer at 384x672): bf16 weights 10.5, float8 6.4 (4.75B float8 + 0.83B
+    bf16 layers above), VAE 0.4, activations and VAE decode about 5 at 85 frames plus about 1 for
+    the longer latents of 197 frames (multidiffusion keeps the 22-frame window). T5 (9.5) is
+    only on the GPU while it encodes a new prompt, and goes to the CPU when it does not fit.
+    Refine with bench/gpu_void_bench.py.
+    """
+    if override and override != "auto":
+        return memory_plan(override)
+    if free_bytes is None:
+        return memory_plan("cpu")
+    free = free_bytes / GiB
+    extra = 1.0 if frames > 85 else 0.0
+    if free >= 10.5 + 0.4 + 6 + extra + 2:
+        return memory_plan("gpu")
+    if free >= 6.4 + 0.4 + 6 + extra:
+        return memory_plan("gpu-fp8")
+    if free >= 6.4 + 5 + extra:
+        return memory_plan("offload-fp8")
+    return memory_plan("sequential")
+
+
+def free_gpu_bytes(device: torch.device) -> int | None:
+    if device.type != "cuda" or not torch.cuda.is_available():
+        return None
+    return int(torch.cuda.mem_get_info(device)[0])
+
+
+class T5SentencePieceTokenizer:
+    """The slow legacy T5 tokenizer on ``spiece.model``: ids + EOS, truncated and padded to 226."""
+
+    def __init__(
+        self, spiece: Path, max_length: int = TEXT_TOKENS, eos_id: int = 1, pad_id: int = 0
+    ):
+        import sentencepiece as spm
+
+        try:
+            self.sp = spm.SentencePieceProcessor(model_file=str(spiece))
+        except (OSError, RuntimeError) as exc:
+            raise WeightsError(f"malformed tokenizer model {spiece}: {exc}") from exc
+        self.max_length, self.eos_id, self.pad_id = max_length, eos_id, pad_id
+
+    def ids(self, prompt: str) -> list[int]:
+        ids = list(self.sp.encode(prompt))[: self.max_length - 1] + [self.eos_id]
+        return ids + [self.pad_id] * (self.max_length - len(ids))
+
+    def __call__(self, prompt: str) -> torch.Tensor:
+        return torch.tensor([self.ids(prompt)], dtype=torch.long)
+
+
+def _load_safetensors(path: Path, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    try:
+        sd = load_file(str(path), device="cpu")
+    except Exception as exc:  # safetensors raises its own error types
+        raise WeightsError(f"malformed safetensors file {path}: {exc}") from exc
+    return {k: v.to(dtype) for k, v in sd.items()}
+
+
+def void_state_dict(path: Path, module: torch.nn.Module, dtype: torch.dtype) -> dict:
+    """Read a VOID dump and check it matches ``module`` key for key and shape for shape."""
+    sd = _load_safetensors(path, dtype)
+    want = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    missing = sorted(set(want) - set(sd))
+    unexpected = sorted(set(sd) - set(want))
+    shapes = [f"{k} {tuple(sd[k].shape)} != {want[k]}" for k in want if k in sd and tuple(sd[k].shape) != want[k]]  # fmt: skip
+    if missing or unexpected or shapes:
+        raise WeightsError(
+            f"VOID checkpoint {path} does not match the 48-channel transformer: "
+            f"missing keys {missing[:8]}{'...' if len(missing) > 8 else ''}, "
+            f"unexpected keys {unexpected[:8]}{'...' if len(unexpected) > 8 else ''}, "
+            f"wrong shapes {shapes[:4]}"
+        )
+    return sd
+
+
+def build_transformer(paths: WeightPaths, pass_index: int, dtype: torch.dtype):
+    """The 48-channel transformer with the given pass's weights, on the CPU, strictly loaded."""
+    from accelerate import init_empty_weights
+    from diffusers import CogVideoXTransformer3DModel
+
+    config = {**paths.transformer_config(), "in_channels": VOID_IN_CHANNELS}
+    config.pop("add_noise_in_inpaint_model", None)  # a VideoX-Fun key diffusers does not know
+    with init_empty_weights():
+        model = CogVideoXTransformer3DModel.from_config(config)
+    path = paths.pass1 if pass_index == 1 else paths.pass2
+    if path is None:
+        raise WeightsError("void_pass2.safetensors was not found; Pass 2 needs it")
+    sd = void_state_dict(path, model, dtype)
+    model.load_state_dict(sd, strict=True, assign=True)
+    return model.eval().requires_grad_(False)
+
+
+class VoidModels:
+    """The resident components and their placement. One instance per engine."""
+
+    def __init__(
+        self, paths: WeightPaths, device: torch.device, dtype: torch.dtype, plan: MemoryPlan
+    ):
+        self.paths, self.device, self.dtype, self.plan = paths, device, dtype, plan
+        self.vae = self.text_encoder = self.tokenizer = None
+        self.transformers: dict[int, Any] = {}
+        self.current_pass = 0
+        self.scheduler_config: dict[str, Any] = {}
+
+    # -- loading -------------------------------------------------------------------------
+    def load(self) -> None:
+        from diffusers import AutoencoderKLCogVideoX
+        from transformers import T5EncoderModel
+
+        base = self.paths.base
+        try:
+            self.vae = AutoencoderKLCogVideoX.from_pretrained(
+                str(base / "vae"), torch_dtype=self.dtype
+            )
+            self.text_encoder = T5EncoderModel.from_pretrained(
+                str(base / "text_encoder"), dtype=self.dtype
+            )
+        except WeightsError:
+            raise
+        except Exception as exc:
+            raise WeightsError(f"could not load the base model from {base}: {exc}") from exc
+        self.vae.eval().requires_grad_(False)
+        self.text_encoder.eval().requires_grad_(False)
+        self.tokenizer = T5SentencePieceTokenizer(base / "tokenizer" / "spiece.model")
+        self.scheduler_config = read_json(base / "scheduler" / "scheduler_config.json")
+        if self.plan.vae_tiling:
+            self.vae.enable_tiling()
+        if self.plan.vae_slicing:
+            self.vae.enable_slicing()
+        if self.plan.placement == "gpu":
+            self.vae.to(self.device)
+        self.use_pass(1)
+
+    def _place_transformer(self, model):
+        if self.plan.fp8:
+            model.enable_layerwise_casting(
+                storage_dtype=torch.float8_e4m3fn,
+                compute_dtype=self.dtype,
+                skip_modules_pattern=FP8_SKIP_PATTERNS,
+            )
+        if self.plan.placement == "gpu":
+            model.to(self.device)
+        elif self.plan.placement == "sequential":
+            from accelerate import cpu_offload
+
+            cpu_offload(model, execution_device=self.device)
+        return model
+
+    def use_pass(self, pass_index: int):
+        """Make the given pass's transformer current; return it. VAE and T5 stay as they are."""
+        if pass_index == self.current_pass:
+            return self.transformers[pass_index]
+        if pass_index in self.transformers:
+            self.current_pass = pass_index
+            return self.transformers[pass_index]
+        keep_both = self._room_for_second()
+        if self.transformers and not keep_both and self.plan.placement != "sequential":
+            (old_index, model), = self.transformers.items()  # fmt: skip
+            path = self.paths.pass1 if pass_index == 1 else self.paths.pass2
+            if path is None:
+                raise WeightsError("void_pass2.safetensors was not found; Pass 2 needs it")
+            model.load_state_dict(void_state_dict(path, model, self.dtype), strict=True)
+            self.transformers = {pass_index: model}
+        else:
+            if not keep_both:
+                self.transformers.clear()
+                gc.collect()
+            model = self._place_transformer(build_transformer(self.paths, pass_index, self.dtype))
+            self.transformers[pass_index] = model
+        self.current_pass = pass_index
+        return self.transformers[pass_index]
+
+    def _room_for_second(self) -> bool:
+        if not self.transformers:
+            return False
+        model = next(iter(self.transformers.values()))
+        size = sum(p.numel() * p.element_size() for p in model.parameters())
+        if self.plan.placement == "gpu":
+            free = free_gpu_bytes(self.device)
+            return free is not None and free > size + 8 * GiB
+        return self.device.type == "cpu" and size < 2 * GiB  # tiny test models
+
+    # -- placement while running -------------------------------------------------------------
+    @contextmanager
+    def on_device(self, module):
+        """Move the VAE or transformer to the device for the block when offloading; back after."""
+        # Sequential offload hooks move the transformer's layers themselves; the VAE (0.4 GB)
+        # is simply moved whole while it runs.
+        move = self.plan.placement == "model_offload" or (
+            self.plan.placement == "sequential" and module is self.vae
+        )
+        if move:
+            module.to(self.device)
+        try:
+            yield module
+        finally:
+            if move:
+                module.to("cpu")
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+
+    def text_device(self) -> torch.device:
+        """Where T5 runs: the GPU when it fits beside the rest, else the CPU."""
+        free = free_gpu_bytes(self.device)
+        if free is None or self.text_encoder is None:
+            return torch.device("cpu")
+        size = sum(p.numel() * p.element_size() for p in self.text_encoder.parameters())
+        return self.device if free > size + 2 * GiB else torch.device("cpu")
+
+    def unload(self) -> None:
+        self.transformers.clear()
+        self.vae = self.text_encoder = None
+        self.current_pass = 0
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()

@@ -1,0 +1,259 @@
+"""Job state that survives a crash: SQLite under the data folder plus a folder per job.
+
+States: ``created`` (waiting for its files and ``start``), ``queued``, ``running``, ``done``,
+``failed``, ``cancelled``. Each job folder holds ``inputs/`` (uploads), ``work/`` (windows
+committed as they finish, so a restarted server resumes) and ``results/`` (EXRs to download).
+Every state change and message is also an event row; clients poll events with a cursor.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from void_vfx.errors import ServerError
+
+from .part_writer import settle_all
+
+STATES = ("created", "queued", "running", "done", "failed", "cancelled")
+FINISHED = ("done", "failed", "cancelled")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    priority INTEGER NOT NULL DEFAULT 50,
+    mode TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    out_dir TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    started REAL,
+    finished REAL,
+    window INTEGER NOT NULL DEFAULT 0,
+    windows INTEGER NOT NULL DEFAULT 0,
+    step INTEGER NOT NULL DEFAULT 0,
+    steps INTEGER NOT NULL DEFAULT 0,
+    eta_s REAL,
+    message TEXT NOT NULL DEFAULT '',
+    cancel_requested INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL,
+    t REAL NOT NULL,
+    kind TEXT NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_job ON events(job_id, seq);
+"""
+
+_STATUS_FIELDS = (
+    "state", "window", "windows", "step", "steps", "eta_s", "message", "mode", "out_dir",
+)  # fmt: skip
+
+
+class JobStore:
+    """Thread-safe access to the job table; one connection guarded by a lock."""
+
+    def __init__(self, data_dir: str | Path) -> None:
+        self.data_dir = Path(data_dir)
+        self.jobs_dir = self.data_dir / "jobs"
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            self.data_dir / "jobs.sqlite3", check_same_thread=False, isolation_level=None
+        )
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self.wakeup = threading.Condition(self._lock)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- folders ------------------------------------------------------------------------------
+    def job_dir(self, job_id: str) -> Path:
+        if not (isinstance(job_id, str) and len(job_id) == 16 and job_id.isalnum()):
+            raise ServerError(f"job id {job_id!r} is malformed; list jobs to see the ids")
+        return self.jobs_dir / job_id
+
+    def inputs_dir(self, job_id: str) -> Path:
+        return self.job_dir(job_id) / "inputs"
+
+    def work_dir(self, job_id: str) -> Path:
+        return self.job_dir(job_id) / "work"
+
+    def results_dir(self, job_id: str) -> Path:
+        """Where the job's outputs are: its own ``results/`` or, in path mode, the client's folder."""
+        out = self.get(job_id)["out_dir"]
+        return Path(out) if out else self.job_dir(job_id) / "results"
+
+    # -- rows ---------------------------------------------------------------------------------
+    def create(self, spec_json: str, mode: str, priority: int = 50) -> str:
+        job_id = secrets.token_hex(8)
+        now = time.time()
+        for sub in ("inputs", "work", "results"):
+            (self.jobs_dir / job_id / sub).mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO jobs (id, state, priority, mode, spec, created, updated) "
+                "VALUES (?, 'created', ?, ?, ?, ?, ?)",
+                (job_id, int(priority), mode, spec_json, now, now),
+            )
+            self._event(job_id, "state", "created")
+        return job_id
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        self.job_dir(job_id)
+        with self._lock:
+            row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise ServerError(f"job {job_id}: no such job on this server (deleted or expired?)")
+        return dict(row)
+
+    def status(self, job_id: str) -> dict[str, Any]:
+        row = self.get(job_id)
+        return {k: row[k] for k in _STATUS_FIELDS}
+
+    def list(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, state, priority, mode, created, window, windows, message FROM jobs "
+                "ORDER BY created"
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    def update(self, job_id: str, **fields: Any) -> None:
+        if not fields:
+            return
+        fields["updated"] = time.time()
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        with self._lock:
+            self._db.execute(f"UPDATE jobs SET {cols} WHERE id = ?", (*fields.values(), job_id))
+
+    def set_state(self, job_id: str, state: str, message: str = "") -> None:
+        assert state in STATES, state
+        fields: dict[str, Any] = {"state": state}
+        if message:
+            fields["message"] = message
+        if state == "running":
+            fields["started"] = time.time()
+        if state in FINISHED:
+            fields["finished"] = time.time()
+        with self._lock:
+            self.update(job_id, **fields)
+            self._event(job_id, "state", state + (f": {message}" if message else ""))
+            self.wakeup.notify_all()
+
+    # -- queue --------------------------------------------------------------------------------
+    def enqueue(self, job_id: str) -> None:
+        with self._lock:
+            state = self.get(job_id)["state"]
+            if state == "queued":
+                return
+            if state != "created":
+                raise ServerError(f"job {job_id} is {state}; only a new job can be started")
+            self.set_state(job_id, "queued")
+
+    def claim_next(self) -> str | None:
+        """Mark the most urgent queued job running and return its id (None when idle)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id FROM jobs WHERE state = 'queued' ORDER BY priority DESC, created, id "
+                "LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return None
+            self.set_state(row["id"], "running")
+            return row["id"]
+
+    def requeue_interrupted(self) -> list[str]:
+        """After a crash: jobs left ``running`` go back to the queue (they resume from work/)."""
+        with self._lock:
+            ids = [r["id"] for r in self._db.execute("SELECT id FROM jobs WHERE state='running'")]
+            for job_id in ids:
+                if self.get(job_id)["cancel_requested"]:
+                    self.set_state(job_id, "cancelled", "cancelled while the server was down")
+                else:
+                    self.set_state(job_id, "queued", "server restarted; resuming")
+        return ids
+
+    def request_cancel(self, job_id: str) -> str:
+        """Cancel now when not running; a running job stops at its next denoising step."""
+        with self._lock:
+            state = self.get(job_id)["state"]
+            if state in FINISHED:
+                return state
+            self.update(job_id, cancel_requested=1)
+            if state in ("created", "queued"):
+                self.set_state(job_id, "cancelled", "cancelled before it started")
+                return "cancelled"
+            self._event(job_id, "message", "cancel requested")
+            return state
+
+    def cancel_requested(self, job_id: str) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+        return bool(row is None or row[0])
+
+    def delete(self, job_id: str) -> None:
+        with self._lock:
+            state = self.get(job_id)["state"]
+            if state == "running":
+                raise ServerError(f"job {job_id} is running; cancel it before deleting it")
+            self._db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+            self._db.execute("DELETE FROM events WHERE job_id = ?", (job_id,))
+        settle_all(self.job_dir(job_id))
+        shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
+
+    def expire(self, retention_days: float) -> list[str]:
+        """Delete finished jobs older than the retention period; returns their ids."""
+        cutoff = time.time() - retention_days * 86400.0
+        with self._lock:
+            ids = [
+                r["id"]
+                for r in self._db.execute(
+                    "SELECT id FROM jobs WHERE state IN ('done','failed','cancelled') "
+                    "AND finished IS NOT NULL AND finished < ?",
+                    (cutoff,),
+                )
+            ]
+        for job_id in ids:
+            self.delete(job_id)
+        return ids
+
+    # -- events -------------------------------------------------------------------------------
+    def _event(self, job_id: str, kind: str, message: str) -> None:
+        self._db.execute(
+            "INSERT INTO events (job_id, t, kind, message) VALUES (?, ?, ?, ?)",
+            (job_id, time.time(), kind, message),
+        )
+
+    def add_event(self, job_id: str, kind: str, message: str) -> None:
+        with self._lock:
+            self._event(job_id, kind, message)
+
+    def events(self, job_id: str, cursor: int, limit: int = 500) -> tuple[list[dict], int]:
+        self.get(job_id)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, t, kind, message FROM events WHERE job_id = ? AND seq > ? "
+                "ORDER BY seq LIMIT ?",
+                (job_id, int(cursor), int(limit)),
+            ).fetchall()
+        out = [dict(r) for r in rows]
+        return out, (out[-1]["seq"] if out else int(cursor))
+
+    def spec(self, job_id: str) -> dict[str, Any]:
+        return json.loads(self.get(job_id)["spec"])

@@ -1,0 +1,274 @@
+"""Start the inference server: engine loaded once, one worker, a threaded RPyC listener.
+
+``python -m void_vfx_server.main --help`` or ``void-vfx serve``. Binding anything but loopback
+without TLS is refused unless ``--insecure-network`` says the network is trusted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import ipaddress
+import logging
+import os
+import signal
+import socket
+import ssl
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from rpyc.utils.server import ThreadedServer
+
+from void_vfx import __version__
+from void_vfx.errors import AuthError, EngineError, ServerError
+from void_vfx.wire import DEFAULT_PORT, make_channel, protocol_config, set_nodelay
+
+from .auth import TokenAuthenticator, ensure_token, server_ssl_context
+from .jobs import JobStore
+from .service import VoidVfxService
+from .worker import ProcessFn, Worker
+
+log = logging.getLogger("void_vfx_server")
+
+DEFAULT_MIN_FREE_BYTES = 2 * 1024**3
+DEFAULT_RETENTION_DAYS = 14.0
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "void-vfx" / "server"
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except socket.gaierror:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
+
+
+def load_engine(engine: str, weights: str | None = None) -> Any:
+    """'preview', 'void', or 'package.module:factory' (tests plug a slow engine in this way)."""
+    if engine == "preview":
+        from .engines.preview import PreviewEngine
+
+        obj = PreviewEngine()
+    elif engine == "void":
+        from .engines.void.engine import VoidEngine
+
+        obj = VoidEngine(weights) if weights else VoidEngine()
+    elif ":" in engine:
+        mod, _, attr = engine.partition(":")
+        obj = getattr(importlib.import_module(mod), attr)()
+    else:
+        raise EngineError(f"engine {engine!r}: use 'preview' (CPU, no weights) or 'void'")
+    obj.load()
+    return obj
+
+
+class _Listener(ThreadedServer):
+    """ThreadedServer with TCP_NODELAY and an uncompressed, copy-free channel."""
+
+    def _serve_client(self, sock, credentials):
+        set_nodelay(sock)
+        config = dict(self.protocol_config, credentials=credentials, logger=self.logger)
+        conn = self.service._connect(make_channel(sock), config)
+        try:
+            conn.serve_all()
+        except (OSError, ValueError):
+            pass  # the socket went away under us (server closing, client killed)
+        finally:
+            conn.close()
+
+
+class InferenceServer:
+    """Engine + job store + worker + listener. ``start_in_thread()`` for in-process use."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        data_dir: str | Path | None = None,
+        engine: str | Any = "preview",
+        weights: str | None = None,
+        token_file: str | Path | None = None,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
+        tls_ca: str | None = None,
+        insecure_network: bool = False,
+        min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
+        retention_days: float = DEFAULT_RETENTION_DAYS,
+        process_fn: ProcessFn | None = None,
+    ) -> None:
+        tls = bool(tls_cert or tls_key)
+        if tls and not (tls_cert and tls_key):
+            raise AuthError("TLS needs both --tls-cert and --tls-key")
+        if not is_loopback(host) and not tls and not insecure_network:
+            raise ServerError(
+                f"refusing to listen on {host} without TLS: anyone on the network could reach "
+                "the server. Give --tls-cert/--tls-key (and --tls-ca for client certificates), "
+                "bind 127.0.0.1, or pass --insecure-network on a network you trust"
+            )
+        ctx: ssl.SSLContext | None = server_ssl_context(tls_cert, tls_key, tls_ca) if tls else None
+        self.token, self.token_path = ensure_token(token_file)
+        self.data_dir = Path(data_dir) if data_dir else default_data_dir()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = JobStore(self.data_dir)
+        self.engine = load_engine(engine, weights) if isinstance(engine, str) else engine
+        info = {
+            "version": __version__,
+            "job_schema": _job_schema(),
+            "engines": ("preview", "void"),
+            "engine": getattr(self.engine, "name", str(engine)),
+            "engine_info": _plain_dict(self.engine.info()),
+            "tls": tls,
+            "data_dir": str(self.data_dir),
+        }
+        rpyc_log = logging.getLogger("void_vfx_server.rpyc")
+        if rpyc_log.level == logging.NOTSET:
+            rpyc_log.setLevel(logging.WARNING)  # one line per connection is noise at INFO
+        service = VoidVfxService(self.store, info, min_free_bytes)
+        self.worker = Worker(self.store, self.engine, process_fn, retention_days)
+        self.listener = _Listener(
+            service,
+            hostname=host,
+            port=port,
+            authenticator=TokenAuthenticator(self.token, ctx),
+            protocol_config=protocol_config(),
+            logger=rpyc_log,
+        )
+        self.host, self.port = host, self.listener.port
+
+    def start(self) -> None:
+        """Blocking: serve until closed or interrupted."""
+        self.worker.start()
+        try:
+            self.listener.start()
+        finally:
+            self.close()
+
+    def start_in_thread(self) -> None:
+        self.worker.start()
+        self.listener._listen()
+        self.port = self.listener.port
+        threading.Thread(target=self.listener.start, name="void-vfx-listener", daemon=True).start()
+
+    def close(self) -> None:
+        self.listener.close()
+        self.worker.stop()
+        if self.worker.is_alive():
+            self.worker.join(timeout=30)
+        try:
+            self.engine.unload()
+        finally:
+            self.store.close()
+
+
+def _job_schema() -> int | str:
+    try:
+        from void_vfx import jobspec
+
+        return getattr(jobspec, "SCHEMA_VERSION", getattr(jobspec, "SCHEMA", "unknown"))
+    except ImportError:
+        return "unknown"
+
+
+def _plain_dict(d: dict) -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, str | int | float | bool) or v is None:
+            out[str(k)] = v
+        elif isinstance(v, list | tuple):
+            out[str(k)] = tuple(str(x) for x in v)
+        else:
+            out[str(k)] = str(v)
+    return out
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    data_dir: str | None = None,
+    engine: str = "preview",
+    weights: str | None = None,
+    token_file: str | None = None,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    tls_ca: str | None = None,
+    insecure_network: bool = False,
+    min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
+    retention_days: float = DEFAULT_RETENTION_DAYS,
+    process_fn: ProcessFn | None = None,
+) -> None:
+    """Run a server in the foreground until Ctrl-C."""
+    server = InferenceServer(
+        host, port, data_dir, engine, weights, token_file, tls_cert, tls_key, tls_ca,
+        insecure_network, min_free_bytes, retention_days, process_fn,
+    )  # fmt: skip
+
+    def _terminate(signum, frame):  # SIGTERM (systemd, docker stop): stop like Ctrl-C
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
+    print(
+        f"void-vfx server {__version__} listening on {server.host}:{server.port} "
+        f"(engine {engine}, data {server.data_dir}, token {server.token_path})",
+        flush=True,
+    )
+    server.start()
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``serve`` options, shared by ``void-vfx serve`` and ``python -m void_vfx_server.main``."""
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    p.add_argument(
+        "--data-dir", default=None, help=f"jobs and uploads (default {default_data_dir()})"
+    )
+    p.add_argument("--engine", default="preview", help="preview (CPU, no weights) or void")
+    p.add_argument("--weights", default=None, help="folder with the VOID and CogVideoX weights")
+    p.add_argument("--token-file", default=None, help="token file (default: user config folder)")
+    p.add_argument("--tls-cert", default=None, help="server certificate (PEM)")
+    p.add_argument("--tls-key", default=None, help="server private key (PEM)")
+    p.add_argument("--tls-ca", default=None, help="CA that signs client certificates (required)")
+    p.add_argument("--insecure-network", action="store_true", help="allow non-loopback without TLS")
+    p.add_argument("--min-free-gb", type=float, default=DEFAULT_MIN_FREE_BYTES / 1024**3,
+                   help="refuse uploads that would leave less free disk than this")  # fmt: skip
+    p.add_argument("--retention-days", type=float, default=DEFAULT_RETENTION_DAYS,
+                   help="remove finished job folders after this many days")  # fmt: skip
+    p.add_argument("--process-fn", default=None, help=argparse.SUPPRESS)  # tests: module:function
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    process_fn = None
+    if args.process_fn:
+        mod, _, attr = args.process_fn.partition(":")
+        process_fn = getattr(importlib.import_module(mod), attr)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    try:
+        serve(
+            args.host, args.port, args.data_dir, args.engine, args.weights, args.token_file,
+            args.tls_cert, args.tls_key, args.tls_ca, args.insecure_network,
+            int(args.min_free_gb * 1024**3), args.retention_days, process_fn,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="void_vfx_server", description=__doc__)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run_from_args(args)
+    except (ServerError, EngineError) as ex:
+        print(f"error: {ex}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Background writing of upload chunks, so the next chunk crosses the network meanwhile.
+
+An upload call checks the offset, queues the chunk and answers at once; one thread per file
+appends the chunks in order. ``flush`` (used by upload_status and upload_done) waits until
+everything queued is on disk, so the size a client resumes from is always the size on disk.
+A failed write is reported by the next call on that file, and the writer is dropped so the
+client can resume from what really reached the disk.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from pathlib import Path
+
+from void_vfx.errors import TransferError
+
+#: Chunks queued per file before an upload call waits (bounds memory at ~4 x 2 MiB per file).
+QUEUE_DEPTH = 4
+
+_registry: dict[Path, PartWriter] = {}
+_registry_lock = threading.Lock()
+
+
+class PartWriter:
+    """Appends chunks to one ``.part`` file on its own thread."""
+
+    def __init__(self, part: Path) -> None:
+        self.part = part
+        part.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(part, "ab")  # noqa: SIM115 - closed by the thread on close()
+        self.size = self._fh.tell()
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[bytes | None] = queue.Queue(QUEUE_DEPTH)
+        self._error: OSError | None = None
+        self._thread = threading.Thread(target=self._run, name=f"write {part.name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            data = self._queue.get()
+            try:
+                if data is None:
+                    self._fh.close()
+                    return
+                if self._error is None:
+                    self._fh.write(data)
+            except OSError as ex:
+                self._error = ex
+            finally:
+                self._queue.task_done()
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise TransferError(
+                f"{self.part.name}: writing on the server failed ({self._error}); free disk "
+                "space there, then resume the upload"
+            )
+
+    def put(self, offset: int, data: bytes) -> int:
+        with self._lock:
+            self._check()
+            if offset != self.size:
+                raise TransferError(
+                    f"{self.part.name}: chunk at offset {offset} but the server holds "
+                    f"{self.size} bytes; resume from upload_status()"
+                )
+            self._queue.put(data)
+            self.size += len(data)
+            return self.size
+
+    def flush(self) -> None:
+        self._queue.join()
+        try:
+            self._fh.flush()
+        except (OSError, ValueError) as ex:
+            self._error = self._error or OSError(str(ex))
+        self._check()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=60)
+
+
+def writer_for(part: Path) -> PartWriter:
+    with _registry_lock:
+        writer = _registry.get(part)
+        if writer is None:
+            writer = _registry[part] = PartWriter(part)
+        return writer
+
+
+def settle(part: Path) -> None:
+    """Finish and forget the writer of ``part`` (if any): everything queued reaches the disk.
+
+    Raises the writer's error, if it had one, after dropping it.
+    """
+    with _registry_lock:
+        writer = _registry.pop(part, None)
+    if writer is None:
+        return
+    try:
+        writer.flush()
+    finally:
+        writer.close()
+
+
+def settle_all(folder: Path) -> None:
+    """Settle every writer under ``folder`` (a job being deleted), ignoring write errors."""
+    with _registry_lock:
+        parts = [p for p in _registry if folder == p or folder in p.parents]
+    for part in parts:
+        try:
+            settle(part)
+        except TransferError:
+            pass

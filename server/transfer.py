@@ -1,0 +1,159 @@
+"""Files in and out of a job folder: safe names, resumable chunks, sha256, free-disk check.
+
+An upload goes to ``<name>.part`` (written on a background thread, see :mod:`.part_writer`) and is
+only renamed to ``<name>`` once its size and sha256 match what the client says; the size of the
+``.part`` file is the offset to resume from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+from pathlib import Path
+
+from void_vfx.errors import TransferError
+from void_vfx.wire import MAX_CHUNK
+
+from .part_writer import settle, writer_for
+
+PART_SUFFIX = ".part"
+_COMPONENT_RE = re.compile(r"^[A-Za-z0-9_.#@%+=,-]+$")
+_DRIVE_RE = re.compile(r"^[A-Za-z]:")
+
+
+def safe_name(name: object) -> str:
+    """Check a job-relative file name; refuse anything that could leave the job folder.
+
+    Allowed: relative POSIX paths of plain components. Refused: ``..``, absolute paths, backslashes,
+    drive letters, NUL and other control characters, empty or hidden components.
+    """
+    if not isinstance(name, str) or not name:
+        raise TransferError(f"file name {name!r}: must be a non-empty string")
+    bad = None
+    if "\x00" in name or any(ord(c) < 32 for c in name):
+        bad = "contains a NUL or control character"
+    elif "\\" in name:
+        bad = "contains a backslash (use / between folders)"
+    elif name.startswith("/"):
+        bad = "is an absolute path"
+    elif _DRIVE_RE.match(name):
+        bad = "starts with a drive letter"
+    elif len(name) > 400:
+        bad = "is longer than 400 characters"
+    else:
+        for part in name.split("/"):
+            if part in ("", ".", ".."):
+                bad = "has an empty, '.' or '..' component"
+                break
+            if part.startswith(".") or not _COMPONENT_RE.match(part):
+                bad = f"component {part!r} is hidden or has characters outside [A-Za-z0-9_.#@%+=,-]"
+                break
+            if part.endswith(PART_SUFFIX):
+                bad = f"component {part!r} ends with the reserved suffix {PART_SUFFIX}"
+                break
+    if bad:
+        raise TransferError(
+            f"file name {name!r} {bad}; send job-relative names such as plate/p.0001.exr"
+        )
+    return name
+
+
+def resolve(root: Path, name: str) -> Path:
+    """``root / name`` after :func:`safe_name`, checked again after resolving symlinks."""
+    path = (root / safe_name(name)).resolve()
+    base = root.resolve()
+    if base != path and base not in path.parents:
+        raise TransferError(f"file name {name!r} resolves outside the job folder")
+    return path
+
+
+def check_free_space(folder: Path, needed: int, min_free: int) -> None:
+    """Refuse when writing ``needed`` bytes would leave less than ``min_free`` bytes free."""
+    free = shutil.disk_usage(folder).free
+    if free - needed < min_free:
+        raise TransferError(
+            f"not enough free disk space on the server in {folder}: {free / 1e9:.2f} GB free, "
+            f"{(needed + min_free) / 1e9:.2f} GB required (keeps {min_free / 1e9:.2f} GB spare); "
+            "free space there, delete old jobs, or start the server with another --data-dir"
+        )
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(4 * 1024 * 1024):
+            h.update(block)
+    return h.hexdigest()
+
+
+def upload_size(root: Path, name: str) -> int:
+    """Bytes of ``name`` on disk (complete file or ``.part``), the offset to resume at."""
+    final = resolve(root, name)
+    if final.exists():
+        return final.stat().st_size
+    part = final.with_name(final.name + PART_SUFFIX)
+    try:
+        settle(part)
+    except TransferError:
+        pass  # the size on disk below is what the client must resume from
+    return part.stat().st_size if part.exists() else 0
+
+
+def write_chunk(root: Path, name: str, offset: int, data: bytes, min_free: int) -> int:
+    """Queue ``data`` at ``offset`` (which must be the size so far). Returns the new size."""
+    if not isinstance(data, bytes) or len(data) > MAX_CHUNK:
+        raise TransferError(f"{name}: a chunk must be bytes of at most {MAX_CHUNK} bytes")
+    final = resolve(root, name)
+    if final.exists():
+        raise TransferError(f"{name}: already uploaded and checked; delete the job to resend")
+    part = final.with_name(final.name + PART_SUFFIX)
+    part.parent.mkdir(parents=True, exist_ok=True)
+    check_free_space(part.parent, len(data), min_free)
+    return writer_for(part).put(offset, data)
+
+
+def finish_upload(root: Path, name: str, sha256: str, size: int) -> None:
+    """Check the received file against the client's size and sha256, then make it visible."""
+    final = resolve(root, name)
+    part = final.with_name(final.name + PART_SUFFIX)
+    settle(part)
+    if final.exists() and not part.exists():
+        got_size, got_sha = final.stat().st_size, sha256_file(final)
+        if (got_size, got_sha) == (size, sha256):
+            return  # a retried upload_done after a dropped reply
+        raise TransferError(f"{name}: already uploaded with other contents")
+    if not part.exists():
+        raise TransferError(f"{name}: nothing was uploaded")
+    got_size = part.stat().st_size
+    if got_size != size:
+        raise TransferError(f"{name}: the server holds {got_size} bytes, the client sent {size}")
+    got_sha = sha256_file(part)
+    if got_sha != sha256:
+        part.unlink()
+        raise TransferError(f"{name}: sha256 mismatch (received data corrupt); upload it again")
+    os.replace(part, final)
+
+
+def read_chunk(root: Path, name: str, offset: int, size: int) -> bytes:
+    """Up to ``size`` bytes of a result file from ``offset`` (empty at the end)."""
+    path = resolve(root, name)
+    if not path.is_file():
+        raise TransferError(f"{name}: no such result")
+    if offset < 0 or size < 0:
+        raise TransferError(f"{name}: offset and size must not be negative")
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        return fh.read(min(size, MAX_CHUNK))
+
+
+def list_files(root: Path) -> list[tuple[str, Path]]:
+    """(job-relative name, path) of every finished file under ``root``, sorted."""
+    if not root.is_dir():
+        return []
+    out = []
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and not p.name.endswith(PART_SUFFIX) and not p.name.startswith("."):
+            out.append((p.relative_to(root).as_posix(), p))
+    return out

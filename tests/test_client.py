@@ -1,0 +1,175 @@
+"""The client and CLI against real servers: both file modes, TLS, re-attach, commands."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _server_fakes import make_shot, private_config, start_server  # noqa: F401
+
+from void_vfx.cli import main as cli_main
+from void_vfx.client import connect, find_token, run_local_job
+from void_vfx.errors import AuthError, ServerError
+from void_vfx_server.main import InferenceServer
+
+
+def _pixels(path: str) -> np.ndarray:
+    import OpenImageIO as oiio
+
+    return oiio.ImageBuf(path).get_pixels(oiio.FLOAT)
+
+
+def test_local_job_real_render_stream_and_path_agree(tmp_path):
+    """The real render on a generated shot: uploads change nothing in the result."""
+    from void_vfx.demo import build_spec, make_demo_shot
+
+    shot = make_demo_shot(tmp_path / "shot", frames=5, size=(160, 96), camera_pan=False)
+    spec = build_spec(shot, "preview", str(tmp_path / "out"))
+    streamed = sorted(run_local_job(spec, files_mode="stream"))
+    direct = sorted(run_local_job(spec, files_mode="path"))
+    assert [Path(p).name for p in streamed] == [
+        f"demo_plate_void_v001.{f}.exr" for f in shot.frames
+    ]
+    assert [Path(p).name for p in direct] == [f"demo_plate_void_v002.{f}.exr" for f in shot.frames]
+    for a, b, plate in zip(streamed, direct, shot.paths("plate"), strict=True):
+        pa, pb = _pixels(a), _pixels(b)
+        assert pa.shape == _pixels(plate).shape
+        np.testing.assert_array_equal(pa, pb)
+    # The object was removed: the result differs from the plate inside the matte.
+    assert not np.array_equal(_pixels(streamed[2]), _pixels(shot.paths("plate")[2]))
+
+
+def _make_certs(folder: Path) -> dict[str, str]:
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test-ca",
+        "-keyout", "ca.key", "-out", "ca.pem")  # fmt: skip
+    for name, ext in (
+        ("server", "subjectAltName=IP:127.0.0.1"),
+        ("client", "extendedKeyUsage=clientAuth"),
+    ):
+        run("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout",
+            f"{name}.key", "-out", f"{name}.csr")  # fmt: skip
+        (folder / f"{name}.ext").write_text(ext + "\n")
+        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-out", f"{name}.pem", "-extfile", f"{name}.ext")  # fmt: skip
+    return {
+        n: str(folder / n)
+        for n in ("ca.pem", "server.pem", "server.key", "client.pem", "client.key")
+    }
+
+
+@pytest.mark.skipif(
+    shutil.which("openssl") is None, reason="the openssl command makes the test certificates"
+)
+def test_tls_requires_client_certificate(tmp_path):
+    certs = _make_certs(tmp_path)
+    srv = start_server(
+        tmp_path, tls_cert=certs["server.pem"], tls_key=certs["server.key"], tls_ca=certs["ca.pem"]
+    )
+    try:
+        good = {"ca": certs["ca.pem"], "cert": certs["client.pem"], "key": certs["client.key"]}
+        with connect("127.0.0.1", srv.port, token=srv.token, tls=good) as c:
+            assert c.info()["tls"] is True
+        with pytest.raises(AuthError):  # no client certificate
+            connect("127.0.0.1", srv.port, token=srv.token, tls={"ca": certs["ca.pem"]})
+        with pytest.raises(AuthError):  # no TLS at all
+            connect("127.0.0.1", srv.port, token=srv.token)
+    finally:
+        srv.close()
+    # With TLS, listening on every interface is allowed without --insecure-network.
+    net = InferenceServer(
+        "0.0.0.0", 0, tmp_path / "d2", engine=srv.engine, token_file=tmp_path / "token",
+        tls_cert=certs["server.pem"], tls_key=certs["server.key"], tls_ca=certs["ca.pem"],
+    )  # fmt: skip
+    net.listener.close()
+    net.store.close()
+
+
+def test_reattach_after_server_restart(tmp_path):
+    srv = start_server(tmp_path)
+    port = srv.port
+    spec = make_shot(tmp_path, frames=10)
+    c = connect("127.0.0.1", port, token=srv.token)
+    job = c.submit(spec, files_mode="stream")
+    log = srv.data_dir / "jobs" / job / "work" / "computed.log"
+    deadline = time.time() + 30
+    while "commit 1" not in (log.read_text() if log.exists() else "") and time.time() < deadline:
+        time.sleep(0.05)
+    srv.close()  # the host machine's server goes away mid-job
+    with pytest.raises(ServerError, match="connection"):
+        c.status(job)
+    holder = {}
+    threading.Timer(
+        1.0, lambda: holder.setdefault("srv", start_server(tmp_path, port=port))
+    ).start()
+    try:
+        assert c.reattach(job)["state"] in ("queued", "running", "done")
+        status = c.follow(job, callback=lambda s, e: None, poll_s=0.05)
+        assert status["state"] == "done"
+        assert len(c.download_results(job)) == 10
+    finally:
+        c.close()
+        time.sleep(0.1)
+        holder["srv"].close()
+    commits = [ln for ln in log.read_text().splitlines() if ln.startswith("commit")]
+    assert sorted(commits) == sorted(set(commits)) and len(commits) == 10
+
+
+def test_connection_errors_say_what_to_do(tmp_path):
+    with pytest.raises(AuthError, match="void-vfx serve"):
+        find_token(tmp_path / "nope")
+    with pytest.raises(ServerError, match="cannot reach"):
+        connect("127.0.0.1", 1, token="0" * 64)
+
+
+def test_cli_remove_jobs_cancel_doctor(tmp_path, capsys):
+    srv = start_server(tmp_path)
+    try:
+        spec = make_shot(tmp_path, frames=3)
+        conn = ["--server", f"127.0.0.1:{srv.port}", "--token-file", str(srv.token_path)]
+        rc = cli_main(["remove", spec.plate, "--primary", spec.primary.path, "--engine", "preview",
+                       "-o", str(tmp_path / "cli_out"), "--files", "stream", *conn])  # fmt: skip
+        assert rc == 0
+        out = sorted((tmp_path / "cli_out" / "shot_void_v001").iterdir())
+        assert [p.name for p in out] == [f"shot_void_v001.{f}.exr" for f in (1001, 1002, 1003)]
+        capsys.readouterr()
+        assert cli_main(["jobs", *conn]) == 0
+        listing = capsys.readouterr().out
+        assert "done" in listing and "stream" in listing
+        with connect("127.0.0.1", srv.port, token=srv.token) as c:
+            queued = c.submit(spec, files_mode="path", start=False)
+        assert cli_main(["cancel", queued, *conn]) == 0
+        assert "cancelled" in capsys.readouterr().out
+        assert cli_main(["doctor", *conn]) == 0
+        report = capsys.readouterr().out
+        assert "server" in report and "OCIO" in report and "GPU" in report
+    finally:
+        srv.close()
+    assert cli_main(["doctor", "--server", "127.0.0.1:1", "--token-file", str(srv.token_path)]) == 1
+    assert "FIX  server" in capsys.readouterr().out
+
+
+def test_wire_encoding_matches_rpyc_and_round_trips():
+    from rpyc.core import brine
+
+    from void_vfx.wire import _dump_pieces, from_wire, to_wire
+
+    big = bytes(range(256)) * 300
+    for obj in [(1, (2, "x", big, None)), (5, (big,)), (*range(300), big), (b"",), ()]:
+        pieces: list[bytes] = []
+        _dump_pieces(obj, pieces)
+        assert b"".join(pieces) == brine.dump(obj)
+        assert any(p is big for p in pieces) == (
+            big in obj or any(big in t for t in obj if type(t) is tuple)
+        )
+    value = {"a": [1, {"b": (2.5, None, b"x")}], "c": "d"}
+    wired = to_wire(value)
+    assert brine.dumpable(wired)  # copied by value, never a netref
+    assert from_wire(wired) == {"a": (1, {"b": (2.5, None, b"x")}), "c": "d"}

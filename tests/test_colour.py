@@ -1,0 +1,139 @@
+"""Colour through the real OpenColorIO and its built-in ACES configs."""
+
+from __future__ import annotations
+
+import numpy as np
+import OpenImageIO as oiio
+import pytest
+
+from void_vfx.colour import (
+    ColourTransform,
+    find_working_space,
+    guess_colourspace,
+    load_config,
+    shoulder,
+    unshoulder,
+)
+from void_vfx.errors import ColourError
+from void_vfx.image_io import read_header
+
+
+def srgb_encode(x):
+    x = np.asarray(x, np.float64)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(np.maximum(x, 0), 1 / 2.4) - 0.055)
+
+
+@pytest.fixture(autouse=True)
+def no_ocio_env(monkeypatch):
+    monkeypatch.delenv("OCIO", raising=False)
+
+
+def test_config_comes_from_ocio_env_else_the_builtin(monkeypatch):
+    assert "studio-config" in load_config().getName()
+    monkeypatch.setenv("OCIO", "ocio://cg-config-latest")
+    assert "cg-config" in load_config().getName()
+    assert ColourTransform("ACEScg").working_space == "sRGB Encoded Rec.709 (sRGB)"
+    monkeypatch.setenv("OCIO", "/nowhere/config.ocio")
+    with pytest.raises(ColourError, match="/nowhere/config.ocio"):
+        load_config()
+
+
+def test_working_space_is_srgb_encoded_rec709():
+    assert find_working_space(load_config()) == "sRGB Encoded Rec.709 (sRGB)"
+    t = ColourTransform("lin_rec709")  # an alias resolves to its colour space
+    assert t.source_space == "Linear Rec.709 (sRGB)"
+    x = np.linspace(0, 0.6, 4001, dtype=np.float32)  # encoded below the knee: plain sRGB
+    rgb = np.stack([x, x[::-1], x * 0.5], axis=1)
+    assert np.abs(t.to_working(rgb) - srgb_encode(rgb)).max() < 2e-5
+
+
+@pytest.mark.parametrize("highlight", ["shoulder", "clip"])
+def test_round_trip_is_exact_for_what_the_encoding_holds(highlight):
+    rng = np.random.default_rng(7)
+    lin = rng.random((200_000, 3), dtype=np.float32)  # linear Rec.709 0-1: fully held
+    t = ColourTransform("Linear Rec.709 (sRGB)", highlight=highlight)
+    work = t.to_working(lin)
+    assert work.dtype == np.float32 and 0 <= work.min() and work.max() < 1.0 + 1e-6
+    assert np.abs(t.from_working(work) - lin).max() < 1e-5
+
+    # ACEScg and ACES2065-1 plates: every in-gamut Rec.709 colour comes back exactly (up to
+    # 0.95: at the very top of the shoulder, extreme values lose float32 precision in the matrix).
+    work_in = rng.random((200_000, 3), dtype=np.float32) * np.float32(0.95)
+    for space in ("ACEScg", "ACES2065-1"):
+        t = ColourTransform(space, highlight=highlight)
+        plate = t.from_working(work_in)
+        assert np.abs(t.to_working(plate) - work_in).max() < 1e-5
+        assert np.abs(t.from_working(t.to_working(plate)) - plate).max() < 1e-5
+
+
+def test_shoulder_keeps_highlights_distinct_and_invertible():
+    t = ColourTransform("Linear Rec.709 (sRGB)")
+    lin = np.geomspace(1.0, 60000.0, 20_000, dtype=np.float32)
+    rgb = np.repeat(lin[:, None], 3, axis=1)
+    work = t.to_working(rgb)[:, 0]
+    assert work.max() < 1.0 and work.min() >= 0.8
+    assert (np.diff(work) > 0).all()  # strictly increasing: no flat clip, no banding
+    back = t.from_working(np.repeat(work[:, None], 3, axis=1))[:, 0]
+    small = lin < 100
+    assert np.abs(back[small] - lin[small]).max() / 100 < 1e-3
+    clip = ColourTransform("Linear Rec.709 (sRGB)", highlight="clip")
+    assert (clip.to_working(rgb) >= 1.0 - 1e-6).all() and clip.to_working(rgb).max() == 1.0
+    # pure white from the model comes back finite, or capped at the window's ceiling
+    white = np.ones((1, 3), np.float32)
+    assert np.isfinite(t.from_working(white)).all() and t.from_working(white).max() <= 65504
+    ceiling = float(t.to_working(np.full((1, 3), 4.0, np.float32))[0, 0])
+    assert abs(float(t.from_working(white, ceiling=ceiling)[0, 0]) - 4.0) < 1e-3
+
+
+def test_shoulder_functions_are_inverse_and_continuous():
+    e = np.linspace(-0.5, 50, 100_001, dtype=np.float32)
+    y = shoulder(e.copy())
+    assert y.min() == 0 and y.max() < 1.0
+    assert np.abs(np.diff(y)).max() < 1e-3  # continuous at the knee (slope 1 there)
+    held = e >= 0
+    back = unshoulder(y.copy())
+    rel = np.abs(back[held] - e[held]) / np.maximum(e[held], 1.0)
+    below = held & (e < 1.5)
+    assert (rel[below[held]] < 1e-5).all()
+
+
+def test_nan_and_inf_never_come_out():
+    t = ColourTransform("ACEScg")
+    bad = np.array([[np.nan, 1, 1], [np.inf, -np.inf, 0], [1e30, -1e30, 3e38]], np.float32)
+    work = t.to_working(bad)
+    assert np.isfinite(work).all() and 0 <= work.min() and work.max() < 1
+    nasty = np.array([[np.nan, np.inf, -np.inf], [2.0, -1.0, 1.0]], np.float32)
+    assert np.isfinite(t.from_working(nasty)).all()
+
+
+def test_unknown_colour_space_suggests_close_names():
+    with pytest.raises(ColourError, match=r"'ACES cg'.*did you mean 'ACEScg'"):
+        ColourTransform("ACES cg")
+    with pytest.raises(ColourError, match=r"Linear Rec\.709 \(sRGB\)"):
+        ColourTransform("Linear rec709")
+    with pytest.raises(ColourError, match="highlight must be"):
+        ColourTransform("ACEScg", highlight="soft")
+
+
+def _write(path, ext, **attrs):
+    spec = oiio.ImageSpec(4, 4, 3, "half" if ext == "exr" else "uint8")
+    for key, (typ, value) in attrs.items():
+        spec.attribute(key, oiio.TypeDesc(typ), value)
+    buf = oiio.ImageBuf(spec)
+    assert buf.write(str(path)), buf.geterror()
+    return read_header(str(path))
+
+
+def test_guess_colourspace_states_its_reason(tmp_path):
+    g = guess_colourspace(_write(tmp_path / "plain.exr", "exr"))
+    assert g.name == "ACEScg" and "scene_linear" in g.reason
+    ap0 = (0.7347, 0.2653, 0.0, 1.0, 0.0001, -0.077, 0.32168, 0.33767)
+    g = guess_colourspace(_write(tmp_path / "ap0.exr", "exr", chromaticities=("float[8]", ap0)))
+    assert g.name == "ACES2065-1" and "chromaticities" in g.reason
+    rec709 = (0.64, 0.33, 0.3, 0.6, 0.15, 0.06, 0.3127, 0.329)
+    g = guess_colourspace(_write(tmp_path / "709.exr", "exr", chromaticities=("float[8]", rec709)))
+    assert g.name == "Linear Rec.709 (sRGB)"
+    g = guess_colourspace(_write(tmp_path / "named.exr", "exr", colorspace=("string", "acescct")))
+    assert g.name == "ACEScct" and "colorspace attribute" in str(g)
+    g = guess_colourspace(_write(tmp_path / "frame.png", "png"))
+    assert g.name == "sRGB Encoded Rec.709 (sRGB)" and g.reason  # OIIO tags 8-bit PNG as sRGB

@@ -1,0 +1,160 @@
+"""Quadmask building, snapping (including masks decoded from lossy video), resize and overlays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from void_vfx.errors import MaskError
+from void_vfx.quadmask import (
+    build_quadmask,
+    clear_first_frame_affected,
+    dilate,
+    has_object,
+    is_quadmask,
+    overlay,
+    resize_for_model,
+    snap,
+    snap_quadmask,
+)
+
+QUADS = {0, 63, 127, 255}
+
+
+def _decode(path) -> np.ndarray:
+    imageio = pytest.importorskip("imageio")
+    pytest.importorskip("imageio_ffmpeg")
+    reader = imageio.get_reader(str(path), "ffmpeg")
+    try:
+        return np.stack([frame[..., 0] for frame in reader])
+    finally:
+        reader.close()
+
+
+def test_build_truth_table_and_thresholds():
+    primary = np.array([[0.9, 0.9, 0.1, 0.1, 0.5]], dtype=np.float32)
+    affected = np.array([[0.0, 0.8, 0.8, 0.0, 0.0]], dtype=np.float32)
+    q = build_quadmask(primary, affected)
+    assert q.dtype == np.uint8
+    assert q.tolist() == [[0, 63, 127, 255, 255]]  # 0.5 is not > 0.5
+    q2 = build_quadmask(primary, affected, primary_threshold=0.05, affected_threshold=0.9)
+    assert q2.tolist() == [[0, 0, 0, 0, 0]]
+    assert build_quadmask(primary).tolist() == [[0, 0, 255, 255, 255]]
+
+
+def test_build_nan_matte_is_keep_and_size_mismatch_errors():
+    primary = np.array([[np.nan, 1.0]], dtype=np.float32)
+    assert build_quadmask(primary).tolist() == [[255, 0]]
+    with pytest.raises(MaskError, match="affected matte"):
+        build_quadmask(np.zeros((4, 4)), np.zeros((4, 5)))
+
+
+def test_dilation_grows_by_radius_square():
+    m = np.zeros((3, 21, 21), dtype=bool)
+    m[1, 10, 10] = True
+    d = dilate(m, 3)
+    assert not d[0].any() and not d[2].any()
+    ys, xs = np.nonzero(d[1])
+    assert (ys.min(), ys.max(), xs.min(), xs.max()) == (7, 13, 7, 13)
+    assert d[1].sum() == 49
+    q = build_quadmask(m.astype(np.float32), dilate_px=2)
+    assert np.count_nonzero(q[1] == 0) == 25
+
+
+def test_dilation_at_frame_edge():
+    m = np.zeros((5, 5), dtype=bool)
+    m[0, 0] = True
+    assert dilate(m, 2).sum() == 9
+
+
+def test_snap_thresholds_exact():
+    v = np.array([0, 31, 31.5, 95, 96, 191, 191.2, 255, np.nan], dtype=np.float32)
+    assert snap(v).tolist() == [0, 0, 63, 63, 127, 127, 255, 255, 255]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([0, 63, 127, 255, 30, 70], dtype=np.uint8),
+        np.array([0, 63, 127, 255, 30, 70], dtype=np.uint16) * 257,
+        np.array([0, 63, 127, 255, 30, 70], dtype=np.float32) / 255,
+    ],
+    ids=["8bit", "16bit", "float"],
+)
+def test_snap_dtypes(values):
+    q, rep = snap_quadmask(values, tolerance=5)
+    assert q.tolist() == [0, 63, 127, 255, 0, 63]
+    assert rep.moved == 2
+    assert rep.counts == {0: 2, 63: 2, 127: 1, 255: 1}
+
+
+def test_snap_rejects_int32():
+    with pytest.raises(MaskError, match="8-bit, 16-bit or float"):
+        snap_quadmask(np.zeros(3, dtype=np.int32))
+
+
+def test_clear_first_frame_affected():
+    q = np.full((3, 2, 2), 127, dtype=np.uint8)
+    q[:, 0, 0] = 0
+    out = clear_first_frame_affected(q)
+    assert out[0].tolist() == [[0, 255], [255, 255]]
+    assert (out[1:] == q[1:]).all()
+    assert (q[0] == 127).sum() == 3  # the input is not modified
+
+
+def test_overlay_colours_and_passthrough():
+    rgb = np.full((1, 4, 4), 0.2, dtype=np.float32)
+    rgb[..., 3] = 0.7  # alpha
+    q = np.array([[0, 63, 127, 255]], dtype=np.uint8)
+    out = overlay(rgb, q, opacity=1.0)
+    assert out[0, 0, :3].tolist() == pytest.approx([1.0, 0.1, 0.1])
+    assert len({tuple(out[0, i, :3]) for i in range(3)}) == 3
+    assert out[0, 3].tolist() == rgb[0, 3].tolist()
+    assert (out[..., 3] == 0.7).all()
+
+
+def test_resize_for_model_area_and_fringes():
+    q = np.full((8, 8), 255, dtype=np.uint8)
+    q[:, :4] = 0
+    out = resize_for_model(q, (4, 4))
+    assert out[:, :2].max() == 0 and out[:, 2:].min() == 255
+    # a hard edge not on the output grid averages into an in-between fringe value
+    q2 = np.full((6, 6), 255, dtype=np.uint8)
+    q2[:, :2] = 0
+    out2 = resize_for_model(q2[None], (4, 4))[0]
+    assert out2.shape == (4, 4) and is_quadmask(out2)
+    assert set(np.unique(out2[:, 1])) == {127}  # (0 + 255) / 2 -> 127.5 -> 128 -> 127
+    up = resize_for_model(q, (16, 16))
+    assert is_quadmask(up) and (up[:, :8] == 0).all() and (up[:, 8:] == 255).all()
+
+
+def test_has_object():
+    assert not has_object(np.array([127, 255], dtype=np.uint8))
+    assert has_object(np.array([63, 255], dtype=np.uint8))
+
+
+def test_snap_lossy_video_mask(shared_data):
+    raw = _decode(shared_data / "masks" / "diffueraser_example1" / "mask.mp4")
+    assert len(np.unique(raw)) > 20  # compression noise is really there
+    q, rep = snap_quadmask(raw, tolerance=8)
+    assert set(np.unique(q).tolist()) <= QUADS
+    assert set(np.unique(q).tolist()) == {0, 255}  # a binary mask stays binary
+    assert rep.moved > 0 and rep.max_error <= 31
+    again, rep2 = snap_quadmask(q)
+    assert np.array_equal(again, q) and rep2.moved == 0
+    # as a primary matte (white = object) it builds a remove-only quadmask
+    built = build_quadmask(raw / 255.0)
+    assert set(np.unique(built).tolist()) == {0, 255}
+    assert np.array_equal(built == 0, q == 255)
+
+
+def test_snap_void_sample_quadmask(shared_data):
+    raw = _decode(shared_data / "void_samples" / "BigBen" / "trimask_quadmask.mp4")
+    q, rep = snap_quadmask(raw)
+    assert np.array_equal(q, raw)
+    assert rep.moved == 0 and set(np.unique(q).tolist()) <= QUADS
+    small = resize_for_model(q[:3], (384, 672))
+    assert small.shape == (3, 384, 672) and is_quadmask(small)
+    assert has_object(small)
+    cleared = clear_first_frame_affected(q[:2])
+    assert 127 not in cleared[0] and 127 in cleared[1]

@@ -1,0 +1,173 @@
+"""Crop planning, resampling and paste-back (bit-identical outside the feathered mask)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from void_vfx.errors import PlanError
+from void_vfx.resample import area_weights, lanczos_weights, reflect_index, resize
+from void_vfx.roi import (
+    CropBox,
+    crop_to_work,
+    full_frame_box,
+    paste_alpha,
+    paste_back,
+    plan_crop,
+    uncrop,
+)
+
+WORK = (384, 672)
+
+
+def _mask(shape, boxes):
+    q = np.full(shape, 255, dtype=np.uint8)
+    for f, (x0, y0, x1, y1, v) in boxes:
+        q[f, y0:y1, x0:x1] = v
+    return q
+
+
+def _check_box(box: CropBox):
+    assert abs(box.width * 4 - box.height * 7) <= 3.5  # 7:4 within a pixel
+    left, top, right, bottom = box.pads()
+    if box.width <= box.frame_width:
+        assert left == right == 0
+    if box.height <= box.frame_height:
+        assert top == bottom == 0
+
+
+def test_plan_union_margin_and_inside_frame():
+    q = _mask((3, 1080, 1920), [(0, (900, 500, 950, 560, 0)), (2, (1000, 520, 1100, 600, 127))])
+    box = plan_crop(q, margin=0.1, feather=8, min_height=0)
+    _check_box(box)
+    x0, y0, x1, y1 = box.inside()
+    assert (x0, y0, x1, y1) == (box.x0, box.y0, box.x1, box.y1)
+    # union of both frames, grown by margin (20 px) + feather (8) + 1
+    assert x0 <= 900 - 29 and x1 >= 1100 + 29 and y0 <= 500 - 29 and y1 >= 600 + 29
+
+
+def test_plan_shifts_inside_at_frame_edge_and_min_height():
+    q = _mask((1, 1080, 1920), [(0, (0, 0, 20, 20, 0))])
+    box = plan_crop(q, feather=4)
+    _check_box(box)
+    assert box.x0 == 0 and box.y0 == 0 and box.height >= 384
+
+
+def test_plan_reflect_pad_small_frame():
+    q = _mask((2, 360, 544), [(0, (10, 5, 500, 350, 0))])
+    box = plan_crop(q)
+    _check_box(box)
+    assert box.height >= 360 and box.width > 544
+    left, top, right, bottom = box.pads()
+    assert left > 0 and right > 0 and abs(left - right) <= 1
+    tall = plan_crop(_mask((1, 300, 100), [(0, (10, 10, 90, 290, 0))]))
+    _check_box(tall)
+    assert tall.pads()[1] == 0 and tall.pads()[0] > 0  # a tall frame pads its width
+
+
+def test_plan_none_when_all_keep_and_full_mode():
+    q = np.full((2, 100, 200), 255, dtype=np.uint8)
+    assert plan_crop(q) is None
+    q[1, 50, 50] = 0
+    full = plan_crop(q, mode="full")
+    _check_box(full)
+    assert full == full_frame_box(200, 100)
+    assert full.width >= 200 and full.height >= 100
+    with pytest.raises(PlanError, match="unknown roi mode"):
+        plan_crop(q, mode="stretch")
+
+
+def test_full_frame_box_4k_and_bigben():
+    b = full_frame_box(4096, 2160)
+    _check_box(b)
+    assert (b.width, b.height, b.pads()) == (4096, 2341, (0, 90, 0, 91))
+    b2 = full_frame_box(544, 360)
+    _check_box(b2)
+    assert b2.height == 360 and b2.pads()[1] == 0
+
+
+def test_cropbox_dict_round_trip():
+    b = CropBox(-3, 0, 627, 360, 544, 360)
+    assert CropBox.from_dict(b.to_dict()) == b
+
+
+def test_weights_rows_sum_to_one_and_reflect():
+    for n_in, n_out in [(4096, 672), (100, 672), (672, 672), (13, 5)]:
+        for w in (area_weights(n_in, n_out), lanczos_weights(n_in, n_out)):
+            assert w.shape == (n_out, n_in)
+            np.testing.assert_allclose(w.sum(axis=1), 1.0, atol=1e-9)
+    assert reflect_index(np.array([-2, -1, 0, 3, 4, 5]), 4).tolist() == [2, 1, 0, 3, 2, 1]
+
+
+def test_crop_to_work_matches_reflect_pad_reference():
+    rng = np.random.default_rng(1)
+    img = rng.random((360, 544, 3), dtype=np.float32)
+    box = full_frame_box(544, 360)
+    out = crop_to_work(img, box, WORK)
+    left, top, right, bottom = box.pads()
+    padded = np.pad(img, ((top, bottom), (left, right), (0, 0)), mode="reflect")
+    np.testing.assert_allclose(out, resize(padded, WORK), atol=1e-5)
+    # area down: a 2x box of constant blocks averages exactly
+    blocks = np.kron(rng.random((384, 672)), np.ones((2, 2))).astype(np.float32)
+    box2 = CropBox(0, 0, 1344, 768, 1344, 768)
+    np.testing.assert_allclose(crop_to_work(blocks, box2, WORK), blocks[::2, ::2], atol=1e-5)
+
+
+def test_crop_then_uncrop_is_close_for_smooth_images():
+    yy, xx = np.mgrid[0:720, 0:1280].astype(np.float32)
+    img = np.stack([0.5 + 0.4 * np.sin(xx / 90.0), 0.5 + 0.4 * np.cos(yy / 70.0), xx / 1280], -1)
+    box = plan_crop(_mask((1, 720, 1280), [(0, (500, 300, 700, 420, 0))]), margin=0.2)
+    back = uncrop(crop_to_work(img, box, WORK), box)
+    x0, y0, x1, y1 = box.inside()
+    assert np.abs(back - img[y0:y1, x0:x1]).max() < 0.01
+
+
+def test_paste_alpha_feather():
+    q = _mask((1, 100, 100), [(0, (40, 40, 60, 60, 0))])[0]
+    a = paste_alpha(q, 8)
+    assert a.dtype == np.float32
+    assert (a[40:60, 40:60] == 1.0).all()
+    assert a[50, 35] > 0 and a[50, 35] < 1
+    assert (a[:, :30] == 0).all() and (a[:30] == 0).all() and (a[71:] == 0).all()
+    row = a[50, 28:41]
+    assert (np.diff(row) >= 0).all()  # ramps monotonically up towards the mask
+    assert np.array_equal(paste_alpha(q, 0), (q != 255).astype(np.float32))
+    assert not paste_alpha(np.full((5, 5), 255, np.uint8), 4).any()
+
+
+def test_paste_back_bit_identical_outside_with_nan_and_alpha_channel():
+    rng = np.random.default_rng(2)
+    plate = (rng.random((288, 512, 4), dtype=np.float32) * 4).astype(np.float16)
+    plate[10, 10, 0] = np.nan
+    plate[200, 400, 1] = np.inf
+    plate[150, 250, 2] = np.nan  # inside the mask: replaced, not propagated
+    plate[150, 217, 0] = np.inf  # under the feather ramp: the result stands in for it
+    q = _mask((1, 288, 512), [(0, (220, 120, 300, 180, 0))])[0]
+    box = plan_crop(q[None], feather=6)
+    alpha = paste_alpha(q, 6)
+    result = np.full((*WORK, 3), 0.25, dtype=np.float32)
+    out = paste_back(plate, result, box, alpha, to_plate=lambda rgb: rgb * 2.0)
+    assert out.dtype == plate.dtype and out.shape == plate.shape
+    outside = alpha == 0
+    assert np.array_equal(out[outside].view(np.uint16), plate[outside].view(np.uint16))
+    assert np.array_equal(out[..., 3].view(np.uint16), plate[..., 3].view(np.uint16))
+    inside = alpha == 1
+    np.testing.assert_allclose(out[inside][:, :3].astype(np.float32), 0.5, atol=1e-3)
+    assert 0 < alpha[150, 217] < 1
+    assert np.isfinite(out[alpha > 0][:, :3].astype(np.float32)).all()
+    ramp = (alpha > 0) & (alpha < 1)
+    assert ramp.any() and not np.array_equal(out[ramp], plate[ramp])
+
+
+def test_paste_back_reflected_box_and_size_errors():
+    plate = np.zeros((360, 544, 3), dtype=np.float32)
+    q = _mask((1, 360, 544), [(0, (0, 0, 540, 360, 0))])[0]
+    box = plan_crop(q[None])
+    assert box.pads()[0] > 0
+    out = paste_back(plate, np.ones((*WORK, 3), np.float32), box, paste_alpha(q, 0))
+    np.testing.assert_allclose(out[:, :540], 1.0, atol=1e-6)
+    assert (out[:, 540:] == 0.0).all()
+    with pytest.raises(PlanError):
+        paste_back(plate, np.ones((*WORK, 3), np.float32), box, np.zeros((10, 10), np.float32))
+    with pytest.raises(PlanError, match="planned for"):
+        crop_to_work(np.zeros((100, 100, 3), np.float32), box)

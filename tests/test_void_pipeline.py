@@ -1,0 +1,195 @@
+"""The VOID pipeline on tiny weights: multidiffusion, seeds, Pass 1 / Pass 2 through VoidEngine."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("diffusers")
+
+from void_vfx.errors import Cancelled, EngineError  # noqa: E402
+from void_vfx_server.engines.base import WindowInput  # noqa: E402
+from void_vfx_server.engines.void.engine import VoidEngine  # noqa: E402
+from void_vfx_server.engines.void.pipeline import (  # noqa: E402
+    multidiffusion_weights,
+    multidiffusion_windows,
+    pass_params,
+)
+
+PROMPT = "A ball rolls off the table."
+
+
+@pytest.fixture(scope="module")
+def engine(void_weights: Path) -> VoidEngine:
+    eng = VoidEngine(weights=void_weights, device="cpu", dtype=torch.float32)
+    eng.load()
+    return eng
+
+
+def _window(frames: int, h: int, w: int, seed: int = 0, **params) -> WindowInput:
+    rng = np.random.default_rng(5)
+    video = rng.random((frames, h, w, 3), dtype=np.float32)
+    quad = np.full((frames, h, w), 255, np.uint8)
+    quad[:, h // 4 : h // 2, w // 4 : w // 2] = 0
+    quad[:, h // 2 :, w // 2 :] = 127
+    return WindowInput(video, quad, PROMPT, seed, dict(params))
+
+
+def test_multidiffusion_windows_and_weights():
+    assert multidiffusion_windows(22) == [(0, 22)]
+    assert multidiffusion_windows(4) == [(0, 4)]
+    spans = multidiffusion_windows(50)  # 197 frames
+    assert spans == [(0, 22), (18, 40), (36, 50)]
+    assert multidiffusion_windows(24) == [(0, 22), (18, 24)]  # cut short, not shifted back
+    w = multidiffusion_weights(spans)
+    ramp = [0.2, 0.4, 0.6, 0.8]
+    assert torch.allclose(w[0][-4:], torch.tensor(ramp[::-1])) and torch.all(w[0][:18] == 1)
+    assert torch.allclose(w[1][:4], torch.tensor(ramp)) and torch.allclose(w[1][-4:], torch.tensor(ramp[::-1]))  # fmt: skip
+    assert torch.allclose(w[2][:4], torch.tensor(ramp)) and torch.all(w[2][4:] == 1)
+    total = torch.zeros(50)
+    for (a, b), wi in zip(spans, w, strict=True):
+        total[a:b] += wi
+    assert torch.allclose(total, torch.ones(50))
+    assert torch.all(multidiffusion_weights([(0, 22)])[0] == 1)
+
+
+def _setup(engine: VoidEngine, latent_frames: int, seed: int = 0):
+    pipe, models = engine.pipeline, engine.models
+    models.use_pass(1)
+    g = torch.Generator().manual_seed(seed)
+    shape = (1, latent_frames, 16, 2, 2)
+    latents = torch.randn(shape, generator=g)
+    cond = (torch.randn(shape, generator=g), torch.randn(shape, generator=g))
+    embeds = torch.randn(1, 226, 32, generator=g)
+    return pipe, models, latents, cond, embeds
+
+
+def test_multidiffusion_blends_windows_stepped_from_the_same_latents(engine: VoidEngine):
+    """93 frames = 24 latent frames: windows [0, 22) and [18, 24), each stepped and blended."""
+    pipe, models, latents, cond, embeds = _setup(engine, 24)
+    params = pass_params(1, {"steps": 1})
+    tf = models.transformers[1]
+    seen = []
+    handle = tf.patch_embed.register_forward_pre_hook(lambda m, a: seen.append(a[1].shape[1]))
+    try:
+        out = pipe.denoise(latents, cond, embeds, pipe.make_scheduler(params), params)
+    finally:
+        handle.remove()
+    assert seen == [22, 6]  # each window is its own call: rotary positions restart at 0
+
+    scheduler = pipe.make_scheduler(params)
+    t = scheduler.timesteps[0]
+    parts = []
+    for a, b in [(0, 22), (18, 24)]:
+        v = pipe.predict(tf, latents[:, a:b], (cond[0][:, a:b], cond[1][:, a:b]), embeds, t, 1.0)
+        parts.append(scheduler.step(v, t, latents[:, a:b], return_dict=False)[0])
+    want = torch.empty_like(latents)
+    want[:, :18] = parts[0][:, :18]
+    want[:, 22:] = parts[1][:, 4:]
+    ramp = torch.tensor([0.2, 0.4, 0.6, 0.8]).view(1, 4, 1, 1, 1)
+    want[:, 18:22] = parts[0][:, 18:] * ramp.flip(1) + parts[1][:, :4] * ramp
+    assert torch.allclose(out, want, atol=1e-5)
+    assert not torch.allclose(parts[0][:, 18:], parts[1][:, :4], atol=1e-3)  # blending matters
+
+
+def test_short_window_equals_a_plain_loop(engine: VoidEngine):
+    pipe, models, latents, cond, embeds = _setup(engine, 4, seed=1)
+    params = pass_params(1, {"steps": 3})
+    out = pipe.denoise(latents, cond, embeds, pipe.make_scheduler(params), params)
+    scheduler = pipe.make_scheduler(params)
+    x = latents
+    for t in scheduler.timesteps:
+        v = pipe.predict(models.transformers[1], x, cond, embeds, t, 1.0)
+        x = scheduler.step(v, t, x, return_dict=False)[0].to(models.dtype)
+    assert torch.allclose(out, x, atol=1e-6)
+
+
+def test_classifier_free_guidance_puts_negative_first(engine: VoidEngine):
+    pipe, models, latents, cond, embeds = _setup(engine, 4, seed=2)
+    tf, t = models.transformers[1], torch.tensor(500)
+    neg = torch.zeros_like(embeds)
+    both = torch.cat([neg, embeds])
+    guided = pipe.predict(tf, latents, cond, both, t, 6.0)
+    uncond = pipe.predict(tf, latents, cond, neg, t, 1.0)
+    text = pipe.predict(tf, latents, cond, embeds, t, 1.0)
+    assert torch.allclose(guided, uncond + 6.0 * (text - uncond), atol=1e-4)
+
+
+@pytest.mark.slow
+def test_pass1_end_to_end_through_the_engine(engine: VoidEngine):
+    calls = []
+    win = _window(13, 64, 112, seed=7, steps=3)
+    out = engine.run(win, lambda s, n, m: calls.append((s, n)), lambda: False)
+    assert out.frames.shape == (13, 64, 112, 3) and out.frames.dtype == np.float32
+    assert out.frames.min() >= 0 and out.frames.max() <= 1 and out.pass1 is None
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+    runs = [
+        engine.run(_window(13, 32, 48, seed=s, steps=2), lambda *a: None, lambda: False).frames
+        for s in (7, 7, 8)
+    ]
+    assert np.array_equal(runs[0], runs[1])  # same seed, same output
+    assert np.abs(runs[0] - runs[2]).max() > 1e-3
+    info = engine.info()
+    assert info["loaded"] and info["memory_mode"] == "cpu" and info["weights"]["pass2"]
+
+
+def test_per_job_overrides_and_errors(engine: VoidEngine):
+    calls = []
+    win = _window(5, 32, 48, pass1={"steps": 2})
+    engine.run(win, lambda s, n, m: calls.append(n), lambda: False)
+    assert calls == [2, 2]
+    with pytest.raises(EngineError, match="not a valid window length"):
+        engine.run(_window(12, 32, 48), lambda *a: None, lambda: False)
+    with pytest.raises(EngineError, match="multiple of 16"):
+        engine.run(_window(5, 40, 48), lambda *a: None, lambda: False)
+    with pytest.raises(EngineError, match="passes"):
+        engine.run(_window(5, 32, 48, passes=3), lambda *a: None, lambda: False)
+    with pytest.raises(EngineError, match="Pass 1 result"):
+        engine.run(_window(5, 32, 48, passes="pass2"), lambda *a: None, lambda: False)
+
+
+def test_info_without_weights_names_the_problem(tmp_path: Path):
+    eng = VoidEngine(weights=tmp_path / "nowhere", device="cpu")
+    info = eng.info()
+    assert info["weights"] is None and "does not exist" in info["weights_error"]
+    assert not info["loaded"] and info["device"] == "cpu"
+
+
+def test_cancel_raises_cancelled(engine: VoidEngine):
+    steps = []
+    with pytest.raises(Cancelled):
+        engine.run(
+            _window(5, 32, 48, steps=5),
+            lambda s, n, m: steps.append(s),
+            lambda: len(steps) >= 2,
+        )
+    assert steps == [1, 2]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("void_vfx_server.engines.void.warped_noise") is None,
+    reason="warped noise module not present",
+)
+def test_pass2_alone_on_a_saved_pass1_result_repeats_the_two_pass_job(engine: VoidEngine):
+    """Pass 2 from warped noise of the Pass 1 result; run alone on the saved Pass 1 result with
+    the same seed it gives exactly what the two-pass job gave."""
+    params = {"steps": 2, "raft_random_init": True}
+    both = engine.run(
+        _window(5, 32, 64, seed=3, passes=2, **params), lambda *a: None, lambda: False
+    )
+    assert both.frames.shape == (5, 32, 64, 3) and both.pass1 is not None
+    assert engine.models.current_pass == 2
+    only1 = engine.run(_window(5, 32, 64, seed=3, **params), lambda *a: None, lambda: False)
+    assert np.array_equal(only1.frames, both.pass1)
+    assert np.abs(both.frames - both.pass1).max() > 1e-3
+    win = _window(5, 32, 64, seed=3, passes="pass2", **params)
+    win.pass1 = both.pass1
+    calls = []
+    alone = engine.run(win, lambda s, n, m: calls.append((s, n)), lambda: False)
+    assert calls == [(1, 2), (2, 2)]
+    assert np.array_equal(alone.frames, both.frames)

@@ -1,0 +1,260 @@
+"""``void-vfx serve | remove | jobs | cancel | doctor``: the server and its client on the command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .errors import ServerError, SpecError, VoidVfxError
+from .wire import DEFAULT_PORT
+
+
+def _server_address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        return text, DEFAULT_PORT
+    try:
+        return host or "127.0.0.1", int(port)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected HOST:PORT, e.g. gpu01:{DEFAULT_PORT}"
+        ) from None
+
+
+def _frame_range(text: str) -> tuple[int, int]:
+    first, sep, last = text.partition("-")
+    if text.startswith("-"):  # negative first frame: -10-20
+        first, sep, last = text[1:].partition("-")
+        first = "-" + first
+    try:
+        a, b = int(first), int(last if sep else first)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected FIRST-LAST, e.g. 1001-1100") from None
+    if b < a:
+        raise argparse.ArgumentTypeError(f"{text!r}: the last frame comes before the first")
+    return a, b
+
+
+def _add_connection(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--server", type=_server_address, default=("127.0.0.1", DEFAULT_PORT),
+                   metavar="HOST:PORT", help=f"server address (default 127.0.0.1:{DEFAULT_PORT})")  # fmt: skip
+    p.add_argument("--token-file", default=None, help="token file (default: user config folder)")
+    p.add_argument("--tls-ca", default=None, help="CA of the server's certificate (TLS)")
+    p.add_argument("--tls-cert", default=None, help="client certificate (TLS)")
+    p.add_argument("--tls-key", default=None, help="client key (TLS)")
+
+
+def _connect(args: argparse.Namespace):
+    from .client import connect, find_token
+
+    tls = None
+    if args.tls_ca or args.tls_cert:
+        tls = {"ca": args.tls_ca, "cert": args.tls_cert, "key": args.tls_key}
+    host, port = args.server
+    return connect(host, port, token=find_token(args.token_file), tls=tls)
+
+
+# -- serve ---------------------------------------------------------------------------------------
+def add_serve_arguments(p: argparse.ArgumentParser) -> None:
+    from void_vfx_server.main import add_arguments
+
+    add_arguments(p)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from void_vfx_server.main import run_from_args
+
+    return run_from_args(args)
+
+
+# -- remove --------------------------------------------------------------------------------------
+def add_remove_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("plate", metavar="PLATE", help="plate frames, e.g. shot.####.exr")
+    p.add_argument("--primary", metavar="MATTE", help="matte of the object to remove")
+    p.add_argument("--primary-channel", default="a", help="channel of the primary matte (a)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--affected", metavar="MATTE", help="matte of what the object affects")
+    group.add_argument("--quadmask", metavar="QM", help="a ready quadmask (0/63/127/255)")
+    p.add_argument("--affected-channel", default="a", help="channel of the affected matte (a)")
+    p.add_argument("--quadmask-channel", default="r", help="channel of the quadmask (r)")
+    p.add_argument("--range", type=_frame_range, metavar="A-B", help="frames to process")
+    p.add_argument("--fps", default="24", help="frame rate, e.g. 24 or 23.976")
+    p.add_argument("--colourspace", default="", help="OCIO colour space of the plate (auto)")
+    p.add_argument("--prompt", default="", help="the scene after the removal")
+    p.add_argument("-o", "--output", default="", metavar="OUT",
+                   help="output folder (default: next to the plate); a new version every run")  # fmt: skip
+    p.add_argument("--local", action="store_true", help="run an in-process server for this job")
+    p.add_argument("--engine", default="auto", choices=("auto", "preview", "void"))
+    p.add_argument("--passes", type=int, choices=(1, 2), default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--priority", type=int, default=0, help="higher runs first")
+    p.add_argument("--files", default="auto", choices=("auto", "path", "stream"),
+                   help="path: the server reads the files; stream: upload them (auto: probe)")  # fmt: skip
+    _add_connection(p)
+
+
+def build_remove_spec(args: argparse.Namespace, engine: str):
+    from .jobspec import JobSpec, MatteSource
+
+    if not args.primary and not args.quadmask:
+        raise SpecError("primary", "give --primary MATTE (and optionally --affected) or --quadmask")
+    spec = JobSpec(
+        plate=args.plate,
+        primary=MatteSource(args.primary, args.primary_channel) if args.primary else None,
+        affected=MatteSource(args.affected, args.affected_channel) if args.affected else None,
+        quadmask=MatteSource(args.quadmask, args.quadmask_channel) if args.quadmask else None,
+        frame_range=args.range,
+        fps=args.fps,
+        colourspace=args.colourspace,
+        prompt=args.prompt,
+        engine=engine,
+        priority=args.priority,
+    )
+    spec.sampling.passes = args.passes
+    spec.sampling.seed = args.seed
+    spec.output.dir = os.path.abspath(args.output) if args.output else ""
+    return spec.validate()
+
+
+def _printer(status: dict, events: tuple) -> None:
+    for e in events:
+        if e.get("kind") in ("warning", "state", "summary"):
+            print(f"  {e['kind']}: {e['message']}", file=sys.stderr)
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    if args.local:
+        from .client import run_local_job
+        from .demo import choose_engine
+
+        engine, why = choose_engine(args.engine)
+        print(f"void-vfx remove: local server, engine {engine} ({why})", file=sys.stderr)
+        spec = build_remove_spec(args, engine)
+        paths = run_local_job(spec, engine=engine, progress=_printer, files_mode=args.files)
+    else:
+        with _connect(args) as client:
+            info = client.info()
+            engine = args.engine if args.engine != "auto" else info.get("engine", "preview")
+            if engine not in ("preview", "void"):
+                engine = "preview"
+            spec = build_remove_spec(args, engine)
+            job = client.submit(spec, files_mode=args.files)
+            print(f"void-vfx remove: job {job} on {client.host}:{client.port}", file=sys.stderr)
+            status = client.follow(job)
+            if status["state"] != "done":
+                raise ServerError(f"job {job} {status['state']}: {status['message']}")
+            paths = client.download_results(job)
+    folder = Path(paths[0]).parent if paths else None
+    print(f"{len(paths)} files written to {folder}")
+    return 0
+
+
+# -- jobs, cancel --------------------------------------------------------------------------------
+def add_jobs_arguments(p: argparse.ArgumentParser) -> None:
+    _add_connection(p)
+
+
+def run_jobs(args: argparse.Namespace) -> int:
+    import time
+
+    with _connect(args) as client:
+        jobs = client.jobs()
+    if not jobs:
+        print("no jobs")
+        return 0
+    print(f"{'ID':16}  {'STATE':9}  {'PRI':>3}  {'MODE':6}  {'WIN':>7}  CREATED           MESSAGE")
+    for j in jobs:
+        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(j["created"]))
+        win = f"{j['window']}/{j['windows']}"
+        print(f"{j['id']:16}  {j['state']:9}  {j['priority']:>3}  {j['mode']:6}  {win:>7}  "
+              f"{created}  {j['message'][:60]}")  # fmt: skip
+    return 0
+
+
+def add_cancel_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("job", metavar="ID", help="job id (see void-vfx jobs)")
+    _add_connection(p)
+
+
+def run_cancel(args: argparse.Namespace) -> int:
+    with _connect(args) as client:
+        state = client.cancel(args.job)
+    print(f"job {args.job}: {state}" + (" (stops at the next step)" if state == "running" else ""))
+    return 0
+
+
+# -- doctor --------------------------------------------------------------------------------------
+def add_doctor_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--weights", default=None, help="folder of the base model weights to check")
+    _add_connection(p)
+
+
+def _check_gpu() -> tuple[bool, str]:
+    try:
+        import torch
+    except ImportError:
+        return False, "torch is not installed: pip install 'void-vfx[server]' on the GPU machine"
+    if not torch.cuda.is_available():
+        return False, (
+            f"torch {torch.__version__} sees no CUDA GPU: VOID needs an NVIDIA GPU (install a CUDA "
+            "build of torch); the preview engine runs on the CPU meanwhile"
+        )
+    props = torch.cuda.get_device_properties(0)
+    return True, f"{props.name}, {props.total_memory / 1024**3:.0f} GiB"
+
+
+def _check_weights(base: str | None) -> tuple[bool, str]:
+    try:
+        from void_vfx_server.engines.void.weights import locate_weights
+
+        paths = locate_weights(base)
+    except ImportError as ex:
+        return False, f"the VOID engine is not installed ({ex})"
+    except VoidVfxError as ex:
+        return False, f"{ex}"
+    return True, f"base {paths.base}, pass 1 {paths.pass1}, pass 2 {paths.pass2 or 'absent'}"
+
+
+def _check_ocio() -> tuple[bool, str]:
+    try:
+        import PyOpenColorIO as ocio
+    except ImportError:
+        return False, "PyOpenColorIO is missing: pip install opencolorio"
+    env = os.environ.get("OCIO")
+    try:
+        if env:
+            cfg = ocio.Config.CreateFromFile(env)
+            return True, f"$OCIO {env} ({len(list(cfg.getColorSpaceNames()))} colour spaces)"
+        ocio.Config.CreateFromFile("ocio://studio-config-latest")
+    except Exception as ex:  # noqa: BLE001 - any OCIO failure is reported with its text
+        return False, f"OCIO config {env or 'built-in'} does not load: {ex}; fix or unset $OCIO"
+    return True, f"OCIO {ocio.__version__}; $OCIO unset, the built-in studio config is used"
+
+
+def _check_server(args: argparse.Namespace) -> tuple[bool, str]:
+    try:
+        with _connect(args) as client:
+            info = client.info()
+    except VoidVfxError as ex:
+        return False, str(ex)
+    host, port = args.server
+    return True, (
+        f"{host}:{port} server {info.get('version')} API {info.get('api_version')}, "
+        f"engine {info.get('engine')} {info.get('engine_info')}"
+    )
+
+
+def run_doctor(args: argparse.Namespace) -> int:
+    checks = [
+        ("GPU", _check_gpu()),
+        ("weights", _check_weights(args.weights)),
+        ("OCIO", _check_ocio()),
+        ("server", _check_server(args)),
+    ]
+    for name, (ok, text) in checks:
+        print(f"{'ok ' if ok else 'FIX'}  {name:8} {text}")
+    if not checks[1][1][0] or not checks[0][1][0]:
+        print("     -> without GPU and weights, jobs use the preview engine (CPU fill, no model)")
+    return 0 if checks[3][1][0] else 1

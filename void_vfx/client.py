@@ -1,0 +1,470 @@
+"""Talk to a void-vfx server from a host (Nuke, Resolve), the CLI or a farm task.
+
+Standard library and rpyc only at import time. Typical use::
+
+    from void_vfx.client import connect
+    with connect("127.0.0.1") as c:
+        job = c.submit(spec)              # uploads frames unless the server can read them
+        c.follow(job)                     # progress bar; Ctrl-C cancels the job
+        paths = c.download_results(job)   # into the next versioned output folder
+
+Files travel in one of two ways. Path mode: the client writes a probe file with random contents
+into the output folder and asks the server to read it; if it can (same machine, shared storage),
+no pixel crosses the socket and the server writes the versioned output folder itself. Stream
+mode: frames go up in 2 MiB chunks (resumable, sha256-checked) and results come back the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rpyc.core import consts
+from rpyc.utils.factory import connect_channel
+
+from . import client_files, client_progress, errors
+from .errors import AuthError, ServerError, TransferError
+from .wire import (
+    CHUNK_SIZE,
+    DEFAULT_PORT,
+    HANDSHAKE_OK,
+    PROBE_PREFIX,
+    TOKEN_HEX_LEN,
+    ClientService,
+    from_wire,
+    make_channel,
+    protocol_config,
+    set_nodelay,
+)
+
+FINISHED = ("done", "failed", "cancelled")
+#: status(dict), new events(tuple of dicts) -> None
+Callback = Callable[[dict, tuple], None]
+
+
+def config_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "void-vfx"
+
+
+def default_token_path() -> Path:
+    return config_dir() / "token"
+
+
+def find_token(token_file: str | os.PathLike | None = None) -> str:
+    """The server token: ``token_file``, else $VOID_VFX_TOKEN_FILE, else the user's config folder."""
+    path = Path(token_file or os.environ.get("VOID_VFX_TOKEN_FILE") or default_token_path())
+    try:
+        token = path.read_text(encoding="ascii").strip()
+    except OSError as ex:
+        raise AuthError(
+            f"{path}: cannot read the server token ({ex.strerror}). Start the server once "
+            "(void-vfx serve) to create it, or copy the server's token file here (mode 0600) "
+            "and pass --token-file"
+        ) from None
+    if len(token) != TOKEN_HEX_LEN:
+        raise AuthError(f"{path}: not a void-vfx token; copy it again from the server")
+    return token
+
+
+def _tls_context(tls: Any, host: str) -> ssl.SSLContext | None:
+    """``tls``: None, an SSLContext, or a dict with ca (server CA), cert and key (client cert)."""
+    if tls is None or isinstance(tls, ssl.SSLContext):
+        return tls
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=tls.get("ca"))
+    if tls.get("cert"):
+        ctx.load_cert_chain(tls["cert"], tls.get("key"))
+    if tls.get("no_hostname_check"):
+        ctx.check_hostname = False
+    return ctx
+
+
+def connect(
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    token: str | None = None,
+    tls: Any = None,
+    timeout: float = 10.0,
+) -> Client:
+    """Open an authenticated connection; raises AuthError or ServerError with what to do."""
+    token = token or find_token()
+    try:
+        sock = socket.create_connection((host, int(port)), timeout=timeout)
+    except OSError as ex:
+        raise ServerError(
+            f"cannot reach a void-vfx server at {host}:{port} ({ex}); start one with "
+            "'void-vfx serve' or check --server HOST:PORT"
+        ) from None
+    set_nodelay(sock)
+    try:
+        ctx = _tls_context(tls, host)
+        if ctx is not None:
+            sock = ctx.wrap_socket(sock, server_hostname=host)
+        sock.sendall((token + "\n").encode("ascii"))
+        answer = b""
+        while len(answer) < len(HANDSHAKE_OK):
+            piece = sock.recv(len(HANDSHAKE_OK) - len(answer))
+            if not piece:
+                break
+            answer += piece
+    except (OSError, ssl.SSLError) as ex:
+        sock.close()
+        raise AuthError(f"{host}:{port}: handshake failed ({ex}); check TLS settings") from None
+    if answer != HANDSHAKE_OK:
+        sock.close()
+        raise AuthError(
+            f"{host}:{port} refused the token; copy the server's token file "
+            "(see 'void-vfx doctor') or pass --token-file"
+        )
+    sock.settimeout(None)
+    conn = connect_channel(make_channel(sock), service=ClientService, config=protocol_config())
+    return Client(conn, host, int(port), token, tls)
+
+
+def _translate(ex: BaseException) -> BaseException:
+    """Turn a remote void-vfx error (an rpyc generic exception) back into our own class."""
+    short = type(ex).__name__.rsplit(".", 1)[-1]
+    cls = getattr(errors, short, None)
+    if not (isinstance(cls, type) and issubclass(cls, errors.VoidVfxError)):
+        return ex
+    msg = str(ex.args[0]) if ex.args else short
+    err = cls.__new__(cls)
+    Exception.__init__(err, msg)
+    if cls is errors.SpecError:
+        err.field = getattr(ex, "field", "?")
+    return err
+
+
+class Client:
+    """One connection to a server. Every method returns plain values or paths."""
+
+    def __init__(self, conn: Any, host: str, port: int, token: str, tls: Any) -> None:
+        self._conn = conn
+        self.host, self.port = host, port
+        self._token, self._tls = token, tls
+        self._memo: dict[str, dict] = {}
+        #: Note each job's output folder in the config folder, for downloads after a restart.
+        self.remember_jobs = True
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def call(self, name: str, *args: Any) -> Any:
+        try:
+            # One CALLATTR request per call (getattr + call + decref would be three round trips).
+            root = self._conn.root
+            return from_wire(
+                self._conn.sync_request(consts.HANDLE_CALLATTR, root, "exposed_" + name, args, ())
+            )
+        except (EOFError, ConnectionError) as ex:
+            raise ServerError(
+                f"connection to {self.host}:{self.port} lost ({ex}); call reattach()"
+            ) from None
+        except Exception as ex:  # remote errors arrive as rpyc generic exceptions
+            raise _translate(ex) from None
+
+    def pipeline(self, name: str, calls, depth: int = 3):
+        """Yield the results of ``name(*args)`` for each args in ``calls``, in order, keeping up to
+        ``depth`` requests in flight so the next chunk travels while the server handles this one."""
+        from collections import deque
+
+        root = self._conn.root
+        pending: deque = deque()
+
+        def take():
+            try:
+                return from_wire(pending.popleft().value)
+            except (EOFError, ConnectionError) as ex:
+                raise ServerError(
+                    f"connection to {self.host}:{self.port} lost ({ex}); call reattach()"
+                ) from None
+            except Exception as ex:  # noqa: BLE001 - remote errors, translated
+                raise _translate(ex) from None
+
+        try:
+            for args in calls:
+                pending.append(
+                    self._conn.async_request(
+                        consts.HANDLE_CALLATTR,
+                        root,
+                        "exposed_" + name,
+                        tuple(args),
+                        (),
+                        timeout=self._conn._config["sync_request_timeout"],
+                    )  # fmt: skip
+                )
+                if len(pending) >= depth:
+                    yield take()
+            while pending:
+                yield take()
+        except (EOFError, ConnectionError) as ex:
+            raise ServerError(
+                f"connection to {self.host}:{self.port} lost ({ex}); call reattach()"
+            ) from None
+
+    def close(self) -> None:
+        try:
+            self._conn.close()
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def reattach(self, job_id: str | None = None) -> dict | None:
+        """Reconnect after a dropped connection or a server restart; return the job's status."""
+        self.close()
+        deadline = time.time() + 30.0
+        while True:
+            try:
+                fresh = connect(self.host, self.port, self._token, self._tls)
+                break
+            except ServerError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.5)
+        self._conn = fresh._conn
+        return self.status(job_id) if job_id else None
+
+    # -- API ------------------------------------------------------------------------------------
+    def info(self) -> dict:
+        return dict(self.call("info"))
+
+    def status(self, job_id: str) -> dict:
+        return dict(self.call("status", job_id))
+
+    def events(self, job_id: str, cursor: int = 0) -> tuple[tuple, int]:
+        events, cursor = self.call("events", job_id, cursor)
+        return tuple(dict(e) for e in events), int(cursor)
+
+    def cancel(self, job_id: str) -> str:
+        return self.call("cancel", job_id)
+
+    def delete(self, job_id: str) -> bool:
+        return self.call("delete", job_id)
+
+    def jobs(self) -> list[dict]:
+        return [dict(j) for j in self.call("list_jobs")]
+
+    def start(self, job_id: str) -> str:
+        return self.call("start", job_id)
+
+    # -- submit ---------------------------------------------------------------------------------
+    def submit(
+        self, spec: Any, files_mode: str = "auto", start: bool = True, resume_job: str = ""
+    ) -> str:
+        """Send a job (a JobSpec, dict or JSON text) and its files; returns the job id.
+
+        files_mode: "auto" (path mode when the server proves it reads our files), "path", "stream".
+        resume_job: the id of a stream-mode job whose uploads were interrupted; files already
+        on the server are kept, a half-sent file continues from where it stopped.
+        """
+        data = client_files.spec_dict(spec)
+        plate = data["plate"]
+        out_dir = client_files.output_folder(data)
+        mode = files_mode
+        if mode == "auto":
+            mode = "path" if self.server_reads(out_dir) else "stream"
+        if mode == "path":
+            client_files.absolutise(data)
+            data.setdefault("output", {})["dir"] = out_dir
+            job_id = self.call("submit", json.dumps(data), "path")
+        elif mode == "stream":
+            uploads = client_files.stream_rewrite(data)
+            job_id = resume_job or self.call("submit", json.dumps(data), "stream")
+            for name, path in uploads:
+                self.upload_file(job_id, name, path)
+        else:
+            raise ServerError(f"files_mode {files_mode!r}: use auto, path or stream")
+        out = data.get("output") or {}
+        self._memo[job_id] = {
+            "plate": plate,
+            "out_dir": out_dir,
+            "mode": mode,
+            "name": out.get("name", ""),
+            "version": int(out.get("version", 0) or 0),
+        }
+        if self.remember_jobs:
+            client_files.save_memo(job_id, self._memo[job_id])
+        if start:
+            self.start(job_id)
+        return job_id
+
+    def server_reads(self, folder: str) -> bool:
+        """Write a random probe file into ``folder``; True when the server reads it back."""
+        try:
+            os.makedirs(folder, exist_ok=True)
+            probe = Path(folder).resolve() / (PROBE_PREFIX + secrets.token_hex(16))
+            payload = secrets.token_bytes(64)
+            probe.write_bytes(payload)
+        except OSError:
+            return False
+        try:
+            return bool(self.call("probe_path", str(probe), hashlib.sha256(payload).hexdigest()))
+        finally:
+            probe.unlink(missing_ok=True)
+
+    def upload_file(self, job_id: str, name: str, path: str | os.PathLike) -> int:
+        """Upload one file, resuming from what the server already holds. Returns its size."""
+        path = Path(path)
+        size = path.stat().st_size
+        offset = int(self.call("upload_status", job_id, name))
+        if offset > size:
+            raise TransferError(f"{path}: the server holds {offset} bytes of a {size}-byte file")
+        h = client_files.sha256_prefix(path, offset)
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+
+            def chunks():
+                at = offset
+                while at < size:
+                    chunk = fh.read(CHUNK_SIZE)
+                    if not chunk:
+                        raise TransferError(f"{path}: file shrank while uploading")
+                    h.update(chunk)
+                    yield job_id, name, at, chunk
+                    at += len(chunk)
+
+            for _ in self.pipeline("upload", chunks()):
+                pass
+        self.call("upload_done", job_id, name, h.hexdigest(), size)
+        return size
+
+    # -- follow ---------------------------------------------------------------------------------
+    def follow(self, job_id: str, callback: Callback | None = None, poll_s: float = 0.5) -> dict:
+        """Poll until the job finishes; returns its last status. Ctrl-C cancels the job."""
+        bar = None if callback else client_progress.make_bar(job_id)
+        cursor = 0
+        try:
+            while True:
+                try:
+                    status = self.status(job_id)
+                    events, cursor = self.events(job_id, cursor)
+                except ServerError as ex:
+                    if "connection" not in str(ex):
+                        raise
+                    status = self.reattach(job_id)
+                    events = ()
+                if callback:
+                    callback(status, events)
+                elif bar is not None:
+                    bar(status)
+                if status["state"] in FINISHED:
+                    return status
+                time.sleep(poll_s)
+        except KeyboardInterrupt:
+            try:
+                self.cancel(job_id)
+            finally:
+                raise
+        finally:
+            if bar is not None:
+                bar(None)
+
+    # -- results --------------------------------------------------------------------------------
+    def list_results(self, job_id: str) -> list[dict]:
+        return [dict(r) for r in self.call("list_results", job_id)]
+
+    def download_results(self, job_id: str, out_dir: str | os.PathLike | None = None) -> list[str]:
+        """Fetch the results into the next versioned folder; returns the local paths.
+
+        In path mode the server wrote them into our folder already; they are only checked.
+        """
+        status = self.status(job_id)
+        if status["state"] != "done":
+            raise ServerError(f"job {job_id} is {status['state']}: {status['message']}")
+        results = self.list_results(job_id)
+        memo = self._memo.get(job_id) or client_files.load_memo(job_id)
+        server_out = status.get("out_dir") or ""
+        if status.get("mode") == "path" and server_out and Path(server_out).is_dir():
+            paths = [Path(server_out) / r["name"] for r in results]
+            if all(
+                p.is_file() and p.stat().st_size == r["size"]
+                for p, r in zip(paths, results, strict=True)
+            ):
+                return [str(p) for p in paths]
+        from .naming import reserve_output
+
+        plate = memo.get("plate") or "result.####.exr"
+        target = out_dir or memo.get("out_dir") or os.getcwd()
+        reserved = reserve_output(
+            plate, str(target), name=memo.get("name", ""), version=memo.get("version", 0)
+        )
+        written = []
+        for r in results:
+            local = Path(reserved.folder) / client_files.local_name(r["name"], reserved.stem)
+            for attempt in range(3):
+                try:
+                    self._download_one(job_id, r, local)
+                    break
+                except ServerError as ex:
+                    if attempt == 2 or "connection" not in str(ex):
+                        raise
+                    self.reattach()  # the .part file keeps what arrived; resume from there
+            written.append(str(local))
+        return written
+
+    def _download_one(self, job_id: str, result: dict, local: Path) -> None:
+        local.parent.mkdir(parents=True, exist_ok=True)
+        part = local.with_name(local.name + ".part")
+        offset = part.stat().st_size if part.exists() else 0
+        if offset > result["size"]:
+            part.unlink()
+            offset = 0
+        h = client_files.sha256_prefix(part, offset) if offset else hashlib.sha256()
+        size = result["size"]
+        calls = (
+            (job_id, result["name"], at, min(CHUNK_SIZE, size - at))
+            for at in range(offset, size, CHUNK_SIZE)
+        )
+        with open(part, "ab") as fh:
+            for data in self.pipeline("download", calls):
+                if not data:
+                    raise TransferError(f"{result['name']}: server file shorter than listed")
+                fh.write(data)
+                h.update(data)
+        if h.hexdigest() != result["sha256"]:
+            part.unlink()
+            raise TransferError(f"{local}: sha256 mismatch after download; download it again")
+        os.replace(part, local)
+
+
+def run_local_job(
+    spec: Any,
+    data_dir: str | os.PathLike | None = None,
+    engine: str | Any = "preview",
+    progress: Callback | None = None,
+    files_mode: str = "auto",
+    out_dir: str | None = None,
+) -> list[str]:
+    """Run one job on a private in-process server (127.0.0.1, random port, throw-away token)."""
+    import tempfile
+
+    from void_vfx_server.main import InferenceServer
+
+    with tempfile.TemporaryDirectory(prefix="void-vfx-local-") as tmp:
+        token_file = Path(tmp) / "token"
+        server = InferenceServer(
+            "127.0.0.1", 0, data_dir or Path(tmp) / "data", engine, token_file=token_file,
+            min_free_bytes=0,
+        )  # fmt: skip
+        server.start_in_thread()
+        try:
+            with connect("127.0.0.1", server.port, token=server.token) as client:
+                client.remember_jobs = False
+                job = client.submit(spec, files_mode=files_mode)
+                status = client.follow(job, callback=progress)
+                if status["state"] != "done":
+                    raise ServerError(f"local job {job} {status['state']}: {status['message']}")
+                return client.download_results(job, out_dir)
+        finally:
+            server.close()

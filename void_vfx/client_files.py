@@ -1,0 +1,131 @@
+"""Job files on the client side: where they are, what they are called on the server.
+
+Stdlib only (host Pythons import the client, which imports this). Stream mode renames every source
+to a safe job-relative name (``plate/plate.####.exr``...) so the server never sees a user's path;
+results are renamed back to the local version folder's stem on the way down.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+ROLES = ("plate", "primary", "affected", "quadmask")
+
+
+def sha256_prefix(path: Path, size: int) -> hashlib._Hash:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        left = size
+        while left > 0:
+            block = fh.read(min(4 * 1024 * 1024, left))
+            if not block:
+                break
+            h.update(block)
+            left -= len(block)
+    return h
+
+
+def local_name(name: str, stem: str) -> str:
+    """Rename ``<anything>.<frame>.exr`` to ``<stem>.<frame>.exr``; other files keep their name."""
+    parts = Path(name).name.split(".")
+    if len(parts) >= 3 and parts[-2].lstrip("-").isdigit():
+        return f"{stem}.{parts[-2]}.{parts[-1]}"
+    return Path(name).name
+
+
+def spec_dict(spec: Any) -> dict:
+    if hasattr(spec, "to_json"):
+        return json.loads(spec.to_json())
+    if isinstance(spec, str):
+        return json.loads(spec)
+    return json.loads(json.dumps(spec))
+
+
+def output_folder(data: dict) -> str:
+    out = data.get("output") or {}
+    folder = out.get("dir") if isinstance(out, dict) else ""
+    return os.path.abspath(folder or os.path.dirname(os.path.abspath(data["plate"])))
+
+
+def role_path(data: dict, role: str) -> str | None:
+    value = data.get(role)
+    if isinstance(value, dict):
+        return value.get("path")
+    return value if isinstance(value, str) else None
+
+
+def set_role_path(data: dict, role: str, path: str) -> None:
+    if isinstance(data.get(role), dict):
+        data[role]["path"] = path
+    else:
+        data[role] = path
+
+
+def absolutise(data: dict) -> None:
+    for role in ROLES:
+        p = role_path(data, role)
+        if p:
+            set_role_path(data, role, os.path.abspath(p))
+
+
+def stream_rewrite(data: dict) -> list[tuple[str, str]]:
+    """Rename every source to a safe job-relative name; return (upload name, local file) pairs."""
+    from .sequences import Sequence, find_sequence
+
+    plate_seq = find_sequence(data["plate"])
+    rng = tuple(data["frame_range"]) if data.get("frame_range") else None
+    frames = plate_seq.frames(rng)
+    if not plate_seq.is_still:
+        data["frame_range"] = [frames[0], frames[-1]]
+    out = data.setdefault("output", {})
+    if isinstance(out, dict) and not out.get("name"):
+        from .naming import plate_stem
+
+        out["name"] = plate_stem(data["plate"])
+    uploads: list[tuple[str, str]] = []
+    for role in ROLES:
+        src = role_path(data, role)
+        if not src:
+            continue
+        seq = find_sequence(src)
+        suffix = seq.suffix if seq.suffix.replace(".", "").isalnum() else ".exr"
+        if seq.is_still:
+            files = {None: seq.path()}
+            remote = Sequence(role, role + suffix, "", 1, "", None)
+        else:
+            files = {f: seq.scan().files.get(f) or seq.path(f) for f in seq.frames(rng or None)}
+            files = {f: p for f, p in files.items() if f is None or frames[0] <= f <= frames[-1]}
+            remote = Sequence(role, role + ".", suffix, max(seq.padding, 4), "hash", None)
+        for frame, local in files.items():
+            uploads.append((remote.path(frame).replace(os.sep, "/"), local))
+        set_role_path(data, role, remote.format("hash").replace(os.sep, "/"))
+    return uploads
+
+
+def _memo_path(job_id: str) -> Path:
+    from .client import config_dir
+
+    return config_dir() / "jobs" / f"{job_id}.json"
+
+
+def save_memo(job_id: str, memo: dict) -> None:
+    """Remember where a job's results go, so a restarted host can still download them."""
+    try:
+        path = _memo_path(job_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(memo))
+    except OSError:
+        pass  # a read-only home only costs the folder name after a host restart
+
+
+def load_memo(job_id: str) -> dict:
+    if not (job_id.isalnum() and len(job_id) <= 64):
+        return {}
+    try:
+        return json.loads(_memo_path(job_id).read_text())
+    except (OSError, ValueError):
+        return {}

@@ -1,0 +1,263 @@
+"""Colour: from the plate's space to the model's working encoding and back, with OpenColorIO.
+
+The model sees display-referred sRGB in 0-1 (the sRGB curve on linear Rec.709 primaries). The
+conversion is the config's own transform from the plate's colour space to its sRGB-encoded
+Rec.709 space, so ACEScg, ACES2065-1, Linear Rec.709 and camera spaces all work, and the way back
+is that transform inverted: exact to float32 precision for every value the encoding holds.
+
+Highlights. Scene-linear values above 1.0 (encoded above 1.0) cannot enter the model. With
+``highlight="clip"`` they are clamped to 1.0 and come back flat. With ``highlight="shoulder"``
+(the default) encoded values above a knee of 0.8 are bent by the rational curve
+``y = k + s*x/(x + s)`` (``x = e - k``, ``s = 1 - k``): slope 1 at the knee, approaching 1.0 but
+never reaching it, so every highlight keeps a distinct value (linear 1.0 -> 0.9, 5 -> 0.97,
+30 -> 0.99) and the exact inverse ``x = s*t/(s - t)`` restores it from the model's output. The
+price is precision: the model's 0.8-1.0 range now spans all highlights, so inside the removed
+region bright detail is rebuilt with less precision than midtones. Everything runs in float32
+without quantisation, so there is no banding, and NaN/Inf never come out (inputs are sanitised,
+the inverse clamps its input to the shouldered value of linear 65504, or to a ceiling such as
+the brightest working value the window had). Negative values (out-of-gamut colours) clamp to 0: the
+model cannot represent them. Outside the removed region none of this matters: paste-back keeps
+the plate's own pixels there.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from void_vfx.errors import ColourError
+
+BUILTIN_CONFIG = "ocio://studio-config-latest"
+# Names and aliases of the sRGB-encoded Rec.709 space across OCIO configs, most specific first.
+WORKING_CANDIDATES = (
+    "sRGB Encoded Rec.709 (sRGB)",
+    "srgb_tx",
+    "sRGB - Texture",
+    "Utility - sRGB - Texture",
+    "srgb_texture",
+    "sRGB",
+    "srgb",
+)
+KNEE = 0.8
+# sRGB encoding of 65504 (the largest half): the inverse never returns more than this, so a
+# model output of pure white comes back as a finite half value, not as an unbounded one.
+ENCODED_MAX = float(1.055 * 65504.0 ** (1 / 2.4) - 0.055)
+
+
+def load_config(config=None):
+    """The OCIO config: a Config object, a path or ``ocio://`` URI, else ``$OCIO``, else built-in."""
+    import PyOpenColorIO as ocio
+
+    if config is not None and not isinstance(config, str | os.PathLike):
+        return config
+    source = os.fspath(config) if config is not None else os.environ.get("OCIO") or BUILTIN_CONFIG
+    try:
+        return ocio.Config.CreateFromFile(source)
+    except Exception as exc:  # OCIO raises its own Exception type for every failure
+        raise ColourError(
+            f"cannot load OCIO config {source!r}: {exc}; fix $OCIO or unset it to use the "
+            f"built-in {BUILTIN_CONFIG}"
+        ) from exc
+
+
+def _all_names(config) -> list[str]:
+    names: list[str] = []
+    for cs in config.getColorSpaces():
+        names.append(cs.getName())
+        names.extend(cs.getAliases())
+    names.extend(role for role, _ in config.getRoles())
+    return names
+
+
+def resolve_colourspace(config, name: str) -> str:
+    """Canonical colour-space name for a name, alias or role; ColourError with close names."""
+    if name:
+        cs = config.getColorSpace(name)
+        if cs is not None:
+            return cs.getName()
+    names = _all_names(config)
+    close = difflib.get_close_matches(name, names, n=5, cutoff=0.4)
+    lowered = {n.lower(): n for n in names}
+    close += [n for key, n in lowered.items() if name and name.lower() in key and n not in close]
+    hint = f"; did you mean {', '.join(repr(n) for n in close[:5])}?" if close else ""
+    raise ColourError(
+        f"unknown colour space {name!r} in OCIO config {config.getName() or '(unnamed)'}{hint} "
+        "Run `ociocheck` or look at the config for the exact names."
+    )
+
+
+def find_working_space(config) -> str:
+    """The config's sRGB-encoded Rec.709 colour space (by name/alias, then by role)."""
+    for name in WORKING_CANDIDATES:
+        cs = config.getColorSpace(name)
+        if cs is not None and not cs.isData():
+            return cs.getName()
+    for role in ("color_picking", "texture_paint", "matte_paint"):
+        cs = config.getColorSpace(role)
+        if cs is not None and "srgb" in cs.getName().lower():
+            return cs.getName()
+    raise ColourError(
+        f"OCIO config {config.getName()!r} has no sRGB-encoded Rec.709 colour space "
+        f"(looked for {', '.join(WORKING_CANDIDATES)}); use a config that has one"
+    )
+
+
+def shoulder(encoded: np.ndarray, knee: float = KNEE) -> np.ndarray:
+    """Bend values above ``knee`` into [knee, 1) invertibly; clamp negatives to 0 (in place)."""
+    s = np.float32(1.0 - knee)
+    np.maximum(encoded, 0.0, out=encoded)
+    above = encoded > knee
+    x = encoded[above] - np.float32(knee)
+    encoded[above] = np.float32(knee) + s * x / (x + s)
+    return encoded
+
+
+def shoulder_limit(knee: float = KNEE) -> float:
+    """The shouldered value of ENCODED_MAX: the largest value :func:`unshoulder` inverts."""
+    x = ENCODED_MAX - knee
+    return knee + (1.0 - knee) * x / (x + 1.0 - knee)
+
+
+def unshoulder(values: np.ndarray, knee: float = KNEE, ceiling: float | None = None) -> np.ndarray:
+    """Exact inverse of :func:`shoulder` (in place); inputs are clamped to [0, ceiling]."""
+    s = np.float32(1.0 - knee)
+    top = shoulder_limit(knee) if ceiling is None else min(float(ceiling), shoulder_limit(knee))
+    np.clip(values, 0.0, top, out=values)
+    above = values > knee
+    t = values[above] - np.float32(knee)
+    values[above] = np.float32(knee) + s * t / (s - t)
+    return values
+
+
+def _sanitise(rgb: np.ndarray) -> np.ndarray:
+    out = np.array(rgb, dtype=np.float32, order="C", copy=True)
+    if out.shape[-1] != 3:
+        raise ColourError(f"colour transforms take (..., 3) RGB arrays, got shape {out.shape}")
+    np.nan_to_num(out, copy=False, nan=0.0, posinf=65504.0, neginf=0.0)
+    return out
+
+
+class ColourTransform:
+    """Plate colour space <-> the model's working encoding (display-referred sRGB, 0-1).
+
+    ``to_working`` returns float32 values in [0, 1]; ``from_working`` takes the model's output
+    back to the plate's space. ``highlight`` is "shoulder" (default) or "clip"; see the module
+    docstring for what each does to values the encoding cannot hold.
+    """
+
+    def __init__(
+        self,
+        source_space: str,
+        config=None,
+        *,
+        highlight: str = "shoulder",
+        working_space: str | None = None,
+        knee: float = KNEE,
+    ) -> None:
+        import PyOpenColorIO as ocio
+
+        if highlight not in ("shoulder", "clip"):
+            raise ColourError(f"highlight must be 'shoulder' or 'clip', not {highlight!r}")
+        self.config = load_config(config)
+        self.source_space = resolve_colourspace(self.config, source_space)
+        self.working_space = (
+            resolve_colourspace(self.config, working_space)
+            if working_space
+            else find_working_space(self.config)
+        )
+        self.highlight = highlight
+        self.knee = float(knee)
+        lossless = ocio.OPTIMIZATION_LOSSLESS
+        try:
+            fwd = self.config.getProcessor(self.source_space, self.working_space)
+            inv = self.config.getProcessor(self.working_space, self.source_space)
+            self._forward = fwd.getOptimizedCPUProcessor(lossless)
+            self._inverse = inv.getOptimizedCPUProcessor(lossless)
+        except Exception as exc:
+            raise ColourError(
+                f"OCIO cannot convert {self.source_space!r} <-> {self.working_space!r}: {exc}"
+            ) from exc
+
+    def __repr__(self) -> str:
+        return (
+            f"ColourTransform({self.source_space!r} -> {self.working_space!r}, "
+            f"highlight={self.highlight!r})"
+        )
+
+    def to_working(self, rgb: np.ndarray) -> np.ndarray:
+        """Plate RGB (..., 3) -> working encoding in [0, 1], float32, never NaN."""
+        out = _sanitise(rgb)
+        self._forward.applyRGB(out)
+        np.nan_to_num(out, copy=False, nan=0.0, posinf=65504.0, neginf=0.0)
+        if self.highlight == "shoulder":
+            return shoulder(out, self.knee)
+        return np.clip(out, 0.0, 1.0, out=out)
+
+    def from_working(self, rgb: np.ndarray, *, ceiling: float | None = None) -> np.ndarray:
+        """Working encoding (..., 3) -> plate colour space, float32.
+
+        ``ceiling`` (shoulder mode) caps the values inverted, e.g. at the brightest working value
+        of the window that went in, so that a model output of pure white does not come back as
+        a highlight far brighter than anything in the plate.
+        """
+        out = _sanitise(rgb)
+        if self.highlight == "shoulder":
+            unshoulder(out, self.knee, ceiling)
+        else:
+            np.clip(out, 0.0, 1.0, out=out)
+        self._inverse.applyRGB(out)
+        return out
+
+
+@dataclass(frozen=True)
+class ColourGuess:
+    """A guessed plate colour space and why it was chosen (shown to the user)."""
+
+    name: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.reason})"
+
+
+# EXR chromaticities (red xy, green xy, blue xy, white xy) of common linear spaces.
+_PRIMARIES = {
+    "ACES2065-1": (0.7347, 0.2653, 0.0, 1.0, 0.0001, -0.077, 0.32168, 0.33767),
+    "ACEScg": (0.713, 0.293, 0.165, 0.83, 0.128, 0.044, 0.32168, 0.33767),
+    "Linear Rec.709 (sRGB)": (0.64, 0.33, 0.3, 0.6, 0.15, 0.06, 0.3127, 0.329),
+    "Linear Rec.2020": (0.708, 0.292, 0.17, 0.797, 0.131, 0.046, 0.3127, 0.329),
+    "Linear P3-D65": (0.68, 0.32, 0.265, 0.69, 0.15, 0.06, 0.3127, 0.329),
+}
+_NAME_ATTRIBUTES = ("colorspace", "colorSpace", "ColorSpace", "ocio:colorspace", "oiio:ColorSpace")
+
+
+def guess_colourspace(header, config=None) -> ColourGuess:
+    """Guess a plate's colour space from its header: named attribute, chromaticities, file type.
+
+    ``header`` is an :class:`void_vfx.image_io.ImageHeader`. EXR without hints -> the config's
+    ``scene_linear`` role; PNG/JPEG/TIFF/DPX -> sRGB-encoded Rec.709.
+    """
+    cfg = load_config(config)
+    attrs = dict(getattr(header, "attributes", {}) or {})
+    for key in _NAME_ATTRIBUTES:
+        value = attrs.get(key)
+        if isinstance(value, str) and value and cfg.getColorSpace(value) is not None:
+            return ColourGuess(cfg.getColorSpace(value).getName(), f"from the {key} attribute")
+    chroma = attrs.get("chromaticities")
+    if chroma is not None and len(chroma) == 8:
+        for name, ref in _PRIMARIES.items():
+            if np.allclose(chroma, ref, atol=2e-3) and cfg.getColorSpace(name) is not None:
+                return ColourGuess(cfg.getColorSpace(name).getName(), "from the chromaticities")
+    fmt = str(getattr(header, "file_format", "")).lower()
+    if fmt in ("openexr", "exr", "hdr") or str(getattr(header, "pixel_type", "")) in (
+        "half",
+        "float",
+    ):
+        cs = cfg.getColorSpace("scene_linear")
+        if cs is None:
+            raise ColourError("the OCIO config has no scene_linear role; set the colour space")
+        return ColourGuess(cs.getName(), f"{fmt or 'float'} file: the config's scene_linear role")
+    return ColourGuess(find_working_space(cfg), f"{fmt or 'integer'} file: assumed sRGB-encoded")

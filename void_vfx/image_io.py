@@ -1,0 +1,418 @@
+"""Reading and writing plates, mattes and outputs through OpenImageIO.
+
+Pixels come back as float32 (H, W, C) covering the display window: the data window is placed
+inside it and everything outside the data window is 0. NaN and Inf are counted per frame, logged,
+and replaced in ``Image.pixels`` (NaN -> 0, +Inf -> 65504, the largest half, -Inf -> 0) so that
+colour and model code never sees them; ``Image.raw`` keeps the file's values for bit-identical
+paste-back. Writing goes to a hidden temporary file in the target folder that is renamed into
+place, so a reader never sees half a frame and a crash never leaves a broken output behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from void_vfx.errors import ImageIOError
+
+log = logging.getLogger(__name__)
+
+HALF_MAX = 65504.0
+COMPRESSIONS = (
+    "none", "rle", "zips", "zip", "piz", "pxr24", "b44", "b44a", "dwaa", "dwab", "htj2k256",
+    "htj2k32",
+)  # fmt: skip
+# Attributes that describe how a file was stored, not what it shows: never carried to an output.
+_STORAGE_ATTRIBUTES = {"compression", "DateTime", "planarconfig", "ICCProfile", "Orientation"}
+_STORAGE_PREFIXES = ("oiio:", "openexr:", "tiff:", "png:", "jpeg:", "dpx:", "exr:")
+
+NonfiniteCallback = Callable[[str, "int | None", int], None]
+
+
+@dataclass
+class ImageHeader:
+    """What a file says about itself, as plain values.
+
+    Windows are (x, y, width, height) in pixel coordinates; ``width``/``height`` are the display
+    window's. ``attributes`` holds every metadata attribute (tuples for arrays) and
+    ``attribute_types`` their OIIO type names so that they can be written back unchanged.
+    """
+
+    path: str
+    file_format: str
+    width: int
+    height: int
+    data_window: tuple[int, int, int, int]
+    display_window: tuple[int, int, int, int]
+    channel_names: tuple[str, ...]
+    pixel_type: str
+    channel_types: tuple[str, ...]
+    compression: str
+    tiled: bool
+    attributes: dict[str, object] = field(default_factory=dict)
+    attribute_types: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def pixel_aspect(self) -> float:
+        return float(self.attributes.get("PixelAspectRatio", 1.0))
+
+
+@dataclass
+class Image:
+    """Pixels of one frame plus where they came from.
+
+    ``pixels`` is float32 (H, W, C) with NaN/Inf replaced; ``raw`` is the same array when the file
+    had none, else the untouched values. ``origin`` is the image coordinate of ``pixels[0, 0]``.
+    """
+
+    pixels: np.ndarray
+    header: ImageHeader
+    channel_names: tuple[str, ...]
+    nonfinite: int = 0
+    raw: np.ndarray | None = None
+    frame: int | None = None
+    origin: tuple[int, int] = (0, 0)
+
+    @property
+    def spec(self) -> ImageHeader:
+        return self.header
+
+    @property
+    def path(self) -> str:
+        return self.header.path
+
+
+def _where(path: str, frame: int | None) -> str:
+    return f"{path} (frame {frame})" if frame is not None else path
+
+
+def _header_from_spec(path: str, file_format: str, spec) -> ImageHeader:
+    attrs: dict[str, object] = {}
+    types: dict[str, str] = {}
+    for a in spec.extra_attribs:
+        value = a.value
+        attrs[a.name] = tuple(value) if isinstance(value, list) else value
+        types[a.name] = str(a.type)
+    return ImageHeader(
+        path=path,
+        file_format=file_format,
+        width=spec.full_width,
+        height=spec.full_height,
+        data_window=(spec.x, spec.y, spec.width, spec.height),
+        display_window=(spec.full_x, spec.full_y, spec.full_width, spec.full_height),
+        channel_names=tuple(spec.channelnames),
+        pixel_type=str(spec.format),
+        channel_types=tuple(str(t) for t in spec.channelformats)
+        or (str(spec.format),) * spec.nchannels,
+        compression=str(attrs.get("compression", "")),
+        tiled=spec.tile_width > 0,
+        attributes=attrs,
+        attribute_types=types,
+    )
+
+
+def _open(path: str, frame: int | None):
+    import OpenImageIO as oiio
+
+    if not os.path.isfile(path):
+        raise ImageIOError(f"{_where(path, frame)}: file not found; check the path and frame range")
+    inp = oiio.ImageInput.open(path)
+    if inp is None:
+        raise ImageIOError(
+            f"{_where(path, frame)}: cannot open: {oiio.geterror()}; the file may be damaged "
+            "or of a type OpenImageIO cannot read"
+        )
+    return inp
+
+
+def _resolve_path(path: str, frame: int | None) -> str:
+    if frame is None:
+        return str(path)
+    from void_vfx.sequences import Sequence
+
+    return Sequence.parse(str(path)).path(frame)
+
+
+def read_header(path: str, *, frame: int | None = None) -> ImageHeader:
+    """Read only the header (cheap: no pixels are decoded)."""
+    path = _resolve_path(path, frame)
+    inp = _open(path, frame)
+    try:
+        return _header_from_spec(path, inp.format_name(), inp.spec())
+    finally:
+        inp.close()
+
+
+def _find(names: list[str], wanted: str) -> int | None:
+    if wanted in names:
+        return names.index(wanted)
+    lowered = [n.lower() for n in names]
+    return lowered.index(wanted.lower()) if wanted.lower() in lowered else None
+
+
+def _pick_channels(
+    names: list[str], channels: str | list[str] | None, where: str
+) -> tuple[list[int], tuple[str, ...]]:
+    """Indices into the file's channels (-1 = fill with 1.0) and the names they come back as."""
+    if channels is None:
+        return list(range(len(names))), tuple(names)
+    available = ", ".join(names)
+    if isinstance(channels, str) and channels.lower() in ("rgb", "rgba"):
+        idx = [_find(names, c) for c in "RGB"]
+        if None in idx:
+            grey = _find(names, "Y")
+            if grey is None and len(names) in (1, 2):
+                grey = 0  # a grey image (with or without alpha)
+            if grey is None:
+                raise ImageIOError(f"{where}: no R, G, B channels (has {available})")
+            idx = [grey] * 3
+        out = ["R", "G", "B"]
+        if channels.lower() == "rgba":
+            a = _find(names, "A")
+            if a is None and len(names) == 2:
+                a = 1
+            idx.append(-1 if a is None else a)
+            out.append("A")
+        return [int(i) for i in idx], tuple(out)
+    wanted = [channels] if isinstance(channels, str) else list(channels)
+    idx = []
+    for w in wanted:
+        i = _find(names, w)
+        if i is None and w.lower() in ("a", "alpha") and len(names) == 1:
+            i = 0  # a single-channel matte stored as grey
+        if i is None:
+            raise ImageIOError(
+                f"{where}: no channel {w!r} (has {available}); name one of those, e.g. 'A' or "
+                "a layer channel such as 'mask.a'"
+            )
+        idx.append(i)
+    return idx, tuple(names[i] for i in idx)
+
+
+def count_nonfinite(pixels: np.ndarray) -> int:
+    """Number of NaN/Inf values; a sum first, since a finite sum proves there are none."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.add.reduce(pixels, axis=None)):
+            return 0
+    return int(pixels.size - np.count_nonzero(np.isfinite(pixels)))
+
+
+def read_image(
+    path: str,
+    channels: str | list[str] | None = None,
+    *,
+    frame: int | None = None,
+    raw: bool = False,
+    window: str = "display",
+    on_nonfinite: NonfiniteCallback | None = None,
+) -> Image:
+    """Read one image as float32 (H, W, C).
+
+    ``channels``: None (all), "rgb" (grey images replicated), "rgba" (alpha 1 when absent), a name
+    ("a", "r", "mask.a") or a list of names. ``path`` may be a pattern when ``frame`` is given.
+    ``window="display"`` returns the display window; ``"data"`` the data window as stored.
+    ``raw=True`` skips the NaN/Inf replacement (they are still counted).
+    """
+    path = _resolve_path(path, frame)
+    where = _where(path, frame)
+    inp = _open(path, frame)
+    try:
+        spec = inp.spec()
+        header = _header_from_spec(path, inp.format_name(), spec)
+        idx, names = _pick_channels(list(spec.channelnames), channels, where)
+        real = [i for i in idx if i >= 0] or [0]
+        chbegin, chend = min(real), max(real) + 1
+        if (chbegin, chend) == (0, spec.nchannels):
+            data = inp.read_image(format="float")  # the plain call: OIIO's fastest path
+        else:
+            data = inp.read_image(0, 0, chbegin, chend, "float")
+        if data is None or inp.has_error:
+            raise ImageIOError(
+                f"{where}: cannot read pixels: {inp.geterror() or 'no data'}; the file is "
+                "truncated or damaged: re-render or re-copy it"
+            )
+    finally:
+        inp.close()
+    data = data.reshape(spec.height, spec.width, chend - chbegin)
+    if idx != list(range(chbegin, chend)):
+        ones = np.ones(data.shape[:2] + (1,), np.float32)
+        data = np.concatenate([data, ones], axis=2) if -1 in idx else data
+        data = data[..., [i - chbegin if i >= 0 else -1 for i in idx]]
+    origin = (spec.x, spec.y)
+    if window == "display":
+        data = _place_in_display(data, header)
+        origin = header.display_window[:2]
+    elif window != "data":
+        raise ImageIOError(f"{where}: window must be 'display' or 'data', not {window!r}")
+    bad = count_nonfinite(data)
+    pixels = data
+    if bad:
+        message = f"{where}: {bad} NaN/Inf values; replaced for processing (NaN->0, +Inf->{HALF_MAX:g}, -Inf->0)"
+        log.warning(message)
+        if on_nonfinite is not None:
+            on_nonfinite(path, frame, bad)
+        if not raw:
+            pixels = np.nan_to_num(data, nan=0.0, posinf=HALF_MAX, neginf=0.0)
+    return Image(pixels, header, names, bad, data, frame, (int(origin[0]), int(origin[1])))
+
+
+def _place_in_display(data: np.ndarray, header: ImageHeader) -> np.ndarray:
+    dx, dy, dw, dh = header.data_window
+    fx, fy, fw, fh = header.display_window
+    if (dx, dy, dw, dh) == (fx, fy, fw, fh):
+        return data
+    out = np.zeros((fh, fw, data.shape[2]), np.float32)
+    x0, y0 = max(dx, fx), max(dy, fy)
+    x1, y1 = min(dx + dw, fx + fw), min(dy + dh, fy + fh)
+    if x1 > x0 and y1 > y0:
+        out[y0 - fy : y1 - fy, x0 - fx : x1 - fx] = data[y0 - dy : y1 - dy, x0 - dx : x1 - dx]
+    return out
+
+
+def check_sequence_sizes(pattern, frames: Iterable[int]) -> tuple[int, int]:
+    """Check every frame's display window has the first frame's size; return (width, height)."""
+    from void_vfx.sequences import Sequence
+
+    seq = pattern if isinstance(pattern, Sequence) else Sequence.parse(str(pattern))
+    size = first = None
+    for f in frames:
+        h = read_header(seq.path(f), frame=None)
+        if size is None:
+            size, first = (h.width, h.height), f
+        elif (h.width, h.height) != size:
+            raise ImageIOError(
+                f"{seq.path(f)} (frame {f}): size {h.width}x{h.height} differs from "
+                f"{size[0]}x{size[1]} at frame {first}; a sequence must have one resolution"
+            )
+    if size is None:
+        raise ImageIOError(f"{seq.format()}: no frames to check")
+    return size
+
+
+def read_frames(
+    pattern, frames: Iterable[int], channels: str | list[str] | None = None, **kwargs
+) -> Iterator[Image]:
+    """Yield frames one by one (never the whole shot in memory), checking sizes as it goes."""
+    from void_vfx.sequences import Sequence
+
+    seq = pattern if isinstance(pattern, Sequence) else Sequence.parse(str(pattern))
+    size = first = None
+    for f in frames:
+        img = read_image(seq.path(f), channels, **kwargs)
+        img.frame = f
+        if size is None:
+            size, first = (img.header.width, img.header.height), f
+        elif (img.header.width, img.header.height) != size:
+            raise ImageIOError(
+                f"{seq.path(f)} (frame {f}): size {img.header.width}x{img.header.height} "
+                f"differs from {size[0]}x{size[1]} at frame {first}"
+            )
+        yield img
+
+
+def _default_names(count: int) -> tuple[str, ...]:
+    return {1: ("Y",), 2: ("Y", "A"), 3: ("R", "G", "B"), 4: ("R", "G", "B", "A")}.get(
+        count, tuple(f"channel{i}" for i in range(count))
+    )
+
+
+def write_exr(
+    path: str,
+    pixels: np.ndarray,
+    *,
+    header: ImageHeader | None = None,
+    compression: str = "zip",
+    pixel_type: str = "half",
+    channel_names: Iterable[str] | None = None,
+    origin: tuple[int, int] | None = None,
+    sources: Iterable[str] = (),
+    overwrite: bool = True,
+) -> str:
+    """Write an EXR atomically, carrying ``header``'s display window and metadata.
+
+    ``pixels`` (H, W[, C]) covers the display window unless ``origin`` says where its top-left
+    pixel sits (then it is the data window). ``sources`` are the inputs of the job: writing onto
+    one of them is refused.
+    """
+    import OpenImageIO as oiio
+
+    path = os.fspath(path)
+    target = os.path.realpath(path)
+    for src in sources:
+        if os.path.realpath(os.fspath(src)) == target:
+            raise ImageIOError(
+                f"{path}: refusing to write over a source image; choose another output"
+            )
+    if not overwrite and os.path.exists(path):
+        raise ImageIOError(f"{path}: exists already; pick a new version instead of overwriting")
+    if compression.split(":")[0].lower() not in COMPRESSIONS:
+        raise ImageIOError(
+            f"{path}: unknown compression {compression!r}; use one of {', '.join(COMPRESSIONS)}"
+        )
+    formats = {"half": oiio.HALF, "float": oiio.FLOAT}
+    if pixel_type not in formats:
+        raise ImageIOError(f"{path}: pixel_type must be 'half' or 'float', not {pixel_type!r}")
+    arr = np.asarray(pixels)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3:
+        raise ImageIOError(f"{path}: pixels must be (H, W) or (H, W, C), got shape {arr.shape}")
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    h, w, c = arr.shape
+    names = tuple(channel_names) if channel_names is not None else None
+    if names is None:
+        names = (
+            header.channel_names if header and len(header.channel_names) == c else _default_names(c)
+        )
+    if len(names) != c:
+        raise ImageIOError(f"{path}: {len(names)} channel names for {c} channels")
+
+    spec = oiio.ImageSpec(w, h, c, formats[pixel_type])
+    spec.channelnames = names
+    if "A" in names:
+        spec.alpha_channel = names.index("A")
+    if header is not None:
+        fx, fy, fw, fh = header.display_window
+        if origin is None and (w, h) != (fw, fh):
+            raise ImageIOError(
+                f"{path}: pixels are {w}x{h} but the display window is {fw}x{fh}; resize them or "
+                "pass origin= to write them as a data window"
+            )
+        spec.full_x, spec.full_y, spec.full_width, spec.full_height = fx, fy, fw, fh
+        spec.x, spec.y = origin if origin is not None else (fx, fy)
+        for name, value in header.attributes.items():
+            if name in _STORAGE_ATTRIBUTES or name.startswith(_STORAGE_PREFIXES):
+                continue
+            try:
+                spec.attribute(
+                    name, oiio.TypeDesc(header.attribute_types.get(name, "string")), value
+                )
+            except (TypeError, ValueError, RuntimeError) as exc:  # a value OIIO cannot store
+                log.warning("%s: attribute %s not carried over: %s", path, name, exc)
+    elif origin is not None:
+        spec.x, spec.y = origin
+        spec.full_x, spec.full_y = origin
+    spec.attribute("compression", compression)
+
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp.exr")
+    try:
+        out = oiio.ImageOutput.create(tmp)
+        if out is None or not out.open(tmp, spec):
+            raise ImageIOError(f"{path}: cannot open for writing: {oiio.geterror()}")
+        ok = out.write_image(arr)
+        err = out.geterror()
+        closed = out.close()
+        if not ok or not closed:
+            raise ImageIOError(f"{path}: write failed: {err or out.geterror()}; check disk space")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path

@@ -1,0 +1,202 @@
+"""The shot-side reads and the job folder's window store, for :mod:`void_vfx.render`.
+
+``Shot`` resolves a spec once: the plate's frames and size, its colour transform, and how each
+frame's quadmask is made (built from mattes or snapped from a delivered quadmask, first frame
+cleared). The window store keeps each finished window under ``<job>/windows/`` as a ``.npy`` of
+working-size frames plus a ``.json`` (crop box, colour ceiling) written last, so the ``.json`` is
+the commit marker and a crash loses at most the window in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import ImageIOError, MaskError
+from .quadmask import build_quadmask, snap_quadmask
+from .resample import resize
+from .roi import CropBox
+
+Warn = Callable[[str], None]
+
+
+def _quiet(_msg: str) -> None:
+    pass
+
+
+@dataclass
+class Shot:
+    """A spec resolved against the disk: plate frames, size, colour and mask sources."""
+
+    spec: Any
+    plate: Any  # sequences.Sequence
+    frames: list[int]
+    width: int
+    height: int
+    colour: Any  # colour.ColourTransform
+    rgb_index: tuple[int, int, int]
+    on_warning: Warn = _quiet
+    _mask_seqs: dict[str, Any] = field(default_factory=dict)
+    _warned: set[int] = field(default_factory=set)
+
+    @classmethod
+    def open(cls, spec, *, on_warning: Warn | None = None) -> Shot:
+        from .colour import ColourTransform, guess_colourspace
+        from .image_io import read_header
+        from .sequences import Sequence
+
+        plate = Sequence.parse(spec.plate)
+        frames = plate.frames(tuple(spec.frame_range) if spec.frame_range else None)
+        header = read_header(plate.path(frames[0]))
+        space = spec.colourspace or guess_colourspace(header).name
+        colour = ColourTransform(space, highlight=spec.highlight)
+        seqs = {}
+        for name in ("primary", "affected", "quadmask"):
+            src = getattr(spec, name)
+            if src is not None:
+                seqs[name] = Sequence.parse(src.path)
+        return cls(
+            spec,
+            plate,
+            frames,
+            header.width,
+            header.height,
+            colour,
+            rgb_channels(header.channel_names, header.path),
+            on_warning or _quiet,
+            seqs,
+        )
+
+    @property
+    def first(self) -> int:
+        return self.frames[0]
+
+    @property
+    def last(self) -> int:
+        return self.frames[-1]
+
+    def _read_matte(self, name: str, frame: int) -> np.ndarray:
+        from .image_io import read_image
+
+        src = getattr(self.spec, name)
+        path = self._mask_seqs[name].path(frame)
+        img = read_image(path, src.channel, frame=frame)
+        m = img.pixels[..., 0]
+        if m.shape != (self.height, self.width):
+            if not self.spec.mask.resize:
+                raise MaskError(
+                    f"{path} (frame {frame}): {name} is {m.shape[1]}x{m.shape[0]} but the plate is "
+                    f"{self.width}x{self.height}; render it at the plate's size or set mask.resize"
+                )
+            m = resize(m, (self.height, self.width))
+        if getattr(src, "invert", False) and name != "quadmask":
+            m = 1.0 - m
+        return m
+
+    def quadmask(self, frame: int) -> np.ndarray:
+        """The full-resolution quadmask (H, W) uint8 of one plate frame."""
+        m = self.spec.mask
+        if "quadmask" in self._mask_seqs:
+            raw = self._read_matte("quadmask", frame)
+            scale = 1.0 if float(np.max(raw, initial=0.0)) > 2.0 else None  # stored as 0-255
+            q, rep = snap_quadmask(raw, float_scale=scale)
+            if rep.moved and frame not in self._warned:
+                self._warned.add(frame)
+                path = self._mask_seqs["quadmask"].path(frame)
+                self.on_warning(f"{path} (frame {frame}): quadmask snapped: {rep.describe()}")
+        else:
+            primary = self._read_matte("primary", frame)
+            affected = (
+                self._read_matte("affected", frame) if "affected" in self._mask_seqs else None
+            )
+            q = build_quadmask(
+                primary,
+                affected,
+                primary_threshold=m.primary_threshold,
+                affected_threshold=m.affected_threshold,
+                dilate_px=m.dilate,
+            )
+        if m.clear_first_frame and frame == self.first:
+            q[q == 127] = 255
+        return q
+
+
+def rgb_channels(names, where: str = "") -> tuple[int, int, int]:
+    """Indices of R, G, B among a plate's channel names (case-insensitive; first three else)."""
+    lowered = [str(n).lower() for n in names]
+    idx = []
+    for c in "rgb":
+        hits = [i for i, n in enumerate(lowered) if n == c or n.endswith("." + c)]
+        idx.append(hits[0] if hits else None)
+    if None in idx:
+        if len(lowered) < 3:
+            raise ImageIOError(
+                f"{where}: the plate needs R, G, B channels (has {', '.join(names)})"
+            )
+        return (0, 1, 2)
+    return tuple(idx)  # type: ignore[return-value]
+
+
+# --- window store ---------------------------------------------------------------------------
+
+
+def window_paths(job_dir: str, index: int) -> tuple[str, str]:
+    base = os.path.join(job_dir, "windows", f"w{index:03d}")
+    return base + ".npy", base + ".json"
+
+
+def _atomic_write(path: str, write: Callable[[str], None]) -> None:
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def save_window(job_dir: str, index: int, frames: np.ndarray | None, meta: dict) -> None:
+    """Store a window's working-size frames (None for a skipped window), then its json marker."""
+    npy, js = window_paths(job_dir, index)
+    if frames is not None:
+
+        def _save(tmp: str) -> None:
+            with open(tmp, "wb") as fh:
+                np.save(fh, np.ascontiguousarray(frames, dtype=np.float32))
+
+        _atomic_write(npy, _save)
+
+    def _meta(tmp: str) -> None:
+        with open(tmp, "w") as fh:
+            json.dump(meta, fh, indent=1)
+
+    _atomic_write(js, _meta)
+
+
+def load_window_meta(job_dir: str, index: int) -> dict | None:
+    """The commit record of a window, or None when it is not (completely) committed."""
+    npy, js = window_paths(job_dir, index)
+    if not os.path.isfile(js):
+        return None
+    with open(js) as fh:
+        meta = json.load(fh)
+    if not meta.get("skipped") and not os.path.isfile(npy):
+        return None
+    return meta
+
+
+def load_window_frames(job_dir: str, index: int) -> np.ndarray:
+    """Memory-mapped working-size frames of a committed window (nothing read until used)."""
+    return np.load(window_paths(job_dir, index)[0], mmap_mode="r")
+
+
+def box_of(meta: dict) -> CropBox:
+    return CropBox.from_dict(meta["box"])

@@ -1,0 +1,193 @@
+"""Things a person looks at after a run: a contact sheet, a review movie, a PSNR figure.
+
+All of them see pictures the way a monitor does: the plate's colour space converted by OCIO to
+display sRGB and clipped to 0-1, so figures and images agree with what a compositor would judge.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Sequence
+
+import numpy as np
+
+from .errors import ImageIOError
+
+#: The colour space the demo writes and the default here.
+LINEAR_709 = "Linear Rec.709 (sRGB)"
+
+
+def _display(rgb: np.ndarray, transform) -> np.ndarray:
+    return np.clip(transform.to_working(np.ascontiguousarray(rgb[..., :3])), 0.0, 1.0)
+
+
+def _transform(colourspace: str):
+    from .colour import ColourTransform
+
+    return ColourTransform(colourspace, highlight="clip")
+
+
+def pick_frames(count: int, wanted: int) -> list[int]:
+    """``wanted`` indices spread evenly over ``count`` items, first and last included."""
+    if count <= 0:
+        return []
+    wanted = max(1, min(wanted, count))
+    return sorted({int(round(v)) for v in np.linspace(0, count - 1, wanted)})
+
+
+def _read_rgb(path: str) -> np.ndarray:
+    from .image_io import read_image
+
+    return read_image(str(path), "rgb").pixels
+
+
+def _read_matte(path: str) -> np.ndarray:
+    from .image_io import read_image
+
+    img = read_image(str(path))
+    names = [n.lower() for n in img.channel_names]
+    return img.pixels[..., names.index("a") if "a" in names else 0]
+
+
+def _write_png(path: str, rgb: np.ndarray) -> str:
+    """8-bit sRGB PNG, written to a temporary name and renamed into place."""
+    import OpenImageIO as oiio
+
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp.png")
+    pixels = np.ascontiguousarray(np.round(np.clip(rgb, 0, 1) * 255.0).astype(np.uint8))
+    buf = oiio.ImageBuf(pixels)
+    try:
+        if not buf.write(tmp, "uint8", "png"):
+            raise ImageIOError(f"{path}: cannot write PNG: {buf.geterror()}")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def contact_sheet(
+    plate_paths: Sequence[str],
+    result_paths: Sequence[str],
+    out_png: str,
+    frames: int = 4,
+    truth_paths: Sequence[str] | None = None,
+    *,
+    primary_paths: Sequence[str] | None = None,
+    affected_paths: Sequence[str] | None = None,
+    colourspace: str = LINEAR_709,
+    cell_width: int = 320,
+) -> str:
+    """A PNG with one row per chosen frame: plate | mask overlay | result | truth (if given).
+
+    The overlay tints the primary matte red and the affected matte blue; without mattes it shows
+    where the result differs from the plate. Cells are ``cell_width`` wide, 4 px apart.
+    """
+    from .quadmask import build_quadmask, overlay
+    from .resample import resize
+
+    if len(result_paths) != len(plate_paths):
+        raise ImageIOError(
+            f"{out_png}: {len(plate_paths)} plate frames but {len(result_paths)} results; "
+            "give one result per plate frame"
+        )
+    transform = _transform(colourspace)
+    rows = []
+    for i in pick_frames(len(plate_paths), frames):
+        plate = _display(_read_rgb(plate_paths[i]), transform)
+        result = _display(_read_rgb(result_paths[i]), transform)
+        if primary_paths:
+            prim = _read_matte(primary_paths[i])
+            aff = _read_matte(affected_paths[i]) if affected_paths else None
+            guide = overlay(plate, build_quadmask(prim, aff), opacity=0.55)
+        else:
+            diff = np.abs(result - plate).max(axis=2, keepdims=True) > 1.0 / 255.0
+            guide = np.where(diff, 0.5 * plate + 0.5 * np.array([1.0, 0.1, 0.1]), plate * 0.6)
+        cells = [plate, guide, result]
+        if truth_paths:
+            cells.append(_display(_read_rgb(truth_paths[i]), transform))
+        h, w = plate.shape[:2]
+        size = (max(1, round(h * cell_width / w)), cell_width)
+        cells = [resize(c.astype(np.float32), size, "area") for c in cells]
+        gap = np.ones((size[0], 4, 3), np.float32) * 0.08
+        row = [cells[0]]
+        for c in cells[1:]:
+            row += [gap, c]
+        rows.append(np.concatenate(row, axis=1))
+    if not rows:
+        raise ImageIOError(f"{out_png}: no frames to show")
+    gap = np.ones((4, rows[0].shape[1], 3), np.float32) * 0.08
+    sheet = rows[0]
+    for r in rows[1:]:
+        sheet = np.concatenate([sheet, gap, r], axis=0)
+    return _write_png(out_png, sheet)
+
+
+def review_movie(
+    plate_paths: Sequence[str],
+    result_paths: Sequence[str],
+    out_mp4: str,
+    fps: float = 24.0,
+    *,
+    colourspace: str = LINEAR_709,
+    width: int = 960,
+) -> str | None:
+    """Plate and result side by side as an H.264 movie; None when imageio-ffmpeg is missing."""
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        return None
+    from .resample import resize
+
+    transform = _transform(colourspace)
+    first = _read_rgb(plate_paths[0])
+    h, w = first.shape[:2]
+    half = (width // 2) // 2 * 2
+    size = (max(2, round(h * half / w) // 2 * 2), half)
+    tmp = os.path.join(os.path.dirname(os.path.abspath(out_mp4)), f".{uuid.uuid4().hex[:8]}.mp4")
+    writer = imageio_ffmpeg.write_frames(
+        tmp, (2 * size[1], size[0]), fps=fps, quality=8, macro_block_size=2
+    )
+    writer.send(None)
+    try:
+        for plate, result in zip(plate_paths, result_paths, strict=True):
+            pair = [
+                resize(_display(_read_rgb(p), transform), size, "area") for p in (plate, result)
+            ]
+            frame = np.concatenate(pair, axis=1)
+            writer.send(np.ascontiguousarray(np.round(frame * 255).astype(np.uint8)))
+    finally:
+        writer.close()
+    os.replace(tmp, out_mp4)
+    return out_mp4
+
+
+def psnr_in_mask(
+    result_paths: Sequence[str],
+    truth_paths: Sequence[str],
+    mask_paths: Sequence[Sequence[str]],
+    *,
+    colourspace: str = LINEAR_709,
+    threshold: float = 0.01,
+) -> float:
+    """PSNR (dB) in display sRGB over pixels where any matte exceeds ``threshold``, all frames."""
+    if len(result_paths) != len(truth_paths) or any(len(m) != len(truth_paths) for m in mask_paths):
+        raise ImageIOError("psnr: give as many results, truth frames and matte frames")
+    transform = _transform(colourspace)
+    err, count = 0.0, 0
+    for i, (res, tru) in enumerate(zip(result_paths, truth_paths, strict=True)):
+        mask = np.zeros(_read_matte(mask_paths[0][i]).shape, bool)
+        for paths in mask_paths:
+            mask |= _read_matte(paths[i]) > threshold
+        a = _display(_read_rgb(res), transform)[mask]
+        b = _display(_read_rgb(tru), transform)[mask]
+        err += float(((a - b) ** 2).sum())
+        count += a.size
+    if count == 0:
+        raise ImageIOError("psnr: the mattes select no pixels")
+    mse = err / count
+    return float("inf") if mse == 0 else float(10.0 * np.log10(1.0 / mse))

@@ -1,0 +1,244 @@
+"""What the client and the server must agree on: port, API version, token handshake, fast stream.
+
+Stdlib + rpyc only, because host Pythons (Nuke, Resolve) import the client, which imports this.
+
+The token handshake runs on the raw socket before RPyC speaks: the client sends exactly
+``TOKEN_LINE_LEN`` bytes (the hex token and a newline) and the server answers ``OK\\n`` or
+``NO\\n``. Nothing of RPyC is reachable without it.
+
+RPyC's stock ``SocketStream`` slices a bytes object for every 64 kB it sends, which copies the
+rest of the buffer each time (a 2 MiB chunk is copied ~30 times), and its ``Channel`` glues
+header and data together and slices the newline off again: two more copies. ``FastSocketStream``
+sends with one ``sendall`` and receives into one allocation, ``FastChannel`` writes header and
+data separately, and compression is off (plates are noise-like floats: zlib costs time and
+saves nothing).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import socket
+
+import rpyc
+from rpyc.core import brine, consts
+from rpyc.core.channel import Channel
+from rpyc.core.protocol import Connection
+from rpyc.core.stream import SocketStream
+
+#: Bumped when an exposed method changes its arguments or results.
+API_VERSION = 1
+DEFAULT_PORT = 18870
+#: Upload and download chunk size; 1-2 MiB keeps RPyC's per-call cost small against the copy.
+CHUNK_SIZE = 2 * 1024 * 1024
+#: Kernel socket buffers asked for (the OS may cap them, e.g. net.core.rmem_max).
+SOCKET_BUFFER = 4 * 1024 * 1024
+#: The largest chunk the server accepts or returns in one call.
+MAX_CHUNK = 8 * 1024 * 1024
+
+TOKEN_HEX_LEN = 64
+TOKEN_LINE_LEN = TOKEN_HEX_LEN + 1
+HANDSHAKE_OK = b"OK\n"
+HANDSHAKE_NO = b"NO\n"
+#: The probe files of path mode are named like this, and only such files are read by probe_path.
+PROBE_PREFIX = ".void-vfx-probe-"
+PROBE_RE = re.compile(r"^\.void-vfx-probe-[0-9a-f]{16,64}$")
+
+_IO_CHUNK = 4 * 1024 * 1024
+_BIG = 65536
+
+
+def protocol_config() -> dict:
+    """RPyC settings for both ends: nothing but ``exposed_`` names, no pickle, quiet errors."""
+    return {
+        "allow_public_attrs": False,
+        "allow_all_attrs": False,
+        "allow_pickle": False,
+        "allow_setattr": False,
+        "allow_delattr": False,
+        "import_custom_exceptions": False,
+        "instantiate_custom_exceptions": False,
+        "include_local_traceback": False,
+        "sync_request_timeout": 300,
+    }
+
+
+def set_nodelay(sock: socket.socket) -> None:
+    """Small RPyC replies must not wait for Nagle's timer (40 ms per call otherwise)."""
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # Room for a whole chunk in flight: the next chunk queues in the kernel while the
+        # server is still writing the last one to disk.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_BUFFER)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_BUFFER)
+    except OSError:
+        pass  # not TCP (a unix socket, an SSL wrapper that refuses): nothing to tune
+
+
+class FastSocketStream(SocketStream):
+    """A SocketStream that neither copies on send nor assembles pieces on receive."""
+
+    def read(self, count: int) -> bytes:
+        sock = self.sock
+        # One allocation: the kernel fills the bytes object (MSG_WAITALL) where it can; TLS
+        # sockets refuse flags, and a signal can cut a read short, so finish piecewise then.
+        flags = 0 if hasattr(sock, "context") else getattr(socket, "MSG_WAITALL", 0)
+        pieces = []
+        while count > 0:
+            try:
+                piece = sock.recv(count if flags else min(count, _IO_CHUNK), flags)
+            except TimeoutError:
+                continue
+            except OSError as ex:
+                self.close()
+                raise EOFError(ex) from ex
+            if not piece:
+                self.close()
+                raise EOFError("connection closed by peer")
+            pieces.append(piece)
+            count -= len(piece)
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+    def write(self, data: bytes) -> None:
+        try:
+            self.sock.sendall(data)
+        except OSError as ex:
+            self.close()
+            raise EOFError(ex) from ex
+
+
+class FastChannel(Channel):
+    """RPyC's framing (header, data, newline) without compression and without copies."""
+
+    __slots__ = ()
+
+    def recv(self) -> bytes:
+        length, compressed = self.FRAME_HEADER.unpack(self.stream.read(self.FRAME_HEADER.size))
+        data = self.stream.read(length) if length else b""
+        self.stream.read(len(self.FLUSHER))
+        if compressed:  # a peer with stock settings may still compress
+            import zlib
+
+            data = zlib.decompress(data)
+        return data
+
+    def send(self, data: bytes | list[bytes]) -> None:
+        """Send one frame; ``data`` may be a list of pieces (big ones are written as they are)."""
+        pieces = data if isinstance(data, list) else [data]
+        header = self.FRAME_HEADER.pack(sum(len(p) for p in pieces), 0)
+        small = [header]
+        for piece in pieces:
+            if len(piece) < _BIG:
+                small.append(piece)
+                continue
+            self.stream.write(b"".join(small))
+            self.stream.write(piece)
+            small = []
+        small.append(self.FLUSHER)
+        self.stream.write(b"".join(small))
+
+
+def _dump_pieces(obj, out: list[bytes]) -> None:
+    """brine's encoding of ``obj`` as a list of pieces, big bytes objects left uncopied.
+
+    ``b"".join(out)`` equals ``brine.dump(obj)``; brine itself concatenates a bytes object with
+    its tag and then joins the whole message, two copies of every chunk.
+    """
+    kind = type(obj)
+    if kind is bytes and len(obj) >= _BIG:
+        out.append(brine.TAG_STR_L4 + brine.I4.pack(len(obj)))
+        out.append(obj)
+    elif kind is tuple and any(type(v) in (bytes, tuple) for v in obj):
+        n = len(obj)
+        tags = {0: brine.TAG_EMPTY_TUPLE, 1: brine.TAG_TUP1, 2: brine.TAG_TUP2,
+                3: brine.TAG_TUP3, 4: brine.TAG_TUP4}  # fmt: skip
+        if n in tags:
+            out.append(tags[n])
+        elif n < 256:
+            out.append(brine.TAG_TUP_L1 + brine.I1.pack(n))
+        else:
+            out.append(brine.TAG_TUP_L4 + brine.I4.pack(n))
+        for item in obj:
+            _dump_pieces(item, out)
+    else:
+        out.append(brine.dump(obj))
+
+
+class FastConnection(Connection):
+    """An RPyC connection that sends big bytes arguments and results without copying them."""
+
+    def _send(self, msg, seq, args):
+        if self._bind_threads:
+            return super()._send(msg, seq, args)
+        pieces = [brine.I1.pack(msg)]
+        _dump_pieces((seq, args), pieces)
+        data = pieces if any(len(p) >= _BIG for p in pieces) else b"".join(pieces)
+        # As in RPyC: queue first, then let whichever thread holds the send lock drain the
+        # queue (a netref's __del__ may send from inside a send).
+        self._send_queue.append(data)
+        while self._send_queue:
+            if not self._sendlock.acquire(False):
+                return
+            try:
+                if self._send_queue:
+                    self._channel.send(self._send_queue.pop(0))
+            finally:
+                self._sendlock.release()
+
+    def _dispatch(self, data):
+        # RPyC slices the message type off (``data[1:]``), copying every chunk once more; read
+        # the message in place instead. Only the plain request and reply paths are taken over.
+        if self._bind_threads or len(data) < _BIG or not hasattr(self, "_dispatch_request"):
+            return super()._dispatch(data)
+        msg = data[0]
+        if msg == consts.MSG_REQUEST:
+            self._recvlock.release()
+            seq, args = _load_from(data, 1)
+            self._dispatch_request(seq, args)
+        elif msg == consts.MSG_REPLY:
+            seq, args = _load_from(data, 1)
+            self._seq_request_callback(msg, seq, False, self._unbox(args))
+            self._recvlock.release()
+        else:
+            return super()._dispatch(data)
+
+
+def _load_from(data: bytes, offset: int):
+    """brine.load(data[offset:]) without the slice: BytesIO shares a bytes object's buffer."""
+    stream = io.BytesIO(data)
+    stream.seek(offset)
+    return brine._load(stream)
+
+
+class ClientService(rpyc.VoidService):
+    """What a client exposes to the server: nothing; it only picks the fast connection."""
+
+    _protocol = FastConnection
+
+
+def make_channel(sock: socket.socket) -> Channel:
+    """An uncompressed, copy-free channel over a fast stream."""
+    return FastChannel(FastSocketStream(sock), compress=False)
+
+
+#: RPyC passes only immutable values by value (a dict would travel as a netref), so dicts cross
+#: the wire as ``(MAP_TAG, ((key, value), ...))`` and lists as tuples.
+MAP_TAG = "__void_vfx_map__"
+
+
+def to_wire(value):
+    """Dicts and lists -> nested tuples that RPyC copies by value."""
+    if isinstance(value, dict):
+        return (MAP_TAG, tuple((str(k), to_wire(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(to_wire(v) for v in value)
+    return value
+
+
+def from_wire(value):
+    """The inverse of :func:`to_wire` (tuples stay tuples)."""
+    if isinstance(value, tuple):
+        if len(value) == 2 and value[0] == MAP_TAG and isinstance(value[1], tuple):
+            return {k: from_wire(v) for k, v in value[1]}
+        return tuple(from_wire(v) for v in value)
+    return value
