@@ -43,7 +43,12 @@ COMPRESSIONS = (
 )
 HIGHLIGHTS = ("shoulder", "clip")
 #: Frame rates given as decimals that mean an NTSC rational.
-_NTSC = {"23.976": "24000/1001", "29.97": "30000/1001", "47.952": "48000/1001", "59.94": "60000/1001"}
+_NTSC = {
+    "23.976": "24000/1001",
+    "29.97": "30000/1001",
+    "47.952": "48000/1001",
+    "59.94": "60000/1001",
+}
 
 
 @dataclass
@@ -134,13 +139,17 @@ class JobSpec:
     def validate(self) -> JobSpec:
         """Raise ``SpecError`` naming the first field at fault; return self when valid."""
         if self.schema != SCHEMA:
-            raise SpecError("schema", f"unsupported spec schema {self.schema!r}; expected {SCHEMA!r}")
+            raise SpecError(
+                "schema", f"unsupported spec schema {self.schema!r}; expected {SCHEMA!r}"
+            )
         if not isinstance(self.plate, str) or not self.plate.strip():
             raise SpecError("plate", "no plate given: set a frame pattern such as plate.####.exr")
         if self.quadmask is None and self.primary is None:
             raise SpecError("primary", "give a primary-object matte or a quadmask")
         if self.quadmask is not None and (self.primary is not None or self.affected is not None):
-            raise SpecError("quadmask", "give either a quadmask or mattes (primary/affected), not both")
+            raise SpecError(
+                "quadmask", "give either a quadmask or mattes (primary/affected), not both"
+            )
         for name in ("primary", "affected", "quadmask"):
             src = getattr(self, name)
             if src is not None and (not isinstance(src.path, str) or not src.path.strip()):
@@ -168,9 +177,13 @@ class JobSpec:
         for name in ("min_length", "max_length"):
             value = getattr(w, name)
             if not is_valid_length(value):
-                raise SpecError(f"window.{name}", f"{value} is not 8j + 5 between 5 and {MAX_FRAMES}")
+                raise SpecError(
+                    f"window.{name}", f"{value} is not 8j + 5 between 5 and {MAX_FRAMES}"
+                )
         if w.min_length > w.max_length:
-            raise SpecError("window.min_length", f"{w.min_length} exceeds max_length {w.max_length}")
+            raise SpecError(
+                "window.min_length", f"{w.min_length} exceeds max_length {w.max_length}"
+            )
         if not 0 <= w.overlap <= (w.max_length - 1) // 2:
             raise SpecError("window.overlap", f"{w.overlap} must be 0..{(w.max_length - 1) // 2}")
         _one_of("roi.mode", self.roi.mode, ROI_MODES)

@@ -132,7 +132,9 @@ class WindowPlan:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WindowPlan:
         if data.get("schema") != PLAN_SCHEMA:
-            raise PlanError(f"not a window plan: schema {data.get('schema')!r}, expected {PLAN_SCHEMA}")
+            raise PlanError(
+                f"not a window plan: schema {data.get('schema')!r}, expected {PLAN_SCHEMA}"
+            )
         return cls(
             first=int(data["first"]),
             last=int(data["last"]),

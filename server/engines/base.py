@@ -53,7 +53,9 @@ class WindowInput:
                 f"{self.quadmask.shape}"
             )
         if self.pass1 is not None and self.pass1.shape != f.shape:
-            raise ValueError(f"pass1 must have the shape of frames {f.shape}, got {self.pass1.shape}")
+            raise ValueError(
+                f"pass1 must have the shape of frames {f.shape}, got {self.pass1.shape}"
+            )
 
 
 @dataclass
