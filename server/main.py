@@ -49,8 +49,12 @@ def is_loopback(host: str) -> bool:
     return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
 
 
-def load_engine(engine: str, weights: str | None = None) -> Any:
-    """'preview', 'void', or 'package.module:factory' (tests plug a slow engine in this way)."""
+def load_engine(engine: str, weights: str | None = None, options: dict | None = None) -> Any:
+    """'preview', 'void', or 'package.module:factory' (tests plug a slow engine in this way).
+
+    ``options`` for 'void': checkpoints (folder of void_pass1/2.safetensors), raft_path,
+    memory_mode.
+    """
     if engine == "preview":
         from .engines.preview import PreviewEngine
 
@@ -58,7 +62,8 @@ def load_engine(engine: str, weights: str | None = None) -> Any:
     elif engine == "void":
         from .engines.void.engine import VoidEngine
 
-        obj = VoidEngine(weights) if weights else VoidEngine()
+        opts = {k: v for k, v in (options or {}).items() if v is not None}
+        obj = VoidEngine(weights or None, **opts)
     elif ":" in engine:
         mod, _, attr = engine.partition(":")
         obj = getattr(importlib.import_module(mod), attr)()
@@ -101,6 +106,7 @@ class InferenceServer:
         min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
         retention_days: float = DEFAULT_RETENTION_DAYS,
         process_fn: ProcessFn | None = None,
+        engine_options: dict | None = None,
     ) -> None:
         tls = bool(tls_cert or tls_key)
         if tls and not (tls_cert and tls_key):
@@ -116,7 +122,10 @@ class InferenceServer:
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = JobStore(self.data_dir)
-        self.engine = load_engine(engine, weights) if isinstance(engine, str) else engine
+        if isinstance(engine, str):
+            self.engine = load_engine(engine, weights, engine_options)
+        else:
+            self.engine = engine
         info = {
             "version": __version__,
             "job_schema": _job_schema(),
@@ -201,11 +210,12 @@ def serve(
     min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
     retention_days: float = DEFAULT_RETENTION_DAYS,
     process_fn: ProcessFn | None = None,
+    engine_options: dict | None = None,
 ) -> None:
     """Run a server in the foreground until Ctrl-C."""
     server = InferenceServer(
         host, port, data_dir, engine, weights, token_file, tls_cert, tls_key, tls_ca,
-        insecure_network, min_free_bytes, retention_days, process_fn,
+        insecure_network, min_free_bytes, retention_days, process_fn, engine_options,
     )  # fmt: skip
 
     def _terminate(signum, frame):  # SIGTERM (systemd, docker stop): stop like Ctrl-C
@@ -229,7 +239,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--data-dir", default=None, help=f"jobs and uploads (default {default_data_dir()})"
     )
     p.add_argument("--engine", default="preview", help="preview (CPU, no weights) or void")
-    p.add_argument("--weights", default=None, help="folder with the VOID and CogVideoX weights")
+    p.add_argument(
+        "--weights", default=None, help="base model folder (CogVideoX-Fun-V1.5-5b-InP layout)"
+    )
+    p.add_argument(
+        "--checkpoints", default=None, help="folder holding void_pass1/void_pass2.safetensors"
+    )
+    p.add_argument("--raft", default=None, help="RAFT-large weights file for Pass 2 (.pth)")
+    p.add_argument(
+        "--memory-mode",
+        default="auto",
+        help="auto (from free GPU memory), gpu, gpu-fp8, offload, offload-fp8, sequential, cpu",
+    )
     p.add_argument("--token-file", default=None, help="token file (default: user config folder)")
     p.add_argument("--tls-cert", default=None, help="server certificate (PEM)")
     p.add_argument("--tls-key", default=None, help="server private key (PEM)")
@@ -253,6 +274,8 @@ def run_from_args(args: argparse.Namespace) -> int:
             args.host, args.port, args.data_dir, args.engine, args.weights, args.token_file,
             args.tls_cert, args.tls_key, args.tls_ca, args.insecure_network,
             int(args.min_free_gb * 1024**3), args.retention_days, process_fn,
+            {"checkpoints": args.checkpoints, "raft_path": args.raft,
+             "memory_mode": args.memory_mode},
         )  # fmt: skip
     except KeyboardInterrupt:
         return 0

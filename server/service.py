@@ -19,6 +19,7 @@ from typing import Any
 import rpyc
 
 from void_vfx.errors import ServerError, TransferError
+from void_vfx.jobspec import FILE_FIELDS
 from void_vfx.wire import API_VERSION, MAX_CHUNK, PROBE_RE, FastConnection, to_wire
 
 from . import transfer
@@ -28,7 +29,7 @@ log = logging.getLogger("void_vfx_server.service")
 
 _PLAIN_SCALARS = (str, int, float, bool, bytes, type(None))
 #: Spec keys whose values are file patterns (top level, or a dict's "path").
-_PATH_KEYS = ("plate", "primary", "affected", "quadmask")
+_PATH_KEYS = FILE_FIELDS
 
 
 def _is_plain(value: Any, depth: int = 0) -> bool:

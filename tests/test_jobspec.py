@@ -40,7 +40,19 @@ def test_round_trip_keeps_every_field() -> None:
     assert back == spec
     assert back.frame_range == (1001, 1100)
     assert back.fps_fraction() == Fraction(24000, 1001)
-    assert back.engine_params()["passes"] == 2
+    params = back.engine_params()
+    assert params["passes"] == 2
+    assert params["pass1"] == {"steps": 30, "guidance": 1.0}
+    assert params["pass2"] == {"steps": 50, "guidance": 6.0}
+
+
+def test_pass2_alone_on_a_saved_pass1_result() -> None:
+    spec = _spec(pass1_result=MatteSource("/renders/plate_void_v001/plate_void_v001.####.exr"))
+    with pytest.raises(SpecError) as info:
+        spec.validate()
+    assert info.value.field == "pass1_result"
+    spec.sampling.passes = 2
+    assert JobSpec.from_json(spec.validate().to_json()).engine_params()["passes"] == "pass2"
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-ROLES = ("plate", "primary", "affected", "quadmask")
+from .jobspec import FILE_FIELDS
+
+ROLES = FILE_FIELDS
 
 
 def sha256_prefix(path: Path, size: int) -> hashlib._Hash:

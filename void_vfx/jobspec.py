@@ -42,6 +42,8 @@ COMPRESSIONS = (
     "htj2k",
 )
 HIGHLIGHTS = ("shoulder", "clip")
+#: Fields naming files: a client uploads them in stream mode, the server rewrites their paths.
+FILE_FIELDS = ("plate", "primary", "affected", "quadmask", "pass1_result")
 #: Frame rates given as decimals that mean an NTSC rational.
 _NTSC = {
     "23.976": "24000/1001",
@@ -120,6 +122,8 @@ class JobSpec:
     primary: MatteSource | None = None
     affected: MatteSource | None = None
     quadmask: MatteSource | None = None
+    #: A saved Pass 1 result (a void-vfx output sequence of this plate): run Pass 2 alone on it.
+    pass1_result: MatteSource | None = None
     frame_range: tuple[int, int] | None = None
     fps: str = "24"
     colourspace: str = ""
@@ -150,7 +154,12 @@ class JobSpec:
             raise SpecError(
                 "quadmask", "give either a quadmask or mattes (primary/affected), not both"
             )
-        for name in ("primary", "affected", "quadmask"):
+        if self.pass1_result is not None and self.sampling.passes != 2:
+            raise SpecError(
+                "pass1_result",
+                "a saved Pass 1 result is only used by Pass 2: set sampling.passes 2",
+            )
+        for name in ("primary", "affected", "quadmask", "pass1_result"):
             src = getattr(self, name)
             if src is not None and (not isinstance(src.path, str) or not src.path.strip()):
                 raise SpecError(f"{name}.path", "empty path")
@@ -219,14 +228,17 @@ class JobSpec:
         return rate
 
     def engine_params(self) -> dict[str, Any]:
-        """Plain values an engine needs for each window (``WindowInput.params``)."""
+        """Plain values an engine needs for each window (``WindowInput.params``).
+
+        ``passes`` is 1, 2, or ``"pass2"`` when Pass 2 runs alone on ``pass1_result``; each pass
+        gets its own ``steps`` and ``guidance``.
+        """
         s = self.sampling
+        passes: int | str = "pass2" if self.pass1_result is not None else s.passes
         return {
-            "passes": s.passes,
-            "pass1_steps": s.pass1_steps,
-            "pass1_guidance": s.pass1_guidance,
-            "pass2_steps": s.pass2_steps,
-            "pass2_guidance": s.pass2_guidance,
+            "passes": passes,
+            "pass1": {"steps": s.pass1_steps, "guidance": s.pass1_guidance},
+            "pass2": {"steps": s.pass2_steps, "guidance": s.pass2_guidance},
         }
 
     # -- serialisation ----------------------------------------------------------------------
@@ -264,6 +276,7 @@ _NESTED = {
     "primary": MatteSource,
     "affected": MatteSource,
     "quadmask": MatteSource,
+    "pass1_result": MatteSource,
     "mask": MaskSettings,
     "window": WindowSettings,
     "roi": RoiSettings,

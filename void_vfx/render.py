@@ -62,7 +62,7 @@ class WindowContext:
         return d
 
 
-def _window_input(frames, quadmask, spec, window: Window):
+def _window_input(frames, quadmask, spec, window: Window, pass1=None):
     """The engine's WindowInput when the server package is installed, else a plain dict."""
     kwargs = dict(
         frames=frames,
@@ -70,6 +70,7 @@ def _window_input(frames, quadmask, spec, window: Window):
         prompt=spec.prompt,
         seed=int(spec.sampling.seed),
         params=spec.engine_params(),
+        pass1=pass1,
     )
     try:
         from void_vfx_server.engines.base import WindowInput
@@ -158,12 +159,35 @@ def prepare_window(
             my, mx, sub = masks[f]
             q[my : my + sub.shape[0], mx : mx + sub.shape[1]] = sub
         qwork[i] = quadmask_to_work(q, box, WORK_SIZE)
+    pass1 = _read_pass1(spec, shot, window, box) if spec.pass1_result is not None else None
     for i, f in enumerate(window.source_frames()):
         if i >= window.frame_count:
             work[i] = work[f - window.first]
             qwork[i] = qwork[f - window.first]
+            if pass1 is not None:
+                pass1[i] = pass1[f - window.first]
     ctx = WindowContext(window.index, window.first, window.last, box, float(work.max()))
-    return _window_input(work, qwork, spec, window), ctx
+    return _window_input(work, qwork, spec, window, pass1), ctx
+
+
+def _read_pass1(spec, shot: Shot, window: Window, box) -> np.ndarray:
+    """A saved Pass 1 result (a void-vfx output of this plate), cut exactly like the plate."""
+    from .image_io import read_image
+    from .sequences import Sequence
+
+    seq = Sequence.parse(spec.pass1_result.path)
+    out = np.empty((window.length, *WORK_SIZE, 3), dtype=np.float32)
+    x0, y0, x1, y1 = box.inside()
+    for i, f in enumerate(window.frames()):
+        img = read_image(seq.path(f), "rgb", frame=f)
+        if (img.header.width, img.header.height) != (shot.width, shot.height):
+            raise ImageIOError(
+                f"{img.path} (frame {f}): the Pass 1 result is {img.header.width}x"
+                f"{img.header.height} but the plate is {shot.width}x{shot.height}"
+            )
+        rgb = shot.colour.to_working(img.pixels[y0:y1, x0:x1])
+        out[i] = np.clip(inside_to_work(rgb, box, WORK_SIZE), 0.0, 1.0)
+    return out
 
 
 def commit_window(job_dir: str, window: Window, output_frames_working, ctx: WindowContext) -> None:

@@ -44,10 +44,16 @@ class VoidEngine(Engine):
         device: str | torch.device | None = None,
         dtype: torch.dtype | None = None,
         memory_mode: str = "auto",
+        raft_path: str | Path | None = None,
+        raft_random_init: bool = False,
     ):
         self.device = torch.device(device) if device is not None else default_device()
         self.dtype = dtype or (torch.bfloat16 if self.device.type == "cuda" else torch.float32)
         self.memory_mode = memory_mode
+        # Flow model for Pass 2, unless a job's params name another.
+        self.raft_defaults = {"raft_path": str(raft_path) if raft_path else None}
+        if raft_random_init:
+            self.raft_defaults = {"raft_random_init": True}
         self._weights_arg = (weights, checkpoints)
         self.paths: WeightPaths | None = None
         self.weights_error: str | None = None
@@ -106,11 +112,11 @@ class VoidEngine(Engine):
         info["current_pass"] = self.models.current_pass if self.models else 0
         return info
 
-    @staticmethod
-    def _pass_overrides(params: dict[str, Any], pass_index: int) -> dict[str, Any]:
+    def _pass_overrides(self, params: dict[str, Any], pass_index: int) -> dict[str, Any]:
         shared = {k: v for k, v in params.items() if k in _PASS_KEYS}
         per = params.get(f"pass{pass_index}") or {}
-        return {**shared, **{k: v for k, v in per.items() if k in _PASS_KEYS}, **_raft(params)}
+        raft = _raft(params) or {k: v for k, v in self.raft_defaults.items() if v is not None}
+        return {**shared, **{k: v for k, v in per.items() if k in _PASS_KEYS}, **raft}
 
     def run(
         self, window: WindowInput, progress: Progress, should_cancel: ShouldCancel
@@ -162,6 +168,10 @@ class VoidEngine(Engine):
         out = result.numpy().astype(np.float32, copy=False)
         keep_pass1 = pass1.numpy().astype(np.float32) if passes == 2 and pass1 is not None else None
         return WindowOutput(frames=out, pass1=keep_pass1)
+
+    def free_memory(self) -> None:
+        """Called by the worker after a job or a cancel: drop cached GPU blocks, keep weights."""
+        self._free_cache()
 
     def _free_cache(self) -> None:
         gc.collect()
