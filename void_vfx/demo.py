@@ -168,7 +168,7 @@ def choose_engine(engine: str = "auto") -> tuple[str, str]:
     except ImportError as ex:
         return "preview", f"the VOID engine is not installed ({ex})"
     except Exception as ex:  # noqa: BLE001 - any weights problem means: no VOID here
-        return "preview", f"no VOID weights ({str(ex).splitlines()[0][:160]})"
+        return "preview", f"no VOID weights ({str(ex).splitlines()[0]})"
     ok, why = _gpu_available()
     return ("void", "weights and a CUDA GPU found") if ok else ("preview", why)
 
@@ -210,9 +210,14 @@ def _printer(quiet: bool):
         if quiet or key == last["key"]:
             return
         last["key"] = key
+        done, total = status.get("window") or 0, status.get("windows") or 0
+        if not total:
+            return  # the plan is not made yet
+        # "window" counts finished windows: while running, the one in flight is done + 1.
+        current = min(done + 1, total) if status.get("state") == "running" else done
         print(
-            f"  {status.get('state', '?')}: window {status.get('window', 0)}/"
-            f"{status.get('windows', 0)}, step {status.get('step', 0)}/{steps}",
+            f"  {status.get('state', '?')}: window {current}/{total}, "
+            f"step {status.get('step', 0)}/{steps}",
             file=sys.stderr,
         )
 
