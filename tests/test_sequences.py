@@ -141,3 +141,21 @@ def test_find_sequence_from_a_frame_file(tmp_path):
 def test_compact_ranges():
     assert compact_ranges([5, 1, 2, 3, 9, 7, 8, -1]) == "-1, 1-3, 5, 7-9"
     assert compact_ranges([]) == ""
+
+
+def test_frames_refuses_frames_stored_only_under_other_padding(tmp_path):
+    """plate.999.exr under plate.####.exr: the frame exists but seq.path(999) does not."""
+    touch(tmp_path, "plate.999.exr", "plate.1000.exr", "plate.1001.exr")
+    seq = Sequence.parse(str(tmp_path / "plate.####.exr"))
+    assert seq.scan().mixed_padding
+    with pytest.raises(SequenceError, match=r"frames 999 are stored with other zero padding"):
+        seq.frames()
+    assert seq.frames((1000, 1001)) == [1000, 1001]
+    assert Sequence.parse(str(tmp_path / "plate.#.exr")).frames() == [999, 1000, 1001]
+
+
+def test_missing_frames_name_the_first_missing_file(tmp_path):
+    touch(tmp_path, "plate.-0002.exr", "plate.0001.exr")
+    seq = Sequence.parse(str(tmp_path / "plate.####.exr"))
+    with pytest.raises(SequenceError, match=r"missing frames -1-0 .*plate\.-0001\.exr"):
+        seq.frames()

@@ -226,7 +226,8 @@ class Sequence:
         if missing:
             raise SequenceError(
                 f"{self.format()}: missing frames {compact_ranges(missing)} "
-                f"(of {first}-{last}); render or copy them, or choose a shorter range"
+                f"(of {first}-{last}), first missing file {self.path(missing[0])}; "
+                "render or copy them, or choose a shorter range"
             )
         dups = {f: p for f, p in scan.duplicates.items() if first <= f <= last}
         if dups:
@@ -234,6 +235,16 @@ class Sequence:
             raise SequenceError(
                 f"{self.format()}: frames {compact_ranges(dups)} exist more than once with "
                 f"different padding (frame {f}: {', '.join(paths)}); remove the extra files"
+            )
+        # A frame found only under another padding would be read from self.path(f), which
+        # does not exist: say so now rather than failing on that frame mid-job.
+        stray = [f for f in wanted if scan.files[f] != self.path(f)]
+        if stray:
+            f = stray[0]
+            raise SequenceError(
+                f"{self.format()}: frames {compact_ranges(stray)} are stored with other zero "
+                f"padding (frame {f} is {scan.files[f]}, the pattern names {self.path(f)}); "
+                "rename them to one padding or type the pattern with theirs"
             )
         return list(wanted)
 
