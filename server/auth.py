@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rpyc.utils.authenticators import AuthenticationError
 
-from void_vfx.client import default_token_path
+from void_vfx.client_connect import default_token_path
 from void_vfx.errors import AuthError
 from void_vfx.wire import HANDSHAKE_NO, HANDSHAKE_OK, TOKEN_HEX_LEN, TOKEN_LINE_LEN, set_nodelay
 

@@ -83,7 +83,10 @@ class JobStore:
     # -- folders ------------------------------------------------------------------------------
     def job_dir(self, job_id: str) -> Path:
         if not (isinstance(job_id, str) and len(job_id) == 16 and job_id.isalnum()):
-            raise ServerError(f"job id {job_id!r} is malformed; list jobs to see the ids")
+            raise ServerError(
+                f"job id {job_id!r} is malformed (16 letters and digits); 'void-vfx jobs' lists "
+                "the ids"
+            )
         return self.jobs_dir / job_id
 
     def inputs_dir(self, job_id: str) -> Path:
@@ -117,7 +120,10 @@ class JobStore:
         with self._lock:
             row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
-            raise ServerError(f"job {job_id}: no such job on this server (deleted or expired?)")
+            raise ServerError(
+                f"job {job_id}: no such job on this server (deleted, or removed after the "
+                "retention period); 'void-vfx jobs' lists the jobs it has"
+            )
         return dict(row)
 
     def status(self, job_id: str) -> dict[str, Any]:

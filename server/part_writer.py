@@ -5,10 +5,15 @@ appends the chunks in order. ``flush`` (used by upload_status and upload_done) w
 everything queued is on disk, so the size a client resumes from is always the size on disk.
 A failed write is reported by the next call on that file, and the writer is dropped so the
 client can resume from what really reached the disk.
+
+The writer also hashes what it writes (hashlib and ``os.write`` both release the GIL), so
+``upload_done`` gets the file's sha256 without reading the file back.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import queue
 import threading
 from pathlib import Path
@@ -28,23 +33,43 @@ class PartWriter:
     def __init__(self, part: Path) -> None:
         self.part = part
         part.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(part, "ab")  # noqa: SIM115 - closed by the thread on close()
-        self.size = self._fh.tell()
+        self._fd = os.open(part, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self.size = os.fstat(self._fd).st_size
+        self._hash = hashlib.sha256()
+        self._hashed = False  # the bytes already in the file are hashed first, on the thread
         self._lock = threading.Lock()
-        self._queue: queue.Queue[bytes | None] = queue.Queue(QUEUE_DEPTH)
+        self._queue: queue.Queue[bytes | memoryview | None] = queue.Queue(QUEUE_DEPTH)
         self._error: OSError | None = None
         self._thread = threading.Thread(target=self._run, name=f"write {part.name}", daemon=True)
         self._thread.start()
 
+    def _hash_existing(self) -> None:
+        """A resumed upload: hash what an earlier connection left in the ``.part`` file."""
+        with open(self.part, "rb") as fh:
+            left = self.size
+            while left > 0 and (block := fh.read(min(left, 4 * 1024 * 1024))):
+                self._hash.update(block)
+                left -= len(block)
+
+    def _write(self, data: bytes | memoryview) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]
+        self._hash.update(data)
+
     def _run(self) -> None:
+        try:
+            self._hash_existing()
+        except OSError as ex:
+            self._error = ex
         while True:
             data = self._queue.get()
             try:
                 if data is None:
-                    self._fh.close()
+                    os.close(self._fd)
                     return
                 if self._error is None:
-                    self._fh.write(data)
+                    self._write(data)
             except OSError as ex:
                 self._error = ex
             finally:
@@ -57,7 +82,7 @@ class PartWriter:
                 "space there, then resume the upload"
             )
 
-    def put(self, offset: int, data: bytes) -> int:
+    def put(self, offset: int, data: bytes | memoryview) -> int:
         with self._lock:
             self._check()
             if offset != self.size:
@@ -69,13 +94,11 @@ class PartWriter:
             self.size += len(data)
             return self.size
 
-    def flush(self) -> None:
+    def flush(self) -> str:
+        """Wait until everything queued is written; returns the sha256 of the whole file."""
         self._queue.join()
-        try:
-            self._fh.flush()
-        except (OSError, ValueError) as ex:
-            self._error = self._error or OSError(str(ex))
         self._check()
+        return self._hash.hexdigest()
 
     def close(self) -> None:
         self._queue.put(None)
@@ -90,17 +113,18 @@ def writer_for(part: Path) -> PartWriter:
         return writer
 
 
-def settle(part: Path) -> None:
+def settle(part: Path) -> str | None:
     """Finish and forget the writer of ``part`` (if any): everything queued reaches the disk.
 
-    Raises the writer's error, if it had one, after dropping it.
+    Returns the file's sha256 when a writer had it open (None otherwise). Raises the writer's
+    error, if it had one, after dropping it.
     """
     with _registry_lock:
         writer = _registry.pop(part, None)
     if writer is None:
-        return
+        return None
     try:
-        writer.flush()
+        return writer.flush()
     finally:
         writer.close()
 

@@ -1,9 +1,10 @@
 """The RPyC service: a short list of methods that take and return plain values only.
 
-Nothing else is reachable: ``_rpyc_getattr`` answers only the names in ``EXPOSED`` (no dunder,
-no private name, no module), every argument must be a plain value (a netref to a client object
-is refused), and every result is checked to be plain before it leaves, so no server object is
-ever handed out as a netref. Dicts and lists leave as tuples (:func:`void_vfx.wire.to_wire`)
+Nothing else is reachable: the connection (:class:`ServerConnection`) answers only calls of
+exposed methods on the root (no getattr, dir, setattr, pickle...), ``_rpyc_getattr`` answers
+only the names in ``EXPOSED`` (no dunder, no private name, no module), every argument must be a
+plain value (a netref to a client object is refused), and every result is checked to be plain
+before it leaves, so no server object but the root itself is ever handed out as a netref. Dicts and lists leave as tuples (:func:`void_vfx.wire.to_wire`)
 because RPyC would send a dict by reference. Long work returns an id that the client polls.
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import rpyc
+from rpyc.core import consts
 
 from void_vfx.errors import ServerError, TransferError
 from void_vfx.jobspec import FILE_FIELDS
@@ -28,17 +30,19 @@ from .jobs import JobStore
 log = logging.getLogger("void_vfx_server.service")
 
 _PLAIN_SCALARS = (str, int, float, bool, bytes, type(None))
+#: Upload chunks arrive as views of the received frame (see void_vfx.wire._load_from).
+_PLAIN_ARGS = (*_PLAIN_SCALARS, memoryview)
 #: Spec keys whose values are file patterns (top level, or a dict's "path").
 _PATH_KEYS = FILE_FIELDS
 
 
-def _is_plain(value: Any, depth: int = 0) -> bool:
+def _is_plain(value: Any, depth: int = 0, scalars: tuple = _PLAIN_SCALARS) -> bool:
     if depth > 8:
         return False
-    if type(value) in _PLAIN_SCALARS:
+    if type(value) in scalars:
         return True
     if type(value) is tuple:
-        return all(_is_plain(v, depth + 1) for v in value)
+        return all(_is_plain(v, depth + 1, scalars) for v in value)
     return False
 
 
@@ -48,7 +52,7 @@ def _plain(method):
     @functools.wraps(method)
     def wrapper(self, *args):
         for a in args:
-            if not _is_plain(a):
+            if not _is_plain(a, 0, _PLAIN_ARGS):
                 raise TypeError(f"{method.__name__}: arguments must be plain values")
         result = to_wire(method(self, *args))
         if not _is_plain(result):
@@ -58,16 +62,55 @@ def _plain(method):
     return wrapper
 
 
+class ServerConnection(FastConnection):
+    """The server's end of a connection: only calls of exposed methods on the root get through.
+
+    Stock RPyC answers many request kinds (getattr, dir, setattr, call of any netref, hash...).
+    Here a client may fetch the root, call ``exposed_*`` methods on it in one CALLATTR request,
+    and release the root; ``getattr`` is refused so not even a bound method is handed out as a
+    netref. ``inspect`` (RPyC builds the client's proxy class from it) lists exposed names only.
+    """
+
+    def _refuse(self, *args: Any) -> Any:
+        raise AttributeError("request refused: only calls of the exposed methods are allowed")
+
+    def _call_exposed(self, obj: Any, name: Any, args: tuple, kwargs: tuple = ()) -> Any:
+        if obj is not self._local_root or kwargs or not isinstance(name, str):
+            self._refuse()
+        return obj._rpyc_getattr(name)(*args)
+
+    def _inspect_root(self, id_pack: Any) -> tuple:
+        if self._local_objects[id_pack] is not self._local_root:
+            self._refuse()
+        return tuple(m for m in super()._handle_inspect(id_pack) if m[0].startswith("exposed_"))
+
+    @classmethod
+    def _request_handlers(cls) -> dict:
+        handlers = dict.fromkeys(super()._request_handlers(), cls._refuse)
+        handlers.update({
+            consts.HANDLE_PING: cls._handle_ping,
+            consts.HANDLE_CLOSE: cls._handle_close,
+            consts.HANDLE_GETROOT: cls._handle_getroot,
+            consts.HANDLE_DEL: cls._handle_del,
+            consts.HANDLE_CALLATTR: cls._call_exposed,
+            consts.HANDLE_INSPECT: cls._inspect_root,
+            consts.HANDLE_REPR: lambda self, obj: "<void-vfx service>",
+            consts.HANDLE_STR: lambda self, obj: "<void-vfx service>",
+        })  # fmt: skip
+        return handlers
+
+
 class VoidVfxService(rpyc.Service):
     """One instance per connection, all sharing the server's store and engine info."""
 
     ALIASES = ("VOIDVFX",)
-    _protocol = FastConnection
+    _protocol = ServerConnection
     EXPOSED = frozenset(
         (
             "info",
             "submit",
             "probe_path",
+            "check_space",
             "upload",
             "upload_status",
             "upload_done",
@@ -192,6 +235,15 @@ class VoidVfxService(rpyc.Service):
         if row["mode"] != "stream":
             raise TransferError(f"job {job_id} is a path-mode job: nothing to upload")
         return self._store.inputs_dir(job_id)
+
+    @_plain
+    def exposed_check_space(self, job_id: str, nbytes: int) -> bool:
+        """Refuse a whole upload up front when the job's files would not fit on the disk."""
+        nbytes = int(nbytes)
+        if nbytes < 0:
+            raise TransferError(f"job {job_id}: upload size must not be negative")
+        transfer.check_free_space(self._inputs(job_id), nbytes, self._min_free)
+        return True
 
     @_plain
     def exposed_upload(self, job_id: str, name: str, offset: int, data: bytes) -> int:

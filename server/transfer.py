@@ -101,10 +101,15 @@ def upload_size(root: Path, name: str) -> int:
     return part.stat().st_size if part.exists() else 0
 
 
-def write_chunk(root: Path, name: str, offset: int, data: bytes, min_free: int) -> int:
-    """Queue ``data`` at ``offset`` (which must be the size so far). Returns the new size."""
-    if not isinstance(data, bytes) or len(data) > MAX_CHUNK:
+def write_chunk(root: Path, name: str, offset: int, data: bytes | memoryview, min_free: int) -> int:
+    """Queue ``data`` at ``offset`` (which must be the size so far). Returns the new size.
+
+    ``data`` may be a view of the received frame (no copy); the writer keeps it alive.
+    """
+    if not isinstance(data, bytes | memoryview) or len(data) > MAX_CHUNK:
         raise TransferError(f"{name}: a chunk must be bytes of at most {MAX_CHUNK} bytes")
+    if isinstance(data, memoryview) and data.format != "B":
+        raise TransferError(f"{name}: a chunk must be a flat byte string")
     final = resolve(root, name)
     if final.exists():
         raise TransferError(f"{name}: already uploaded and checked; delete the job to resend")
@@ -118,7 +123,7 @@ def finish_upload(root: Path, name: str, sha256: str, size: int) -> None:
     """Check the received file against the client's size and sha256, then make it visible."""
     final = resolve(root, name)
     part = final.with_name(final.name + PART_SUFFIX)
-    settle(part)
+    written_sha = settle(part)  # hashed by the writer as it wrote: no read-back
     if final.exists() and not part.exists():
         got_size, got_sha = final.stat().st_size, sha256_file(final)
         if (got_size, got_sha) == (size, sha256):
@@ -129,7 +134,7 @@ def finish_upload(root: Path, name: str, sha256: str, size: int) -> None:
     got_size = part.stat().st_size
     if got_size != size:
         raise TransferError(f"{name}: the server holds {got_size} bytes, the client sent {size}")
-    got_sha = sha256_file(part)
+    got_sha = written_sha or sha256_file(part)
     if got_sha != sha256:
         part.unlink()
         raise TransferError(f"{name}: sha256 mismatch (received data corrupt); upload it again")

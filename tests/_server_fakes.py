@@ -31,6 +31,7 @@ class SlowEngine(Engine):
 
     def __init__(self) -> None:
         self.freed = 0
+        self.steps = 0  # denoising steps run, over all windows
 
     def info(self) -> dict:
         return {"device": "cpu", "weights_found": False}
@@ -47,6 +48,7 @@ class SlowEngine(Engine):
             if should_cancel():
                 raise Cancelled("cancelled between steps")
             time.sleep(STEP_S)
+            self.steps += 1
             progress(step + 1, STEPS, f"step {step + 1}/{STEPS}")
         return WindowOutput(1.0 - window.frames)
 

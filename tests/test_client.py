@@ -122,6 +122,29 @@ def test_reattach_after_server_restart(tmp_path):
     assert sorted(commits) == sorted(set(commits)) and len(commits) == 10
 
 
+def test_follow_reattaches_after_dropped_connection(tmp_path):
+    """The network drops while following a job on a server that stays up: follow carries on."""
+    import socket
+
+    srv = start_server(tmp_path)
+    try:
+        spec = make_shot(tmp_path, frames=6)
+        with connect("127.0.0.1", srv.port, token=srv.token) as c:
+            job = c.submit(spec, files_mode="path")
+            dropped = []
+
+            def drop_once(status, events):
+                if not dropped:
+                    dropped.append(status["state"])
+                    c._conn._channel.stream.sock.shutdown(socket.SHUT_RDWR)
+
+            assert c.follow(job, callback=drop_once, poll_s=0.05)["state"] == "done"
+            assert dropped
+            assert len(c.download_results(job)) == 6
+    finally:
+        srv.close()
+
+
 def test_connection_errors_say_what_to_do(tmp_path):
     with pytest.raises(AuthError, match="void-vfx serve"):
         find_token(tmp_path / "nope")
@@ -146,7 +169,16 @@ def test_cli_remove_jobs_cancel_doctor(tmp_path, capsys):
         with connect("127.0.0.1", srv.port, token=srv.token) as c:
             queued = c.submit(spec, files_mode="path", start=False)
         assert cli_main(["cancel", queued, *conn]) == 0
-        assert "cancelled" in capsys.readouterr().out
+        assert f"job {queued}: cancelled" in capsys.readouterr().out
+        # Cancelling a finished job, or one the server does not have, says so and what to do.
+        with connect("127.0.0.1", srv.port, token=srv.token) as c:
+            done = next(j["id"] for j in c.jobs() if j["state"] == "done")
+        assert cli_main(["cancel", done, *conn]) == 0
+        assert "already finished (done); nothing to cancel" in capsys.readouterr().out
+        assert cli_main(["cancel", "0123456789abcdef", *conn]) == 1
+        assert "'void-vfx jobs' lists the jobs" in capsys.readouterr().err
+        assert cli_main(["cancel", "nope", *conn]) == 1
+        assert "'void-vfx jobs' lists the ids" in capsys.readouterr().err
         assert cli_main(["doctor", *conn]) == 0
         report = capsys.readouterr().out
         assert "server" in report and "OCIO" in report and "GPU" in report

@@ -137,3 +137,8 @@ def test_guess_colourspace_states_its_reason(tmp_path):
     assert g.name == "ACEScct" and "colorspace attribute" in str(g)
     g = guess_colourspace(_write(tmp_path / "frame.png", "png"))
     assert g.name == "sRGB Encoded Rec.709 (sRGB)" and g.reason  # OIIO tags 8-bit PNG as sRGB
+
+
+def test_guess_says_when_a_named_colour_space_is_unknown(tmp_path):
+    g = guess_colourspace(_write(tmp_path / "cam.exr", "exr", colorspace=("string", "LogC9 Wide")))
+    assert g.name == "ACEScg" and "'LogC9 Wide' is not in the OCIO config" in g.reason

@@ -22,6 +22,8 @@ HOST_MODULES = [
     "void_vfx.naming",
     "void_vfx.windows",
     "void_vfx.client",
+    "void_vfx.client_connect",
+    "void_vfx.wire",
 ]
 BLOCKED = ["numpy", "OpenImageIO", "PyOpenColorIO", "opentimelineio", "torch", "PySide6", "tqdm"]
 

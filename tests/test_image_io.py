@@ -272,3 +272,43 @@ def test_atomic_write_leaves_no_temp_file_and_never_touches_the_source(tmp_path)
     with pytest.raises(ImageIOError, match="unknown compression"):
         write_exr(str(out_dir / "bad.exr"), img.pixels, compression="lzw")
     assert sorted(os.listdir(out_dir)) == ["res.1001.exr"]
+
+
+def test_sequence_readers_name_the_frame_of_a_bad_file(tmp_path):
+    make_exr(tmp_path / "p.0001.exr", ramp(20, 30, 3))
+    (tmp_path / "p.0002.exr").write_bytes(b"not an exr")
+    pattern = str(tmp_path / "p.####.exr")
+    with pytest.raises(ImageIOError, match=r"p\.0002\.exr \(frame 2\): cannot open"):
+        check_sequence_sizes(pattern, [1, 2])
+    frames = read_frames(pattern, [1, 3], "rgb")
+    assert next(frames).frame == 1
+    with pytest.raises(ImageIOError, match=r"p\.0003\.exr \(frame 3\): file not found"):
+        next(frames)
+
+
+def test_every_exr_case_of_the_issue_reads(shared_data):
+    """The OpenEXR test files the issue names, plus line order and every half value."""
+    names = [f"displaywindow/{n}" for n in ("t03", "t06", "t08", "t09", "t14")] + [
+        "misc/v1.7.test.1",
+        "misc/lineOrder_decreasing",
+        "misc/AllHalfValues",
+        "lossy/comp_dwaa_v2",
+        "lossy/comp_dwaa_piz",
+    ]
+    for name in names:
+        path = str(shared_data / "exr" / f"{name}.exr")
+        img = read_image(path, "rgb")
+        x, y, w, h = img.header.display_window
+        assert img.pixels.shape == (h, w, 3) and img.pixels.dtype == np.float32, name
+        assert np.isfinite(img.pixels).all(), name
+        assert img.raw.shape == img.pixels.shape
+    every = read_image(str(shared_data / "exr" / "misc" / "AllHalfValues.exr"), raw=True)
+    assert every.nonfinite > 0  # the file holds every half bit pattern, NaN and Inf included
+
+
+def test_a_concrete_file_with_token_characters_is_read_as_it_is(tmp_path):
+    px = ramp(4, 6, 3)
+    path = make_exr(tmp_path / "sh010_comp_@2x.1001.exr", px)
+    img = read_image(str(path), "rgb", frame=1001)
+    assert img.path == str(path) and img.pixels.shape == (4, 6, 3)
+    assert read_header(str(path), frame=1001).path == str(path)

@@ -146,3 +146,32 @@ def test_versions_never_overwrite(tmp_path) -> None:
     # a stray v009 file bumps the next version past it
     (tmp_path / "plate_void_v009.note").write_text("x")
     assert reserve_output(plate).version == 10
+
+
+def test_every_compression_the_spec_accepts_is_one_the_writer_accepts(tmp_path) -> None:
+    """A spec that validates must never fail at the last step, writing the output."""
+    np = pytest.importorskip("numpy")
+    from void_vfx.image_io import read_header, write_exr
+    from void_vfx.jobspec import COMPRESSIONS
+
+    for codec in COMPRESSIONS:
+        spec = _spec()
+        spec.output.compression = codec
+        spec.validate()
+        out = write_exr(str(tmp_path / f"{codec}.exr"), np.zeros((8, 8, 3)), compression=codec)
+        assert read_header(out).compression == codec  # OIIO would silently fall back to zip
+    for bad in ("htj2k", "dwaa:high", "zip:"):
+        spec = _spec()
+        spec.output.compression = bad
+        with pytest.raises(SpecError) as info:
+            spec.validate()
+        assert info.value.field == "output.compression"
+
+
+def test_missing_required_fields_are_named() -> None:
+    with pytest.raises(SpecError) as info:
+        JobSpec.from_dict({"primary": {"path": "m.####.exr"}})
+    assert info.value.field == "plate"
+    with pytest.raises(SpecError) as info:
+        JobSpec.from_dict({"plate": "p.####.exr", "primary": {"channel": "a"}})
+    assert info.value.field == "primary.path"

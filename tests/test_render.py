@@ -108,12 +108,15 @@ def test_mask_size_mismatch_names_file_and_frame(tmp_path, shot_dir):
         write_exr(str(tmp_path / f"small.{f}.exr"), np.zeros((72, 128), np.float32))
     spec = _spec(shot_dir)
     spec.primary = MatteSource(str(tmp_path / "small.####.exr"), "Y")
-    shot = Shot.open(spec)
-    plan = shot_plan(shot)
+    # found from the headers, before any window reaches the engine
     with pytest.raises(MaskError, match=r"small\.1001\.exr \(frame 1001\).*mask\.resize"):
-        prepare_window(spec, plan, plan.windows[0], shot=shot)
+        Shot.open(spec)
+    calls = []
+    with pytest.raises(MaskError, match=r"small\.1001\.exr \(frame 1001\)"):
+        process_shot(spec, _constant_engine(calls), str(tmp_path / "j"), str(tmp_path / "o"))
+    assert calls == []
     spec.mask.resize = True
-    assert shot.quadmask(FIRST).shape == (H, W)
+    assert Shot.open(spec).quadmask(FIRST).shape == (H, W)
 
 
 def test_process_shot_outputs_and_resume(tmp_path, shot_dir):
@@ -125,7 +128,11 @@ def test_process_shot_outputs_and_resume(tmp_path, shot_dir):
     assert summary["computed"] == [0, 1] and summary["skipped"] == [2]
     assert len(calls) == 2 and calls[0].prompt == "an empty street"
     assert summary["paths"][0] == os.path.join(out, "plate_void_v001.1001.exr")
-    assert any("no object pixels" in m for m in messages)
+    assert any("no object pixels" in m and "matte.####.exr" in m for m in messages)
+    # NaN/Inf of frame 1004 (one NaN, one Inf): counted, reported once, in the summary
+    assert summary["nonfinite"] == {FIRST + 3: 2}
+    nan_msgs = [m for m in messages if "NaN/Inf" in m]
+    assert len(nan_msgs) == 1 and f"plate.{FIRST + 3}.exr (frame {FIRST + 3}): 2 NaN" in nan_msgs[0]
 
     names = sorted(os.listdir(out))
     assert names == [f"plate_void_v001.{f}.exr" for f in range(FIRST, LAST + 1)]
@@ -256,12 +263,12 @@ def test_missing_matte_frame_names_file_and_frame(tmp_path, shot_dir):
         write_exr(str(tmp_path / f"short.{f}.exr"), _matte(f))
     spec = _spec(shot_dir)
     spec.primary = MatteSource(str(tmp_path / "short.####.exr"), "Y")
-    shot = Shot.open(spec)
-    plan = shot_plan(shot)
-    from void_vfx.errors import ImageIOError
+    from void_vfx.errors import SequenceError
 
-    with pytest.raises(ImageIOError, match=r"short\.1006\.exr \(frame 1006\)"):
-        prepare_window(spec, plan, plan.windows[0], shot=shot)
+    calls = []
+    with pytest.raises(SequenceError, match=r"short\.1006\.exr \(frame 1006\).*1006-1030"):
+        process_shot(spec, _constant_engine(calls), str(tmp_path / "j"), str(tmp_path / "o"))
+    assert calls == [] and not (tmp_path / "o").exists()
 
 
 def test_short_shot_window_is_mirror_padded(shot_dir):
@@ -317,3 +324,136 @@ def test_engine_nan_is_an_error_and_nothing_is_committed(tmp_path, shot_dir):
     with pytest.raises(EngineError, match="window 0 .*NaN"):
         process_shot(spec, lambda w: np.full_like(w.frames, np.nan), job, str(tmp_path / "o"))
     assert not any(os.path.exists(p) for p in window_paths(job, 0))
+
+
+def _copy_plate(shot_dir, folder):
+    import shutil
+
+    folder.mkdir()
+    for f in range(FIRST, LAST + 1):
+        shutil.copy(shot_dir / f"plate.{f}.exr", folder / f"plate.{f}.exr")
+    return folder
+
+
+def _refused(spec, tmp_path, error, message):
+    """process_shot raises ``error`` matching ``message`` before the engine ever runs."""
+    calls = []
+    with pytest.raises(error, match=message):
+        process_shot(spec, _constant_engine(calls), str(tmp_path / "j"), str(tmp_path / "o"))
+    assert calls == []
+
+
+def test_mixed_plate_resolutions_are_refused_up_front(tmp_path, shot_dir):
+    from void_vfx.errors import ImageIOError
+
+    plates = _copy_plate(shot_dir, tmp_path / "plates")
+    write_exr(str(plates / "plate.1025.exr"), np.zeros((H, W + 2, 4), np.float32))
+    spec = _spec(shot_dir)
+    spec.plate = str(plates / "plate.####.exr")
+    _refused(spec, tmp_path, ImageIOError, r"plate\.1025\.exr \(frame 1025\): size 258x144")
+
+
+def test_truncated_plate_frames_name_file_and_frame(tmp_path, shot_dir):
+    from void_vfx.errors import ImageIOError
+
+    plates = _copy_plate(shot_dir, tmp_path / "plates")
+    spec = _spec(shot_dir)
+    spec.plate = str(plates / "plate.####.exr")
+    data = (plates / "plate.1020.exr").read_bytes()
+    (plates / "plate.1020.exr").write_bytes(data[:100])  # even the header is cut
+    _refused(spec, tmp_path, ImageIOError, r"plate\.1020\.exr \(frame 1020\): cannot open")
+    (plates / "plate.1020.exr").write_bytes(data)
+    data = (plates / "plate.1005.exr").read_bytes()
+    (plates / "plate.1005.exr").write_bytes(data[: len(data) // 2])  # pixels cut
+    _refused(spec, tmp_path, ImageIOError, r"plate\.1005\.exr \(frame 1005\).*truncated")
+
+
+def test_unknown_colour_space_names_the_plate_and_close_names(tmp_path, shot_dir):
+    from void_vfx.errors import ColourError
+
+    spec = _spec(shot_dir)
+    spec.colourspace = "Linear Rec709"
+    _refused(
+        spec,
+        tmp_path,
+        ColourError,
+        r"plate\.1001\.exr \(frames 1001-1030\).*'Linear Rec709'.*Linear Rec\.709 \(sRGB\)",
+    )
+
+
+@pytest.mark.parametrize(
+    "data_window",
+    [(-8, -6, 144, 84), (10, 8, 100, 50)],
+    ids=["overscan", "data-inside-display"],
+)
+def test_plate_data_window_is_kept_bit_for_bit(tmp_path, data_window):
+    """Overscan plates: the output keeps the plate's data window; pixels outside the display
+    window, or outside the feathered mask, are the plate's own bits."""
+    import OpenImageIO as oiio
+
+    dx, dy, dw, dh = data_window
+    rng = np.random.default_rng(5)
+    for f in range(1, 14):
+        spec = oiio.ImageSpec(dw, dh, 3, "half")
+        spec.x, spec.y = dx, dy
+        spec.full_x, spec.full_y, spec.full_width, spec.full_height = 0, 0, 128, 72
+        out = oiio.ImageOutput.create(str(tmp_path / f"os.{f:04d}.exr"))
+        assert out.open(str(tmp_path / f"os.{f:04d}.exr"), spec)
+        px = rng.random((dh, dw, 3), dtype=np.float32)
+        if f == 7:
+            px[0, 0, 1] = np.nan  # the data window's corner: overscan in the first case
+        assert out.write_image(px)
+        out.close()
+        m = np.zeros((72, 128), np.float32)
+        m[30:45, 40 + f : 60 + f] = 1.0
+        write_exr(str(tmp_path / f"m.{f:04d}.exr"), m)
+    spec = JobSpec(
+        plate=str(tmp_path / "os.####.exr"),
+        primary=MatteSource(str(tmp_path / "m.####.exr"), "Y"),
+        colourspace="Linear Rec.709 (sRGB)",
+    )
+    spec.window.min_length = spec.window.max_length = 13
+    spec.window.overlap = 4
+    spec.roi.feather = 4
+    spec.validate()
+    out_dir = str(tmp_path / "os_void_v001")
+    summary = process_shot(
+        spec, lambda w: np.full_like(w.frames, 0.5), str(tmp_path / "j"), out_dir
+    )
+    assert summary["frames_written"] == 13
+    assert summary["nonfinite"] == {7: 1}  # counted over the whole data window
+    shot = Shot.open(spec)
+    for f in (1, 7, 13):
+        src = read_image(str(tmp_path / f"os.{f:04d}.exr"), window="data")
+        res = read_image(summary["paths"][f - 1], window="data")
+        assert res.header.data_window == data_window
+        assert res.header.display_window == (0, 0, 128, 72)
+        alpha = np.zeros((dh, dw), np.float32)  # the paste alpha in data-window coordinates
+        full = paste_alpha(shot.quadmask(f), spec.roi.feather)
+        x0, y0, x1, y1 = max(dx, 0), max(dy, 0), min(dx + dw, 128), min(dy + dh, 72)
+        alpha[y0 - dy : y1 - dy, x0 - dx : x1 - dx] = full[y0:y1, x0:x1]
+        keep = alpha == 0
+        assert np.array_equal(res.raw[keep].view(np.uint32), src.raw[keep].view(np.uint32))
+        np.testing.assert_allclose(res.raw[alpha == 1], 0.214, atol=0.01)
+
+
+def test_pass1_result_missing_frames_are_refused_up_front(tmp_path, shot_dir):
+    from void_vfx.errors import SequenceError
+
+    for f in range(FIRST, 1011):  # a Pass 1 result that stops at 1010
+        write_exr(str(tmp_path / f"p1.{f}.exr"), np.zeros((H, W, 3), np.float32))
+    spec = _spec(shot_dir)
+    spec.sampling.passes = 2
+    spec.pass1_result = MatteSource(str(tmp_path / "p1.####.exr"), "rgb")
+    spec.validate()
+    _refused(spec, tmp_path, SequenceError, r"p1\.1011\.exr \(frame 1011\): the Pass 1 result")
+
+
+def test_a_guessed_colour_space_is_said(shot_dir):
+    spec = _spec(shot_dir)
+    spec.colourspace = ""
+    messages = []
+    shot = Shot.open(spec, on_warning=messages.append)
+    assert shot.colour.source_space == "ACEScg"  # plain EXR: the config's scene_linear role
+    assert len(messages) == 1 and "plate.1001.exr (frame 1001): colour space not set" in messages[0]
+    assert "scene_linear" in messages[0]

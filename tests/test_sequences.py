@@ -159,3 +159,19 @@ def test_missing_frames_name_the_first_missing_file(tmp_path):
     seq = Sequence.parse(str(tmp_path / "plate.####.exr"))
     with pytest.raises(SequenceError, match=r"missing frames -1-0 .*plate\.-0001\.exr"):
         seq.frames()
+
+
+@pytest.mark.parametrize("style", ["hash", "printf", "houdini", "at", "range"])
+@pytest.mark.parametrize("padding", [1, 4])
+def test_printing_back_parses_to_the_same_sequence(style, padding):
+    """Every style prints a pattern that parses to the same files, negative frames included."""
+    typed = "/a/plate." + "#" * padding + ".exr -12-3"
+    seq = Sequence.parse(typed)
+    printed = seq.format(style)
+    back = Sequence.parse(printed)
+    assert (back.directory, back.prefix, back.suffix, back.style) == ("/a", "plate.", ".exr", style)
+    for f in (-12, -1, 0, 3, 1001, 123456):
+        assert back.path(f) == seq.path(f), (printed, f)
+    if style == "range":
+        assert back.frame_range == (-12, 3)
+        assert printed == ("/a/plate.[-12-3].exr" if padding == 1 else "/a/plate.[-0012-0003].exr")

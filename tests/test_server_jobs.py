@@ -111,9 +111,13 @@ def test_cancel_stops_running_job(server, tmp_path):
         job = c.submit(spec, files_mode="path")
         _wait(lambda: "commit 1" in " ".join(_log_lines(server.data_dir, job)), what="2 windows")
         freed_before = server.engine.freed
-        c.cancel(job)
+        steps_before = server.engine.steps
+        assert c.cancel(job) == "running"
         status = c.follow(job, callback=lambda s, e: None, poll_s=0.05)
         assert status["state"] == "cancelled"
+        # Stopped at the next denoising step: at most the step running at the request (and one
+        # that began while the request travelled), never the rest of the window's 4 steps.
+        assert server.engine.steps - steps_before <= 2
         commits = [w for w in _log_lines(server.data_dir, job) if w.isdigit()]
         assert len(commits) < 40 * 2
         assert server.engine.freed > freed_before
@@ -135,6 +139,28 @@ def test_ctrl_c_in_follow_cancels(server, tmp_path):
         with pytest.raises(KeyboardInterrupt):
             c.follow(job, callback=interrupt, poll_s=0.05)
         _wait(lambda: c.status(job)["state"] == "cancelled", what="cancel")
+
+
+def test_ctrl_c_during_upload_cancels_the_job(server, tmp_path, monkeypatch, capsys):
+    from void_vfx.client import Client
+
+    spec = make_shot(tmp_path, frames=3)
+    real_upload = Client.upload_file
+    sent = []
+
+    def upload_then_interrupt(self, job_id, name, path):
+        if sent:
+            raise KeyboardInterrupt
+        sent.append(name)
+        return real_upload(self, job_id, name, path)
+
+    monkeypatch.setattr(Client, "upload_file", upload_then_interrupt)
+    with connect("127.0.0.1", server.port, token=server.token) as c:
+        with pytest.raises(KeyboardInterrupt):
+            c.submit(spec, files_mode="stream")
+        (job,) = c.jobs()
+        assert job["state"] == "cancelled"
+    assert f"job {job['id']}: cancelled" in capsys.readouterr().err
 
 
 def test_two_clients_submit_at_once(server, tmp_path):
@@ -179,6 +205,23 @@ def test_priority_and_retention(tmp_path):
     assert [e["message"] for e in events] == ["created", "queued"]
     assert store.events(low, cursor) == ([], cursor)
     store.close()
+
+
+def test_server_removes_expired_jobs_on_start(tmp_path):
+    """The worker runs the retention clean-up itself: an old finished job is gone after a start."""
+    store = JobStore(tmp_path / "data")
+    old, recent = store.create("{}", "path"), store.create("{}", "path")
+    for job in (old, recent):
+        store.set_state(job, "done")
+    store.update(old, finished=time.time() - 3 * 86400)
+    store.close()
+    srv = start_server(tmp_path, retention_days=2.0)
+    try:
+        _wait(lambda: not srv.store.job_dir(old).exists(), timeout=30, what="clean-up")
+        assert [j["id"] for j in srv.store.list()] == [recent]
+        assert srv.store.job_dir(recent).is_dir()
+    finally:
+        srv.close()
 
 
 def _spawn(tmp_path: Path, port: int, fake_process: bool = True) -> subprocess.Popen:

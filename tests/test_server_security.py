@@ -62,31 +62,79 @@ def test_plain_rpyc_client_gets_nothing(server):
 
 def test_internals_unreachable(server):
     with connect("127.0.0.1", server.port, token=server.token) as c:
-        root = c._conn.root
+        conn = c._conn
+        root = conn.root
+        # No attribute fetch at all: not private state, not classic-mode entry points, and not
+        # even an exposed method (a bound method would be a server object sent as a netref).
         for name in ("_store", "_info", "__dict__", "_min_free", "_rpyc_getattr", "_protocol",
-                     "get_service_name", "exposed_get_service_aliases", "on_connect"):  # fmt: skip
+                     "get_service_name", "on_connect", "getmodule", "eval", "execute",
+                     "modules", "namespace", "info", "exposed_info", "__class__"):  # fmt: skip
+            with pytest.raises(AttributeError, match="refused"):
+                conn.sync_request(consts.HANDLE_GETATTR, root, name)
+        with pytest.raises(AttributeError):
+            root.info  # noqa: B018 - the proxy's attribute access goes to the server
+        # Other request kinds of stock RPyC: dir, setattr, delattr, call, hash, pickle.
+        for handler, args in ((consts.HANDLE_DIR, ()), (consts.HANDLE_SETATTR, ("x", 1)),
+                              (consts.HANDLE_DELATTR, ("_store",)), (consts.HANDLE_CALL, ((), ())),
+                              (consts.HANDLE_HASH, ()), (consts.HANDLE_PICKLE, (2,))):  # fmt: skip
+            with pytest.raises(AttributeError, match="refused"):
+                conn.sync_request(handler, root, *args)
+        # CALLATTR reaches exposed methods only.
+        for name in ("_rpyc_getattr", "__init__", "exposed__store", "get_service_name"):
             with pytest.raises(AttributeError):
-                getattr(root, name)
-        # Classic-mode entry points do not exist on this service.
-        for name in ("getmodule", "eval", "execute", "modules", "namespace"):
-            with pytest.raises(AttributeError):
-                getattr(root, name)
-        # The bound method handed back for a call exposes no function internals either.
-        info = root.info
-        for name in ("__self__", "__func__", "__globals__", "__code__", "__closure__"):
-            with pytest.raises(AttributeError):
-                getattr(info, name)
-        # Pickling (the gateway of teleport and obtain) is off.
-        with pytest.raises(ValueError, match="pickling is disabled"):
-            c._conn.sync_request(consts.HANDLE_PICKLE, root, 2)
+                conn.sync_request(consts.HANDLE_CALLATTR, root, name, (), ())
+        # The proxy class RPyC builds from the server's answer lists exposed names only.
+        names = [m[0] for m in conn.sync_request(consts.HANDLE_INSPECT, root.____id_pack__)]
+        assert names and all(n.startswith("exposed_") for n in names), names
         # A client object passed as an argument would arrive as a netref: refused.
         with pytest.raises(TypeError, match="plain values"):
-            root.status({"id": "x"})
+            conn.sync_request(consts.HANDLE_CALLATTR, root, "exposed_status", ({"id": "x"},), ())
         # Results are copied values, never references to server objects.
-        raw = root.info()
+        raw = conn.sync_request(consts.HANDLE_CALLATTR, root, "exposed_info", (), ())
         assert type(raw) is tuple
         assert not isinstance(raw, rpyc.BaseNetref)
         assert c.info()["api_version"] >= 1
+        # Exposed methods are called directly; none hands out a netref.
+        for name in ("list_jobs", "info"):
+            assert not isinstance(c.call(name), rpyc.BaseNetref)
+
+
+def test_default_token_created_private_on_first_start(tmp_path):
+    """No --token-file: the token goes into the user's config folder, file 0600, folder 0700."""
+    from void_vfx_server.auth import ensure_token
+
+    token, path = ensure_token()
+    assert path == tmp_path / "config" / "void-vfx" / "token"  # XDG_CONFIG_HOME of the fixture
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert find_token() == token
+    assert ensure_token() == (token, path)  # a restart keeps the token
+    path.chmod(0o644)  # a copy with loose permissions is tightened on start
+    ensure_token()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_frame_reader_gives_views_of_big_bytes():
+    """Upload chunks are decoded as views of the received frame, everything else as brine does."""
+    from rpyc.core import brine
+
+    from void_vfx.wire import _load_from
+
+    big = bytes(range(256)) * 400
+    for obj in [(1, ("job", "n", 5, big)), ("x" * 70000, big, b"small"), (big,) * 3, (-7, 2.5)]:
+        frame = b"\x01" + brine.dump(obj)
+        got = _load_from(frame, 1)
+        assert [bytes(v) if type(v) is memoryview else v for v in _flat(got)] == list(_flat(obj))
+        views = [v for v in _flat(got) if type(v) is memoryview]
+        assert len(views) == sum(1 for v in _flat(obj) if type(v) is bytes and len(v) >= 65536)
+
+
+def _flat(obj):
+    for v in obj:
+        if type(v) is tuple:
+            yield from _flat(v)
+        else:
+            yield v
 
 
 @pytest.mark.parametrize(
@@ -116,6 +164,26 @@ def test_unsafe_names_refused_by_server(server, tmp_path):
 
         with pytest.raises(TransferError, match="file name"):
             c.call("submit", json.dumps(data), "stream")
+
+
+def test_disk_space_checked_before_any_byte(tmp_path, monkeypatch):
+    """A job whose files would not fit is refused before its first chunk, not half-way."""
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**12, 0, 20 * 10**6))
+    srv = start_server(tmp_path)
+    try:
+        spec = make_shot(tmp_path, frames=3, size=8 * 10**6)  # 24 MB: each file fits, not all
+        with connect("127.0.0.1", srv.port, token=srv.token) as c:
+            with pytest.raises(TransferError, match="not enough free disk space"):
+                c.submit(spec, files_mode="stream")
+            (job,) = [j["id"] for j in c.jobs()]
+        inputs = srv.store.inputs_dir(job)
+        assert [p for p in inputs.rglob("*") if p.is_file()] == []
+    finally:
+        srv.close()
 
 
 def test_disk_space_refusal(tmp_path):

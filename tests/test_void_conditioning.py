@@ -149,3 +149,15 @@ def test_encode_decode_frame_counts(vae, frames: int):
     with torch.no_grad():
         first = vae.decode(z[:, :, :1]).sample
     assert torch.allclose(out[:, :, :1], first, atol=1e-5)
+
+
+def test_decode_pairs_carry_the_causal_cache_like_the_stock_decoder(vae):
+    """Latent frame 0 alone, then a pair with the cache: for pairs (even chunks) the stock
+    decoder already doubles time in every upsampler, so our walk must agree with it exactly."""
+    z = torch.randn(1, 16, 3, 2, 3, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        first, cache = vae.decoder(z[:, :, :1])
+        pair, _ = vae.decoder(z[:, :, 1:3], conv_cache=cache)
+        ours = decode_video(vae, z)
+    assert first.shape[2] == 1 and pair.shape[2] == 8
+    assert torch.allclose(ours, torch.cat([first, pair], dim=2), atol=1e-5)

@@ -213,3 +213,47 @@ def test_choose_memory_mode():
     with pytest.raises(ValueError, match="unknown memory mode"):
         choose_memory_mode(80 * GiB, override="turbo")
     assert json.dumps(memory_plan("gpu-fp8").name) == '"gpu-fp8"'
+
+
+@pytest.mark.parametrize("mode", ["gpu", "gpu-fp8", "offload", "offload-fp8", "cpu"])
+def test_only_sequential_mode_tiles_the_vae(mode: str):
+    """Tiled VAE encoding blends tiles, so its conditioning latents are not the reference's:
+    every mode that can afford the whole-frame encode keeps it."""
+    assert memory_plan(mode).vae_tiling is False
+    assert memory_plan("sequential").vae_tiling is True
+
+
+def _fetch_args(**kw):
+    import argparse
+
+    from void_vfx_server.engines.void.weights import add_fetch_weights_arguments
+
+    parser = argparse.ArgumentParser()
+    add_fetch_weights_arguments(parser)
+    argv = [a for k, v in kw.items() if v for a in ([f"--{k}"] if v is True else [f"--{k}", v])]
+    return parser.parse_args(argv)
+
+
+def test_fetch_weights_also_fetches_raft(void_weights: Path, tmp_path: Path, monkeypatch, capsys):
+    """`void-vfx fetch-weights` downloads the RAFT weights of Pass 2 too (network replaced)."""
+    from void_vfx_server.engines.void import flow, weights
+
+    fetched = []
+    raft_file = tmp_path / "checkpoints" / "raft_large_C_T_SKHT_V2-ff5fadd5.pth"
+    monkeypatch.setattr(weights, "fetch_weights", lambda dest: _locate(void_weights))
+    monkeypatch.setattr(flow, "fetch_raft_weights", lambda: fetched.append(1) or raft_file)
+    assert weights.run_fetch_weights(_fetch_args()) == 0
+    assert fetched == [1]
+    assert f"raft   {raft_file}" in capsys.readouterr().out
+    assert weights.run_fetch_weights(_fetch_args(**{"no-raft": True})) == 0
+    assert fetched == [1] and "raft" not in capsys.readouterr().out
+
+
+def test_fetch_weights_check_reports_raft(void_weights: Path, tmp_path: Path, monkeypatch, capsys):
+    from void_vfx_server.engines.void import weights
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    args = _fetch_args(check=True, dest=str(void_weights))
+    assert weights.run_fetch_weights(args) == 0
+    out = capsys.readouterr().out
+    assert f"base   {void_weights / 'base'}" in out and "raft   missing (" in out

@@ -193,3 +193,157 @@ def test_pass2_alone_on_a_saved_pass1_result_repeats_the_two_pass_job(engine: Vo
     alone = engine.run(win, lambda s, n, m: calls.append((s, n)), lambda: False)
     assert calls == [(1, 2), (2, 2)]
     assert np.array_equal(alone.frames, both.frames)
+
+
+class _FixedVelocity:
+    """Stands in for ``VoidPipeline.predict``: a deterministic velocity of the window alone."""
+
+    def __call__(self, transformer, latents, cond, embeds, t, guidance):
+        return torch.sin(latents.float() * 3.0 + cond[0].float() + t.float() / 1000.0)
+
+
+def test_multidiffusion_rounds_like_the_reference_in_bf16(engine: VoidEngine):
+    """bf16 blend, bit for bit: each stepped window rounded to bf16, times bf16 weights (a bf16
+    product), summed in float32, divided by the float32 sum of the weights, rounded to bf16."""
+    from void_vfx_server.engines.void.loading import VoidModels, memory_plan
+    from void_vfx_server.engines.void.pipeline import VoidPipeline
+
+    models = VoidModels(engine.paths, torch.device("cpu"), torch.bfloat16, memory_plan("cpu"))
+    models.transformers, models.current_pass = {1: engine.models.transformers[1]}, 1
+    models.scheduler_config = engine.models.scheduler_config
+    pipe = VoidPipeline(models)
+    pipe.predict = _FixedVelocity()
+    g = torch.Generator().manual_seed(9)
+    shape = (1, 50, 16, 6, 8)  # 197 frames: windows [0, 22), [18, 40), [36, 50)
+    latents = torch.randn(shape, generator=g).to(torch.bfloat16)
+    cond = (torch.randn(shape, generator=g).to(torch.bfloat16),) * 2
+    params = pass_params(1, {"steps": 1})
+    out = pipe.denoise(latents, cond, torch.zeros(1, 226, 32), pipe.make_scheduler(params), params)
+
+    scheduler = pipe.make_scheduler(params)
+    t = scheduler.timesteps[0]
+    canvas = torch.zeros(shape, dtype=torch.float32)
+    total = torch.zeros(1, 50, 1, 1, 1)
+    ramp = torch.linspace(0.0, 1.0, 6)[1:-1]
+    for a, b in [(0, 22), (18, 40), (36, 50)]:
+        x = latents[:, a:b]
+        v = _FixedVelocity()(None, x, (cond[0][:, a:b],), None, t, 1.0)
+        stepped = scheduler.step(v, t, x, return_dict=False)[0].to(torch.bfloat16)
+        w = torch.ones(1, b - a, 1, 1, 1).to(torch.bfloat16)
+        if a > 0:
+            w[:, :4] = ramp.to(torch.bfloat16).view(1, 4, 1, 1, 1)
+        if b < 50:
+            w[:, -4:] = ramp.flip(0).to(torch.bfloat16).view(1, 4, 1, 1, 1)
+        canvas[:, a:b] += stepped * w
+        total[:, a:b] += w
+    want = (canvas / total).to(torch.bfloat16)
+    assert out.dtype == torch.bfloat16
+    assert torch.equal(out, want)
+
+
+def test_rotary_embeddings_positions_from_zero_on_the_patch_grid(engine: VoidEngine):
+    """RoPE of a latent window: temporal positions 0..T/2-1, rows 0..h/2-1, columns 0..w/2-1,
+    head dims split 1/4 time, 3/8 height, 3/8 width, theta 10000, each frequency repeated twice;
+    the same table whichever window of a long clip it serves (positions restart)."""
+    pipe, models = engine.pipeline, engine.models
+    models.use_pass(1)
+    head = models.transformers[1].config.attention_head_dim  # 16 in the tiny config
+    cos, sin = pipe.rotary_embeddings(22, 48, 84)  # 85 frames at 384x672 in latents
+    t_n, h_n, w_n = 11, 24, 42
+    assert cos.shape == (t_n * h_n * w_n, head) and sin.shape == cos.shape
+
+    def axis(dim: int, n: int) -> torch.Tensor:
+        freqs = 1.0 / (10000 ** (torch.arange(0, dim, 2, dtype=torch.float64) / dim))
+        return torch.outer(torch.arange(n, dtype=torch.float64), freqs).repeat_interleave(2, 1)
+
+    d_t, d_hw = head // 4, head // 8 * 3
+    ang_t, ang_h, ang_w = axis(d_t, t_n), axis(d_hw, h_n), axis(d_hw, w_n)
+    for t, h, w in [(0, 0, 0), (3, 5, 7), (10, 23, 41)]:
+        angles = torch.cat([ang_t[t], ang_h[h], ang_w[w]])
+        row = (t * h_n + h) * w_n + w
+        assert torch.allclose(cos[row].double(), angles.cos(), atol=1e-5)
+        assert torch.allclose(sin[row].double(), angles.sin(), atol=1e-5)
+    short_cos, _ = pipe.rotary_embeddings(14, 48, 84)  # the last window of 197 frames
+    assert torch.equal(short_cos, cos[: 7 * h_n * w_n])
+
+
+def test_eta_noise_comes_from_the_job_seed(engine: VoidEngine):
+    """With an eta override DDIM draws variance noise: from the job's generator, so the global
+    RNG state does not change the result and the seed does."""
+    runs = []
+    for seed, global_seed in ((4, 1), (4, 2), (5, 1)):
+        torch.manual_seed(global_seed)
+        win = _window(5, 32, 48, seed=seed, steps=3, eta=0.5)
+        runs.append(engine.run(win, lambda *a: None, lambda: False).frames)
+    assert np.isfinite(runs[0]).all()
+    assert np.array_equal(runs[0], runs[1])
+    assert not np.array_equal(runs[0], runs[2])
+    with pytest.raises(EngineError, match="eta"):
+        engine.run(_window(5, 32, 48, eta=1.0), lambda *a: None, lambda: False)
+
+
+def test_prompt_is_encoded_once_without_attention_mask(engine: VoidEngine):
+    """226 ids ending in EOS, T5 called without an attention mask, the embedding cached per
+    prompt on the CPU (the encoder only visits the GPU while it encodes)."""
+    pipe, models = engine.pipeline, engine.models
+    calls = []
+    t5 = models.text_encoder
+    handle = t5.register_forward_pre_hook(
+        lambda mod, args, kwargs: calls.append(kwargs), with_kwargs=True
+    )
+    prompt = "The kitchen is quiet and the cup stands on the counter."
+    pipe._prompt_cache.pop(prompt, None)
+    try:
+        first = pipe.encode_prompt(prompt)
+        again = pipe.encode_prompt(prompt)
+    finally:
+        handle.remove()
+    assert len(calls) == 1 and again is first
+    assert calls[0].get("attention_mask") is None
+    ids = calls[0]["input_ids"]
+    assert ids.shape == (1, 226) and 1 in ids[0].tolist() and ids[0, -1].item() == 0
+    assert first.shape == (1, 226, 32) and first.device.type == "cpu"
+    assert next(t5.parameters()).device.type == "cpu"
+    with torch.no_grad():
+        masked = t5(input_ids=ids, attention_mask=(ids != 0).long())[0]
+    assert not torch.allclose(first, masked.to(first.dtype), atol=1e-4)  # the mask would matter
+
+
+def _encoded_video(engine: VoidEngine, win: WindowInput) -> torch.Tensor:
+    """The video the VAE encoder sees in one Pass 1 run (its second encode, after the mask)."""
+    seen = []
+    vae = engine.models.vae
+    handle = vae.encoder.register_forward_pre_hook(lambda mod, args: seen.append(args[0]))
+    try:
+        engine.run(win, lambda *a: None, lambda: False)
+    finally:
+        handle.remove()
+    return seen[1][0].permute(1, 0, 2, 3)  # (F, 3, H, W)
+
+
+def test_noise_augmentation_follows_the_base_config_flag(
+    engine: VoidEngine, void_weights: Path, tmp_path: Path
+):
+    """The reference adds the 0.0563 noise only when the base transformer config says
+    add_noise_in_inpaint_model (the released folder does); without the flag, the clean video."""
+    import json
+    import shutil
+
+    from void_vfx_server.engines.void.conditioning import frames_to_video
+
+    win = _window(5, 32, 48, seed=2, steps=1)
+    clean = frames_to_video(torch.from_numpy(win.frames))
+    augmented = _encoded_video(engine, win)
+    assert (augmented - clean).std().item() == pytest.approx(0.0563, rel=0.1)
+
+    root = tmp_path / "w"
+    shutil.copytree(void_weights, root)
+    config_path = root / "base" / "transformer" / "config.json"
+    config = json.loads(config_path.read_text())
+    config["add_noise_in_inpaint_model"] = False
+    config_path.write_text(json.dumps(config))
+    plain = VoidEngine(weights=root, device="cpu", dtype=torch.float32)
+    plain.load()
+    assert torch.equal(_encoded_video(plain, win), clean)
+    forced = _encoded_video(plain, _window(5, 32, 48, seed=2, steps=1, noise_aug=0.0563))
+    assert torch.equal(forced, augmented)  # an explicit job value wins, same seeded draw

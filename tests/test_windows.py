@@ -136,3 +136,22 @@ def test_plan_command_prints_json_and_table(capsys) -> None:
     assert "(86 + 7 mirrored = 93)" in capsys.readouterr().out
     assert main(["plan", "--range", "1-86", "--min-length", "20"]) == 1
     assert "min_length 20" in capsys.readouterr().err
+
+
+def test_plan_command_scans_a_real_sequence_on_disk(tmp_path, capsys) -> None:
+    import numpy as np
+
+    from void_vfx.cli import main
+    from void_vfx.image_io import write_exr
+
+    for f in range(998, 1003):  # crosses the 4-digit boundary: plate.0998 .. plate.1002
+        write_exr(str(tmp_path / f"plate.{f:04d}.exr"), np.zeros((4, 4, 3), np.float32))
+    for typed in ("plate.####.exr", "plate.%04d.exr", "plate.[0998-1002].exr", "plate.0999.exr"):
+        assert main(["plan", str(tmp_path / typed), "--json"]) == 0, typed
+        plan = WindowPlan.from_json(capsys.readouterr().out)
+        assert (plan.first, plan.last, plan.windows[0].length) == (998, 1002, 85), typed
+    assert main(["plan", str(tmp_path / "plate.####.exr 1000-1001")]) == 0
+    assert "frames 1000-1001 (2)" in capsys.readouterr().out
+    (tmp_path / "plate.1000.exr").unlink()
+    assert main(["plan", str(tmp_path / "plate.####.exr")]) == 1
+    assert "missing frames 1000" in capsys.readouterr().err

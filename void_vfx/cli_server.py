@@ -141,7 +141,8 @@ def run_remove(args: argparse.Namespace) -> int:
                 engine = "preview"
             spec = build_remove_spec(args, engine)
             job = client.submit(spec, files_mode=args.files)
-            print(f"void-vfx remove: job {job} on {client.host}:{client.port}", file=sys.stderr)
+            print(f"void-vfx remove: job {job} on {client.host}:{client.port} (Ctrl-C cancels it)",
+                  file=sys.stderr)  # fmt: skip
             status = client.follow(job)
             if status["state"] != "done":
                 raise ServerError(f"job {job} {status['state']}: {status['message']}")
@@ -179,9 +180,13 @@ def add_cancel_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_cancel(args: argparse.Namespace) -> int:
+    from .client import cancel_message
+
     with _connect(args) as client:
         state = client.cancel(args.job)
-    print(f"job {args.job}: {state}" + (" (stops at the next step)" if state == "running" else ""))
+    print(cancel_message(args.job, state))
+    if state == "running":
+        print("  'void-vfx jobs' shows when it has stopped")
     return 0
 
 

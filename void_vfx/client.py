@@ -20,71 +20,29 @@ import hashlib
 import json
 import os
 import secrets
-import socket
-import ssl
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rpyc.core import consts
-from rpyc.utils.factory import connect_channel
 
-from . import client_files, client_progress, errors
-from .errors import AuthError, ServerError, TransferError
-from .wire import (
-    CHUNK_SIZE,
-    DEFAULT_PORT,
-    HANDSHAKE_OK,
-    PROBE_PREFIX,
-    TOKEN_HEX_LEN,
-    ClientService,
-    from_wire,
-    make_channel,
-    protocol_config,
-    set_nodelay,
+from . import client_files, client_progress
+from .client_connect import (  # noqa: F401 - re-exported: the client's public surface
+    config_dir,
+    default_token_path,
+    find_token,
+    open_connection,
+    translate_error,
 )
+from .client_progress import cancel_message
+from .errors import ServerError, TransferError
+from .wire import CHUNK_SIZE, DEFAULT_PORT, PROBE_PREFIX, from_wire
 
 FINISHED = ("done", "failed", "cancelled")
 #: status(dict), new events(tuple of dicts) -> None
 Callback = Callable[[dict, tuple], None]
-
-
-def config_dir() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "void-vfx"
-
-
-def default_token_path() -> Path:
-    return config_dir() / "token"
-
-
-def find_token(token_file: str | os.PathLike | None = None) -> str:
-    """The server token: ``token_file``, else $VOID_VFX_TOKEN_FILE, else the user's config folder."""
-    path = Path(token_file or os.environ.get("VOID_VFX_TOKEN_FILE") or default_token_path())
-    try:
-        token = path.read_text(encoding="ascii").strip()
-    except OSError as ex:
-        raise AuthError(
-            f"{path}: cannot read the server token ({ex.strerror}). Start the server once "
-            "(void-vfx serve) to create it, or copy the server's token file here (mode 0600) "
-            "and pass --token-file"
-        ) from None
-    if len(token) != TOKEN_HEX_LEN:
-        raise AuthError(f"{path}: not a void-vfx token; copy it again from the server")
-    return token
-
-
-def _tls_context(tls: Any, host: str) -> ssl.SSLContext | None:
-    """``tls``: None, an SSLContext, or a dict with ca (server CA), cert and key (client cert)."""
-    if tls is None or isinstance(tls, ssl.SSLContext):
-        return tls
-    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=tls.get("ca"))
-    if tls.get("cert"):
-        ctx.load_cert_chain(tls["cert"], tls.get("key"))
-    if tls.get("no_hostname_check"):
-        ctx.check_hostname = False
-    return ctx
 
 
 def connect(
@@ -96,51 +54,8 @@ def connect(
 ) -> Client:
     """Open an authenticated connection; raises AuthError or ServerError with what to do."""
     token = token or find_token()
-    try:
-        sock = socket.create_connection((host, int(port)), timeout=timeout)
-    except OSError as ex:
-        raise ServerError(
-            f"cannot reach a void-vfx server at {host}:{port} ({ex}); start one with "
-            "'void-vfx serve' or check --server HOST:PORT"
-        ) from None
-    set_nodelay(sock)
-    try:
-        ctx = _tls_context(tls, host)
-        if ctx is not None:
-            sock = ctx.wrap_socket(sock, server_hostname=host)
-        sock.sendall((token + "\n").encode("ascii"))
-        answer = b""
-        while len(answer) < len(HANDSHAKE_OK):
-            piece = sock.recv(len(HANDSHAKE_OK) - len(answer))
-            if not piece:
-                break
-            answer += piece
-    except (OSError, ssl.SSLError) as ex:
-        sock.close()
-        raise AuthError(f"{host}:{port}: handshake failed ({ex}); check TLS settings") from None
-    if answer != HANDSHAKE_OK:
-        sock.close()
-        raise AuthError(
-            f"{host}:{port} refused the token; copy the server's token file "
-            "(see 'void-vfx doctor') or pass --token-file"
-        )
-    sock.settimeout(None)
-    conn = connect_channel(make_channel(sock), service=ClientService, config=protocol_config())
+    conn = open_connection(host, int(port), token, tls, timeout)
     return Client(conn, host, int(port), token, tls)
-
-
-def _translate(ex: BaseException) -> BaseException:
-    """Turn a remote void-vfx error (an rpyc generic exception) back into our own class."""
-    short = type(ex).__name__.rsplit(".", 1)[-1]
-    cls = getattr(errors, short, None)
-    if not (isinstance(cls, type) and issubclass(cls, errors.VoidVfxError)):
-        return ex
-    msg = str(ex.args[0]) if ex.args else short
-    err = cls.__new__(cls)
-    Exception.__init__(err, msg)
-    if cls is errors.SpecError:
-        err.field = getattr(ex, "field", "?")
-    return err
 
 
 class Client:
@@ -159,15 +74,17 @@ class Client:
         try:
             # One CALLATTR request per call (getattr + call + decref would be three round trips).
             root = self._conn.root
-            return from_wire(
-                self._conn.sync_request(consts.HANDLE_CALLATTR, root, "exposed_" + name, args, ())
+            result = self._conn.sync_request(
+                consts.HANDLE_CALLATTR, root, "exposed_" + name, args, ()
             )
+            # A big byte string arrives as a view of the received frame; callers get bytes.
+            return bytes(result) if type(result) is memoryview else from_wire(result)
         except (EOFError, ConnectionError) as ex:
             raise ServerError(
                 f"connection to {self.host}:{self.port} lost ({ex}); call reattach()"
             ) from None
         except Exception as ex:  # remote errors arrive as rpyc generic exceptions
-            raise _translate(ex) from None
+            raise translate_error(ex) from None
 
     def pipeline(self, name: str, calls, depth: int = 3):
         """Yield the results of ``name(*args)`` for each args in ``calls``, in order, keeping up to
@@ -185,7 +102,7 @@ class Client:
                     f"connection to {self.host}:{self.port} lost ({ex}); call reattach()"
                 ) from None
             except Exception as ex:  # noqa: BLE001 - remote errors, translated
-                raise _translate(ex) from None
+                raise translate_error(ex) from None
 
         try:
             for args in calls:
@@ -281,8 +198,14 @@ class Client:
         elif mode == "stream":
             uploads = client_files.stream_rewrite(data)
             job_id = resume_job or self.call("submit", json.dumps(data), "stream")
-            for name, path in uploads:
-                self.upload_file(job_id, name, path)
+            try:
+                # The server refuses the whole upload now rather than half-way on a full disk.
+                self.call("check_space", job_id, sum(os.path.getsize(p) for _, p in uploads))
+                for name, path in uploads:
+                    self.upload_file(job_id, name, path)
+            except KeyboardInterrupt:  # Ctrl-C while uploading: the job is not wanted
+                self._cancel_quietly(job_id)
+                raise
         else:
             raise ServerError(f"files_mode {files_mode!r}: use auto, path or stream")
         out = data.get("output") or {}
@@ -320,8 +243,8 @@ class Client:
         offset = int(self.call("upload_status", job_id, name))
         if offset > size:
             raise TransferError(f"{path}: the server holds {offset} bytes of a {size}-byte file")
-        h = client_files.sha256_prefix(path, offset)
-        with open(path, "rb") as fh:
+        h = client_files.BackgroundHash(client_files.sha256_prefix(path, offset))
+        with open(path, "rb") as fh, h:
             fh.seek(offset)
 
             def chunks():
@@ -330,7 +253,7 @@ class Client:
                     chunk = fh.read(CHUNK_SIZE)
                     if not chunk:
                         raise TransferError(f"{path}: file shrank while uploading")
-                    h.update(chunk)
+                    h.update(chunk)  # on a helper thread, while the chunk crosses the network
                     yield job_id, name, at, chunk
                     at += len(chunk)
 
@@ -362,13 +285,21 @@ class Client:
                     return status
                 time.sleep(poll_s)
         except KeyboardInterrupt:
-            try:
-                self.cancel(job_id)
-            finally:
-                raise
+            self._cancel_quietly(job_id)
+            raise
         finally:
             if bar is not None:
                 bar(None)
+
+    def _cancel_quietly(self, job_id: str) -> None:
+        """Ctrl-C: cancel the job on the server and say so; a failure must not hide the Ctrl-C."""
+        try:
+            state = self.cancel(job_id)
+        except Exception as ex:  # noqa: BLE001 - the interrupt is what the caller must see
+            print(f"void-vfx: could not cancel job {job_id} ({ex}); run 'void-vfx cancel "
+                  f"{job_id}'", file=sys.stderr)  # fmt: skip
+            return
+        print(f"void-vfx: {cancel_message(job_id, state)}", file=sys.stderr)
 
     # -- results --------------------------------------------------------------------------------
     def list_results(self, job_id: str) -> list[dict]:
@@ -420,13 +351,15 @@ class Client:
         if offset > result["size"]:
             part.unlink()
             offset = 0
-        h = client_files.sha256_prefix(part, offset) if offset else hashlib.sha256()
+        h = client_files.BackgroundHash(
+            client_files.sha256_prefix(part, offset) if offset else hashlib.sha256()
+        )
         size = result["size"]
         calls = (
             (job_id, result["name"], at, min(CHUNK_SIZE, size - at))
             for at in range(offset, size, CHUNK_SIZE)
         )
-        with open(part, "ab") as fh:
+        with open(part, "ab") as fh, h:
             for data in self.pipeline("download", calls):
                 if not data:
                     raise TransferError(f"{result['name']}: server file shorter than listed")
@@ -438,33 +371,8 @@ class Client:
         os.replace(part, local)
 
 
-def run_local_job(
-    spec: Any,
-    data_dir: str | os.PathLike | None = None,
-    engine: str | Any = "preview",
-    progress: Callback | None = None,
-    files_mode: str = "auto",
-    out_dir: str | None = None,
-) -> list[str]:
-    """Run one job on a private in-process server (127.0.0.1, random port, throw-away token)."""
-    import tempfile
+def run_local_job(spec: Any, *args: Any, **kwargs: Any) -> list[str]:
+    """Run one job on a private in-process server; see :func:`void_vfx.client_local.run_local_job`."""
+    from .client_local import run_local_job as run
 
-    from void_vfx_server.main import InferenceServer
-
-    with tempfile.TemporaryDirectory(prefix="void-vfx-local-") as tmp:
-        token_file = Path(tmp) / "token"
-        server = InferenceServer(
-            "127.0.0.1", 0, data_dir or Path(tmp) / "data", engine, token_file=token_file,
-            min_free_bytes=0,
-        )  # fmt: skip
-        server.start_in_thread()
-        try:
-            with connect("127.0.0.1", server.port, token=server.token) as client:
-                client.remember_jobs = False
-                job = client.submit(spec, files_mode=files_mode)
-                status = client.follow(job, callback=progress)
-                if status["state"] != "done":
-                    raise ServerError(f"local job {job} {status['state']}: {status['message']}")
-                return client.download_results(job, out_dir)
-        finally:
-            server.close()
+    return run(spec, *args, **kwargs)

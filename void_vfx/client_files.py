@@ -31,6 +31,38 @@ def sha256_prefix(path: Path, size: int) -> hashlib._Hash:
     return h
 
 
+class BackgroundHash:
+    """sha256 on a helper thread: hashing a chunk overlaps sending (or writing) the next one.
+
+    hashlib releases the GIL on big buffers, so this runs truly in parallel. At most two chunks
+    wait for the hasher, which bounds memory. Use as a context manager; ``hexdigest`` after it.
+    """
+
+    def __init__(self, h: Any) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._h = h
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="void-vfx-sha256")
+        self._pending: list = []
+
+    def update(self, data: bytes) -> None:
+        if len(self._pending) >= 2:
+            self._pending.pop(0).result()
+        self._pending.append(self._pool.submit(self._h.update, data))
+
+    def hexdigest(self) -> str:
+        self.__exit__()
+        return self._h.hexdigest()
+
+    def __enter__(self) -> BackgroundHash:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        while self._pending:
+            self._pending.pop(0).result()
+        self._pool.shutdown(wait=True)
+
+
 def local_name(name: str, stem: str) -> str:
     """Rename ``<anything>.<frame>.exr`` to ``<stem>.<frame>.exr``; other files keep their name."""
     parts = Path(name).name.split(".")
@@ -109,7 +141,7 @@ def stream_rewrite(data: dict) -> list[tuple[str, str]]:
 
 
 def _memo_path(job_id: str) -> Path:
-    from .client import config_dir
+    from .client_connect import config_dir
 
     return config_dir() / "jobs" / f"{job_id}.json"
 

@@ -37,3 +37,12 @@ def make_bar(job_id: str) -> Callable[[dict | None], None] | None:
         bar.set_postfix_str(text, refresh=True)
 
     return update
+
+
+def cancel_message(job_id: str, state: str) -> str:
+    """What a cancel did, from the state the server answered."""
+    if state == "running":
+        return f"job {job_id}: cancel requested; it stops at its next denoising step"
+    if state == "cancelled":
+        return f"job {job_id}: cancelled"
+    return f"job {job_id} had already finished ({state}); nothing to cancel"

@@ -242,15 +242,19 @@ def guess_colourspace(header, config=None) -> ColourGuess:
     """
     cfg = load_config(config)
     attrs = dict(getattr(header, "attributes", {}) or {})
+    unknown = ""
     for key in _NAME_ATTRIBUTES:
         value = attrs.get(key)
         if isinstance(value, str) and value and cfg.getColorSpace(value) is not None:
             return ColourGuess(cfg.getColorSpace(value).getName(), f"from the {key} attribute")
+        if isinstance(value, str) and value and not unknown:
+            unknown = f"; its {key} attribute {value!r} is not in the OCIO config"
     chroma = attrs.get("chromaticities")
     if chroma is not None and len(chroma) == 8:
         for name, ref in _PRIMARIES.items():
             if np.allclose(chroma, ref, atol=2e-3) and cfg.getColorSpace(name) is not None:
-                return ColourGuess(cfg.getColorSpace(name).getName(), "from the chromaticities")
+                reason = "from the chromaticities" + unknown
+                return ColourGuess(cfg.getColorSpace(name).getName(), reason)
     fmt = str(getattr(header, "file_format", "")).lower()
     if fmt in ("openexr", "exr", "hdr") or str(getattr(header, "pixel_type", "")) in (
         "half",
@@ -259,5 +263,7 @@ def guess_colourspace(header, config=None) -> ColourGuess:
         cs = cfg.getColorSpace("scene_linear")
         if cs is None:
             raise ColourError("the OCIO config has no scene_linear role; set the colour space")
-        return ColourGuess(cs.getName(), f"{fmt or 'float'} file: the config's scene_linear role")
-    return ColourGuess(find_working_space(cfg), f"{fmt or 'integer'} file: assumed sRGB-encoded")
+        reason = f"{fmt or 'float'} file: the config's scene_linear role{unknown}"
+        return ColourGuess(cs.getName(), reason)
+    reason = f"{fmt or 'integer'} file: assumed sRGB-encoded{unknown}"
+    return ColourGuess(find_working_space(cfg), reason)

@@ -4,32 +4,25 @@ Pixels come back as float32 (H, W, C) covering the display window: the data wind
 inside it and everything outside the data window is 0. NaN and Inf are counted per frame, logged,
 and replaced in ``Image.pixels`` (NaN -> 0, +Inf -> 65504, the largest half, -Inf -> 0) so that
 colour and model code never sees them; ``Image.raw`` keeps the file's values for bit-identical
-paste-back. Writing goes to a hidden temporary file in the target folder that is renamed into
-place, so a reader never sees half a frame and a crash never leaves a broken output behind.
+paste-back. Writing (:func:`write_exr`, in :mod:`void_vfx.image_write`, re-exported here) goes to a
+hidden temporary file in the target folder that is renamed into place.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from void_vfx.errors import ImageIOError
+from void_vfx.image_write import COMPRESSIONS, write_exr
 
 log = logging.getLogger(__name__)
 
 HALF_MAX = 65504.0
-COMPRESSIONS = (
-    "none", "rle", "zips", "zip", "piz", "pxr24", "b44", "b44a", "dwaa", "dwab", "htj2k256",
-    "htj2k32",
-)  # fmt: skip
-# Attributes that describe how a file was stored, not what it shows: never carried to an output.
-_STORAGE_ATTRIBUTES = {"compression", "DateTime", "planarconfig", "ICCProfile", "Orientation"}
-_STORAGE_PREFIXES = ("oiio:", "openexr:", "tiff:", "png:", "jpeg:", "dpx:", "exr:")
 
 NonfiniteCallback = Callable[[str, "int | None", int], None]
 
@@ -131,7 +124,9 @@ def _open(path: str, frame: int | None):
 
 
 def _resolve_path(path: str, frame: int | None) -> str:
-    if frame is None:
+    """``path`` as a pattern for ``frame``; a concrete file is used as it is (its name may hold
+    characters such as ``@`` or ``#`` that would read as a frame token)."""
+    if frame is None or os.path.isfile(path):
         return str(path)
     from void_vfx.sequences import Sequence
 
@@ -281,7 +276,7 @@ def check_sequence_sizes(pattern, frames: Iterable[int]) -> tuple[int, int]:
     seq = pattern if isinstance(pattern, Sequence) else Sequence.parse(str(pattern))
     size = first = None
     for f in frames:
-        h = read_header(seq.path(f), frame=None)
+        h = read_header(seq.path(f), frame=f)
         if size is None:
             size, first = (h.width, h.height), f
         elif (h.width, h.height) != size:
@@ -303,8 +298,7 @@ def read_frames(
     seq = pattern if isinstance(pattern, Sequence) else Sequence.parse(str(pattern))
     size = first = None
     for f in frames:
-        img = read_image(seq.path(f), channels, **kwargs)
-        img.frame = f
+        img = read_image(seq.path(f), channels, frame=f, **kwargs)
         if size is None:
             size, first = (img.header.width, img.header.height), f
         elif (img.header.width, img.header.height) != size:
@@ -315,104 +309,15 @@ def read_frames(
         yield img
 
 
-def _default_names(count: int) -> tuple[str, ...]:
-    return {1: ("Y",), 2: ("Y", "A"), 3: ("R", "G", "B"), 4: ("R", "G", "B", "A")}.get(
-        count, tuple(f"channel{i}" for i in range(count))
-    )
-
-
-def write_exr(
-    path: str,
-    pixels: np.ndarray,
-    *,
-    header: ImageHeader | None = None,
-    compression: str = "zip",
-    pixel_type: str = "half",
-    channel_names: Iterable[str] | None = None,
-    origin: tuple[int, int] | None = None,
-    sources: Iterable[str] = (),
-    overwrite: bool = True,
-) -> str:
-    """Write an EXR atomically, carrying ``header``'s display window and metadata.
-
-    ``pixels`` (H, W[, C]) covers the display window unless ``origin`` says where its top-left
-    pixel sits (then it is the data window). ``sources`` are the inputs of the job: writing onto
-    one of them is refused.
-    """
-    import OpenImageIO as oiio
-
-    path = os.fspath(path)
-    target = os.path.realpath(path)
-    for src in sources:
-        if os.path.realpath(os.fspath(src)) == target:
-            raise ImageIOError(
-                f"{path}: refusing to write over a source image; choose another output"
-            )
-    if not overwrite and os.path.exists(path):
-        raise ImageIOError(f"{path}: exists already; pick a new version instead of overwriting")
-    if compression.split(":")[0].lower() not in COMPRESSIONS:
-        raise ImageIOError(
-            f"{path}: unknown compression {compression!r}; use one of {', '.join(COMPRESSIONS)}"
-        )
-    formats = {"half": oiio.HALF, "float": oiio.FLOAT}
-    if pixel_type not in formats:
-        raise ImageIOError(f"{path}: pixel_type must be 'half' or 'float', not {pixel_type!r}")
-    arr = np.asarray(pixels)
-    if arr.ndim == 2:
-        arr = arr[..., None]
-    if arr.ndim != 3:
-        raise ImageIOError(f"{path}: pixels must be (H, W) or (H, W, C), got shape {arr.shape}")
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
-    h, w, c = arr.shape
-    names = tuple(channel_names) if channel_names is not None else None
-    if names is None:
-        names = (
-            header.channel_names if header and len(header.channel_names) == c else _default_names(c)
-        )
-    if len(names) != c:
-        raise ImageIOError(f"{path}: {len(names)} channel names for {c} channels")
-
-    spec = oiio.ImageSpec(w, h, c, formats[pixel_type])
-    spec.channelnames = names
-    if "A" in names:
-        spec.alpha_channel = names.index("A")
-    if header is not None:
-        fx, fy, fw, fh = header.display_window
-        if origin is None and (w, h) != (fw, fh):
-            raise ImageIOError(
-                f"{path}: pixels are {w}x{h} but the display window is {fw}x{fh}; resize them or "
-                "pass origin= to write them as a data window"
-            )
-        spec.full_x, spec.full_y, spec.full_width, spec.full_height = fx, fy, fw, fh
-        spec.x, spec.y = origin if origin is not None else (fx, fy)
-        for name, value in header.attributes.items():
-            if name in _STORAGE_ATTRIBUTES or name.startswith(_STORAGE_PREFIXES):
-                continue
-            try:
-                spec.attribute(
-                    name, oiio.TypeDesc(header.attribute_types.get(name, "string")), value
-                )
-            except (TypeError, ValueError, RuntimeError) as exc:  # a value OIIO cannot store
-                log.warning("%s: attribute %s not carried over: %s", path, name, exc)
-    elif origin is not None:
-        spec.x, spec.y = origin
-        spec.full_x, spec.full_y = origin
-    spec.attribute("compression", compression)
-
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp.exr")
-    try:
-        out = oiio.ImageOutput.create(tmp)
-        if out is None or not out.open(tmp, spec):
-            raise ImageIOError(f"{path}: cannot open for writing: {oiio.geterror()}")
-        ok = out.write_image(arr)
-        err = out.geterror()
-        closed = out.close()
-        if not ok or not closed:
-            raise ImageIOError(f"{path}: write failed: {err or out.geterror()}; check disk space")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+__all__ = [
+    "COMPRESSIONS",
+    "HALF_MAX",
+    "Image",
+    "ImageHeader",
+    "check_sequence_sizes",
+    "count_nonfinite",
+    "read_frames",
+    "read_header",
+    "read_image",
+    "write_exr",
+]

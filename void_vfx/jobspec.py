@@ -9,7 +9,7 @@ and Resolve's Pythons import this module from a folder on their path.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from fractions import Fraction
 from typing import Any
 
@@ -39,7 +39,8 @@ COMPRESSIONS = (
     "b44a",
     "dwaa",
     "dwab",
-    "htj2k",
+    "htj2k256",
+    "htj2k32",
 )
 HIGHLIGHTS = ("shoulder", "clip")
 #: Fields naming files: a client uploads them in stream mode, the server rewrites their paths.
@@ -212,8 +213,10 @@ class JobSpec:
         if not 0 <= s.seed < 2**63:
             raise SpecError("sampling.seed", f"{s.seed} must be 0..2**63-1")
         o = self.output
-        codec = o.compression.split(":", 1)[0]
+        codec, sep, level = o.compression.partition(":")
         _one_of("output.compression", codec, COMPRESSIONS)
+        if sep and not level.replace(".", "", 1).isdigit():
+            raise SpecError("output.compression", f"level {level!r} must be a number (dwaa:45)")
         _one_of("output.pixel_type", o.pixel_type, PIXEL_TYPES)
         if o.version < 0:
             raise SpecError("output.version", f"{o.version} must be >= 0 (0 = next free version)")
@@ -292,6 +295,9 @@ def _typed_fields(cls: type, data: dict[str, Any], prefix: str) -> dict[str, Any
         raise SpecError(
             prefix + unknown[0], f"unknown field; known fields: {', '.join(sorted(known))}"
         )
+    for f in known.values():
+        if f.name not in data and f.default is MISSING and f.default_factory is MISSING:
+            raise SpecError(prefix + f.name, "required field is missing")
     out: dict[str, Any] = {}
     for name, value in data.items():
         path = prefix + name

@@ -41,9 +41,10 @@ def run_plan(args: argparse.Namespace) -> int:
     if args.range:
         first, last = parse_range(args.range)
     elif args.plate:
-        from .sequences import Sequence
+        from .sequences import find_sequence
 
-        frames = Sequence.parse(args.plate).frames()
+        # find_sequence: a pattern, or one frame file of the sequence (plate.1001.exr).
+        frames = find_sequence(args.plate).frames()
         first, last = frames[0], frames[-1]
     else:
         raise SpecError("plate", "give a plate pattern or --range A-B")

@@ -26,8 +26,10 @@ from .render_io import (
     Shot,
     Warn,
     box_of,
+    display_view,
     load_window_frames,
     load_window_meta,
+    onto_data_window,
     save_window,
 )
 from .roi import (
@@ -124,8 +126,8 @@ def prepare_window(
     where = f"window {window.index} (frames {window.first}-{window.last})"
     if not found:
         return None, (
-            f"{where}: the mask has no object pixels (0 or 63) on any frame; skipped, the plate "
-            "passes through unchanged there"
+            f"{where}: the mask ({shot.mask_sources()}) has no object pixels (0 or 63) on any "
+            "frame; skipped, the plate passes through unchanged there"
         )
     roi = spec.roi
     box = plan_crop(
@@ -143,15 +145,7 @@ def prepare_window(
     x0, y0, x1, y1 = box.inside()
     for i, f in enumerate(window.frames()):
         img = read_image(shot.plate.path(f), "rgb", frame=f)
-        if img.nonfinite and on_warning:
-            on_warning(
-                f"{img.path} (frame {f}): {img.nonfinite} NaN/Inf values replaced for processing"
-            )
-        if (img.header.width, img.header.height) != (shot.width, shot.height):
-            raise ImageIOError(
-                f"{img.path} (frame {f}): size {img.header.width}x{img.header.height} differs "
-                f"from {shot.width}x{shot.height}; a plate must have one resolution"
-            )
+        shot.note_frame(img, f)
         rgb = shot.colour.to_working(img.pixels[y0:y1, x0:x1])
         work[i] = np.clip(inside_to_work(rgb, box, WORK_SIZE), 0.0, 1.0)
         q = np.full((shot.height, shot.width), QUAD_KEEP, dtype=np.uint8)
@@ -277,8 +271,10 @@ def assemble_frames(
 ) -> list[int]:
     """Write the final EXR of every plate frame (of ``frames``) whose windows are all committed.
 
-    Returns the frames written. Header, channels and data of the plate are carried; compression
-    and pixel type come from the spec. Frames of skipped windows are the plate, rewritten.
+    Returns the frames written. Header, channels and data window of the plate are carried (the
+    result is pasted where data and display windows overlap; overscan keeps the plate's bits);
+    compression and pixel type come from the spec. Frames of skipped windows are the plate,
+    rewritten.
     """
     from .image_io import read_image, write_exr
 
@@ -295,12 +291,15 @@ def assemble_frames(
         if any(m is None for m in metas):
             continue
         plate_path = shot.plate.path(f)
-        img = read_image(plate_path, frame=f)
-        pixels = _composite(shot, job_dir, cover, metas, f, img)
+        img = read_image(plate_path, frame=f, window="data")
+        shot.note_frame(img, f, whole=True)
+        pixels = _composite(shot, job_dir, cover, metas, f, display_view(img))
+        pixels, origin = onto_data_window(pixels, img)
         write_exr(
             output_path(shot, out_dir, f, stem),
             pixels,
             header=img.header,
+            origin=origin,
             compression=spec.output.compression,
             pixel_type=spec.output.pixel_type,
             channel_names=img.channel_names,
@@ -377,6 +376,8 @@ def process_shot(
         "reused": reused,
         "frames_written": len(written),
         "paths": paths,
+        # NaN/Inf values per plate frame (replaced for processing, kept outside the mask).
+        "nonfinite": dict(sorted(shot.nonfinite.items())),
         "first": plan.first,
         "last": plan.last,
         "out_dir": out_dir,

@@ -13,12 +13,12 @@ import json
 import os
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from .errors import ImageIOError, MaskError
+from .errors import ColourError, ImageIOError, MaskError, SequenceError
 from .quadmask import build_quadmask, snap_quadmask
 from .resample import resize
 from .roi import CropBox
@@ -44,6 +44,9 @@ class Shot:
     on_warning: Warn = _quiet
     _mask_seqs: dict[str, Any] = field(default_factory=dict)
     _warned: set[int] = field(default_factory=set)
+    #: NaN/Inf values per plate frame (of the frames assembled so far), for the job's summary.
+    nonfinite: dict[int, int] = field(default_factory=dict)
+    _nan_told: set[int] = field(default_factory=set)
 
     @classmethod
     def open(cls, spec, *, on_warning: Warn | None = None) -> Shot:
@@ -54,13 +57,30 @@ class Shot:
         plate = Sequence.parse(spec.plate)
         frames = plate.frames(tuple(spec.frame_range) if spec.frame_range else None)
         header = read_header(plate.path(frames[0]))
-        space = spec.colourspace or guess_colourspace(header).name
-        colour = ColourTransform(space, highlight=spec.highlight)
+        try:
+            space = spec.colourspace
+            if not space:
+                guess = guess_colourspace(header)
+                space = guess.name
+                (on_warning or _quiet)(
+                    f"{header.path} (frame {frames[0]}): colour space not set, using {guess}; "
+                    "set colourspace in the job if that is wrong"
+                )
+            colour = ColourTransform(space, highlight=spec.highlight)
+        except ColourError as exc:
+            raise ColourError(
+                f"{header.path} (frames {frames[0]}-{frames[-1]}): colourspace: {exc}"
+            ) from exc
         seqs = {}
         for name in ("primary", "affected", "quadmask"):
             src = getattr(spec, name)
             if src is not None:
                 seqs[name] = Sequence.parse(src.path)
+        # Everything a header can tell is checked before the first window reaches the engine.
+        others = [(f"{name} mask", seq, spec.mask.resize) for name, seq in seqs.items()]
+        if getattr(spec, "pass1_result", None) is not None:
+            others.append(("Pass 1 result", Sequence.parse(spec.pass1_result.path), False))
+        _check_sizes(plate, frames, (header.width, header.height), others)
         return cls(
             spec,
             plate,
@@ -72,6 +92,28 @@ class Shot:
             on_warning or _quiet,
             seqs,
         )
+
+    def note_frame(self, img, frame: int, *, whole: bool = False) -> None:
+        """Check a plate frame just read against the shot's size; report its NaN/Inf values
+        (once per frame) and, from a ``whole`` read (every channel, the data window), record
+        their count for the summary."""
+        if (img.header.width, img.header.height) != (self.width, self.height):
+            raise ImageIOError(
+                f"{img.path} (frame {frame}): size {img.header.width}x{img.header.height} differs "
+                f"from {self.width}x{self.height}; a plate must have one resolution"
+            )
+        if whole and img.nonfinite:
+            self.nonfinite[frame] = int(img.nonfinite)
+        if img.nonfinite and frame not in self._nan_told:
+            self._nan_told.add(frame)
+            self.on_warning(
+                f"{img.path} (frame {frame}): {img.nonfinite} NaN/Inf values, replaced for "
+                "processing; outside the removed region the output keeps them as they are"
+            )
+
+    def mask_sources(self) -> str:
+        """The mask patterns of this shot, for messages."""
+        return ", ".join(f"{name} {seq.format()}" for name, seq in self._mask_seqs.items())
 
     @property
     def first(self) -> int:
@@ -127,6 +169,49 @@ class Shot:
         return q
 
 
+def _check_sizes(plate, frames, size, others: list[tuple[str, Any, bool]]) -> None:
+    """Headers only: every plate frame has the first frame's size; each other sequence (name,
+    sequence, may be resized) has a file for every plate frame and, unless it may be resized,
+    the plate's size. Errors name the file and the frame."""
+    from .image_io import read_header
+    from .sequences import compact_ranges
+
+    w, h = size
+    for f in frames[1:]:
+        hd = read_header(plate.path(f), frame=f)
+        if (hd.width, hd.height) != size:
+            raise ImageIOError(
+                f"{hd.path} (frame {f}): size {hd.width}x{hd.height} differs from {w}x{h} at "
+                f"frame {frames[0]} ({plate.path(frames[0])}); a plate sequence must have one "
+                "resolution: re-render or reformat that frame"
+            )
+    for name, seq, may_resize in others:
+        if seq.is_still:
+            needed = [frames[0]]
+        else:
+            files = seq.scan().files
+            missing = [f for f in frames if files.get(f) != seq.path(f)]
+            if missing:
+                f = missing[0]
+                raise SequenceError(
+                    f"{seq.path(f)} (frame {f}): the {name} has no file for this plate frame "
+                    f"(missing {compact_ranges(missing)} of the plate's {frames[0]}-{frames[-1]}); "
+                    "render it over the plate's whole range"
+                )
+            needed = frames
+        if may_resize:
+            continue
+        for f in needed:
+            hd = read_header(seq.path(f), frame=f)
+            if (hd.width, hd.height) != size:
+                is_mask = "mask" in name
+                fix = "set mask.resize" if is_mask else "use a result of this plate"
+                raise (MaskError if is_mask else ImageIOError)(
+                    f"{hd.path} (frame {f}): the {name} is {hd.width}x{hd.height} but the "
+                    f"plate is {w}x{h}; render it at the plate's size or {fix}"
+                )
+
+
 def rgb_channels(names, where: str = "") -> tuple[int, int, int]:
     """Indices of R, G, B among a plate's channel names (case-insensitive; first three else)."""
     lowered = [str(n).lower() for n in names]
@@ -141,6 +226,33 @@ def rgb_channels(names, where: str = "") -> tuple[int, int, int]:
             )
         return (0, 1, 2)
     return tuple(idx)  # type: ignore[return-value]
+
+
+def display_view(img):
+    """The display-window view of a data-window read (``img`` itself when they coincide)."""
+    h = img.header
+    if h.data_window == h.display_window:
+        return img
+    from .image_io import _place_in_display
+
+    pixels = _place_in_display(img.pixels, h)
+    raw = pixels if img.raw is None or img.raw is img.pixels else _place_in_display(img.raw, h)
+    return replace(img, pixels=pixels, raw=raw, origin=h.display_window[:2])
+
+
+def onto_data_window(out: np.ndarray, img) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """Put a display-window result back into the plate's own data window, so overscan (data
+    beyond the display window) survives bit for bit. Returns (pixels, origin or None)."""
+    h = img.header
+    if h.data_window == h.display_window:
+        return out, None
+    dx, dy, dw, dh = h.data_window
+    fx, fy, fw, fh = h.display_window
+    base = (img.raw if img.raw is not None else img.pixels).copy()
+    x0, y0, x1, y1 = max(dx, fx), max(dy, fy), min(dx + dw, fx + fw), min(dy + dh, fy + fh)
+    if x1 > x0 and y1 > y0:
+        base[y0 - dy : y1 - dy, x0 - dx : x1 - dx] = out[y0 - fy : y1 - fy, x0 - fx : x1 - fx]
+    return base, (dx, dy)
 
 
 # --- window store ---------------------------------------------------------------------------

@@ -53,6 +53,14 @@ def compact_ranges(frames: list[int] | set[int]) -> str:
     return ", ".join(parts)
 
 
+def _range_padding(*numbers: str) -> int:
+    """Padding of a ``[first-last]`` range: a zero-padded number gives it exactly (``0998``);
+    otherwise the shorter number bounds it (``[-12-3]`` is unpadded, ``[1001-1100]`` is 4)."""
+    digits = [n.lstrip("-") for n in numbers]
+    padded = [len(d) for d in digits if len(d) > 1 and d.startswith("0")]
+    return max(padded) if padded else min(len(d) for d in digits)
+
+
 @dataclass(frozen=True)
 class Sequence:
     """A parsed pattern: ``directory/prefix<frame>suffix``.
@@ -100,9 +108,9 @@ class Sequence:
         elif m.group("at"):
             style, padding = "at", len(m.group("at"))
         else:
-            first_txt = m.group("first")
-            style, padding = "range", len(first_txt.lstrip("-"))
-            explicit = (int(first_txt), int(m.group("last")))
+            first_txt, last_txt = m.group("first"), m.group("last")
+            style, padding = "range", _range_padding(first_txt, last_txt)
+            explicit = (int(first_txt), int(last_txt))
         if explicit and explicit[0] > explicit[1]:
             raise SequenceError(
                 f"pattern {pattern!r}: range {explicit[0]}-{explicit[1]} runs backwards; "

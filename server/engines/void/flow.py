@@ -83,9 +83,16 @@ def fetch_raft_weights() -> Path:
     _, weights_enum = _raft_api()
     target = default_weights_path()
     if not target.is_file():
-        torch.hub.load_state_dict_from_url(
-            weights_enum.C_T_SKHT_V2.url, progress=True, check_hash=True, map_location="cpu"
-        )
+        url = weights_enum.C_T_SKHT_V2.url
+        try:
+            torch.hub.load_state_dict_from_url(
+                url, progress=True, check_hash=True, map_location="cpu"
+            )
+        except Exception as exc:  # network, disk or hash failure: name the file and the fix
+            raise WeightsError(
+                f"could not download the RAFT-large weights {url} to {target} "
+                f"({type(exc).__name__}: {exc}); retry online, or copy the file there by hand"
+            ) from exc
     return target
 
 

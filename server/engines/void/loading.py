@@ -7,6 +7,9 @@
 - Memory modes (``MemoryPlan``): ``gpu`` (all resident), ``model_offload`` (each model moved to the
   GPU only while it runs), ``sequential`` (accelerate per-module offload), ``cpu``; float8 storage
   with bf16 compute via diffusers' layerwise casting; VAE tiling / slicing for encoding.
+  Tiled encoding blends overlapping tiles, so its latents differ from the reference's whole-frame
+  encoding: only ``sequential`` (the last resort) tiles. Under model offload the transformer is
+  off the GPU while the VAE runs, which leaves room for the exact, untiled encode.
 - FP8 choice: the layers that stay bf16 are ``patch_embed`` (the conditioning entry), every
   ``norm`` module *including the adaptive-norm linears* ``norm1.linear``, ``norm2.linear``,
   ``norm_out.linear`` (about 0.8B parameters: they make the per-block scale, shift and gate, which
@@ -60,8 +63,8 @@ def memory_plan(name: str) -> MemoryPlan:
     plans = {
         "gpu": MemoryPlan("gpu"),
         "gpu-fp8": MemoryPlan("gpu", fp8=True),
-        "offload": MemoryPlan("model_offload", vae_tiling=True),
-        "offload-fp8": MemoryPlan("model_offload", fp8=True, vae_tiling=True),
+        "offload": MemoryPlan("model_offload"),
+        "offload-fp8": MemoryPlan("model_offload", fp8=True),
         "sequential": MemoryPlan("sequential", vae_tiling=True),
         "cpu": MemoryPlan("cpu"),
     }
@@ -179,6 +182,9 @@ class VoidModels:
         self.transformers: dict[int, Any] = {}
         self.current_pass = 0
         self.scheduler_config: dict[str, Any] = {}
+        #: The base config's ``add_noise_in_inpaint_model`` (true in the released folder): the
+        #: reference noise-augments the video before encoding only when it is set.
+        self.noise_augmentation = True
 
     # -- loading -------------------------------------------------------------------------
     def load(self) -> None:
@@ -201,6 +207,8 @@ class VoidModels:
         self.text_encoder.eval().requires_grad_(False)
         self.tokenizer = T5SentencePieceTokenizer(base / "tokenizer" / "spiece.model")
         self.scheduler_config = read_json(base / "scheduler" / "scheduler_config.json")
+        config = self.paths.transformer_config()
+        self.noise_augmentation = bool(config.get("add_noise_in_inpaint_model", False))
         if self.plan.vae_tiling:
             self.vae.enable_tiling()
         if self.plan.vae_slicing:

@@ -99,13 +99,19 @@ def multidiffusion_windows(
 
 
 def multidiffusion_weights(
-    spans: list[tuple[int, int]], overlap: int = LATENT_OVERLAP
+    spans: list[tuple[int, int]],
+    overlap: int = LATENT_OVERLAP,
+    dtype: torch.dtype = torch.float32,
 ) -> list[torch.Tensor]:
-    """Per-window frame weights: ramps 0.2, 0.4, 0.6, 0.8 over each overlap, reversed at a tail."""
-    ramp = torch.arange(1, overlap + 1, dtype=torch.float32) / (overlap + 1)
+    """Per-window frame weights: ramps 0.2, 0.4, 0.6, 0.8 over each overlap, reversed at a tail.
+
+    The ramp is the inner points of linspace(0, 1, overlap + 2) rounded to ``dtype``: the
+    reference keeps these weights in the model dtype (bf16: 0.2002, 0.4004, 0.6016, 0.8008).
+    """
+    ramp = torch.linspace(0.0, 1.0, overlap + 2)[1:-1].to(dtype)
     weights = []
     for i, (start, stop) in enumerate(spans):
-        w = torch.ones(stop - start)
+        w = torch.ones(stop - start, dtype=dtype)
         if i > 0:
             n = min(overlap, spans[i - 1][1] - start)
             w[:n] = ramp[:n]
@@ -151,6 +157,10 @@ class VoidPipeline:
             raise EngineError(f"pass must be 1 or 2, got {pass_index}")
         if params.steps < 1 or params.guidance < 0:
             raise EngineError(f"steps must be >= 1 and guidance >= 0, got {params.steps}, {params.guidance}")  # fmt: skip
+        if not 0.0 <= params.eta < 1.0:
+            # eta = 1 makes DDIM's direction term the root of a rounding-level negative number at
+            # the zero-SNR first step (NaN everywhere), so it is refused rather than run.
+            raise EngineError(f"eta must be in [0, 1), got {params.eta}")
         if params.latent_window < 2 or params.latent_window % 2 or params.latent_overlap % 2:
             raise EngineError("latent_window must be even and >= 2 and latent_overlap even")
         if not 0 <= params.latent_overlap < params.latent_window:
@@ -289,14 +299,18 @@ class VoidPipeline:
         should_cancel: Callable[[], bool] | None = None,
         step_offset: int = 0,
         total_steps: int | None = None,
+        generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """The loop. Over 22 latent frames, windows are denoised and stepped on their own from
         the same pre-step latents and blended; DDIM steps only read the timestep tables, so one
-        scheduler serves every window."""
+        scheduler serves every window. Rounding follows the reference bit for bit: each stepped
+        window is rounded to the model dtype, multiplied by its weights in the model dtype, and
+        summed in float32; the blend is rounded to the model dtype again. With ``eta`` > 0 the
+        scheduler's variance noise is drawn from ``generator`` (the job's), never the global RNG."""
         models = self.models
         transformer = models.transformers[models.current_pass]
         spans = multidiffusion_windows(latents.shape[1], params.latent_window, params.latent_overlap)  # fmt: skip
-        weights = [w.to(models.device).view(1, -1, 1, 1, 1) for w in multidiffusion_weights(spans, params.latent_overlap)]  # fmt: skip
+        weights = [w.to(models.device).view(1, -1, 1, 1, 1) for w in multidiffusion_weights(spans, params.latent_overlap, models.dtype)]  # fmt: skip
         embeds = embeds.to(models.device, models.dtype)
         timesteps = scheduler.timesteps
         total = total_steps or len(timesteps)
@@ -310,10 +324,11 @@ class VoidPipeline:
                     window = latents[:, start:stop]
                     window_cond = (cond[0][:, start:stop], cond[1][:, start:stop])
                     v = self.predict(transformer, window, window_cond, embeds, t, params.guidance)
-                    stepped = scheduler.step(v, t, window, eta=params.eta, return_dict=False)[0]
-                    acc[:, start:stop] += w * stepped.float()
+                    stepped = scheduler.step(v, t, window, eta=params.eta, generator=generator, return_dict=False)[0]  # fmt: skip
+                    stepped = stepped.to(models.dtype)  # rounded to the model dtype every step
+                    acc[:, start:stop] += stepped * w  # product in the model dtype
                     norm[:, start:stop] += w
-                latents = (acc / norm).to(models.dtype)  # rounded to the model dtype every step
+                latents = (acc / norm).to(models.dtype)
                 if progress is not None:
                     progress(step_offset + i + 1, total, f"pass {models.current_pass} step {i + 1}/{len(timesteps)}")  # fmt: skip
         return latents
@@ -325,7 +340,7 @@ class VoidPipeline:
         models = self.models
         with models.on_device(models.vae) as vae:
             z = latents.permute(0, 2, 1, 3, 4).to(next(vae.parameters()).dtype)
-            video = decode_video(vae, z / vae.config.scaling_factor)
+            video = decode_video(vae, z * (1 / vae.config.scaling_factor))  # as the reference
         return (video[0].float() / 2 + 0.5).clamp(0, 1).permute(1, 2, 3, 0).cpu()
 
     # 6. The whole pass ----------------------------------------------------------------------
@@ -354,7 +369,11 @@ class VoidPipeline:
         embeds = self.encode_prompt(prompt)
         if pp.guidance > 1.0:
             embeds = torch.cat([self.encode_prompt(pp.negative_prompt), embeds])
-        cond = self.prepare_conditioning(frames, quadmask, pass_index, generator, pp.noise_aug)
+        # The reference augments only under the base config's add_noise_in_inpaint_model (set in
+        # the released folder); a job's explicit noise_aug wins either way.
+        augment = models.noise_augmentation or "noise_aug" in (params or {})
+        noise_aug = pp.noise_aug if augment else 0.0
+        cond = self.prepare_conditioning(frames, quadmask, pass_index, generator, noise_aug)
         scheduler = self.make_scheduler(pp)
         shape = tuple(cond[1].shape)
         if pass_index == 1:
@@ -363,8 +382,9 @@ class VoidPipeline:
             latents = self.warped_latents(pass1_frames, shape, generator, params or {})
             latents = latents * scheduler.init_noise_sigma
         latents = self.denoise(
-            latents, cond, embeds, scheduler, pp, progress, should_cancel, step_offset, total_steps
-        )
+            latents, cond, embeds, scheduler, pp, progress, should_cancel, step_offset, total_steps,
+            generator=generator,  # only drawn from when eta > 0 (DDIM variance noise)
+        )  # fmt: skip
         if should_cancel is not None and should_cancel():
             raise Cancelled("cancelled before decoding")
         return self.decode_latents(latents)

@@ -267,16 +267,39 @@ def add_fetch_weights_arguments(parser) -> None:
     parser.add_argument(
         "--check", action="store_true", help="only check what is already there; download nothing"
     )
+    parser.add_argument(
+        "--no-raft",
+        action="store_true",
+        help="skip the RAFT-large optical flow weights (torchvision C_T_SKHT_V2, about 20 MB) "
+        "that Pass 2 needs; they go to torch's hub cache",
+    )
 
 
 def run_fetch_weights(args) -> int:
-    """Download (or with --check only locate) the weights and print where they are."""
+    """Download (or with --check only locate) the weights and print where they are.
+
+    Besides the base folder and the VOID checkpoints this fetches the RAFT-large weights of
+    Pass 2's optical flow into torch's hub cache (unless --no-raft), so that a farm node set up
+    with one command never needs the network later.
+    """
+    from . import flow  # torchvision is imported only here, not for --help
+
+    want_raft = not getattr(args, "no_raft", False)
     if args.check:
         dest = Path(args.dest).expanduser() if args.dest else None
         paths = locate_weights(dest / "base", dest / "void") if dest else locate_weights()
+        raft: str | None = None
+        if want_raft:
+            target = flow.default_weights_path()
+            raft = str(target) if target.is_file() else f"missing ({target})"
     else:
         print(f"downloading {BASE_REPO} (without its unused transformer weights) and {VOID_REPO}")
         paths = fetch_weights(args.dest)
-    for key, value in paths.to_dict().items():
+        raft = None
+        if want_raft:
+            print("downloading the RAFT-large optical flow weights (torchvision C_T_SKHT_V2)")
+            raft = str(flow.fetch_raft_weights())
+    rows = {**paths.to_dict(), **({"raft": raft} if want_raft else {})}
+    for key, value in rows.items():
         print(f"{key:6s} {value}")
     return 0
