@@ -48,3 +48,11 @@ def test_host_module_imports_without_heavy_packages(module: str) -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "HEAVY []" in proc.stdout
+
+
+def test_qt_and_client_in_one_process_exit_cleanly() -> None:
+    """A panel imports Qt and our client together; PySide6 6.12.0 aborted at exit with rpyc."""
+    pytest.importorskip("PySide6.QtCore")
+    code = f"import sys; sys.path.insert(0, {str(REPO)!r}); import PySide6.QtCore, void_vfx.client"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]

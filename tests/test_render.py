@@ -457,3 +457,28 @@ def test_a_guessed_colour_space_is_said(shot_dir):
     assert shot.colour.source_space == "ACEScg"  # plain EXR: the config's scene_linear role
     assert len(messages) == 1 and "plate.1001.exr (frame 1001): colour space not set" in messages[0]
     assert "scene_linear" in messages[0]
+
+
+def test_all_windows_empty_is_an_error_not_a_copy(tmp_path, shot_dir):
+    for f in range(FIRST, LAST + 1):
+        write_exr(str(tmp_path / f"empty.{f}.exr"), np.zeros((H, W), np.float32))
+    spec = _spec(shot_dir)
+    spec.primary = MatteSource(str(tmp_path / "empty.####.exr"), "Y")
+    calls = []
+    out = tmp_path / "out"
+    with pytest.raises(MaskError, match=r"empty\.####\.exr.*Every window was skipped.*channel"):
+        process_shot(spec, _constant_engine(calls), str(tmp_path / "j"), str(out))
+    assert calls == []
+    assert not out.exists() or not os.listdir(out)
+
+
+def test_frame_rate_comes_from_the_plate_unless_the_spec_sets_it(tmp_path):
+    from void_vfx.demo import make_demo_shot
+
+    demo = make_demo_shot(tmp_path / "s", frames=2, size=(64, 32), fps="24000/1001")
+    spec = JobSpec(plate=demo.plate, primary=MatteSource(demo.primary, "A")).validate()
+    assert spec.fps == ""
+    assert Shot.open(spec).fps == "24000/1001"
+    assert shot_plan(Shot.open(spec)).fps == "24000/1001"
+    spec.fps = "25"
+    assert Shot.open(spec).fps == "25"

@@ -71,7 +71,9 @@ def run_serve(args: argparse.Namespace) -> int:
 
 # -- remove --------------------------------------------------------------------------------------
 def add_remove_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("plate", metavar="PLATE", help="plate frames, e.g. shot.####.exr")
+    p.add_argument("plate", metavar="PLATE", nargs="?", help="plate frames, e.g. shot.####.exr")
+    p.add_argument("--spec", metavar="JOB.json",
+                   help="a complete job spec (JSON); options given as well override it")  # fmt: skip
     p.add_argument("--primary", metavar="MATTE", help="matte of the object to remove")
     p.add_argument("--primary-channel", default="a", help="channel of the primary matte (a)")
     group = p.add_mutually_exclusive_group()
@@ -80,41 +82,95 @@ def add_remove_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--affected-channel", default="a", help="channel of the affected matte (a)")
     p.add_argument("--quadmask-channel", default="r", help="channel of the quadmask (r)")
     p.add_argument("--range", type=_frame_range, metavar="A-B", help="frames to process")
-    p.add_argument("--fps", default="24", help="frame rate, e.g. 24 or 23.976")
-    p.add_argument("--colourspace", default="", help="OCIO colour space of the plate (auto)")
-    p.add_argument("--prompt", default="", help="the scene after the removal")
-    p.add_argument("-o", "--output", default="", metavar="OUT",
+    p.add_argument("--fps", default=None, help="frame rate, e.g. 24 or 23.976 (default 24)")
+    p.add_argument("--colourspace", default=None, help="OCIO colour space of the plate (auto)")
+    p.add_argument("--highlight", choices=("shoulder", "clip"), default=None,
+                   help="how scene-linear values above 1 pass the model (shoulder)")  # fmt: skip
+    p.add_argument("--prompt", default=None, help="the scene after the removal")
+    p.add_argument("-o", "--output", default=None, metavar="OUT",
                    help="output folder (default: next to the plate); a new version every run")  # fmt: skip
     p.add_argument("--local", action="store_true", help="run an in-process server for this job")
     p.add_argument("--engine", default="auto", choices=("auto", "preview", "void"))
-    p.add_argument("--passes", type=int, choices=(1, 2), default=1)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--priority", type=int, default=0, help="higher runs first")
+    p.add_argument("--passes", type=int, choices=(1, 2), default=None)
+    p.add_argument("--pass1-result", metavar="SEQ",
+                   help="a saved Pass 1 output of this plate: run Pass 2 alone on it")  # fmt: skip
+    p.add_argument("--steps", type=int, default=None, help="Pass 1 denoising steps (30)")
+    p.add_argument("--pass2-steps", type=int, default=None, help="Pass 2 denoising steps (50)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--dilate", type=int, default=None, help="grow the primary matte (pixels)")
+    p.add_argument("--roi", choices=("crop", "full"), default=None,
+                   help="crop around the mask (default) or the whole frame")  # fmt: skip
+    p.add_argument("--margin", type=float, default=None, help="crop margin, fraction (0.15)")
+    p.add_argument("--feather", type=int, default=None, help="paste-back feather, pixels (8)")
+    p.add_argument("--min-window", type=int, default=None,
+                   help="shortest model window, 8j+5 (85; 13 or 21 are faster)")  # fmt: skip
+    p.add_argument("--compression", default=None, help="EXR compression of the output (zip)")
+    p.add_argument("--pixel-type", choices=("half", "float"), default=None)
+    p.add_argument("--priority", type=int, default=None, help="higher runs first")
     p.add_argument("--files", default="auto", choices=("auto", "path", "stream"),
                    help="path: the server reads the files; stream: upload them (auto: probe)")  # fmt: skip
     _add_connection(p)
 
 
+#: (argument, spec object path, field) for the options that map one to one onto the spec.
+_SPEC_OPTIONS = (
+    ("range", "", "frame_range"),
+    ("fps", "", "fps"),
+    ("colourspace", "", "colourspace"),
+    ("highlight", "", "highlight"),
+    ("prompt", "", "prompt"),
+    ("priority", "", "priority"),
+    ("passes", "sampling", "passes"),
+    ("steps", "sampling", "pass1_steps"),
+    ("pass2_steps", "sampling", "pass2_steps"),
+    ("seed", "sampling", "seed"),
+    ("dilate", "mask", "dilate"),
+    ("roi", "roi", "mode"),
+    ("margin", "roi", "margin"),
+    ("feather", "roi", "feather"),
+    ("min_window", "window", "min_length"),
+    ("compression", "output", "compression"),
+    ("pixel_type", "output", "pixel_type"),
+)
+
+
 def build_remove_spec(args: argparse.Namespace, engine: str):
+    """The job spec from ``--spec`` (if given) with every option given on the line applied."""
     from .jobspec import JobSpec, MatteSource
 
-    if not args.primary and not args.quadmask:
-        raise SpecError("primary", "give --primary MATTE (and optionally --affected) or --quadmask")
-    spec = JobSpec(
-        plate=args.plate,
-        primary=MatteSource(args.primary, args.primary_channel) if args.primary else None,
-        affected=MatteSource(args.affected, args.affected_channel) if args.affected else None,
-        quadmask=MatteSource(args.quadmask, args.quadmask_channel) if args.quadmask else None,
-        frame_range=args.range,
-        fps=args.fps,
-        colourspace=args.colourspace,
-        prompt=args.prompt,
-        engine=engine,
-        priority=args.priority,
-    )
-    spec.sampling.passes = args.passes
-    spec.sampling.seed = args.seed
-    spec.output.dir = os.path.abspath(args.output) if args.output else ""
+    if args.spec:
+        try:
+            with open(args.spec, encoding="utf-8") as fh:
+                spec = JobSpec.from_json(fh.read())
+        except OSError as exc:
+            raise SpecError("--spec", f"cannot read {args.spec}: {exc.strerror}") from exc
+    else:
+        if not args.plate:
+            raise SpecError("plate", "give the plate frames (PLATE) or a job spec (--spec)")
+        if not args.primary and not args.quadmask:
+            raise SpecError(
+                "primary", "give --primary MATTE (and optionally --affected) or --quadmask"
+            )
+        spec = JobSpec(plate=args.plate)
+    if args.plate:
+        spec.plate = args.plate
+    if args.primary:
+        spec.primary = MatteSource(args.primary, args.primary_channel)
+    if args.affected:
+        spec.affected = MatteSource(args.affected, args.affected_channel)
+    if args.quadmask:
+        spec.quadmask = MatteSource(args.quadmask, args.quadmask_channel)
+        spec.primary = spec.affected = None
+    if args.pass1_result:
+        spec.pass1_result = MatteSource(args.pass1_result, "rgb")
+        spec.sampling.passes = 2
+    for arg, group, field in _SPEC_OPTIONS:
+        value = getattr(args, arg, None)
+        if value is not None:
+            setattr(getattr(spec, group) if group else spec, field, value)
+    if args.output is not None:
+        spec.output.dir = os.path.abspath(args.output) if args.output else ""
+    spec.engine = engine
     return spec.validate()
 
 

@@ -126,7 +126,8 @@ class JobSpec:
     #: A saved Pass 1 result (a void-vfx output sequence of this plate): run Pass 2 alone on it.
     pass1_result: MatteSource | None = None
     frame_range: tuple[int, int] | None = None
-    fps: str = "24"
+    #: Frame rate; empty means the plate's own (its FramesPerSecond header), else 24.
+    fps: str = ""
     colourspace: str = ""
     highlight: str = "shoulder"
     prompt: str = ""
@@ -171,7 +172,8 @@ class JobSpec:
             if b < a:
                 raise SpecError("frame_range", f"last frame {b} comes before first frame {a}")
         try:
-            self.fps_fraction()
+            if str(self.fps).strip():
+                self.fps_fraction()
         except (ValueError, ZeroDivisionError) as exc:
             raise SpecError("fps", f"{self.fps!r} is not a frame rate ({exc})") from exc
         _one_of("highlight", self.highlight, HIGHLIGHTS)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import Cancelled, EngineError, ImageIOError, PlanError
+from .errors import Cancelled, EngineError, ImageIOError, MaskError, PlanError
 from .model_facts import QUAD_KEEP, WORK_HEIGHT, WORK_WIDTH
 from .quadmask import has_object
 from .render_io import (
@@ -90,7 +90,7 @@ def shot_plan(shot: Shot) -> WindowPlan:
         min_length=w.min_length,
         max_length=w.max_length,
         overlap=w.overlap,
-        fps=str(shot.spec.fps),
+        fps=shot.fps,
     )
 
 
@@ -167,9 +167,9 @@ def prepare_window(
 def _read_pass1(spec, shot: Shot, window: Window, box) -> np.ndarray:
     """A saved Pass 1 result (a void-vfx output of this plate), cut exactly like the plate."""
     from .image_io import read_image
-    from .sequences import Sequence
+    from .sequences import find_sequence
 
-    seq = Sequence.parse(spec.pass1_result.path)
+    seq = find_sequence(spec.pass1_result.path)
     out = np.empty((window.length, *WORK_SIZE, 3), dtype=np.float32)
     x0, y0, x1, y1 = box.inside()
     for i, f in enumerate(window.frames()):
@@ -366,6 +366,15 @@ def process_shot(
         commit_window(job_dir, w, engine_fn(window_input), ctx)
         computed.append(w.index)
         report(w.index + 1, total, f"window {w.index}: committed")
+    metas = [load_window_meta(job_dir, w.index) or {} for w in plan.windows]
+    if all(m.get("skipped") for m in metas):
+        # A job that would only copy the plate is almost always a matte read from the wrong
+        # channel or an empty roto: say so rather than write a version that changes nothing.
+        raise MaskError(
+            f"{metas[0].get('reason', 'no object pixels')}. Every window was skipped, so nothing "
+            "would be removed: check the matte's channel (an alpha may be empty when the matte "
+            "is in RGB), its threshold, and the frame range"
+        )
     report(total, total, "assembling frames")
     written = assemble_frames(job_dir, spec, plan, out_dir, shot=shot, stem=stem)
     paths = [output_path(shot, out_dir, f, stem) for f in written]

@@ -30,6 +30,15 @@ def _quiet(_msg: str) -> None:
     pass
 
 
+def header_fps(header) -> str:
+    """The plate's FramesPerSecond attribute as ``num/den`` (or ``24`` when it has none)."""
+    value = header.attributes.get("FramesPerSecond")
+    if isinstance(value, list | tuple) and len(value) == 2 and value[0] > 0 and value[1] > 0:
+        num, den = int(value[0]), int(value[1])
+        return str(num // den) if num % den == 0 else f"{num}/{den}"
+    return "24"
+
+
 @dataclass
 class Shot:
     """A spec resolved against the disk: plate frames, size, colour and mask sources."""
@@ -47,14 +56,16 @@ class Shot:
     #: NaN/Inf values per plate frame (of the frames assembled so far), for the job's summary.
     nonfinite: dict[int, int] = field(default_factory=dict)
     _nan_told: set[int] = field(default_factory=set)
+    #: Frame rate: the spec's, else the plate header's FramesPerSecond, else 24.
+    fps: str = "24"
 
     @classmethod
     def open(cls, spec, *, on_warning: Warn | None = None) -> Shot:
         from .colour import ColourTransform, guess_colourspace
         from .image_io import read_header
-        from .sequences import Sequence
+        from .sequences import find_sequence
 
-        plate = Sequence.parse(spec.plate)
+        plate = find_sequence(spec.plate)
         frames = plate.frames(tuple(spec.frame_range) if spec.frame_range else None)
         header = read_header(plate.path(frames[0]))
         try:
@@ -75,11 +86,11 @@ class Shot:
         for name in ("primary", "affected", "quadmask"):
             src = getattr(spec, name)
             if src is not None:
-                seqs[name] = Sequence.parse(src.path)
+                seqs[name] = find_sequence(src.path)
         # Everything a header can tell is checked before the first window reaches the engine.
         others = [(f"{name} mask", seq, spec.mask.resize) for name, seq in seqs.items()]
         if getattr(spec, "pass1_result", None) is not None:
-            others.append(("Pass 1 result", Sequence.parse(spec.pass1_result.path), False))
+            others.append(("Pass 1 result", find_sequence(spec.pass1_result.path), False))
         _check_sizes(plate, frames, (header.width, header.height), others)
         return cls(
             spec,
@@ -91,6 +102,7 @@ class Shot:
             rgb_channels(header.channel_names, header.path),
             on_warning or _quiet,
             seqs,
+            fps=str(spec.fps).strip() or header_fps(header),
         )
 
     def note_frame(self, img, frame: int, *, whole: bool = False) -> None:
