@@ -56,3 +56,15 @@ def test_qt_and_client_in_one_process_exit_cleanly() -> None:
     code = f"import sys; sys.path.insert(0, {str(REPO)!r}); import PySide6.QtCore, void_vfx.client"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_gpu_probe_asks_a_child_python_and_agrees_with_torch() -> None:
+    torch = pytest.importorskip("torch")
+    code = (
+        f"import sys; sys.path.insert(0, {str(REPO)!r}); from void_vfx.gpu_probe import probe_gpu; "
+        "ok, why = probe_gpu(); print(ok, 'torch' in sys.modules); print(why)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    first, why = proc.stdout.splitlines()[:2]
+    assert first == f"{torch.cuda.is_available()} False"  # the probe never imports torch itself
+    assert ("GiB" in why) if torch.cuda.is_available() else ("sees no CUDA GPU" in why)

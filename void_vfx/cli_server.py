@@ -253,17 +253,9 @@ def add_doctor_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _check_gpu() -> tuple[bool, str]:
-    try:
-        import torch
-    except ImportError:
-        return False, "torch is not installed: pip install 'void-vfx[server]' on the GPU machine"
-    if not torch.cuda.is_available():
-        return False, (
-            f"torch {torch.__version__} sees no CUDA GPU: VOID needs an NVIDIA GPU (install a CUDA "
-            "build of torch); the preview engine runs on the CPU meanwhile"
-        )
-    props = torch.cuda.get_device_properties(0)
-    return True, f"{props.name}, {props.total_memory / 1024**3:.0f} GiB"
+    from .gpu_probe import probe_gpu
+
+    return probe_gpu()
 
 
 def _check_weights(base: str | None) -> tuple[bool, str]:

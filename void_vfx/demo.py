@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -137,24 +136,6 @@ def make_demo_shot(
 # -- engine choice -------------------------------------------------------------------------------
 
 
-def _gpu_available(timeout: float = 120.0) -> tuple[bool, str]:
-    """Ask a child Python whether torch sees CUDA: the core package never imports torch itself."""
-    import importlib.util
-
-    if importlib.util.find_spec("torch") is None:
-        return False, "torch is not installed"
-    code = "import torch, sys; sys.stdout.write(str(torch.cuda.is_available()))"
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout
-        )
-    except (OSError, subprocess.TimeoutExpired) as ex:
-        return False, f"could not ask torch about CUDA ({ex})"
-    if done.stdout.strip() == "True":
-        return True, "CUDA GPU found"
-    return False, "no CUDA GPU visible to torch"
-
-
 def choose_engine(engine: str = "auto") -> tuple[str, str]:
     """(engine name, why): ``auto`` means VOID when weights and a CUDA GPU are both found."""
     if engine in ("preview", "void"):
@@ -169,7 +150,9 @@ def choose_engine(engine: str = "auto") -> tuple[str, str]:
         return "preview", f"the VOID engine is not installed ({ex})"
     except Exception as ex:  # noqa: BLE001 - any weights problem means: no VOID here
         return "preview", f"no VOID weights ({str(ex).splitlines()[0]})"
-    ok, why = _gpu_available()
+    from .gpu_probe import probe_gpu
+
+    ok, why = probe_gpu()
     return ("void", "weights and a CUDA GPU found") if ok else ("preview", why)
 
 
