@@ -16,6 +16,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from void_vfx.errors import Cancelled, VoidVfxError
@@ -117,6 +118,7 @@ class Worker(threading.Thread):
                 raise Cancelled(f"job {job_id} cancelled")
             return out
 
+        out_dir = None
         try:
             row = store.get(job_id)
             spec = self.spec_loader(row["spec"])
@@ -150,11 +152,14 @@ class Worker(threading.Thread):
                 store.set_state(job_id, "queued", "server stopped; will resume")
             else:
                 store.set_state(job_id, "cancelled", "cancelled by the user")
+                _drop_if_empty(out_dir)
         except VoidVfxError as ex:
             store.set_state(job_id, "failed", str(ex))
+            _drop_if_empty(out_dir)
         except Exception as ex:  # noqa: BLE001 - a failed job must not kill the worker
             log.error("job %s crashed:\n%s", job_id, traceback.format_exc())
             store.set_state(job_id, "failed", f"internal error: {type(ex).__name__}: {ex}")
+            _drop_if_empty(out_dir)
         else:
             store.update(job_id, window=state["windows"], eta_s=0.0)
             store.set_state(job_id, "done", f"finished in {time.time() - t0:.1f} s")
@@ -173,3 +178,14 @@ class Worker(threading.Thread):
                 torch.cuda.empty_cache()
         except Exception:  # noqa: BLE001
             log.exception("freeing engine memory failed")
+
+
+def _drop_if_empty(folder: Path | None) -> None:
+    """A version folder reserved for a job that wrote nothing is removed (rmdir of an empty
+    folder only), so a cancelled or failed job leaves no empty version behind."""
+    if folder is None:
+        return
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # not empty (frames were written) or already gone: keep it

@@ -205,3 +205,18 @@ def test_wire_encoding_matches_rpyc_and_round_trips():
     wired = to_wire(value)
     assert brine.dumpable(wired)  # copied by value, never a netref
     assert from_wire(wired) == {"a": (1, {"b": (2.5, None, b"x")}), "c": "d"}
+
+
+def test_failed_path_mode_job_leaves_no_empty_version(tmp_path):
+    """A job that fails before writing a frame (here: an empty matte) keeps no version folder."""
+    from void_vfx.demo import build_spec, make_demo_shot
+    from void_vfx.jobspec import MatteSource
+
+    shot = make_demo_shot(tmp_path / "shot", frames=3, size=(96, 64), camera_pan=False)
+    spec = build_spec(shot, "preview", str(tmp_path / "out"))
+    spec.affected = None
+    spec.primary = MatteSource(shot.primary, "R")  # the demo's matte has only A
+    with pytest.raises(ServerError, match=r"demo_primary.1001.exr \(frame 1001\): no channel 'R'"):
+        run_local_job(spec, files_mode="path")
+    out = tmp_path / "out"
+    assert not out.exists() or not any(out.iterdir())
