@@ -482,3 +482,17 @@ def test_frame_rate_comes_from_the_plate_unless_the_spec_sets_it(tmp_path):
     assert shot_plan(Shot.open(spec)).fps == "24000/1001"
     spec.fps = "25"
     assert Shot.open(spec).fps == "25"
+
+
+def test_output_carries_the_shot_rate_when_the_plate_has_none(tmp_path, shot_dir):
+    from void_vfx.image_io import read_header
+
+    plate_header = read_header(os.path.join(shot_dir, f"plate.{FIRST}.exr"))
+    assert "FramesPerSecond" not in plate_header.attributes
+    spec = _spec(shot_dir)
+    spec.fps = "25"
+    out = str(tmp_path / "o")
+    summary = process_shot(spec, _constant_engine([]), str(tmp_path / "j"), out)
+    header = read_header(summary["paths"][0])
+    assert tuple(header.attributes["FramesPerSecond"]) == (25, 1)
+    assert header.attributes.get("void:testShot") == "sh010"

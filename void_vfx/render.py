@@ -298,7 +298,7 @@ def assemble_frames(
         write_exr(
             output_path(shot, out_dir, f, stem),
             pixels,
-            header=img.header,
+            header=_with_rate(img.header, shot.fps),
             origin=origin,
             compression=spec.output.compression,
             pixel_type=spec.output.pixel_type,
@@ -307,6 +307,18 @@ def assemble_frames(
         )
         written.append(f)
     return written
+
+
+def _with_rate(header, fps: str):
+    """The plate's header, given the shot's frame rate where the plate carries none."""
+    if "FramesPerSecond" in header.attributes:
+        return header
+    from fractions import Fraction
+
+    rate = Fraction(fps)
+    header.attributes["FramesPerSecond"] = (rate.numerator, rate.denominator)
+    header.attribute_types["FramesPerSecond"] = "rational"
+    return header
 
 
 def _load_or_save_plan(job_dir: str, shot: Shot) -> WindowPlan:
