@@ -68,7 +68,8 @@ def test_contact_sheet_has_one_row_per_frame_and_four_columns(tmp_path, shot):
     )  # fmt: skip
     spec = oiio.ImageInput.open(out).spec()
     row_h = round(96 * 80 / 160)
-    assert (spec.width, spec.height, spec.nchannels) == (4 * 80 + 3 * 4, 3 * row_h + 2 * 4, 3)
+    # a strip naming the columns, then one row per frame
+    assert (spec.width, spec.height, spec.nchannels) == (4 * 80 + 3 * 4, 24 + 3 * row_h + 3 * 4, 3)
     assert pick_frames(6, 3) == [0, 2, 5] and pick_frames(2, 4) == [0, 1]
     with pytest.raises(ImageIOError, match="one result per plate frame"):
         contact_sheet(shot.paths("plate"), shot.paths("clean")[:2], str(tmp_path / "x.png"))

@@ -121,10 +121,27 @@ def contact_sheet(
     if not rows:
         raise ImageIOError(f"{out_png}: no frames to show")
     gap = np.ones((4, rows[0].shape[1], 3), np.float32) * 0.08
-    sheet = rows[0]
-    for r in rows[1:]:
+    labels = ["plate", "mask" if primary_paths else "changed", "result", "truth"]
+    sheet = _label_strip(labels[: len(cells)], size[1], 4)
+    for r in rows:
         sheet = np.concatenate([sheet, gap, r], axis=0)
     return _write_png(out_png, sheet)
+
+
+LABEL_HEIGHT = 24
+
+
+def _label_strip(labels: list[str], cell_width: int, gap: int) -> np.ndarray:
+    """A dark strip naming each column, drawn with OpenImageIO's built-in font."""
+    import OpenImageIO as oiio
+
+    width = len(labels) * cell_width + (len(labels) - 1) * gap
+    buf = oiio.ImageBuf(oiio.ImageSpec(width, LABEL_HEIGHT, 3, "float"))
+    oiio.ImageBufAlgo.fill(buf, (0.08, 0.08, 0.08))
+    for i, text in enumerate(labels):
+        x = i * (cell_width + gap) + 6
+        oiio.ImageBufAlgo.render_text(buf, x, LABEL_HEIGHT - 7, text, 16, "", (0.9, 0.9, 0.9))
+    return buf.get_pixels(oiio.FLOAT).reshape(LABEL_HEIGHT, width, 3)
 
 
 def review_movie(
