@@ -18,7 +18,6 @@ import argparse
 import os
 import sys
 import time
-import uuid
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .atomic import atomic_target
 from .errors import ImageIOError, SpecError
 from .review import LINEAR_709, contact_sheet, psnr_in_mask, review_movie
 
@@ -76,17 +76,12 @@ def _write_exr(path: str, pixels: np.ndarray, channels: tuple[str, ...], fps: Fr
     spec.attribute("FramesPerSecond", oiio.TypeRational, (fps.numerator, fps.denominator))
     spec.attribute("chromaticities", oiio.TypeDesc("float[8]"), REC709_CHROMATICITIES)
     spec.attribute("oiio:ColorSpace", LINEAR_709)
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}")
     out = oiio.ImageOutput.create("exr")
-    try:
+    with atomic_target(path, ".tmp.exr") as tmp:
         if out is None or not out.open(tmp, spec):
             raise ImageIOError(f"{path}: cannot open for writing: {oiio.geterror()}")
         if not out.write_image(arr) or not out.close():
             raise ImageIOError(f"{path}: write failed: {out.geterror()}; check disk space")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def make_demo_shot(

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from void_vfx.atomic import atomic_target
 from void_vfx.errors import ImageIOError
 from void_vfx.jobspec import COMPRESSIONS  # one list: a spec that validates always writes
 
@@ -113,10 +113,7 @@ def write_exr(
         spec.full_x, spec.full_y = origin
     spec.attribute("compression", compression)
 
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp.exr")
-    try:
+    with atomic_target(path, ".tmp.exr") as tmp:
         out = oiio.ImageOutput.create(tmp)
         if out is None or not out.open(tmp, spec):
             raise ImageIOError(f"{path}: cannot open for writing: {oiio.geterror()}")
@@ -125,8 +122,4 @@ def write_exr(
         closed = out.close()
         if not ok or not closed:
             raise ImageIOError(f"{path}: write failed: {err or out.geterror()}; check disk space")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .atomic import atomic_target
 from .errors import Cancelled, EngineError, ImageIOError, MaskError, PlanError
 from .model_facts import QUAD_KEEP, WORK_HEIGHT, WORK_WIDTH
 from .quadmask import has_object
@@ -334,11 +335,8 @@ def _load_or_save_plan(job_dir: str, shot: Shot) -> WindowPlan:
                 f"plate ({plan.first}-{plan.last}); start a new job folder"
             )
         return saved
-    os.makedirs(job_dir, exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as fh:
+    with atomic_target(path) as tmp, open(tmp, "w") as fh:
         fh.write(plan.to_json())
-    os.replace(tmp, path)
     return plan
 
 

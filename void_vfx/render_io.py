@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from .atomic import atomic_target
 from .errors import ColourError, ImageIOError, MaskError, SequenceError
-from .quadmask import build_quadmask, snap_quadmask
+from .quadmask import build_quadmask, clear_first_frame_affected, snap_quadmask
 from .resample import resize
 from .roi import CropBox
 
@@ -177,7 +177,7 @@ class Shot:
                 dilate_px=m.dilate,
             )
         if m.clear_first_frame and frame == self.first:
-            q[q == 127] = 255
+            clear_first_frame_affected(q, inplace=True)
         return q
 
 
@@ -275,34 +275,14 @@ def window_paths(job_dir: str, index: int) -> tuple[str, str]:
     return base + ".npy", base + ".json"
 
 
-def _atomic_write(path: str, write: Callable[[str], None]) -> None:
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def save_window(job_dir: str, index: int, frames: np.ndarray | None, meta: dict) -> None:
     """Store a window's working-size frames (None for a skipped window), then its json marker."""
     npy, js = window_paths(job_dir, index)
     if frames is not None:
-
-        def _save(tmp: str) -> None:
-            with open(tmp, "wb") as fh:
-                np.save(fh, np.ascontiguousarray(frames, dtype=np.float32))
-
-        _atomic_write(npy, _save)
-
-    def _meta(tmp: str) -> None:
-        with open(tmp, "w") as fh:
-            json.dump(meta, fh, indent=1)
-
-    _atomic_write(js, _meta)
+        with atomic_target(npy) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, np.ascontiguousarray(frames, dtype=np.float32))
+    with atomic_target(js) as tmp, open(tmp, "w") as fh:
+        json.dump(meta, fh, indent=1)
 
 
 def load_window_meta(job_dir: str, index: int) -> dict | None:

@@ -7,11 +7,11 @@ display sRGB and clipped to 0-1, so figures and images agree with what a composi
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Sequence
 
 import numpy as np
 
+from .atomic import atomic_target
 from .errors import ImageIOError
 
 #: The colour space the demo writes and the default here.
@@ -55,18 +55,11 @@ def _write_png(path: str, rgb: np.ndarray) -> str:
     import OpenImageIO as oiio
 
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp.png")
     pixels = np.ascontiguousarray(np.round(np.clip(rgb, 0, 1) * 255.0).astype(np.uint8))
     buf = oiio.ImageBuf(pixels)
-    try:
+    with atomic_target(path, ".tmp.png") as tmp:
         if not buf.write(tmp, "uint8", "png"):
             raise ImageIOError(f"{path}: cannot write PNG: {buf.geterror()}")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 
@@ -165,21 +158,20 @@ def review_movie(
     h, w = first.shape[:2]
     half = (width // 2) // 2 * 2
     size = (max(2, round(h * half / w) // 2 * 2), half)
-    tmp = os.path.join(os.path.dirname(os.path.abspath(out_mp4)), f".{uuid.uuid4().hex[:8]}.mp4")
-    writer = imageio_ffmpeg.write_frames(
-        tmp, (2 * size[1], size[0]), fps=fps, quality=8, macro_block_size=2
-    )
-    writer.send(None)
-    try:
-        for plate, result in zip(plate_paths, result_paths, strict=True):
-            pair = [
-                resize(_display(_read_rgb(p), transform), size, "area") for p in (plate, result)
-            ]
-            frame = np.concatenate(pair, axis=1)
-            writer.send(np.ascontiguousarray(np.round(frame * 255).astype(np.uint8)))
-    finally:
-        writer.close()
-    os.replace(tmp, out_mp4)
+    with atomic_target(out_mp4, ".tmp.mp4") as tmp:
+        writer = imageio_ffmpeg.write_frames(
+            tmp, (2 * size[1], size[0]), fps=fps, quality=8, macro_block_size=2
+        )
+        writer.send(None)
+        try:
+            for plate, result in zip(plate_paths, result_paths, strict=True):
+                pair = [
+                    resize(_display(_read_rgb(p), transform), size, "area") for p in (plate, result)
+                ]
+                frame = np.concatenate(pair, axis=1)
+                writer.send(np.ascontiguousarray(np.round(frame * 255).astype(np.uint8)))
+        finally:
+            writer.close()
     return out_mp4
 
 
