@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 
 from void_vfx.errors import TransferError
+from void_vfx.wire import file_sha256
 
 #: Chunks queued per file before an upload call waits (bounds memory at ~4 x 2 MiB per file).
 QUEUE_DEPTH = 4
@@ -45,11 +46,7 @@ class PartWriter:
 
     def _hash_existing(self) -> None:
         """A resumed upload: hash what an earlier connection left in the ``.part`` file."""
-        with open(self.part, "rb") as fh:
-            left = self.size
-            while left > 0 and (block := fh.read(min(left, 4 * 1024 * 1024))):
-                self._hash.update(block)
-                left -= len(block)
+        file_sha256(self.part, self.size, into=self._hash)
 
     def _write(self, data: bytes | memoryview) -> None:
         view = memoryview(data)

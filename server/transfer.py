@@ -7,14 +7,13 @@ only renamed to ``<name>`` once its size and sha256 match what the client says; 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
 from pathlib import Path
 
 from void_vfx.errors import TransferError
-from void_vfx.wire import MAX_CHUNK
+from void_vfx.wire import MAX_CHUNK, file_sha256
 
 from .part_writer import settle, writer_for
 
@@ -81,11 +80,7 @@ def check_free_space(folder: Path, needed: int, min_free: int) -> None:
 
 
 def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(4 * 1024 * 1024):
-            h.update(block)
-    return h.hexdigest()
+    return file_sha256(path).hexdigest()
 
 
 def upload_size(root: Path, name: str) -> int:

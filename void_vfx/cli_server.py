@@ -24,17 +24,13 @@ def _server_address(text: str) -> tuple[str, int]:
 
 
 def _frame_range(text: str) -> tuple[int, int]:
-    first, sep, last = text.partition("-")
-    if text.startswith("-"):  # negative first frame: -10-20
-        first, sep, last = text[1:].partition("-")
-        first = "-" + first
+    """argparse type for --range: the plan command's parser, its error as a usage error."""
+    from .plan_cmd import parse_range
+
     try:
-        a, b = int(first), int(last if sep else first)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected FIRST-LAST, e.g. 1001-1100") from None
-    if b < a:
-        raise argparse.ArgumentTypeError(f"{text!r}: the last frame comes before the first")
-    return a, b
+        return parse_range(text)
+    except SpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add_connection(p: argparse.ArgumentParser) -> None:

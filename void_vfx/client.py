@@ -38,7 +38,7 @@ from .client_connect import (  # noqa: F401 - re-exported: the client's public s
 )
 from .client_progress import cancel_message
 from .errors import ServerError, TransferError
-from .wire import CHUNK_SIZE, DEFAULT_PORT, PROBE_PREFIX, from_wire
+from .wire import CHUNK_SIZE, DEFAULT_PORT, PROBE_PREFIX, file_sha256, from_wire
 
 FINISHED = ("done", "failed", "cancelled")
 #: status(dict), new events(tuple of dicts) -> None
@@ -243,7 +243,7 @@ class Client:
         offset = int(self.call("upload_status", job_id, name))
         if offset > size:
             raise TransferError(f"{path}: the server holds {offset} bytes of a {size}-byte file")
-        h = client_files.BackgroundHash(client_files.sha256_prefix(path, offset))
+        h = client_files.BackgroundHash(file_sha256(path, offset))
         with open(path, "rb") as fh, h:
             fh.seek(offset)
 
@@ -351,9 +351,7 @@ class Client:
         if offset > result["size"]:
             part.unlink()
             offset = 0
-        h = client_files.BackgroundHash(
-            client_files.sha256_prefix(part, offset) if offset else hashlib.sha256()
-        )
+        h = client_files.BackgroundHash(file_sha256(part, offset) if offset else hashlib.sha256())
         size = result["size"]
         calls = (
             (job_id, result["name"], at, min(CHUNK_SIZE, size - at))

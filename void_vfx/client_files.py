@@ -7,7 +7,6 @@ results are renamed back to the local version folder's stem on the way down.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -16,19 +15,6 @@ from typing import Any
 from .jobspec import FILE_FIELDS
 
 ROLES = FILE_FIELDS
-
-
-def sha256_prefix(path: Path, size: int) -> hashlib._Hash:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        left = size
-        while left > 0:
-            block = fh.read(min(4 * 1024 * 1024, left))
-            if not block:
-                break
-            h.update(block)
-            left -= len(block)
-    return h
 
 
 class BackgroundHash:

@@ -18,6 +18,8 @@ from the socket to the file write with no copy in Python.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import socket
 
@@ -47,6 +49,27 @@ PROBE_RE = re.compile(r"^\.void-vfx-probe-[0-9a-f]{16,64}$")
 
 _IO_CHUNK = 4 * 1024 * 1024
 _BIG = 65536
+
+
+def file_sha256(
+    path: str | os.PathLike, size: int | None = None, into: hashlib._Hash | None = None
+) -> hashlib._Hash:
+    """sha256 of a file's first ``size`` bytes (all of it when None), continuing ``into``.
+
+    Both ends use it: the client to resume a hash at an upload or download offset, the server to
+    check a finished file and to take over a ``.part`` file left by an earlier connection.
+    """
+    h = into if into is not None else hashlib.sha256()
+    left = size
+    with open(path, "rb") as fh:
+        while left is None or left > 0:
+            block = fh.read(_IO_CHUNK if left is None else min(_IO_CHUNK, left))
+            if not block:
+                break
+            h.update(block)
+            if left is not None:
+                left -= len(block)
+    return h
 
 
 def protocol_config() -> dict:
