@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import atomic_target
-from .errors import Cancelled, EngineError, ImageIOError, MaskError, PlanError
+from .errors import Cancelled, EngineError, MaskError, PlanError
 from .model_facts import QUAD_KEEP, WORK_HEIGHT, WORK_WIDTH
 from .quadmask import has_object
 from .render_io import (
@@ -137,18 +137,12 @@ def prepare_window(
         feather=roi.feather,
         mode=roi.mode,
     )
-    from .image_io import read_image
-
     # Full-length arrays: real frames first, then the mirror padding copied in place (no second
     # copy of the window).
     work = np.empty((window.length, *WORK_SIZE, 3), dtype=np.float32)
     qwork = np.empty((window.length, *WORK_SIZE), dtype=np.uint8)
-    x0, y0, x1, y1 = box.inside()
     for i, f in enumerate(window.frames()):
-        img = read_image(shot.plate.path(f), "rgb", frame=f)
-        shot.note_frame(img, f)
-        rgb = shot.colour.to_working(img.pixels[y0:y1, x0:x1])
-        work[i] = np.clip(inside_to_work(rgb, box, WORK_SIZE), 0.0, 1.0)
+        work[i] = _working_frame(shot, shot.plate.path(f), f, box)
         q = np.full((shot.height, shot.width), QUAD_KEEP, dtype=np.uint8)
         if masks[f] is not None:
             my, mx, sub = masks[f]
@@ -165,23 +159,30 @@ def prepare_window(
     return _window_input(work, qwork, spec, window, pass1), ctx
 
 
+def _working_frame(shot: Shot, path: str, frame: int, box, *, plate: bool = True) -> np.ndarray:
+    """One frame cut to the window's crop, in the model's encoding at the working size.
+
+    Sizes were checked from the headers when the shot was opened; a plate frame is also noted
+    (its size, and NaN/Inf reported once).
+    """
+    from .image_io import read_image
+
+    img = read_image(path, "rgb", frame=frame)
+    if plate:
+        shot.note_frame(img, frame)
+    x0, y0, x1, y1 = box.inside()
+    rgb = shot.colour.to_working(img.pixels[y0:y1, x0:x1])
+    return np.clip(inside_to_work(rgb, box, WORK_SIZE), 0.0, 1.0)
+
+
 def _read_pass1(spec, shot: Shot, window: Window, box) -> np.ndarray:
     """A saved Pass 1 result (a void-vfx output of this plate), cut exactly like the plate."""
-    from .image_io import read_image
     from .sequences import find_sequence
 
     seq = find_sequence(spec.pass1_result.path)
     out = np.empty((window.length, *WORK_SIZE, 3), dtype=np.float32)
-    x0, y0, x1, y1 = box.inside()
     for i, f in enumerate(window.frames()):
-        img = read_image(seq.path(f), "rgb", frame=f)
-        if (img.header.width, img.header.height) != (shot.width, shot.height):
-            raise ImageIOError(
-                f"{img.path} (frame {f}): the Pass 1 result is {img.header.width}x"
-                f"{img.header.height} but the plate is {shot.width}x{shot.height}"
-            )
-        rgb = shot.colour.to_working(img.pixels[y0:y1, x0:x1])
-        out[i] = np.clip(inside_to_work(rgb, box, WORK_SIZE), 0.0, 1.0)
+        out[i] = _working_frame(shot, seq.path(f), f, box, plate=False)
     return out
 
 
