@@ -236,6 +236,13 @@ def _spawn(tmp_path: Path, port: int, fake_process: bool = True) -> subprocess.P
     )  # fmt: skip
 
 
+def _kill_all(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait(30)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -273,10 +280,7 @@ def test_kill_9_mid_job_resumes_without_recomputing(tmp_path):
         paths = c.download_results(job)
         c.close()
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait(30)
+        _kill_all(procs)
     lines = _log_lines(tmp_path / "data", job)
     pairs = list(zip(lines[::2], (int(x) for x in lines[1::2]), strict=True))
     commits = [i for kind, i in pairs if kind == "commit"]
@@ -318,10 +322,7 @@ def test_kill_9_with_real_render_resumes_from_committed_windows(tmp_path):
         paths = c.download_results(job)
         c.close()
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait(30)
+        _kill_all(procs)
     summary = [e["message"] for e in events if e["kind"] == "summary"][-1]
     computed = eval(summary.split("computed ")[1].split(", reused")[0])  # noqa: S307 - our text
     reused = eval(summary.split("reused ")[1].split(", skipped")[0])  # noqa: S307
