@@ -94,7 +94,8 @@ def _alternating(pairs, repeats: int) -> dict[str, tuple[float, float]]:
 
 
 def bench_throughput(folder: Path, frames: int, repeats: int) -> None:
-    from void_vfx.image_io import read_header, read_image, write_exr
+    from void_vfx.media.image_io import read_header, read_image
+    from void_vfx.media.image_write import write_exr
 
     print(f"\n== 1. 4K half RGBA EXR throughput ({frames} distinct frames x {repeats} passes)")
     print(
@@ -145,21 +146,21 @@ def bench_throughput(folder: Path, frames: int, repeats: int) -> None:
 
 def roi_available() -> bool:
     try:
-        from void_vfx import roi
+        from void_vfx.render import roi
 
         return all(hasattr(roi, n) for n in ("plan_crop", "crop_to_work", "paste_back"))
     except Exception as exc:  # any import failure means: not available yet
-        print(f"   void_vfx.roi not importable: {exc}")
+        print(f"   void_vfx.render.roi not importable: {exc}")
         return False
 
 
 def bench_roi(repeats: int) -> None:
     print("\n== 2. Crop, resize and paste-back per 4K frame (object 400x600 px, feather 16)")
     if not roi_available():
-        print("   not available (void_vfx.roi missing)")
+        print("   not available (void_vfx.render.roi missing)")
         return
-    from void_vfx.colour import ColourTransform
-    from void_vfx.roi import crop_to_work, paste_alpha, paste_back, plan_crop
+    from void_vfx.media.colour import ColourTransform
+    from void_vfx.render.roi import crop_to_work, paste_alpha, paste_back, plan_crop
 
     plate = synthetic_frame(0)
     q = synthetic_quadmask()
@@ -194,12 +195,13 @@ def bench_roi(repeats: int) -> None:
 
 def memory_child(shot_dir: str, frames: int, stride: int) -> None:
     """Process a shot of ``frames`` frames window by window; print peak RSS as JSON."""
-    from void_vfx.colour import ColourTransform
-    from void_vfx.image_io import read_image, write_exr
+    from void_vfx.media.colour import ColourTransform
+    from void_vfx.media.image_io import read_image
+    from void_vfx.media.image_write import write_exr
+    from void_vfx.media.sequences import Sequence
     from void_vfx.model_facts import WORK_HEIGHT, WORK_WIDTH
-    from void_vfx.roi import crop_to_work, paste_alpha, paste_back, plan_crop
-    from void_vfx.sequences import Sequence
-    from void_vfx.windows import plan_windows
+    from void_vfx.render.roi import crop_to_work, paste_alpha, paste_back, plan_crop
+    from void_vfx.render.windows import plan_windows
 
     seq = Sequence.parse(os.path.join(shot_dir, "plate.####.exr"))
     out_dir = Path(shot_dir) / f"out_{frames}"
@@ -261,7 +263,7 @@ def memory_child(shot_dir: str, frames: int, stride: int) -> None:
 def bench_memory(folder: Path, lengths: list[int], distinct: int, stride: int) -> None:
     print(f"\n== 3. Peak memory, synthetic 4K shot processed window by window (io-stride {stride})")
     if not roi_available():
-        print("   not available (void_vfx.roi missing)")
+        print("   not available (void_vfx.render.roi missing)")
         return
     shot = folder / "shot"
     shot.mkdir(exist_ok=True)

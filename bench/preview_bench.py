@@ -13,9 +13,9 @@ import time
 
 import numpy as np
 
-from void_vfx.demo_scene import SceneParams, render_frame
-from void_vfx.quadmask import build_quadmask
-from void_vfx_server.engines.base import WindowInput
+from void_vfx.demo.scene import SceneParams, render_frame
+from void_vfx.render.engine import WindowInput
+from void_vfx.render.quadmask import build_quadmask
 from void_vfx_server.engines.preview import PreviewEngine, estimate_motion
 
 

@@ -16,9 +16,15 @@ from pathlib import Path
 
 from rpyc.utils.authenticators import AuthenticationError
 
-from void_vfx.client_connect import default_token_path
 from void_vfx.errors import AuthError
-from void_vfx.wire import HANDSHAKE_NO, HANDSHAKE_OK, TOKEN_HEX_LEN, TOKEN_LINE_LEN, set_nodelay
+from void_vfx.protocol.paths import default_token_path
+from void_vfx.protocol.wire import (
+    HANDSHAKE_NO,
+    HANDSHAKE_OK,
+    TOKEN_HEX_LEN,
+    TOKEN_LINE_LEN,
+    set_nodelay,
+)
 
 #: A peer has this long to send its token line; slow peers must not pin a thread forever.
 HANDSHAKE_TIMEOUT_S = 10.0

@@ -23,7 +23,7 @@ from rpyc.utils.server import ThreadedServer
 
 from void_vfx import __version__
 from void_vfx.errors import AuthError, EngineError, ServerError
-from void_vfx.wire import DEFAULT_PORT, make_channel, protocol_config, set_nodelay
+from void_vfx.protocol.wire import DEFAULT_PORT, make_channel, protocol_config, set_nodelay
 
 from .auth import TokenAuthenticator, ensure_token, server_ssl_context
 from .jobs import JobStore
@@ -177,7 +177,7 @@ class InferenceServer:
 
 def _job_schema() -> int | str:
     try:
-        from void_vfx import jobspec
+        from void_vfx.job import spec as jobspec
 
         return getattr(jobspec, "SCHEMA_VERSION", getattr(jobspec, "SCHEMA", "unknown"))
     except ImportError:
@@ -280,6 +280,11 @@ def run_from_args(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     return 0
+
+
+#: ``void-vfx serve`` (listed in :data:`void_vfx_server.api.COMMANDS`).
+add_serve_arguments = add_arguments
+run_serve = run_from_args
 
 
 def main(argv: list[str] | None = None) -> int:

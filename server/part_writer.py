@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 
 from void_vfx.errors import TransferError
-from void_vfx.wire import file_sha256
+from void_vfx.protocol.wire import file_sha256
 
 #: Chunks queued per file before an upload call waits (bounds memory at ~4 x 2 MiB per file).
 QUEUE_DEPTH = 4

@@ -4,7 +4,7 @@ Nothing else is reachable: the connection (:class:`ServerConnection`) answers on
 exposed methods on the root (no getattr, dir, setattr, pickle...), ``_rpyc_getattr`` answers
 only the names in ``EXPOSED`` (no dunder, no private name, no module), every argument must be a
 plain value (a netref to a client object is refused), and every result is checked to be plain
-before it leaves, so no server object but the root itself is ever handed out as a netref. Dicts and lists leave as tuples (:func:`void_vfx.wire.to_wire`)
+before it leaves, so no server object but the root itself is ever handed out as a netref. Dicts and lists leave as tuples (:func:`void_vfx.protocol.wire.to_wire`)
 because RPyC would send a dict by reference. Long work returns an id that the client polls.
 """
 
@@ -21,8 +21,8 @@ import rpyc
 from rpyc.core import consts
 
 from void_vfx.errors import ServerError, TransferError
-from void_vfx.jobspec import FILE_FIELDS
-from void_vfx.wire import API_VERSION, MAX_CHUNK, PROBE_RE, FastConnection, to_wire
+from void_vfx.job.spec import FILE_FIELDS
+from void_vfx.protocol.wire import API_VERSION, MAX_CHUNK, PROBE_RE, FastConnection, to_wire
 
 from . import transfer
 from .jobs import JobStore
@@ -30,7 +30,7 @@ from .jobs import JobStore
 log = logging.getLogger("void_vfx_server.service")
 
 _PLAIN_SCALARS = (str, int, float, bool, bytes, type(None))
-#: Upload chunks arrive as views of the received frame (see void_vfx.wire._load_from).
+#: Upload chunks arrive as views of the received frame (see void_vfx.protocol.wire._load_from).
 _PLAIN_ARGS = (*_PLAIN_SCALARS, memoryview)
 #: Spec keys whose values are file patterns (top level, or a dict's "path").
 _PATH_KEYS = FILE_FIELDS
@@ -296,7 +296,7 @@ def _manifest(job_dir: Path, root: Path) -> list[dict]:
 def _check_spec(spec_json: str) -> None:
     """Validate with the core's JobSpec when it is installed (it always is on a server)."""
     try:
-        from void_vfx.jobspec import JobSpec
+        from void_vfx.job.spec import JobSpec
     except ImportError:  # pragma: no cover - the core ships with the server
         return
     JobSpec.from_json(spec_json).validate()
@@ -337,7 +337,7 @@ def _path_mode_out_dir(spec: dict) -> Path:
     base = out.get("dir") if isinstance(out, dict) else None
     if not base or not Path(base).is_absolute():
         raise ServerError("output.dir: path mode needs an absolute output folder")
-    from void_vfx.naming import reserve_output
+    from void_vfx.job.naming import reserve_output
 
     reserved = reserve_output(
         spec.get("plate", ""), base, name=out.get("name", ""), version=int(out.get("version", 0))

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from void_vfx.errors import TransferError
-from void_vfx.wire import MAX_CHUNK, file_sha256
+from void_vfx.protocol.wire import MAX_CHUNK, file_sha256
 
 from .part_writer import settle, writer_for
 

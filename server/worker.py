@@ -1,6 +1,6 @@
 """The one GPU worker: drains the queue, one job at a time, with the engine kept resident.
 
-The processing function (``void_vfx.render.process_shot`` by default) does windows, paste-back
+The processing function (``void_vfx.render.process.process_shot`` by default) does windows, paste-back
 and EXR writing, commits each window into the job's ``work/`` folder and skips windows already
 committed, so a job the worker picks up again after a crash resumes where it stopped. The worker
 hands it an engine function that checks for cancel before every window and between steps.
@@ -30,14 +30,14 @@ ProcessFn = Callable[..., Any]
 
 
 def default_process_fn() -> ProcessFn:
-    from void_vfx.render import process_shot
+    from void_vfx.render.process import process_shot
 
     return process_shot
 
 
 def load_spec(spec_json: str) -> Any:
     """A JobSpec (the core's class) from the stored JSON."""
-    from void_vfx.jobspec import JobSpec
+    from void_vfx.job.spec import JobSpec
 
     return JobSpec.from_json(spec_json)
 

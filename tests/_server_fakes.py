@@ -1,6 +1,6 @@
 """A slow engine and a small processing function for server tests.
 
-The processing function follows the contract of ``void_vfx.render.process_shot`` (commit each
+The processing function follows the contract of ``void_vfx.render.process.process_shot`` (commit each
 window into ``job_dir``, skip committed ones, write results into ``out_dir``) on real files but
 without images, so the server's queue, cancel and crash-resume can be tested in seconds. It logs
 ``start i`` and ``commit i`` lines to ``job_dir/computed.log`` so a test can count work done.
@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from void_vfx.errors import Cancelled
-from void_vfx.sequences import find_sequence
-from void_vfx_server.engines.base import Engine, WindowInput, WindowOutput
+from void_vfx.media.sequences import find_sequence
+from void_vfx.render.engine import Engine, WindowInput, WindowOutput
 
 STEP_S = float(os.environ.get("VOID_VFX_TEST_STEP_S", "0.05"))
 STEPS = 4
@@ -100,7 +100,7 @@ def expected_result(plate_file: Path, digest_window: bytes) -> bytes:
 
 def make_shot(folder: Path, frames: int = 4, size: int = 200_000, first: int = 1001):
     """Plate and matte files with random bytes, and a JobSpec naming them (output in folder/out)."""
-    from void_vfx.jobspec import JobSpec, MatteSource
+    from void_vfx.job.spec import JobSpec, MatteSource
 
     src = Path(folder) / "src"
     src.mkdir(parents=True, exist_ok=True)

@@ -6,9 +6,9 @@ import argparse
 
 import pytest
 
-from void_vfx.cli_server import add_remove_arguments, build_remove_spec
+from void_vfx.cli.remove import add_remove_arguments, build_remove_spec
 from void_vfx.errors import SpecError
-from void_vfx.jobspec import JobSpec, MatteSource
+from void_vfx.job.spec import JobSpec, MatteSource
 
 
 def _args(*argv: str) -> argparse.Namespace:

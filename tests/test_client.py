@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from _server_fakes import make_shot, private_config, start_server  # noqa: F401
 
-from void_vfx.cli import main as cli_main
-from void_vfx.client import connect, find_token, run_local_job
+from void_vfx.cli.main import main as cli_main
+from void_vfx.client import connect, find_token
+from void_vfx.client.local import run_local_job
 from void_vfx.errors import AuthError, ServerError
 from void_vfx_server.main import InferenceServer
 
@@ -26,7 +27,7 @@ def _pixels(path: str) -> np.ndarray:
 
 def test_local_job_real_render_stream_and_path_agree(tmp_path):
     """The real render on a generated shot: uploads change nothing in the result."""
-    from void_vfx.demo import build_spec, make_demo_shot
+    from void_vfx.demo.run import build_spec, make_demo_shot
 
     shot = make_demo_shot(tmp_path / "shot", frames=5, size=(160, 96), camera_pan=False)
     spec = build_spec(shot, "preview", str(tmp_path / "out"))
@@ -191,7 +192,7 @@ def test_cli_remove_jobs_cancel_doctor(tmp_path, capsys):
 def test_wire_encoding_matches_rpyc_and_round_trips():
     from rpyc.core import brine
 
-    from void_vfx.wire import _dump_pieces, from_wire, to_wire
+    from void_vfx.protocol.wire import _dump_pieces, from_wire, to_wire
 
     big = bytes(range(256)) * 300
     for obj in [(1, (2, "x", big, None)), (5, (big,)), (*range(300), big), (b"",), ()]:
@@ -209,8 +210,8 @@ def test_wire_encoding_matches_rpyc_and_round_trips():
 
 def test_failed_path_mode_job_leaves_no_empty_version(tmp_path):
     """A job that fails before writing a frame (here: an empty matte) keeps no version folder."""
-    from void_vfx.demo import build_spec, make_demo_shot
-    from void_vfx.jobspec import MatteSource
+    from void_vfx.demo.run import build_spec, make_demo_shot
+    from void_vfx.job.spec import MatteSource
 
     shot = make_demo_shot(tmp_path / "shot", frames=3, size=(96, 64), camera_pan=False)
     spec = build_spec(shot, "preview", str(tmp_path / "out"))

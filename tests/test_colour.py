@@ -6,7 +6,8 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 
-from void_vfx.colour import (
+from void_vfx.errors import ColourError
+from void_vfx.media.colour import (
     ColourTransform,
     find_working_space,
     guess_colourspace,
@@ -14,8 +15,7 @@ from void_vfx.colour import (
     shoulder,
     unshoulder,
 )
-from void_vfx.errors import ColourError
-from void_vfx.image_io import read_header
+from void_vfx.media.image_io import read_header
 
 
 def srgb_encode(x):

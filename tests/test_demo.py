@@ -7,11 +7,11 @@ import importlib.util
 import numpy as np
 import pytest
 
-from void_vfx.cli import main as cli_main
-from void_vfx.demo import choose_engine, demo, make_demo_shot
+from void_vfx.cli.main import main as cli_main
+from void_vfx.demo.review import contact_sheet, pick_frames, psnr_in_mask, review_movie
+from void_vfx.demo.run import choose_engine, demo, make_demo_shot
 from void_vfx.errors import ImageIOError, SpecError
-from void_vfx.image_io import read_header, read_image
-from void_vfx.review import contact_sheet, pick_frames, psnr_in_mask, review_movie
+from void_vfx.media.image_io import read_header, read_image
 
 
 @pytest.fixture(scope="module")

@@ -19,11 +19,13 @@ HOST_MODULES = [
     "void_vfx.errors",
     "void_vfx.model_facts",
     "void_vfx.jobspec",
-    "void_vfx.naming",
-    "void_vfx.windows",
+    "void_vfx.job.spec",
+    "void_vfx.job.naming",
+    "void_vfx.render.windows",
     "void_vfx.client",
-    "void_vfx.client_connect",
-    "void_vfx.wire",
+    "void_vfx.client.session",
+    "void_vfx.client.handshake",
+    "void_vfx.protocol.wire",
 ]
 BLOCKED = ["numpy", "OpenImageIO", "PyOpenColorIO", "opentimelineio", "torch", "PySide6", "tqdm"]
 
@@ -61,7 +63,7 @@ def test_qt_and_client_in_one_process_exit_cleanly() -> None:
 def test_gpu_probe_asks_a_child_python_and_agrees_with_torch() -> None:
     torch = pytest.importorskip("torch")
     code = (
-        f"import sys; sys.path.insert(0, {str(REPO)!r}); from void_vfx.gpu_probe import probe_gpu; "
+        f"import sys; sys.path.insert(0, {str(REPO)!r}); from void_vfx.cli.gpu_probe import probe_gpu; "
         "ok, why = probe_gpu(); print(ok, 'torch' in sys.modules); print(why)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

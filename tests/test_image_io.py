@@ -9,14 +9,14 @@ import OpenImageIO as oiio
 import pytest
 
 from void_vfx.errors import ImageIOError
-from void_vfx.image_io import (
+from void_vfx.media.image_io import (
     HALF_MAX,
     check_sequence_sizes,
     read_frames,
     read_header,
     read_image,
-    write_exr,
 )
+from void_vfx.media.image_write import write_exr
 
 
 def make_exr(path, pixels, *, names=None, fmt="half", tile=0, display=None, origin=(0, 0), **attrs):

@@ -9,8 +9,8 @@ from fractions import Fraction
 import pytest
 
 from void_vfx.errors import SpecError
-from void_vfx.jobspec import SCHEMA, JobSpec, MatteSource
-from void_vfx.naming import existing_versions, plate_stem, reserve_output
+from void_vfx.job.naming import existing_versions, plate_stem, reserve_output
+from void_vfx.job.spec import SCHEMA, JobSpec, MatteSource
 
 
 def _spec(**kw) -> JobSpec:
@@ -151,8 +151,9 @@ def test_versions_never_overwrite(tmp_path) -> None:
 def test_every_compression_the_spec_accepts_is_one_the_writer_accepts(tmp_path) -> None:
     """A spec that validates must never fail at the last step, writing the output."""
     np = pytest.importorskip("numpy")
-    from void_vfx.image_io import read_header, write_exr
-    from void_vfx.jobspec import COMPRESSIONS
+    from void_vfx.job.spec import COMPRESSIONS
+    from void_vfx.media.image_io import read_header
+    from void_vfx.media.image_write import write_exr
 
     for codec in COMPRESSIONS:
         spec = _spec()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from void_vfx.errors import Cancelled
-from void_vfx_server.engines.base import WindowInput
+from void_vfx.render.engine import WindowInput
 from void_vfx_server.engines.preview import PreviewEngine, estimate_motion, spatial_fill
 
 F, H, W = 21, 96, 160

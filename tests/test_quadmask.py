@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from void_vfx.errors import MaskError
-from void_vfx.quadmask import (
+from void_vfx.render.quadmask import (
     build_quadmask,
     clear_first_frame_affected,
     dilate,

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from void_vfx.errors import MaskError
-from void_vfx.image_io import read_image, write_exr
-from void_vfx.jobspec import JobSpec, MatteSource
-from void_vfx.render import prepare_window, process_shot, shot_plan
-from void_vfx.render_io import Shot, window_paths
-from void_vfx.roi import CropBox, paste_alpha
+from void_vfx.job.spec import JobSpec, MatteSource
+from void_vfx.media.image_io import read_image
+from void_vfx.media.image_write import write_exr
+from void_vfx.render.process import prepare_window, process_shot, shot_plan
+from void_vfx.render.roi import CropBox, paste_alpha
+from void_vfx.render.shot import Shot, window_paths
 
 W, H = 256, 144
 FIRST, LAST = 1001, 1030
@@ -290,7 +291,7 @@ def test_short_shot_window_is_mirror_padded(shot_dir):
 def test_output_names_in_a_plain_folder(tmp_path, shot_dir):
     spec = _spec(shot_dir)
     shot = Shot.open(spec)
-    from void_vfx.render import output_path
+    from void_vfx.render.process import output_path
 
     assert output_path(shot, str(tmp_path / "results"), 1001).endswith(
         "results/plate_void.1001.exr"
@@ -473,7 +474,7 @@ def test_all_windows_empty_is_an_error_not_a_copy(tmp_path, shot_dir):
 
 
 def test_frame_rate_comes_from_the_plate_unless_the_spec_sets_it(tmp_path):
-    from void_vfx.demo import make_demo_shot
+    from void_vfx.demo.run import make_demo_shot
 
     demo = make_demo_shot(tmp_path / "s", frames=2, size=(64, 32), fps="24000/1001")
     spec = JobSpec(plate=demo.plate, primary=MatteSource(demo.primary, "A")).validate()
@@ -485,7 +486,7 @@ def test_frame_rate_comes_from_the_plate_unless_the_spec_sets_it(tmp_path):
 
 
 def test_output_carries_the_shot_rate_when_the_plate_has_none(tmp_path, shot_dir):
-    from void_vfx.image_io import read_header
+    from void_vfx.media.image_io import read_header
 
     plate_header = read_header(os.path.join(shot_dir, f"plate.{FIRST}.exr"))
     assert "FramesPerSecond" not in plate_header.attributes

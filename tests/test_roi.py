@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from void_vfx.errors import PlanError
-from void_vfx.resample import area_weights, lanczos_weights, reflect_index, resize
-from void_vfx.roi import (
+from void_vfx.media.resample import area_weights, lanczos_weights, reflect_index, resize
+from void_vfx.render.roi import (
     CropBox,
     crop_to_work,
     full_frame_box,

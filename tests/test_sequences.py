@@ -7,7 +7,7 @@ import os
 import pytest
 
 from void_vfx.errors import SequenceError
-from void_vfx.sequences import Sequence, compact_ranges, find_sequence
+from void_vfx.media.sequences import Sequence, compact_ranges, find_sequence
 
 
 def touch(folder, *names):

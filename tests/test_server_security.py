@@ -16,7 +16,7 @@ from rpyc.core import consts
 
 from void_vfx.client import connect, find_token
 from void_vfx.errors import AuthError, ServerError, TransferError
-from void_vfx.wire import HANDSHAKE_NO, TOKEN_LINE_LEN
+from void_vfx.protocol.wire import HANDSHAKE_NO, TOKEN_LINE_LEN
 from void_vfx_server.transfer import safe_name
 
 REPO = Path(__file__).resolve().parents[1]
@@ -118,7 +118,7 @@ def test_frame_reader_gives_views_of_big_bytes():
     """Upload chunks are decoded as views of the received frame, everything else as brine does."""
     from rpyc.core import brine
 
-    from void_vfx.wire import _load_from
+    from void_vfx.protocol.wire import _load_from
 
     big = bytes(range(256)) * 400
     for obj in [(1, ("job", "n", 5, big)), ("x" * 70000, big, b"small"), (big,) * 3, (-7, 2.5)]:

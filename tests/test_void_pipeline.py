@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
 from void_vfx.errors import Cancelled, EngineError  # noqa: E402
-from void_vfx_server.engines.base import WindowInput  # noqa: E402
+from void_vfx.render.engine import WindowInput  # noqa: E402
 from void_vfx_server.engines.void.engine import VoidEngine  # noqa: E402
 from void_vfx_server.engines.void.pipeline import (  # noqa: E402
     multidiffusion_weights,

@@ -8,11 +8,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from void_vfx.client import run_local_job  # noqa: E402
-from void_vfx.demo import make_demo_shot  # noqa: E402
-from void_vfx.image_io import read_image  # noqa: E402
-from void_vfx.jobspec import JobSpec, MaskSettings, MatteSource, OutputSettings  # noqa: E402
-from void_vfx.sequences import Sequence  # noqa: E402
+from void_vfx.client.local import run_local_job  # noqa: E402
+from void_vfx.demo.run import make_demo_shot  # noqa: E402
+from void_vfx.job.spec import JobSpec, MaskSettings, MatteSource, OutputSettings  # noqa: E402
+from void_vfx.media.image_io import read_image  # noqa: E402
+from void_vfx.media.sequences import Sequence  # noqa: E402
 
 FRAMES = 13
 
@@ -104,6 +104,6 @@ def test_pass2_through_server_and_alone_on_saved_pass1(shot, engine, tmp_path) -
 
 
 def _pattern_of(paths: list[str]) -> str:
-    from void_vfx.sequences import find_sequence
+    from void_vfx.media.sequences import find_sequence
 
     return find_sequence(sorted(paths)[0]).format()

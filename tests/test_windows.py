@@ -6,7 +6,7 @@ import pytest
 
 from void_vfx.errors import PlanError
 from void_vfx.model_facts import is_valid_length
-from void_vfx.windows import WindowPlan, plan_windows
+from void_vfx.render.windows import WindowPlan, plan_windows
 
 
 def _check_plan(plan: WindowPlan, first: int, last: int) -> None:
@@ -127,7 +127,7 @@ def test_empty_range_and_bad_json() -> None:
 
 
 def test_plan_command_prints_json_and_table(capsys) -> None:
-    from void_vfx.cli import main
+    from void_vfx.cli.main import main
 
     assert main(["plan", "--range", "1001-1500", "--fps", "25", "--json"]) == 0
     plan = WindowPlan.from_json(capsys.readouterr().out)
@@ -141,8 +141,8 @@ def test_plan_command_prints_json_and_table(capsys) -> None:
 def test_plan_command_scans_a_real_sequence_on_disk(tmp_path, capsys) -> None:
     import numpy as np
 
-    from void_vfx.cli import main
-    from void_vfx.image_io import write_exr
+    from void_vfx.cli.main import main
+    from void_vfx.media.image_write import write_exr
 
     for f in range(998, 1003):  # crosses the 4-digit boundary: plate.0998 .. plate.1002
         write_exr(str(tmp_path / f"plate.{f:04d}.exr"), np.zeros((4, 4, 3), np.float32))

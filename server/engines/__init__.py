@@ -1,1 +1,1 @@
-"""Engines turn one prepared window into cleaned frames. See :mod:`void_vfx_server.engines.base`."""
+"""Engines turn one prepared window into cleaned frames. See :mod:`void_vfx.render.engine`."""

@@ -20,8 +20,7 @@ import numpy as np
 
 from void_vfx.errors import Cancelled
 from void_vfx.model_facts import QUAD_KEEP
-
-from .base import Engine, Progress, ShouldCancel, WindowInput, WindowOutput
+from void_vfx.render.engine import Engine, Progress, ShouldCancel, WindowInput, WindowOutput
 
 #: Long side of the grey frames used for motion estimation (pixels).
 MOTION_SIZE = 336

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from void_vfx.errors import Cancelled, EngineError, WeightsError
+from void_vfx.render.engine import Engine, Progress, ShouldCancel, WindowInput, WindowOutput
 
-from ..base import Engine, Progress, ShouldCancel, WindowInput, WindowOutput
 from .loading import VoidModels, choose_memory_mode, free_gpu_bytes
 from .pipeline import VoidPipeline, pass_params
 from .weights import WeightPaths, locate_weights

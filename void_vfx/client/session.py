@@ -28,17 +28,12 @@ from typing import Any
 
 from rpyc.core import consts
 
-from . import client_files, client_progress
-from .client_connect import (  # noqa: F401 - re-exported: the client's public surface
-    config_dir,
-    default_token_path,
-    find_token,
-    open_connection,
-    translate_error,
-)
-from .client_progress import cancel_message
-from .errors import ServerError, TransferError
-from .wire import CHUNK_SIZE, DEFAULT_PORT, PROBE_PREFIX, file_sha256, from_wire
+from void_vfx.client import files as client_files
+from void_vfx.client import progress as client_progress
+from void_vfx.client.handshake import find_token, open_connection, translate_error
+from void_vfx.client.progress import cancel_message
+from void_vfx.errors import ServerError, TransferError
+from void_vfx.protocol.wire import CHUNK_SIZE, DEFAULT_PORT, PROBE_PREFIX, file_sha256, from_wire
 
 FINISHED = ("done", "failed", "cancelled")
 #: status(dict), new events(tuple of dicts) -> None
@@ -323,7 +318,7 @@ class Client:
                 for p, r in zip(paths, results, strict=True)
             ):
                 return [str(p) for p in paths]
-        from .naming import reserve_output
+        from void_vfx.job.naming import reserve_output
 
         plate = memo.get("plate") or "result.####.exr"
         target = out_dir or memo.get("out_dir") or os.getcwd()
@@ -367,10 +362,3 @@ class Client:
             part.unlink()
             raise TransferError(f"{local}: sha256 mismatch after download; download it again")
         os.replace(part, local)
-
-
-def run_local_job(spec: Any, *args: Any, **kwargs: Any) -> list[str]:
-    """Run one job on a private in-process server; see :func:`void_vfx.client_local.run_local_job`."""
-    from .client_local import run_local_job as run
-
-    return run(spec, *args, **kwargs)

@@ -1,4 +1,4 @@
-"""The shot-side reads and the job folder's window store, for :mod:`void_vfx.render`.
+"""The shot-side reads and the job folder's window store, for :mod:`void_vfx.render.process`.
 
 ``Shot`` resolves a spec once: the plate's frames and size, its colour transform, and how each
 frame's quadmask is made (built from mattes or snapped from a delivered quadmask, first frame
@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_target
-from .errors import ColourError, ImageIOError, MaskError, SequenceError
-from .quadmask import build_quadmask, clear_first_frame_affected, snap_quadmask
-from .resample import resize
-from .roi import CropBox
+from void_vfx.atomic import atomic_target
+from void_vfx.errors import ColourError, ImageIOError, MaskError, SequenceError
+from void_vfx.media.resample import resize
+from void_vfx.render.quadmask import build_quadmask, clear_first_frame_affected, snap_quadmask
+from void_vfx.render.roi import CropBox
 
 Warn = Callable[[str], None]
 
@@ -61,9 +61,9 @@ class Shot:
 
     @classmethod
     def open(cls, spec, *, on_warning: Warn | None = None) -> Shot:
-        from .colour import ColourTransform, guess_colourspace
-        from .image_io import read_header
-        from .sequences import find_sequence
+        from void_vfx.media.colour import ColourTransform, guess_colourspace
+        from void_vfx.media.image_io import read_header
+        from void_vfx.media.sequences import find_sequence
 
         plate = find_sequence(spec.plate)
         frames = plate.frames(tuple(spec.frame_range) if spec.frame_range else None)
@@ -136,7 +136,7 @@ class Shot:
         return self.frames[-1]
 
     def _read_matte(self, name: str, frame: int) -> np.ndarray:
-        from .image_io import read_image
+        from void_vfx.media.image_io import read_image
 
         src = getattr(self.spec, name)
         path = self._mask_seqs[name].path(frame)
@@ -185,8 +185,8 @@ def _check_sizes(plate, frames, size, others: list[tuple[str, Any, bool]]) -> No
     """Headers only: every plate frame has the first frame's size; each other sequence (name,
     sequence, may be resized) has a file for every plate frame and, unless it may be resized,
     the plate's size. Errors name the file and the frame."""
-    from .image_io import read_header
-    from .sequences import compact_ranges
+    from void_vfx.media.image_io import read_header
+    from void_vfx.media.sequences import compact_ranges
 
     w, h = size
     for f in frames[1:]:
@@ -245,7 +245,7 @@ def display_view(img):
     h = img.header
     if h.data_window == h.display_window:
         return img
-    from .image_io import _place_in_display
+    from void_vfx.media.image_io import _place_in_display
 
     pixels = _place_in_display(img.pixels, h)
     raw = pixels if img.raw is None or img.raw is img.pixels else _place_in_display(img.raw, h)

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .atomic import atomic_target
-from .errors import ImageIOError
+from void_vfx.atomic import atomic_target
+from void_vfx.errors import ImageIOError
 
 #: The colour space the demo writes and the default here.
 LINEAR_709 = "Linear Rec.709 (sRGB)"
@@ -23,7 +23,7 @@ def _display(rgb: np.ndarray, transform) -> np.ndarray:
 
 
 def _transform(colourspace: str):
-    from .colour import ColourTransform
+    from void_vfx.media.colour import ColourTransform
 
     return ColourTransform(colourspace, highlight="clip")
 
@@ -37,13 +37,13 @@ def pick_frames(count: int, wanted: int) -> list[int]:
 
 
 def _read_rgb(path: str) -> np.ndarray:
-    from .image_io import read_image
+    from void_vfx.media.image_io import read_image
 
     return read_image(str(path), "rgb").pixels
 
 
 def _read_matte(path: str) -> np.ndarray:
-    from .image_io import read_image
+    from void_vfx.media.image_io import read_image
 
     img = read_image(str(path))
     names = [n.lower() for n in img.channel_names]
@@ -80,8 +80,8 @@ def contact_sheet(
     The overlay tints the primary matte red and the affected matte blue; without mattes it shows
     where the result differs from the plate. Cells are ``cell_width`` wide, 4 px apart.
     """
-    from .quadmask import build_quadmask, overlay
-    from .resample import resize
+    from void_vfx.media.resample import resize
+    from void_vfx.render.quadmask import build_quadmask, overlay
 
     if len(result_paths) != len(plate_paths):
         raise ImageIOError(
@@ -151,7 +151,7 @@ def review_movie(
         import imageio_ffmpeg
     except ImportError:
         return None
-    from .resample import resize
+    from void_vfx.media.resample import resize
 
     transform = _transform(colourspace)
     first = _read_rgb(plate_paths[0])

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import MaskError
-from .model_facts import QUAD_AFFECTED, QUAD_KEEP, QUAD_OVERLAP, QUAD_REMOVE, QUAD_VALUES
-from .resample import area_weights
+from void_vfx.errors import MaskError
+from void_vfx.media.resample import area_weights
+from void_vfx.model_facts import QUAD_AFFECTED, QUAD_KEEP, QUAD_OVERLAP, QUAD_REMOVE, QUAD_VALUES
 
 #: Upper bounds (inclusive, 0-255 scale) of the snap bins for 0, 63 and 127; above the last -> 255.
 SNAP_BOUNDS = (31.0, 95.0, 191.0)

@@ -1,4 +1,4 @@
-"""``void-vfx serve | remove | jobs | cancel | doctor``: the server and its client on the command line."""
+"""``void-vfx remove | jobs | cancel | doctor``: a server's client on the command line."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import ServerError, SpecError, VoidVfxError
-from .wire import DEFAULT_PORT
+from void_vfx.errors import ServerError, SpecError, VoidVfxError
+from void_vfx.protocol.wire import DEFAULT_PORT
 
 
 def _server_address(text: str) -> tuple[str, int]:
@@ -25,7 +25,7 @@ def _server_address(text: str) -> tuple[str, int]:
 
 def _frame_range(text: str) -> tuple[int, int]:
     """argparse type for --range: the plan command's parser, its error as a usage error."""
-    from .plan_cmd import parse_range
+    from void_vfx.cli.plan import parse_range
 
     try:
         return parse_range(text)
@@ -43,26 +43,13 @@ def _add_connection(p: argparse.ArgumentParser) -> None:
 
 
 def _connect(args: argparse.Namespace):
-    from .client import connect, find_token
+    from void_vfx.client import connect, find_token
 
     tls = None
     if args.tls_ca or args.tls_cert:
         tls = {"ca": args.tls_ca, "cert": args.tls_cert, "key": args.tls_key}
     host, port = args.server
     return connect(host, port, token=find_token(args.token_file), tls=tls)
-
-
-# -- serve ---------------------------------------------------------------------------------------
-def add_serve_arguments(p: argparse.ArgumentParser) -> None:
-    from void_vfx_server.main import add_arguments
-
-    add_arguments(p)
-
-
-def run_serve(args: argparse.Namespace) -> int:
-    from void_vfx_server.main import run_from_args
-
-    return run_from_args(args)
 
 
 # -- remove --------------------------------------------------------------------------------------
@@ -132,7 +119,7 @@ _SPEC_OPTIONS = (
 
 def build_remove_spec(args: argparse.Namespace, engine: str):
     """The job spec from ``--spec`` (if given) with every option given on the line applied."""
-    from .jobspec import JobSpec, MatteSource
+    from void_vfx.job.spec import JobSpec, MatteSource
 
     if args.spec:
         try:
@@ -178,8 +165,8 @@ def _printer(status: dict, events: tuple) -> None:
 
 def run_remove(args: argparse.Namespace) -> int:
     if args.local:
-        from .client import run_local_job
-        from .demo import choose_engine
+        from void_vfx.client.local import run_local_job
+        from void_vfx.demo.run import choose_engine
 
         engine, why = choose_engine(args.engine)
         print(f"void-vfx remove: local server, engine {engine} ({why})", file=sys.stderr)
@@ -232,7 +219,7 @@ def add_cancel_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_cancel(args: argparse.Namespace) -> int:
-    from .client import cancel_message
+    from void_vfx.client import cancel_message
 
     with _connect(args) as client:
         state = client.cancel(args.job)
@@ -249,21 +236,18 @@ def add_doctor_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _check_gpu() -> tuple[bool, str]:
-    from .gpu_probe import probe_gpu
+    from void_vfx.cli.gpu_probe import probe_gpu
 
     return probe_gpu()
 
 
 def _check_weights(base: str | None) -> tuple[bool, str]:
-    try:
-        from void_vfx_server.engines.void.weights import locate_weights
+    from void_vfx.server_entry import server_api
 
-        paths = locate_weights(base)
-    except ImportError as ex:
-        return False, f"the VOID engine is not installed ({ex})"
-    except VoidVfxError as ex:
-        return False, f"{ex}"
-    return True, f"base {paths.base}, pass 1 {paths.pass1}, pass 2 {paths.pass2 or 'absent'}"
+    try:
+        return server_api().check_weights(base)
+    except ServerError as ex:
+        return False, str(ex)
 
 
 def _check_ocio() -> tuple[bool, str]:

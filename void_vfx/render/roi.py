@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .errors import PlanError
-from .model_facts import QUAD_KEEP, WORK_HEIGHT, WORK_WIDTH
-from .quadmask import dilate, snap
-from .resample import apply_separable, area_weights, axis_weights, fold_reflect
+from void_vfx.errors import PlanError
+from void_vfx.media.resample import apply_separable, area_weights, axis_weights, fold_reflect
+from void_vfx.model_facts import QUAD_KEEP, WORK_HEIGHT, WORK_WIDTH
+from void_vfx.render.quadmask import dilate, snap
 
 #: Working aspect as integers: width:height = 672:384 = 7:4.
 ASPECT_W, ASPECT_H = 7, 4

@@ -1,16 +1,19 @@
-"""``void-vfx remove --local``: one job on a private in-process server, then it goes away.
+"""``void-vfx remove --local`` and the demo: one job on a private in-process server.
 
-Imports the server package, so only the CLI and the demo use it (never a host Python).
+The server is reached through :func:`void_vfx.server_entry.server_api` (the core never imports it),
+so only the CLI and the demo run this; a host Python talks to a running server instead.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from .client import Callback, connect
-from .errors import ServerError
+from void_vfx.client.session import Callback, connect
+from void_vfx.errors import ServerError
+from void_vfx.server_entry import server_api
 
 
 def run_local_job(
@@ -21,18 +24,12 @@ def run_local_job(
     files_mode: str = "auto",
     out_dir: str | None = None,
 ) -> list[str]:
-    """Run one job on a private in-process server (127.0.0.1, random port, throw-away token)."""
-    import tempfile
-
-    from void_vfx_server.main import InferenceServer
-
+    """Run one job on a private server (127.0.0.1, random port, throw-away token); return the
+    result paths. A job that does not finish raises ServerError with the server's message."""
     with tempfile.TemporaryDirectory(prefix="void-vfx-local-") as tmp:
-        token_file = Path(tmp) / "token"
-        server = InferenceServer(
-            "127.0.0.1", 0, data_dir or Path(tmp) / "data", engine, token_file=token_file,
-            min_free_bytes=0,
-        )  # fmt: skip
-        server.start_in_thread()
+        server = server_api().start_local_server(
+            data_dir or Path(tmp) / "data", Path(tmp) / "token", engine
+        )
         try:
             with connect("127.0.0.1", server.port, token=server.token) as client:
                 client.remember_jobs = False

@@ -19,21 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_target
-from .errors import Cancelled, EngineError, MaskError, PlanError
-from .model_facts import QUAD_KEEP, WORK_HEIGHT, WORK_WIDTH
-from .quadmask import has_object
-from .render_io import (
-    Shot,
-    Warn,
-    box_of,
-    display_view,
-    load_window_frames,
-    load_window_meta,
-    onto_data_window,
-    save_window,
-)
-from .roi import (
+from void_vfx.atomic import atomic_target
+from void_vfx.errors import Cancelled, EngineError, MaskError, PlanError
+from void_vfx.model_facts import QUAD_KEEP, WORK_HEIGHT, WORK_WIDTH
+from void_vfx.render.engine import WindowInput
+from void_vfx.render.quadmask import has_object
+from void_vfx.render.roi import (
     CropBox,
     alpha_region,
     blend_region,
@@ -43,7 +34,17 @@ from .roi import (
     quadmask_to_work,
     uncrop,
 )
-from .windows import Window, WindowPlan, plan_windows
+from void_vfx.render.shot import (
+    Shot,
+    Warn,
+    box_of,
+    display_view,
+    load_window_frames,
+    load_window_meta,
+    onto_data_window,
+    save_window,
+)
+from void_vfx.render.windows import Window, WindowPlan, plan_windows
 
 Progress = Callable[[int, int, str], None]
 WORK_SIZE = (WORK_HEIGHT, WORK_WIDTH)
@@ -65,9 +66,8 @@ class WindowContext:
         return d
 
 
-def _window_input(frames, quadmask, spec, window: Window, pass1=None):
-    """The engine's WindowInput when the server package is installed, else a plain dict."""
-    kwargs = dict(
+def _window_input(frames, quadmask, spec, window: Window, pass1=None) -> WindowInput:
+    return WindowInput(
         frames=frames,
         quadmask=quadmask,
         prompt=spec.prompt,
@@ -75,11 +75,6 @@ def _window_input(frames, quadmask, spec, window: Window, pass1=None):
         params=spec.engine_params(),
         pass1=pass1,
     )
-    try:
-        from void_vfx_server.engines.base import WindowInput
-    except ImportError:
-        return kwargs
-    return WindowInput(**kwargs)
 
 
 def shot_plan(shot: Shot) -> WindowPlan:
@@ -165,7 +160,7 @@ def _working_frame(shot: Shot, path: str, frame: int, box, *, plate: bool = True
     Sizes were checked from the headers when the shot was opened; a plate frame is also noted
     (its size, and NaN/Inf reported once).
     """
-    from .image_io import read_image
+    from void_vfx.media.image_io import read_image
 
     img = read_image(path, "rgb", frame=frame)
     if plate:
@@ -177,7 +172,7 @@ def _working_frame(shot: Shot, path: str, frame: int, box, *, plate: bool = True
 
 def _read_pass1(spec, shot: Shot, window: Window, box) -> np.ndarray:
     """A saved Pass 1 result (a void-vfx output of this plate), cut exactly like the plate."""
-    from .sequences import find_sequence
+    from void_vfx.media.sequences import find_sequence
 
     seq = find_sequence(spec.pass1_result.path)
     out = np.empty((window.length, *WORK_SIZE, 3), dtype=np.float32)
@@ -249,7 +244,7 @@ def output_path(shot: Shot, out_dir: str, frame: int, stem: str | None = None) -
     """``<out_dir>/<stem>.<frame>.exr``. The stem defaults to the folder's name when that is a
     reserved version folder (``plate_void_v001``), else ``<output.name or plate>_void``; the
     padding is the plate's (at least 4)."""
-    from .naming import OutputName, plate_stem
+    from void_vfx.job.naming import OutputName, plate_stem
 
     if stem is None:
         folder = os.path.basename(os.path.normpath(out_dir))
@@ -278,7 +273,8 @@ def assemble_frames(
     compression and pixel type come from the spec. Frames of skipped windows are the plate,
     rewritten.
     """
-    from .image_io import read_image, write_exr
+    from void_vfx.media.image_io import read_image
+    from void_vfx.media.image_write import write_exr
 
     shot = shot or Shot.open(spec, on_warning=on_warning)
     wanted = list(frames) if frames is not None else list(range(plan.first, plan.last + 1))

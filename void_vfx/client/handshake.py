@@ -13,9 +13,10 @@ from typing import Any
 
 from rpyc.utils.factory import connect_channel
 
-from . import errors
-from .errors import AuthError, ServerError
-from .wire import (
+from void_vfx import errors
+from void_vfx.errors import AuthError, ServerError
+from void_vfx.protocol.paths import default_token_path
+from void_vfx.protocol.wire import (
     HANDSHAKE_OK,
     TOKEN_HEX_LEN,
     ClientService,
@@ -23,15 +24,6 @@ from .wire import (
     protocol_config,
     set_nodelay,
 )
-
-
-def config_dir() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "void-vfx"
-
-
-def default_token_path() -> Path:
-    return config_dir() / "token"
 
 
 def find_token(token_file: str | os.PathLike | None = None) -> str:

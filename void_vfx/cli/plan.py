@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from .errors import SpecError
-from .model_facts import DEFAULT_MIN_WINDOW, MAX_FRAMES
-from .windows import DEFAULT_OVERLAP, plan_windows
+from void_vfx.errors import SpecError
+from void_vfx.model_facts import DEFAULT_MIN_WINDOW, MAX_FRAMES
+from void_vfx.render.windows import DEFAULT_OVERLAP, plan_windows
 
 
 def parse_range(text: str) -> tuple[int, int]:
@@ -41,7 +41,7 @@ def run_plan(args: argparse.Namespace) -> int:
     if args.range:
         first, last = parse_range(args.range)
     elif args.plate:
-        from .sequences import find_sequence
+        from void_vfx.media.sequences import find_sequence
 
         # find_sequence: a pattern, or one frame file of the sequence (plate.1001.exr).
         frames = find_sequence(args.plate).frames()

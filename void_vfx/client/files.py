@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .jobspec import FILE_FIELDS
+from void_vfx.job.spec import FILE_FIELDS
 
 ROLES = FILE_FIELDS
 
@@ -94,7 +94,7 @@ def absolutise(data: dict) -> None:
 
 def stream_rewrite(data: dict) -> list[tuple[str, str]]:
     """Rename every source to a safe job-relative name; return (upload name, local file) pairs."""
-    from .sequences import Sequence, find_sequence
+    from void_vfx.media.sequences import Sequence, find_sequence
 
     plate_seq = find_sequence(data["plate"])
     rng = tuple(data["frame_range"]) if data.get("frame_range") else None
@@ -103,7 +103,7 @@ def stream_rewrite(data: dict) -> list[tuple[str, str]]:
         data["frame_range"] = [frames[0], frames[-1]]
     out = data.setdefault("output", {})
     if isinstance(out, dict) and not out.get("name"):
-        from .naming import plate_stem
+        from void_vfx.job.naming import plate_stem
 
         out["name"] = plate_stem(data["plate"])
     uploads: list[tuple[str, str]] = []
@@ -127,7 +127,7 @@ def stream_rewrite(data: dict) -> list[tuple[str, str]]:
 
 
 def _memo_path(job_id: str) -> Path:
-    from .client_connect import config_dir
+    from void_vfx.protocol.paths import config_dir
 
     return config_dir() / "jobs" / f"{job_id}.json"
 

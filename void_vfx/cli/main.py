@@ -13,20 +13,27 @@ import importlib
 import logging
 import sys
 
-from . import __version__
-from .errors import VoidVfxError
+from void_vfx import __version__
+from void_vfx.errors import VoidVfxError
 
 #: (command, module, one-line help)
 COMMANDS: list[tuple[str, str, str]] = [
-    ("plan", "void_vfx.plan_cmd", "print the temporal window plan of a shot"),
-    ("remove", "void_vfx.cli_server", "remove an object from a shot through a server"),
-    ("serve", "void_vfx.cli_server", "run the local inference server"),
-    ("jobs", "void_vfx.cli_server", "list the server's jobs"),
-    ("cancel", "void_vfx.cli_server", "cancel a job"),
-    ("doctor", "void_vfx.cli_server", "check GPU, weights, OCIO and server, and say what to fix"),
-    ("demo", "void_vfx.demo", "remove an object from a generated demo shot, end to end"),
-    ("fetch-weights", "void_vfx_server.engines.void.weights", "download the model weights"),
+    ("plan", "void_vfx.cli.plan", "print the temporal window plan of a shot"),
+    ("remove", "void_vfx.cli.remove", "remove an object from a shot through a server"),
+    ("jobs", "void_vfx.cli.remove", "list the server's jobs"),
+    ("cancel", "void_vfx.cli.remove", "cancel a job"),
+    ("doctor", "void_vfx.cli.remove", "check GPU, weights, OCIO and server, and say what to fix"),
+    ("demo", "void_vfx.demo.run", "remove an object from a generated demo shot, end to end"),
 ]
+
+
+def all_commands() -> list[tuple[str, str, str]]:
+    """The core's commands and those the server package adds (``serve``, ``fetch-weights``)
+    where it is installed."""
+    from void_vfx.server_entry import server_api, server_installed
+
+    extra = server_api().COMMANDS if server_installed() else []
+    return COMMANDS + list(extra)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"void-vfx {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module_name, summary in COMMANDS:
+    for name, module_name, summary in all_commands():
         attr = name.replace("-", "_")
         try:
             module = importlib.import_module(module_name)

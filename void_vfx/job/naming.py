@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from .errors import SpecError
+from void_vfx.errors import SpecError
 
 _FRAME_TOKEN = re.compile(r"(#+|@+|%0?\d*d|\$F\d*|\[-?\d+-?-?\d+\])")
 _VERSION = re.compile(r"_v(\d{3,})$")

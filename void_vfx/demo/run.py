@@ -1,13 +1,13 @@
 """``void-vfx demo``: remove an object from a generated shot, end to end, on any machine.
 
-The shot is made on the spot (see :mod:`void_vfx.demo_scene`): half-float, scene-linear EXR plates
+The shot is made on the spot (see :mod:`void_vfx.demo.scene`): half-float, scene-linear EXR plates
 of a ball bouncing across a tiled floor under a panning camera, its matte, its shadow's matte and
 the clean background. The job goes through a real in-process server (token, RPyC, job queue,
 windows, colour, paste-back, EXR writing) with VOID when a GPU and the weights are there and the
 preview engine otherwise, then a contact sheet and a PSNR against the clean background show how
 well it went. Use::
 
-    from void_vfx.demo import demo
+    from void_vfx.demo.run import demo
     report = demo("/tmp/void_demo", engine="auto", frames=48)
     print(report["psnr_mask_db"], report["contact_sheet"])
 """
@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_target
-from .errors import ImageIOError, SpecError
-from .review import LINEAR_709, contact_sheet, psnr_in_mask, review_movie
+from void_vfx.atomic import atomic_target
+from void_vfx.demo.review import LINEAR_709, contact_sheet, psnr_in_mask, review_movie
+from void_vfx.errors import ImageIOError, SpecError
 
 __all__ = ["DemoShot", "make_demo_shot", "contact_sheet", "demo", "choose_engine", "main"]
 
@@ -97,7 +97,7 @@ def make_demo_shot(
     ``size`` is (width, height). Deterministic for a given seed; takes about 0.4 s a frame at
     960x540 on one core.
     """
-    from .demo_scene import SceneParams, render_frame
+    from void_vfx.demo.scene import SceneParams, render_frame
 
     width, height = int(size[0]), int(size[1])
     if frames < 1 or width < 16 or height < 16:
@@ -137,15 +137,12 @@ def choose_engine(engine: str = "auto") -> tuple[str, str]:
         return engine, "asked for"
     if engine != "auto":
         raise SpecError("engine", f"{engine!r} is not one of auto, preview, void")
-    try:
-        from void_vfx_server.engines.void.weights import locate_weights
+    from void_vfx.server_entry import server_api
 
-        locate_weights()
-    except ImportError as ex:
-        return "preview", f"the VOID engine is not installed ({ex})"
-    except Exception as ex:  # noqa: BLE001 - any weights problem means: no VOID here
-        return "preview", f"no VOID weights ({str(ex).splitlines()[0]})"
-    from .gpu_probe import probe_gpu
+    found, what = server_api().void_weights()
+    if not found:
+        return "preview", f"no VOID weights ({what})"
+    from void_vfx.cli.gpu_probe import probe_gpu
 
     ok, why = probe_gpu()
     return ("void", "weights and a CUDA GPU found") if ok else ("preview", why)
@@ -156,7 +153,7 @@ def choose_engine(engine: str = "auto") -> tuple[str, str]:
 
 def build_spec(shot: DemoShot, engine: str, out_dir: str):
     """The job spec for the demo shot: mattes as the mask, output into ``out_dir``."""
-    from .jobspec import JobSpec, MaskSettings, MatteSource, OutputSettings
+    from void_vfx.job.spec import JobSpec, MaskSettings, MatteSource, OutputSettings
 
     spec = JobSpec(
         plate=shot.plate,
@@ -219,7 +216,7 @@ def demo(
     None), PSNR in display sRGB inside the mattes for the result and for the untouched plate,
     and the seconds each stage took.
     """
-    from .client import run_local_job
+    from void_vfx.client.local import run_local_job
 
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -322,7 +319,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m void_vfx.demo``: the same as ``void-vfx demo``."""
+    """``python -m void_vfx.demo.run``: the same as ``void-vfx demo``."""
     parser = argparse.ArgumentParser(prog="void-vfx demo", description=__doc__.splitlines()[0])
     add_demo_arguments(parser)
     return run_demo(parser.parse_args(argv))

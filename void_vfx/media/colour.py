@@ -237,7 +237,7 @@ _NAME_ATTRIBUTES = ("colorspace", "colorSpace", "ColorSpace", "ocio:colorspace",
 def guess_colourspace(header, config=None) -> ColourGuess:
     """Guess a plate's colour space from its header: named attribute, chromaticities, file type.
 
-    ``header`` is an :class:`void_vfx.image_io.ImageHeader`. EXR without hints -> the config's
+    ``header`` is an :class:`void_vfx.media.image_io.ImageHeader`. EXR without hints -> the config's
     ``scene_linear`` role; PNG/JPEG/TIFF/DPX -> sRGB-encoded Rec.709.
     """
     cfg = load_config(config)

@@ -14,8 +14,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import PlanError
-from .model_facts import (
+from void_vfx.errors import PlanError
+from void_vfx.model_facts import (
     DEFAULT_MIN_WINDOW,
     MAX_FRAMES,
     MIN_FRAMES,

@@ -4,7 +4,7 @@ Pixels come back as float32 (H, W, C) covering the display window: the data wind
 inside it and everything outside the data window is 0. NaN and Inf are counted per frame, logged,
 and replaced in ``Image.pixels`` (NaN -> 0, +Inf -> 65504, the largest half, -Inf -> 0) so that
 colour and model code never sees them; ``Image.raw`` keeps the file's values for bit-identical
-paste-back. Writing (:func:`write_exr`, in :mod:`void_vfx.image_write`, re-exported here) goes to a
+paste-back. Writing (:func:`void_vfx.media.image_write.write_exr`) goes to a
 hidden temporary file in the target folder that is renamed into place.
 """
 
@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from void_vfx.errors import ImageIOError
-from void_vfx.image_write import COMPRESSIONS, write_exr
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +127,7 @@ def _resolve_path(path: str, frame: int | None) -> str:
     characters such as ``@`` or ``#`` that would read as a frame token)."""
     if frame is None or os.path.isfile(path):
         return str(path)
-    from void_vfx.sequences import Sequence
+    from void_vfx.media.sequences import Sequence
 
     return Sequence.parse(str(path)).path(frame)
 
@@ -271,7 +270,7 @@ def _place_in_display(data: np.ndarray, header: ImageHeader) -> np.ndarray:
 
 def check_sequence_sizes(pattern, frames: Iterable[int]) -> tuple[int, int]:
     """Check every frame's display window has the first frame's size; return (width, height)."""
-    from void_vfx.sequences import Sequence
+    from void_vfx.media.sequences import Sequence
 
     seq = pattern if isinstance(pattern, Sequence) else Sequence.parse(str(pattern))
     size = first = None
@@ -293,7 +292,7 @@ def read_frames(
     pattern, frames: Iterable[int], channels: str | list[str] | None = None, **kwargs
 ) -> Iterator[Image]:
     """Yield frames one by one (never the whole shot in memory), checking sizes as it goes."""
-    from void_vfx.sequences import Sequence
+    from void_vfx.media.sequences import Sequence
 
     seq = pattern if isinstance(pattern, Sequence) else Sequence.parse(str(pattern))
     size = first = None
@@ -310,7 +309,6 @@ def read_frames(
 
 
 __all__ = [
-    "COMPRESSIONS",
     "HALF_MAX",
     "Image",
     "ImageHeader",
@@ -319,5 +317,4 @@ __all__ = [
     "read_frames",
     "read_header",
     "read_image",
-    "write_exr",
 ]

@@ -1,0 +1,354 @@
+"""The job spec: one serialisable, versioned description of a removal.
+
+Data flows one way: a host (Nuke, Resolve, the CLI, a farm) fills a ``JobSpec``, the server runs
+it, the results come back. A spec is plain data, JSON on the wire and on disk, with a ``schema``
+field so that a newer server can refuse or upgrade an older spec. Standard library only: Nuke's
+and Resolve's Pythons import this module from a folder on their path.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from fractions import Fraction
+from typing import Any
+
+from void_vfx.errors import SpecError
+from void_vfx.model_facts import (
+    DEFAULT_MIN_WINDOW,
+    MAX_FRAMES,
+    PASS1_GUIDANCE,
+    PASS1_STEPS,
+    PASS2_GUIDANCE,
+    PASS2_STEPS,
+    is_valid_length,
+)
+
+SCHEMA = "void-vfx/job/1"
+ENGINES = ("void", "preview")
+ROI_MODES = ("crop", "full")
+PIXEL_TYPES = ("half", "float")
+COMPRESSIONS = (
+    "none",
+    "rle",
+    "zips",
+    "zip",
+    "piz",
+    "pxr24",
+    "b44",
+    "b44a",
+    "dwaa",
+    "dwab",
+    "htj2k256",
+    "htj2k32",
+)
+HIGHLIGHTS = ("shoulder", "clip")
+#: Fields naming files: a client uploads them in stream mode, the server rewrites their paths.
+FILE_FIELDS = ("plate", "primary", "affected", "quadmask", "pass1_result")
+#: Frame rates given as decimals that mean an NTSC rational.
+_NTSC = {
+    "23.976": "24000/1001",
+    "29.97": "30000/1001",
+    "47.952": "48000/1001",
+    "59.94": "60000/1001",
+}
+
+
+@dataclass
+class MatteSource:
+    """A matte: a frame pattern and the channel holding the matte (``a``, ``r``, ``mask.a``...)."""
+
+    path: str
+    channel: str = "a"
+    invert: bool = False
+
+
+@dataclass
+class MaskSettings:
+    """How mattes become a quadmask."""
+
+    primary_threshold: float = 0.5
+    affected_threshold: float = 0.5
+    dilate: int = 0
+    clear_first_frame: bool = True
+    resize: bool = False
+
+
+@dataclass
+class WindowSettings:
+    """Temporal windows, see :func:`void_vfx.render.windows.plan_windows`."""
+
+    min_length: int = DEFAULT_MIN_WINDOW
+    max_length: int = MAX_FRAMES
+    overlap: int = 16
+
+
+@dataclass
+class RoiSettings:
+    """Region of interest: ``crop`` around the mask (margin as a fraction of the box) or ``full``."""
+
+    mode: str = "crop"
+    margin: float = 0.15
+    feather: int = 8
+
+
+@dataclass
+class SamplingSettings:
+    """Diffusion settings; the defaults are those of the released scripts."""
+
+    passes: int = 1
+    pass1_steps: int = PASS1_STEPS
+    pass1_guidance: float = PASS1_GUIDANCE
+    pass2_steps: int = PASS2_STEPS
+    pass2_guidance: float = PASS2_GUIDANCE
+    seed: int = 0
+
+
+@dataclass
+class OutputSettings:
+    """Where results go. ``dir`` empty means next to the plate; ``version`` 0 means the next free."""
+
+    dir: str = ""
+    name: str = ""
+    version: int = 0
+    compression: str = "zip"
+    pixel_type: str = "half"
+
+
+@dataclass
+class JobSpec:
+    """A removal: plate, frames, colour, masks, prompt, sampling, region and output."""
+
+    plate: str
+    primary: MatteSource | None = None
+    affected: MatteSource | None = None
+    quadmask: MatteSource | None = None
+    #: A saved Pass 1 result (a void-vfx output sequence of this plate): run Pass 2 alone on it.
+    pass1_result: MatteSource | None = None
+    frame_range: tuple[int, int] | None = None
+    #: Frame rate; empty means the plate's own (its FramesPerSecond header), else 24.
+    fps: str = ""
+    colourspace: str = ""
+    highlight: str = "shoulder"
+    prompt: str = ""
+    engine: str = "void"
+    priority: int = 0
+    mask: MaskSettings = field(default_factory=MaskSettings)
+    window: WindowSettings = field(default_factory=WindowSettings)
+    roi: RoiSettings = field(default_factory=RoiSettings)
+    sampling: SamplingSettings = field(default_factory=SamplingSettings)
+    output: OutputSettings = field(default_factory=OutputSettings)
+    schema: str = SCHEMA
+
+    # -- validation -------------------------------------------------------------------------
+
+    def validate(self) -> JobSpec:
+        """Raise ``SpecError`` naming the first field at fault; return self when valid."""
+        if self.schema != SCHEMA:
+            raise SpecError(
+                "schema", f"unsupported spec schema {self.schema!r}; expected {SCHEMA!r}"
+            )
+        if not isinstance(self.plate, str) or not self.plate.strip():
+            raise SpecError("plate", "no plate given: set a frame pattern such as plate.####.exr")
+        if self.quadmask is None and self.primary is None:
+            raise SpecError("primary", "give a primary-object matte or a quadmask")
+        if self.quadmask is not None and (self.primary is not None or self.affected is not None):
+            raise SpecError(
+                "quadmask", "give either a quadmask or mattes (primary/affected), not both"
+            )
+        if self.pass1_result is not None and self.sampling.passes != 2:
+            raise SpecError(
+                "pass1_result",
+                "a saved Pass 1 result is only used by Pass 2: set sampling.passes 2",
+            )
+        for name in ("primary", "affected", "quadmask", "pass1_result"):
+            src = getattr(self, name)
+            if src is not None and (not isinstance(src.path, str) or not src.path.strip()):
+                raise SpecError(f"{name}.path", "empty path")
+            if src is not None and not src.channel:
+                raise SpecError(f"{name}.channel", "empty channel name")
+        if self.frame_range is not None:
+            a, b = self.frame_range
+            if b < a:
+                raise SpecError("frame_range", f"last frame {b} comes before first frame {a}")
+        try:
+            if str(self.fps).strip():
+                self.fps_fraction()
+        except (ValueError, ZeroDivisionError) as exc:
+            raise SpecError("fps", f"{self.fps!r} is not a frame rate ({exc})") from exc
+        _one_of("highlight", self.highlight, HIGHLIGHTS)
+        _one_of("engine", self.engine, ENGINES)
+        m = self.mask
+        for name in ("primary_threshold", "affected_threshold"):
+            value = getattr(m, name)
+            if not 0.0 <= value < 1.0:
+                raise SpecError(f"mask.{name}", f"{value} must be in [0, 1)")
+        if m.dilate < 0:
+            raise SpecError("mask.dilate", f"{m.dilate} must be >= 0 pixels")
+        w = self.window
+        for name in ("min_length", "max_length"):
+            value = getattr(w, name)
+            if not is_valid_length(value):
+                raise SpecError(
+                    f"window.{name}", f"{value} is not 8j + 5 between 5 and {MAX_FRAMES}"
+                )
+        if w.min_length > w.max_length:
+            raise SpecError(
+                "window.min_length", f"{w.min_length} exceeds max_length {w.max_length}"
+            )
+        if not 0 <= w.overlap <= (w.max_length - 1) // 2:
+            raise SpecError("window.overlap", f"{w.overlap} must be 0..{(w.max_length - 1) // 2}")
+        _one_of("roi.mode", self.roi.mode, ROI_MODES)
+        if not 0.0 <= self.roi.margin <= 4.0:
+            raise SpecError("roi.margin", f"{self.roi.margin} must be a fraction between 0 and 4")
+        if self.roi.feather < 0:
+            raise SpecError("roi.feather", f"{self.roi.feather} must be >= 0 pixels")
+        s = self.sampling
+        if s.passes not in (1, 2):
+            raise SpecError("sampling.passes", f"{s.passes} must be 1 or 2")
+        for name in ("pass1_steps", "pass2_steps"):
+            if not 1 <= getattr(s, name) <= 1000:
+                raise SpecError(f"sampling.{name}", f"{getattr(s, name)} must be 1..1000")
+        for name in ("pass1_guidance", "pass2_guidance"):
+            if not 0.0 <= getattr(s, name) <= 50.0:
+                raise SpecError(f"sampling.{name}", f"{getattr(s, name)} must be 0..50")
+        if not 0 <= s.seed < 2**63:
+            raise SpecError("sampling.seed", f"{s.seed} must be 0..2**63-1")
+        o = self.output
+        codec, sep, level = o.compression.partition(":")
+        _one_of("output.compression", codec, COMPRESSIONS)
+        if sep and not level.replace(".", "", 1).isdigit():
+            raise SpecError("output.compression", f"level {level!r} must be a number (dwaa:45)")
+        _one_of("output.pixel_type", o.pixel_type, PIXEL_TYPES)
+        if o.version < 0:
+            raise SpecError("output.version", f"{o.version} must be >= 0 (0 = next free version)")
+        return self
+
+    def fps_fraction(self) -> Fraction:
+        """The frame rate as an exact fraction (23.976 means 24000/1001)."""
+        text = _NTSC.get(str(self.fps).strip(), str(self.fps).strip())
+        rate = Fraction(text)
+        if rate <= 0:
+            raise ValueError("must be positive")
+        return rate
+
+    def engine_params(self) -> dict[str, Any]:
+        """Plain values an engine needs for each window (``WindowInput.params``).
+
+        ``passes`` is 1, 2, or ``"pass2"`` when Pass 2 runs alone on ``pass1_result``; each pass
+        gets its own ``steps`` and ``guidance``.
+        """
+        s = self.sampling
+        passes: int | str = "pass2" if self.pass1_result is not None else s.passes
+        return {
+            "passes": passes,
+            "pass1": {"steps": s.pass1_steps, "guidance": s.pass1_guidance},
+            "pass2": {"steps": s.pass2_steps, "guidance": s.pass2_guidance},
+        }
+
+    # -- serialisation ----------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        if self.frame_range is not None:
+            data["frame_range"] = list(self.frame_range)
+        return data
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobSpec:
+        """Build and validate a spec; unknown or mistyped fields are named in the error."""
+        if not isinstance(data, dict):
+            raise SpecError("<spec>", f"expected a JSON object, got {type(data).__name__}")
+        schema = data.get("schema", SCHEMA)
+        if schema != SCHEMA:
+            raise SpecError("schema", f"unsupported spec schema {schema!r}; expected {SCHEMA!r}")
+        kwargs = _typed_fields(cls, data, "")
+        return cls(**kwargs).validate()
+
+    @classmethod
+    def from_json(cls, text: str) -> JobSpec:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SpecError("<spec>", f"not valid JSON: {exc}") from exc
+        return cls.from_dict(data)
+
+
+_NESTED = {
+    "primary": MatteSource,
+    "affected": MatteSource,
+    "quadmask": MatteSource,
+    "pass1_result": MatteSource,
+    "mask": MaskSettings,
+    "window": WindowSettings,
+    "roi": RoiSettings,
+    "sampling": SamplingSettings,
+    "output": OutputSettings,
+}
+
+
+def _typed_fields(cls: type, data: dict[str, Any], prefix: str) -> dict[str, Any]:
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise SpecError(
+            prefix + unknown[0], f"unknown field; known fields: {', '.join(sorted(known))}"
+        )
+    for f in known.values():
+        if f.name not in data and f.default is MISSING and f.default_factory is MISSING:
+            raise SpecError(prefix + f.name, "required field is missing")
+    out: dict[str, Any] = {}
+    for name, value in data.items():
+        path = prefix + name
+        sub = _NESTED.get(name) if cls in (JobSpec,) else None
+        if sub is not None:
+            if value is None:
+                out[name] = None
+                continue
+            if not isinstance(value, dict):
+                raise SpecError(path, f"expected an object, got {type(value).__name__}")
+            out[name] = sub(**_typed_fields(sub, value, path + "."))
+        elif name == "frame_range":
+            out[name] = _frame_range(path, value)
+        else:
+            out[name] = _coerce(path, value, known[name].default)
+    return out
+
+
+def _frame_range(path: str, value: Any) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list | tuple)
+        or len(value) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        raise SpecError(path, f"expected [first, last] integers, got {value!r}")
+    return (value[0], value[1])
+
+
+def _coerce(path: str, value: Any, default: Any) -> Any:
+    """Check a leaf value against the type of its default."""
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, str):
+        ok = isinstance(value, str) or (path == "fps" and isinstance(value, int | float))
+        value = str(value) if ok else value
+    else:
+        ok = True
+    if not ok:
+        raise SpecError(path, f"expected {type(default).__name__}, got {value!r}")
+    return value
+
+
+def _one_of(path: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise SpecError(path, f"{value!r} is not one of {', '.join(allowed)}")
