@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from void_vfx.errors import ServerError
+from void_vfx.model_facts import FINISHED_STATES, JOB_STATES
 
 from .part_writer import settle_all
 
-STATES = ("created", "queued", "running", "done", "failed", "cancelled")
-FINISHED = ("done", "failed", "cancelled")
+STATES = JOB_STATES
+FINISHED = FINISHED_STATES
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -230,9 +231,9 @@ class JobStore:
             ids = [
                 r["id"]
                 for r in self._db.execute(
-                    "SELECT id FROM jobs WHERE state IN ('done','failed','cancelled') "
+                    f"SELECT id FROM jobs WHERE state IN ({','.join('?' * len(FINISHED))}) "
                     "AND finished IS NOT NULL AND finished < ?",
-                    (cutoff,),
+                    (*FINISHED, cutoff),
                 )
             ]
         for job_id in ids:

@@ -170,7 +170,7 @@ class VoidVfxService(rpyc.Service):
                     spec["output"]["dir"] = str(self._store.job_dir(job_id) / "results")
             else:
                 _require_absolute(spec)
-                out = _path_mode_out_dir(spec)
+                out = _reserve_path_mode_output(spec)
                 self._store.update(job_id, out_dir=str(out))
             self._store.update(job_id, spec=json.dumps(spec))
         except Exception:
@@ -331,15 +331,16 @@ def _require_absolute(spec: dict) -> None:
             raise ServerError(f"{key}: path mode needs absolute paths, got {path!r}")
 
 
-def _path_mode_out_dir(spec: dict) -> Path:
-    """Path mode writes straight into the client's next versioned output folder."""
+def _reserve_path_mode_output(spec: dict) -> Path:
+    """Path mode writes straight into the client's next version folder; the version it got goes
+    into the stored spec, so the render names the files after it."""
+    from void_vfx.job.naming import reserve_for_spec
+    from void_vfx.job.spec import JobSpec
+
     out = spec.get("output") or {}
     base = out.get("dir") if isinstance(out, dict) else None
     if not base or not Path(base).is_absolute():
         raise ServerError("output.dir: path mode needs an absolute output folder")
-    from void_vfx.job.naming import reserve_output
-
-    reserved = reserve_output(
-        spec.get("plate", ""), base, name=out.get("name", ""), version=int(out.get("version", 0))
-    )
+    reserved = reserve_for_spec(JobSpec.from_dict(spec))
+    spec["output"]["version"] = reserved.version
     return Path(reserved.folder)

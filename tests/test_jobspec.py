@@ -130,21 +130,25 @@ def test_plate_stem(pattern: str, stem: str) -> None:
     assert plate_stem(pattern) == stem
 
 
-def test_versions_never_overwrite(tmp_path) -> None:
-    plate = str(tmp_path / "plate.####.exr")
+def test_versions_never_overwrite(tmp_path, monkeypatch) -> None:
+    (tmp_path / "plates").mkdir()
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")  # no output folder given: the current one
+    plate = str(tmp_path / "plates" / "plate.####.exr")
     a = reserve_output(plate)
     b = reserve_output(plate)
     assert (a.version, b.version) == (1, 2)
     assert os.path.isdir(a.folder) and a.folder != b.folder
-    assert a.path(1001).endswith("plate_void_v001/plate_void_v001.1001.exr")
+    assert a.path(1001).endswith("work/plate_void_v001/plate_void_v001.1001.exr")
     assert a.pattern.endswith("plate_void_v001.####.exr")
-    assert existing_versions(str(tmp_path), "plate_void") == [1, 2]
+    assert existing_versions(str(tmp_path / "work"), "plate_void") == [1, 2]
+    assert os.listdir(tmp_path / "plates") == []  # nothing beside the plates
     with pytest.raises(SpecError, match="already exists"):
         reserve_output(plate, version=2)
     c = reserve_output(plate, str(tmp_path / "out"), name="sh010", version=7)
     assert c.folder.endswith("sh010_void_v007")
     # a stray v009 file bumps the next version past it
-    (tmp_path / "plate_void_v009.note").write_text("x")
+    (tmp_path / "work" / "plate_void_v009.note").write_text("x")
     assert reserve_output(plate).version == 10
 
 

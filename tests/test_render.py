@@ -12,9 +12,11 @@ from void_vfx.errors import MaskError
 from void_vfx.job.spec import JobSpec, MatteSource
 from void_vfx.media.image_io import read_image
 from void_vfx.media.image_write import write_exr
-from void_vfx.render.process import prepare_window, process_shot, shot_plan
+from void_vfx.render.prepare import prepare_window, shot_plan
+from void_vfx.render.process import process_shot
 from void_vfx.render.roi import CropBox, paste_alpha
-from void_vfx.render.shot import Shot, window_paths
+from void_vfx.render.shot import Shot
+from void_vfx.render.store import window_paths
 
 W, H = 256, 144
 FIRST, LAST = 1001, 1030
@@ -77,6 +79,7 @@ def _spec(root, **kw) -> JobSpec:
     spec.window.overlap = 4
     spec.roi.feather = 6
     spec.output.compression = "piz"
+    spec.output.version = 1  # the output files are named plate_void_v001.<frame>.exr
     return spec.validate()
 
 
@@ -164,6 +167,7 @@ def test_process_shot_outputs_and_resume(tmp_path, shot_dir):
         os.remove(p)
     calls.clear()
     out2 = str(tmp_path / "plate_void_v002")
+    spec.output.version = 2
     again = process_shot(spec, _constant_engine(calls), job, out2)
     assert again["computed"] == [1] and again["reused"] == [0, 2] and len(calls) == 1
     for f in (FIRST, 1012, LAST):
@@ -288,16 +292,21 @@ def test_short_shot_window_is_mirror_padded(shot_dir):
     assert not np.array_equal(win.frames[0], win.frames[n - 1])
 
 
-def test_output_names_in_a_plain_folder(tmp_path, shot_dir):
+def test_output_names_come_from_the_spec(tmp_path, shot_dir):
     spec = _spec(shot_dir)
+    spec.output.version = 0  # a server's stream-mode results: no version until download
     shot = Shot.open(spec)
-    from void_vfx.render.process import output_path
+    from void_vfx.render.assemble import output_path
 
     assert output_path(shot, str(tmp_path / "results"), 1001).endswith(
         "results/plate_void.1001.exr"
     )
     spec.output.name = "sh010"
     assert output_path(shot, str(tmp_path / "x"), -5).endswith("x/sh010_void.-0005.exr")
+    spec.output.version = 12  # the folder's own name plays no part
+    assert output_path(shot, str(tmp_path / "a_v003"), 7).endswith(
+        "a_v003/sh010_void_v012.0007.exr"
+    )
 
 
 def test_overlapping_windows_crossfade_in_plate_space(tmp_path, shot_dir):
@@ -497,3 +506,22 @@ def test_output_carries_the_shot_rate_when_the_plate_has_none(tmp_path, shot_dir
     header = read_header(summary["paths"][0])
     assert tuple(header.attributes["FramesPerSecond"]) == (25, 1)
     assert header.attributes.get("void:testShot") == "sh010"
+
+
+def test_an_engine_note_is_said_once_per_job(tmp_path, shot_dir):
+    from void_vfx.render.engine import WindowOutput
+
+    spec = _spec(shot_dir)
+    runs = []
+
+    def engine(window_input):
+        runs.append(1)
+        return WindowOutput(window_input.frames.copy(), notes=("kept the affected region",))
+
+    messages = []
+    summary = process_shot(
+        spec, engine, str(tmp_path / "job"), str(tmp_path / "out"), on_warning=messages.append
+    )
+    assert len(runs) == 2  # two windows with object pixels
+    assert messages.count("kept the affected region") == 1
+    assert summary["notes"] == ["kept the affected region"]

@@ -1,4 +1,5 @@
-"""Numbers the VOID model fixes (see docs: void-model facts). Pure Python, no heavy imports."""
+"""Numbers the VOID model fixes (see docs: void-model facts), and the few job facts that the
+client and the server must agree on. Pure Python, no heavy imports: each has one home here."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ MIN_FRAMES = 5
 MAX_FRAMES = 197
 #: The model was trained on 85-frame windows; the reference pads every clip up to at least this.
 DEFAULT_MIN_WINDOW = 85
+#: Frames by which neighbouring temporal windows overlap at least (they crossfade over it).
+DEFAULT_WINDOW_OVERLAP = 16
 #: Latent frames per multidiffusion window inside the transformer (85 pixel frames) and overlap.
 LATENT_WINDOW = 22
 LATENT_OVERLAP = 4
@@ -50,3 +53,8 @@ def next_valid_length(frames: int, minimum: int = MIN_FRAMES) -> int:
 def latent_frames(frames: int) -> int:
     """Latent frames the VAE makes of ``frames`` pixel frames."""
     return (frames - 1) // 4 + 1
+
+
+#: Job states, in order of a job's life, and those a job does not leave.
+JOB_STATES = ("created", "queued", "running", "done", "failed", "cancelled")
+FINISHED_STATES = ("done", "failed", "cancelled")

@@ -71,7 +71,7 @@ def add_remove_arguments(p: argparse.ArgumentParser) -> None:
                    help="how scene-linear values above 1 pass the model (shoulder)")  # fmt: skip
     p.add_argument("--prompt", default=None, help="the scene after the removal")
     p.add_argument("-o", "--output", default=None, metavar="OUT",
-                   help="output folder (default: next to the plate); a new version every run")  # fmt: skip
+                   help="output folder (default: the current folder); a new version every run")  # fmt: skip
     p.add_argument("--local", action="store_true", help="run an in-process server for this job")
     p.add_argument("--engine", default="auto", choices=("auto", "preview", "void"))
     p.add_argument("--passes", type=int, choices=(1, 2), default=None)

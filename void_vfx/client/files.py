@@ -66,9 +66,11 @@ def spec_dict(spec: Any) -> dict:
 
 
 def output_folder(data: dict) -> str:
-    out = data.get("output") or {}
-    folder = out.get("dir") if isinstance(out, dict) else ""
-    return os.path.abspath(folder or os.path.dirname(os.path.abspath(data["plate"])))
+    """The absolute folder the job's version folders go into (see :func:`void_vfx.job.naming.output_dir`)."""
+    from void_vfx.job.naming import output_dir
+    from void_vfx.job.spec import JobSpec
+
+    return output_dir(JobSpec.from_dict(data))
 
 
 def role_path(data: dict, role: str) -> str | None:

@@ -33,9 +33,10 @@ from void_vfx.client import progress as client_progress
 from void_vfx.client.handshake import find_token, open_connection, translate_error
 from void_vfx.client.progress import cancel_message
 from void_vfx.errors import ServerError, TransferError
+from void_vfx.model_facts import FINISHED_STATES
 from void_vfx.protocol.wire import CHUNK_SIZE, DEFAULT_PORT, PROBE_PREFIX, file_sha256, from_wire
 
-FINISHED = ("done", "failed", "cancelled")
+FINISHED = FINISHED_STATES
 #: status(dict), new events(tuple of dicts) -> None
 Callback = Callable[[dict, tuple], None]
 

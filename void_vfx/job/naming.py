@@ -1,7 +1,10 @@
-"""Versioned output names: ``<plate>_void_v001/<plate>_void_v001.####.exr``.
+"""Where a job's outputs go and what they are called: ``<dir>/<name>_void_v001/<name>_void_v001.####.exr``.
 
-A version folder is reserved with ``os.mkdir``, which fails when the folder exists, so two jobs
-never share a version and an existing version is never overwritten. Standard library only.
+This is the one place that decides it, from the spec alone: the client (stream mode, at download),
+the server (path mode, at submit) and a farm's assemble task all call :func:`output_dir`,
+:func:`output_stem` and :func:`reserve_for_spec`. A version folder is reserved with ``os.mkdir``,
+which fails when the folder exists, so two jobs never share a version and an existing version is
+never overwritten. Standard library only.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from void_vfx.errors import SpecError
 
@@ -70,10 +74,9 @@ def reserve_output(
 ) -> OutputName:
     """Reserve the next free version folder (or exactly ``version``) and return its names.
 
-    ``out_dir`` empty means next to the plate. ``name`` overrides the plate's stem.
+    ``out_dir`` empty means the current folder. ``name`` overrides the plate's stem.
     """
-    if not out_dir:
-        out_dir = os.path.dirname(os.path.abspath(plate_pattern))
+    out_dir = os.path.abspath(out_dir or os.getcwd())
     base = f"{name or plate_stem(plate_pattern)}_{tag}"
     os.makedirs(out_dir, exist_ok=True)
     if version:
@@ -98,3 +101,32 @@ def reserve_output(
             candidate += 1
             continue
         return OutputName(candidate, folder, stem)
+
+
+def output_dir(spec: Any) -> str:
+    """The folder that holds the version folders: ``output.dir``, else the current folder (never
+    the plate's folder: facilities lock plate folders)."""
+    return os.path.abspath(spec.output.dir or os.getcwd())
+
+
+def output_base(spec: Any) -> str:
+    """``<output.name or plate stem>_void``: the name every version of this output shares."""
+    return f"{spec.output.name or plate_stem(spec.plate)}_void"
+
+
+def output_stem(spec: Any) -> str:
+    """The file stem of the outputs: ``<base>_vNNN`` once a version is fixed, else ``<base>``
+    (a server's stream-mode results, renamed to the reserved version at download)."""
+    base = output_base(spec)
+    return f"{base}_v{spec.output.version:03d}" if spec.output.version else base
+
+
+def reserve_for_spec(spec: Any, out_dir: str | None = None) -> OutputName:
+    """Reserve the spec's version folder (``output.version``, or the next free one) in
+    ``out_dir`` or :func:`output_dir`."""
+    return reserve_output(
+        spec.plate,
+        out_dir or output_dir(spec),
+        name=spec.output.name,
+        version=spec.output.version,
+    )

@@ -16,6 +16,7 @@ from typing import Any
 from void_vfx.errors import SpecError
 from void_vfx.model_facts import (
     DEFAULT_MIN_WINDOW,
+    DEFAULT_WINDOW_OVERLAP,
     MAX_FRAMES,
     PASS1_GUIDANCE,
     PASS1_STEPS,
@@ -80,7 +81,7 @@ class WindowSettings:
 
     min_length: int = DEFAULT_MIN_WINDOW
     max_length: int = MAX_FRAMES
-    overlap: int = 16
+    overlap: int = DEFAULT_WINDOW_OVERLAP
 
 
 @dataclass
@@ -106,7 +107,8 @@ class SamplingSettings:
 
 @dataclass
 class OutputSettings:
-    """Where results go. ``dir`` empty means next to the plate; ``version`` 0 means the next free."""
+    """Where results go. ``dir`` empty means the submitting process's current folder (never the
+    plate's: plate folders are often locked); ``version`` 0 means the next free version."""
 
     dir: str = ""
     name: str = ""

@@ -2,26 +2,20 @@
 
 ``Shot`` resolves a spec once: the plate's frames and size, its colour transform, and how each
 frame's quadmask is made (built from mattes or snapped from a delivered quadmask, first frame
-cleared). The window store keeps each finished window under ``<job>/windows/`` as a ``.npy`` of
-working-size frames plus a ``.json`` (crop box, colour ceiling) written last, so the ``.json`` is
-the commit marker and a crash loses at most the window in flight.
+cleared), with every size checked from the headers before any work starts.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from void_vfx.atomic import atomic_target
 from void_vfx.errors import ColourError, ImageIOError, MaskError, SequenceError
 from void_vfx.media.resample import resize
 from void_vfx.render.quadmask import build_quadmask, clear_first_frame_affected, snap_quadmask
-from void_vfx.render.roi import CropBox
 
 Warn = Callable[[str], None]
 
@@ -265,42 +259,3 @@ def onto_data_window(out: np.ndarray, img) -> tuple[np.ndarray, tuple[int, int] 
     if x1 > x0 and y1 > y0:
         base[y0 - dy : y1 - dy, x0 - dx : x1 - dx] = out[y0 - fy : y1 - fy, x0 - fx : x1 - fx]
     return base, (dx, dy)
-
-
-# --- window store ---------------------------------------------------------------------------
-
-
-def window_paths(job_dir: str, index: int) -> tuple[str, str]:
-    base = os.path.join(job_dir, "windows", f"w{index:03d}")
-    return base + ".npy", base + ".json"
-
-
-def save_window(job_dir: str, index: int, frames: np.ndarray | None, meta: dict) -> None:
-    """Store a window's working-size frames (None for a skipped window), then its json marker."""
-    npy, js = window_paths(job_dir, index)
-    if frames is not None:
-        with atomic_target(npy) as tmp, open(tmp, "wb") as fh:
-            np.save(fh, np.ascontiguousarray(frames, dtype=np.float32))
-    with atomic_target(js) as tmp, open(tmp, "w") as fh:
-        json.dump(meta, fh, indent=1)
-
-
-def load_window_meta(job_dir: str, index: int) -> dict | None:
-    """The commit record of a window, or None when it is not (completely) committed."""
-    npy, js = window_paths(job_dir, index)
-    if not os.path.isfile(js):
-        return None
-    with open(js) as fh:
-        meta = json.load(fh)
-    if not meta.get("skipped") and not os.path.isfile(npy):
-        return None
-    return meta
-
-
-def load_window_frames(job_dir: str, index: int) -> np.ndarray:
-    """Memory-mapped working-size frames of a committed window (nothing read until used)."""
-    return np.load(window_paths(job_dir, index)[0], mmap_mode="r")
-
-
-def box_of(meta: dict) -> CropBox:
-    return CropBox.from_dict(meta["box"])

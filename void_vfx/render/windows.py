@@ -17,6 +17,7 @@ from typing import Any
 from void_vfx.errors import PlanError
 from void_vfx.model_facts import (
     DEFAULT_MIN_WINDOW,
+    DEFAULT_WINDOW_OVERLAP,
     MAX_FRAMES,
     MIN_FRAMES,
     is_valid_length,
@@ -24,7 +25,7 @@ from void_vfx.model_facts import (
 )
 
 PLAN_SCHEMA = "void-vfx/window-plan/1"
-DEFAULT_OVERLAP = 16
+DEFAULT_OVERLAP = DEFAULT_WINDOW_OVERLAP
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import torch
 
+from void_vfx.model_facts import NOISE_AUG_STRENGTH
+
 from . import _compat  # noqa: F401 - torchvision guard before diffusers
 
-NOISE_AUG_STRENGTH = 0.0563
 AFFECTED_VALUE = 127.0 / 255.0
 
 

@@ -30,12 +30,12 @@ from typing import Any
 import torch
 
 from void_vfx.errors import WeightsError
+from void_vfx.model_facts import TEXT_TOKENS
 
 from . import _compat  # noqa: F401 - torchvision guard before diffusers
 from .weights import VOID_IN_CHANNELS, WeightPaths, read_json
 
 GiB = 1024**3
-TEXT_TOKENS = 226
 #: Modules kept in bf16 under float8 storage (regex patterns, see module docstring).
 FP8_SKIP_PATTERNS = ("patch_embed", "norm", "time_embedding", "^proj_out$")
 MEMORY_MODES = ("gpu", "gpu-fp8", "offload", "offload-fp8", "sequential", "cpu")

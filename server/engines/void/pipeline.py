@@ -35,10 +35,20 @@ from typing import Any
 import torch
 
 from void_vfx.errors import Cancelled, EngineError
+from void_vfx.model_facts import (
+    LATENT_OVERLAP,
+    LATENT_WINDOW,
+    NOISE_AUG_STRENGTH,
+    PASS1_GUIDANCE,
+    PASS1_STEPS,
+    PASS2_GUIDANCE,
+    PASS2_STEPS,
+    TEXT_TOKENS,
+    is_valid_length,
+)
 
 from . import _compat  # noqa: F401 - torchvision guard before diffusers
 from .conditioning import (
-    NOISE_AUG_STRENGTH,
     augment_video,
     concat_conditioning,
     encode_mask,
@@ -46,11 +56,8 @@ from .conditioning import (
     frames_to_video,
     model_mask,
 )
-from .loading import TEXT_TOKENS, VoidModels
+from .loading import VoidModels
 from .vae_decode import decode_video
-
-LATENT_WINDOW = 22
-LATENT_OVERLAP = 4
 
 
 @dataclass(frozen=True)
@@ -68,8 +75,8 @@ class PassParams:
 
 
 PASS_DEFAULTS = {
-    1: PassParams(steps=30, guidance=1.0, scheduler="ddim"),
-    2: PassParams(steps=50, guidance=6.0, scheduler="cogvideox_ddim"),
+    1: PassParams(steps=PASS1_STEPS, guidance=PASS1_GUIDANCE, scheduler="ddim"),
+    2: PassParams(steps=PASS2_STEPS, guidance=PASS2_GUIDANCE, scheduler="cogvideox_ddim"),
 }
 
 
@@ -145,7 +152,7 @@ class VoidPipeline:
         if frames.ndim != 4 or frames.shape[-1] != 3:
             raise EngineError(f"frames must be (F, H, W, 3), got {tuple(frames.shape)}")
         f, h, w, _ = frames.shape
-        if f < 5 or (f - 5) % 8:
+        if not is_valid_length(f):
             raise EngineError(f"{f} frames is not a valid window length (8j + 5: 13, 21, ..., 197)")
         if h % 16 or w % 16:
             raise EngineError(f"working size {w}x{h} must be a multiple of 16 in both directions")

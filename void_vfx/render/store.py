@@ -1,0 +1,110 @@
+"""The job folder's window store: each finished window committed, so a job resumes after a crash.
+
+A window lives under ``<job>/windows/`` as a ``.npy`` of working-size frames plus a ``.json`` (crop
+box, colour ceiling) written last, so the ``.json`` is the commit marker and a crash loses at most
+the window in flight. A skipped window (nothing to remove) has the ``.json`` alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from void_vfx.atomic import atomic_target
+from void_vfx.errors import EngineError
+from void_vfx.render.roi import CropBox
+from void_vfx.render.windows import Window
+
+
+@dataclass
+class WindowContext:
+    """What assembly needs to undo a window's preparation: frames, crop box, colour ceiling."""
+
+    index: int
+    first: int
+    last: int
+    box: CropBox
+    ceiling: float
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["box"] = self.box.to_dict()
+        return d
+
+
+def commit_window(job_dir: str, window: Window, output_frames_working, ctx: WindowContext) -> None:
+    """Store a window's working-size result (its real frames) and crop box, atomically."""
+    out = getattr(output_frames_working, "frames", output_frames_working)
+    out = np.asarray(out)
+    if out.ndim != 4 or out.shape[0] != window.length or out.shape[-1] != 3:
+        raise EngineError(
+            f"window {window.index}: the engine returned shape {out.shape}, expected "
+            f"({window.length}, H, W, 3)"
+        )
+    real = out[: window.frame_count].astype(np.float32)
+    if not np.isfinite(real).all():
+        raise EngineError(
+            f"window {window.index} (frames {window.first}-{window.last}): the engine returned "
+            "NaN or Inf; nothing was committed, rerun the job to retry this window"
+        )
+    np.clip(real, 0.0, 1.0, out=real)
+    save_window(job_dir, window.index, real, {"skipped": False, **ctx.to_dict()})
+
+
+def commit_skipped(job_dir: str, window: Window, reason: str) -> None:
+    """Record that a window had nothing to remove, so a resume does not redo it."""
+    save_window(
+        job_dir,
+        window.index,
+        None,
+        {
+            "skipped": True,
+            "index": window.index,
+            "first": window.first,
+            "last": window.last,
+            "reason": reason,
+        },
+    )
+
+
+# --- files ---------------------------------------------------------------------------------
+
+
+def window_paths(job_dir: str, index: int) -> tuple[str, str]:
+    base = os.path.join(job_dir, "windows", f"w{index:03d}")
+    return base + ".npy", base + ".json"
+
+
+def save_window(job_dir: str, index: int, frames: np.ndarray | None, meta: dict) -> None:
+    """Store a window's working-size frames (None for a skipped window), then its json marker."""
+    npy, js = window_paths(job_dir, index)
+    if frames is not None:
+        with atomic_target(npy) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, np.ascontiguousarray(frames, dtype=np.float32))
+    with atomic_target(js) as tmp, open(tmp, "w") as fh:
+        json.dump(meta, fh, indent=1)
+
+
+def load_window_meta(job_dir: str, index: int) -> dict | None:
+    """The commit record of a window, or None when it is not (completely) committed."""
+    npy, js = window_paths(job_dir, index)
+    if not os.path.isfile(js):
+        return None
+    with open(js) as fh:
+        meta = json.load(fh)
+    if not meta.get("skipped") and not os.path.isfile(npy):
+        return None
+    return meta
+
+
+def load_window_frames(job_dir: str, index: int) -> np.ndarray:
+    """Memory-mapped working-size frames of a committed window (nothing read until used)."""
+    return np.load(window_paths(job_dir, index)[0], mmap_mode="r")
+
+
+def box_of(meta: dict) -> CropBox:
+    return CropBox.from_dict(meta["box"])
