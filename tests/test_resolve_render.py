@@ -90,3 +90,4 @@ def test_failed_render_restores_the_project(shot, server, tmp_path):
     assert queue.GetRenderJobList() == [] and queue.GetRenderPresetList() == []
     assert queue.state() == settings_before and timeline.enabled == enabled_before
     assert timeline.GetTrackCount("video") == 2
+    assert not (tmp_path / "out" / "render").exists()  # no empty or half-rendered folder left

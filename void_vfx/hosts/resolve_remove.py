@@ -121,7 +121,7 @@ class RemoveSession:
         except Exception as exc:  # noqa: BLE001 - every failure is shown, not raised into Resolve
             self.error = exc
             if self._render is not None:
-                self._render.close()
+                self._render.discard()
                 self._render = None
             self._tell("failed", 1.0, str(exc))
         return self.stage

@@ -144,3 +144,14 @@ class ClipRender:
         for track, enabled in saved.get("tracks", {}).items():
             self.timeline.SetTrackEnable("video", track, enabled)
         self._saved = {}
+
+    def discard(self) -> None:
+        """After a failure: remove the render folder (ours alone) and its parent if empty."""
+        import shutil
+
+        self.close()
+        shutil.rmtree(self.target_dir, ignore_errors=True)
+        try:
+            os.rmdir(os.path.dirname(self.target_dir))
+        except OSError:
+            pass  # other renders are kept there
