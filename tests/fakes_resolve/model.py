@@ -1,0 +1,480 @@
+"""Resolve, project manager, project, media pool, folders, media pool items, timeline, items."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from fakes_resolve.base import Strict, need, new_id
+from fakes_resolve.render import RenderQueue
+
+CLIP_COLOURS = ("Orange", "Apricot", "Yellow", "Lime", "Olive", "Green", "Teal", "Navy", "Blue",
+                "Purple", "Violet", "Pink", "Tan", "Beige", "Brown", "Chocolate")  # fmt: skip
+MARKER_COLOURS = ("Blue", "Cyan", "Green", "Yellow", "Red", "Pink", "Purple", "Fuchsia", "Rose",
+                  "Lavender", "Sky", "Mint", "Lemon", "Sand", "Cocoa", "Cream")  # fmt: skip
+CLIP_INFO_KEYS = {"mediaPoolItem", "startFrame", "endFrame", "mediaType", "trackIndex",
+                  "recordFrame"}  # fmt: skip
+IMPORT_KEYS = {"FilePath", "StartIndex", "EndIndex"}
+
+
+class FakeMediaPoolItem(Strict):
+    """An EXR sequence (``pattern`` printf, first..last) or a movie file (frames from 0)."""
+
+    def __init__(self, path: str, first: int, last: int, fps: str, movie: bool = False) -> None:
+        self.path, self.first, self.last, self.fps, self.movie = path, first, last, fps, movie
+        self.uid = new_id()
+        self._frames: list | None = None
+
+    @property
+    def frames(self) -> int:
+        return self.last - self.first + 1
+
+    def GetName(self) -> str:
+        return os.path.basename(self.GetClipProperty("File Path"))
+
+    def GetUniqueId(self) -> str:
+        return self.uid
+
+    def GetClipProperty(self, key: str | None = None) -> Any:
+        if self.movie:
+            file_path = self.path
+        else:  # Resolve prints sequences as name.[1001-1100].exr
+            m = re.search(r"%0?(\d*)d", self.path)
+            pad = int(m.group(1) or 1)
+            file_path = (
+                self.path[: m.start()] + f"[{self.first:0{pad}d}-{self.last:0{pad}d}]"
+                + self.path[m.end() :]
+            )  # fmt: skip
+        props = {
+            "File Path": file_path,
+            "File Name": os.path.basename(file_path),
+            "FPS": self.fps,
+            "Frames": str(self.frames),
+            "Start": str(0 if self.movie else self.first),
+            "End": str(self.frames - 1 if self.movie else self.last),
+            "Type": "Video" if self.movie else "Still",
+        }
+        return props if key is None else props.get(key, "")
+
+    # -- for the fake's renderer --
+    def pixels(self, media_index: int):
+        """Float RGB pixels of the media frame ``media_index`` (0 = the media's first frame)."""
+        import numpy as np
+
+        if self.movie:
+            if self._frames is None:
+                import av
+
+                with av.open(self.path) as box:
+                    self._frames = [
+                        f.to_ndarray(format="rgb24").astype(np.float32) / 255.0
+                        for f in box.decode(video=0)
+                    ]
+            return self._frames[media_index]
+        import OpenImageIO as oiio
+
+        buf = oiio.ImageBuf(self.path % (self.first + media_index))
+        return buf.get_pixels(oiio.FLOAT)[..., :3]
+
+
+class FakeFolder(Strict):
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.clips: list[FakeMediaPoolItem] = []
+        self.subfolders: list[FakeFolder] = []
+
+    def GetName(self) -> str:
+        return self.name
+
+    def GetClipList(self) -> list:
+        return list(self.clips)
+
+    def GetSubFolderList(self) -> list:
+        return list(self.subfolders)
+
+
+class FakeTimelineItem(Strict):
+    def __init__(
+        self, media: FakeMediaPoolItem | None, start: int, duration: int, left_offset: int = 0,
+        name: str = "", speed: float = 1.0, properties: dict | None = None, fusion_comps: int = 0,
+    ) -> None:  # fmt: skip
+        self.media, self.start, self.duration, self.left = media, start, duration, left_offset
+        self.name = name or (media.GetName() if media else "Solid Color")
+        self.speed, self.fusion_comps = speed, fusion_comps
+        self.properties = {"Pan": 0.0, "Tilt": 0.0, "ZoomX": 1.0, "ZoomY": 1.0,
+                           "RotationAngle": 0.0, "Pitch": 0.0, "Yaw": 0.0, "FlipX": False,
+                           "FlipY": False, "CropLeft": 0.0, "CropRight": 0.0, "CropTop": 0.0,
+                           "CropBottom": 0.0, "Opacity": 100.0}  # fmt: skip
+        self.properties.update(properties or {})
+        self.markers: dict[int, dict] = {}
+        self.colour = ""
+        self.takes: list[dict] = []
+        self.selected_take = 0
+        self.track = 0
+        self.uid = new_id()
+
+    def snapshot(self) -> tuple:
+        """Everything a user can see of the item, for before/after comparisons."""
+        return (self.track, self.name, self.start, self.duration, self.left, self.speed,
+                self.media.path if self.media else None, self.colour,
+                tuple(sorted((k, tuple(sorted(v.items()))) for k, v in self.markers.items())),
+                tuple(t["mediaPoolItem"].path for t in self.takes), self.selected_take,
+                tuple(sorted(self.properties.items())))  # fmt: skip
+
+    def GetName(self) -> str:
+        return self.name
+
+    def GetStart(self) -> int:
+        return self.start
+
+    def GetEnd(self) -> int:
+        return self.start + self.duration  # exclusive
+
+    def GetDuration(self) -> int:
+        return self.duration
+
+    def GetLeftOffset(self) -> int:
+        return self.left
+
+    def GetRightOffset(self) -> int:
+        used = round(self.duration * self.speed)
+        return (self.media.frames - self.left - used) if self.media else 0
+
+    def GetSourceStartFrame(self) -> int:
+        return (self.media.first if self.media else 0) + self.left
+
+    def GetSourceEndFrame(self) -> int:
+        return self.GetSourceStartFrame() + round(self.duration * self.speed) - 1
+
+    def GetMediaPoolItem(self):
+        return self.media
+
+    def GetProperty(self, key: str | None = None):
+        return dict(self.properties) if key is None else self.properties.get(key)
+
+    def GetFusionCompCount(self) -> int:
+        return self.fusion_comps
+
+    def GetTrackTypeAndIndex(self) -> list:
+        return ["video", self.track]
+
+    def GetUniqueId(self) -> str:
+        return self.uid
+
+    def SetClipColor(self, colour: str) -> bool:
+        if colour not in CLIP_COLOURS:
+            return False
+        self.colour = colour
+        return True
+
+    def GetClipColor(self) -> str:
+        return self.colour
+
+    def GetMarkers(self) -> dict:
+        return {k: dict(v) for k, v in self.markers.items()}
+
+    def AddMarker(self, frame, colour, name, note, duration, custom_data="") -> bool:
+        need(int, frame, "frameId")
+        need(int, duration, "duration")
+        if colour not in MARKER_COLOURS or frame in self.markers:
+            return False
+        if not 0 <= frame < self.duration or duration < 1:
+            return False
+        self.markers[frame] = {"color": colour, "duration": duration, "note": note,
+                               "name": name, "customData": custom_data}  # fmt: skip
+        return True
+
+    def AddTake(self, media, start_frame=None, end_frame=None) -> bool:
+        if not isinstance(media, FakeMediaPoolItem):
+            return False
+        if not self.takes:  # the item's own media becomes take 1
+            self.takes.append({"mediaPoolItem": self.media, "startFrame": self.left,
+                               "endFrame": self.left + self.duration - 1})  # fmt: skip
+            self.selected_take = 1
+        s = 0 if start_frame is None else need(int, start_frame, "startFrame")
+        e = media.frames - 1 if end_frame is None else need(int, end_frame, "endFrame")
+        if not 0 <= s <= e < media.frames or e - s + 1 != self.duration:
+            return False
+        self.takes.append({"mediaPoolItem": media, "startFrame": s, "endFrame": e})
+        return True
+
+    def GetTakesCount(self) -> int:
+        return len(self.takes)
+
+    def GetSelectedTakeIndex(self) -> int:
+        return self.selected_take
+
+    def SelectTakeByIndex(self, index: int) -> bool:
+        need(int, index, "takeIndex")
+        if not 1 <= index <= len(self.takes):  # 1-based
+            return False
+        self.selected_take = index
+        return True
+
+
+class FakeDeadItem(Strict):
+    """What a failed AppendToTimeline can return: an item whose getters all answer None."""
+
+    def __getattr__(self, name: str):
+        if name.startswith("Get") and hasattr(FakeTimelineItem, name):
+            return lambda *args: None
+        return Strict.__getattr__(self, name)
+
+
+class FakeTimeline(Strict):
+    def __init__(self, name: str, fps: str = "24", start_frame: int = 86400, tracks: int = 1):
+        self.name, self.fps, self.start_frame = name, fps, start_frame
+        self.tracks: list[list[FakeTimelineItem]] = [[] for _ in range(tracks)]
+        self.track_names = [f"Video {i + 1}" for i in range(tracks)]
+        self.enabled = [True] * tracks
+        self.playhead = start_frame
+        self.uid = new_id()
+
+    def place(self, track: int, item: FakeTimelineItem) -> FakeTimelineItem:
+        """Test set-up: put an item on a 1-based track (no overlap allowed)."""
+        if self._overlaps(track, item.start, item.start + item.duration):
+            raise ValueError("fake set-up: items overlap")
+        item.track = track
+        self.tracks[track - 1].append(item)
+        self.tracks[track - 1].sort(key=lambda i: i.start)
+        return item
+
+    def snapshot(self) -> dict:
+        return {i.uid: i.snapshot() for t in self.tracks for i in t}
+
+    def _overlaps(self, track: int, start: int, end: int) -> bool:
+        return any(i.start < end and start < i.start + i.duration for i in self.tracks[track - 1])
+
+    def GetName(self) -> str:
+        return self.name
+
+    def GetUniqueId(self) -> str:
+        return self.uid
+
+    def GetStartFrame(self) -> int:
+        return self.start_frame
+
+    def GetEndFrame(self) -> int:
+        ends = [i.GetEnd() for t in self.tracks for i in t]
+        return max(ends, default=self.start_frame)
+
+    def GetSetting(self, name: str = "") -> Any:
+        settings = {"timelineFrameRate": self.fps}
+        return settings if not name else settings.get(name, "")
+
+    def GetTrackCount(self, kind: str) -> int:
+        return len(self.tracks) if kind == "video" else 0
+
+    def AddTrack(self, kind: str, sub_type: Any = None) -> bool:
+        if kind != "video" or sub_type is not None:
+            return False
+        self.tracks.append([])
+        self.track_names.append(f"Video {len(self.tracks)}")
+        self.enabled.append(True)
+        return True
+
+    def _valid(self, kind: str, index: int) -> bool:
+        need(int, index, "trackIndex")
+        return kind == "video" and 1 <= index <= len(self.tracks)
+
+    def GetTrackName(self, kind: str, index: int):
+        return self.track_names[index - 1] if self._valid(kind, index) else None
+
+    def SetTrackName(self, kind: str, index: int, name: str) -> bool:
+        if not self._valid(kind, index):
+            return False
+        self.track_names[index - 1] = need(str, name, "name")
+        return True
+
+    def GetIsTrackEnabled(self, kind: str, index: int):
+        return self.enabled[index - 1] if self._valid(kind, index) else None
+
+    def SetTrackEnable(self, kind: str, index: int, enabled: bool) -> bool:
+        if not self._valid(kind, index):
+            return False
+        self.enabled[index - 1] = need(bool, enabled, "enabled")
+        return True
+
+    def GetItemListInTrack(self, kind: str, index: int):
+        return list(self.tracks[index - 1]) if self._valid(kind, index) else None
+
+    def GetCurrentVideoItem(self):
+        for track in range(len(self.tracks), 0, -1):
+            for item in self.tracks[track - 1]:
+                if item.start <= self.playhead < item.GetEnd():
+                    return item
+        return None
+
+    def DeleteClips(self, items: list, ripple: bool = False) -> bool:
+        if ripple is not False or not items:
+            return False
+        for item in items:
+            track = self.tracks[item.track - 1] if isinstance(item, FakeTimelineItem) else []
+            if item not in track:
+                return False
+            track.remove(item)
+        return True
+
+
+class FakeMediaPool(Strict):
+    def __init__(self, project: FakeProject) -> None:
+        self.project = project
+        self.root = FakeFolder("Master")
+        self.current = self.root
+
+    def all_items(self) -> list[FakeMediaPoolItem]:
+        out, todo = [], [self.root]
+        while todo:
+            folder = todo.pop()
+            out += folder.clips
+            todo += folder.subfolders
+        return out
+
+    def GetRootFolder(self) -> FakeFolder:
+        return self.root
+
+    def GetCurrentFolder(self) -> FakeFolder:
+        return self.current
+
+    def SetCurrentFolder(self, folder: FakeFolder) -> bool:
+        if not isinstance(folder, FakeFolder):
+            return False
+        self.current = folder
+        return True
+
+    def AddSubFolder(self, parent: FakeFolder, name: str):
+        if not isinstance(parent, FakeFolder) or not name:
+            return None
+        folder = FakeFolder(need(str, name, "name"))
+        parent.subfolders.append(folder)
+        return folder
+
+    def ImportMedia(self, items: list) -> list:
+        need(list, items, "items")
+        made = []
+        for info in items:
+            if isinstance(info, str):
+                made.append(self._import_movie(info))
+                continue
+            unknown = set(info) - IMPORT_KEYS
+            if unknown:
+                raise TypeError(f"fake Resolve: ImportMedia got unknown keys {sorted(unknown)}")
+            path, first, last = info["FilePath"], info["StartIndex"], info["EndIndex"]
+            if not all(os.path.isfile(path % f) for f in range(first, last + 1)):
+                return []  # Resolve answers an empty list when it cannot import
+            fps = self.project.timeline_fps()
+            made.append(FakeMediaPoolItem(path, first, last, fps))
+        self.current.clips += made
+        return made
+
+    def _import_movie(self, path: str) -> FakeMediaPoolItem:
+        import av
+
+        with av.open(path) as box:
+            stream = box.streams.video[0]
+            count = sum(1 for _ in box.decode(video=0))
+            fps = str(stream.average_rate)
+        return FakeMediaPoolItem(path, 0, count - 1, fps, movie=True)
+
+    def AppendToTimeline(self, infos: list) -> list:
+        timeline = self.project.current_timeline
+        out = []
+        for info in need(list, infos, "clipInfos"):
+            unknown = set(info) - CLIP_INFO_KEYS
+            if unknown:
+                raise TypeError(f"fake Resolve: clipInfo has unknown keys {sorted(unknown)}")
+            media = info["mediaPoolItem"]
+            s, e = info.get("startFrame", 0), info.get("endFrame", media.frames - 1)
+            track = info.get("trackIndex", 1)
+            if info.get("mediaType", 1) != 1 or not 0 <= s <= e < media.frames:
+                return []
+            if not 1 <= track <= len(timeline.tracks):
+                return []
+            record = info.get("recordFrame", timeline.GetEndFrame())
+            if timeline._overlaps(track, record, record + e - s + 1):
+                out.append(FakeDeadItem())  # the documented pitfall: a dead item, not an error
+                continue
+            out.append(timeline.place(track, FakeTimelineItem(media, record, e - s + 1, s)))
+        return out
+
+
+class FakeProject(Strict):
+    def __init__(self, name: str = "Show") -> None:
+        self.name = name
+        self.timelines: list[FakeTimeline] = []
+        self.current_timeline: FakeTimeline | None = None
+        self.media_pool = FakeMediaPool(self)
+        self.render = RenderQueue(self)
+
+    def timeline_fps(self) -> str:
+        return self.current_timeline.fps if self.current_timeline else "24"
+
+    def add_timeline(self, timeline: FakeTimeline) -> FakeTimeline:
+        self.timelines.append(timeline)
+        self.current_timeline = self.current_timeline or timeline
+        return timeline
+
+    def GetName(self) -> str:
+        return self.name
+
+    def GetMediaPool(self) -> FakeMediaPool:
+        return self.media_pool
+
+    def GetTimelineCount(self) -> int:
+        return len(self.timelines)
+
+    def GetTimelineByIndex(self, index: int):
+        need(int, index, "idx")
+        return self.timelines[index - 1] if 1 <= index <= len(self.timelines) else None
+
+    def GetCurrentTimeline(self):
+        return self.current_timeline
+
+    def SetCurrentTimeline(self, timeline) -> bool:
+        if timeline not in self.timelines:
+            return False
+        self.current_timeline = timeline
+        return True
+
+    def GetSetting(self, name: str = "") -> Any:
+        settings = {"timelineFrameRate": self.timeline_fps()}
+        return settings if not name else settings.get(name, "")
+
+    def __getattr__(self, name: str):
+        # The render-queue calls of Project live in RenderQueue; anything else is refused.
+        if name in RenderQueue.CALLS:
+            return getattr(self.render, name)
+        return Strict.__getattr__(self, name)
+
+
+class FakeProjectManager(Strict):
+    def __init__(self, project: FakeProject | None) -> None:
+        self.project = project
+
+    def GetCurrentProject(self):
+        return self.project
+
+
+class FakeResolve(Strict):
+    def __init__(self, project: FakeProject | None) -> None:
+        self.manager = FakeProjectManager(project)
+
+    def GetProjectManager(self) -> FakeProjectManager:
+        return self.manager
+
+    def GetVersion(self) -> list:
+        return [20, 3, 2, 9, ""]
+
+    def GetVersionString(self) -> str:
+        return "20.3.2.9"
+
+    def GetProductName(self) -> str:
+        return "DaVinci Resolve Studio"
+
+
+def make_resolve(project_name: str = "Show", fps: str = "24", tracks: int = 1):
+    """A Resolve with one project and one empty timeline: (resolve, project, timeline)."""
+    project = FakeProject(project_name)
+    timeline = project.add_timeline(FakeTimeline("Edit", fps, tracks=tracks))
+    return FakeResolve(project), project, timeline

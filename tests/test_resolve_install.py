@@ -1,0 +1,103 @@
+"""``void-vfx install resolve`` (the module's run(args)) and the pieces that need no server."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from fakes_resolve import FakeTimelineItem, make_resolve
+from fakes_resolve.model import FakeMediaPoolItem
+
+from void_vfx.hosts import resolve_install
+from void_vfx.hosts.resolve_app import ResolveCallFailed, call, get_resolve
+from void_vfx.hosts.resolve_layback import append
+from void_vfx.hosts.resolve_source import parse_fps, read_source
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    resolve_install.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+@pytest.mark.parametrize(
+    ("platform", "env", "expected"),
+    [
+        ("linux", {"HOME": "/home/ed"}, "/home/ed/.local/share/DaVinciResolve/Fusion/Scripts"),
+        ("darwin", {"HOME": "/Users/ed"}, "/Users/ed/Library/Application Support/Blackmagic "
+         "Design/DaVinci Resolve/Fusion/Scripts"),
+        ("win32", {"USERPROFILE": "C:/Users/ed", "APPDATA": "C:/Users/ed/AppData/Roaming"},
+         "C:/Users/ed/AppData/Roaming/Blackmagic Design/DaVinci Resolve/Support/Fusion/Scripts"),
+    ],
+)  # fmt: skip
+def test_per_user_scripts_folder(platform, env, expected):
+    assert resolve_install.scripts_folder(platform, env).as_posix() == expected
+
+
+def test_install_copies_the_script_with_the_repository_path(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert resolve_install.run(_args("--menu", "Edit")) == 0
+    target = tmp_path / ".local/share/DaVinciResolve/Fusion/Scripts/Edit/VOID Remove Object.py"
+    assert f"installed {target}" in capsys.readouterr().out
+    tree = ast.parse(target.read_text())
+    values = [n.value.value for n in tree.body if isinstance(n, ast.Assign)
+              and getattr(n.targets[0], "id", "") == "VOID_VFX_PATH"]  # fmt: skip
+    assert values == [str(REPO)]
+    assert resolve_install.run(_args("--print", "--scripts-dir", str(tmp_path / "s"))) == 0
+    assert not (tmp_path / "s").exists()
+    assert str(tmp_path / "s" / "Utility" / "VOID Remove Object.py") in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("text", "rate"),
+    [("23.976", Fraction(24000, 1001)), ("29.97", Fraction(30000, 1001)), ("25", Fraction(25)),
+     ("23.98", Fraction(24000, 1001)), (59.94, Fraction(60000, 1001))],
+)  # fmt: skip
+def test_rates(text, rate):
+    assert parse_fps(text) == rate
+
+
+def test_source_range_of_a_2997_clip_with_left_offset(tmp_path):
+    resolve, project, timeline = make_resolve(fps="29.97")
+    media = FakeMediaPoolItem(str(tmp_path / "sh010.%06d.dpx"), 86400, 86499, "29.97")
+    item = timeline.place(1, FakeTimelineItem(media, 108000, 30, 12))
+    src = read_source(item, timeline, 1)
+    assert src.file_path == str(tmp_path / "sh010.[086400-086499].dpx")
+    assert src.pattern == str(tmp_path / "sh010.######.dpx")
+    assert (src.source_first, src.source_last, src.duration) == (86412, 86441, 30)
+    assert src.fps == Fraction(30000, 1001) and src.is_sequence
+
+
+def test_get_resolve_order():
+    class App:
+        def GetResolve(self):
+            return "from app"
+
+    assert get_resolve({"resolve": "injected", "app": App()}) == "injected"
+    assert get_resolve({"app": App()}) == "from app"
+
+
+def test_false_and_dead_items_become_named_errors(tmp_path):
+    resolve, project, timeline = make_resolve(tracks=2)
+    with pytest.raises(ResolveCallFailed, match=r"SetCurrentTimeline failed: it answered False"):
+        call(project, "SetCurrentTimeline", object(), fix="open it first")
+    media = FakeMediaPoolItem(str(tmp_path / "a.%04d.exr"), 1, 20, "24")
+    timeline.place(2, FakeTimelineItem(media, 100, 10))
+    src = type("Src", (), {"record_start": 95, "record_end": 105, "duration": 10})()
+    # V2 is occupied at 95-104: Resolve hands back an item whose getters answer None.
+    with pytest.raises(ResolveCallFailed, match=r"not on the timeline .*free record frames 95-104"):
+        append(project.media_pool, timeline, media, 2, src)
+    assert len(timeline.tracks[1]) == 1
+
+
+def test_fake_refuses_unknown_calls():
+    resolve, project, timeline = make_resolve()
+    with pytest.raises(AttributeError, match="FakeTimeline has no GetSelectedClips"):
+        timeline.GetSelectedClips()
+    with pytest.raises(TypeError, match="SetRenderSettings has no key 'Codec'"):
+        project.SetRenderSettings({"Codec": "exr"})

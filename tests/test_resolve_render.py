@@ -1,0 +1,93 @@
+"""The render path: a movie clip goes through the fake render queue (real EXRs), then the job."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from fakes_resolve import FakeTimelineItem
+from resolve_setup import CLIP_FRAMES, LEFT, RECORD, edit, request
+
+from void_vfx.hosts.resolve_app import RenderFailed
+from void_vfx.hosts.resolve_remove import RemoveSession
+
+pytest_plugins = ["resolve_fixtures"]
+
+
+def _movie(shot, path) -> list[np.ndarray]:
+    """The plate as an 8-bit lossless movie; returns its frames as float, decoded back."""
+    import av
+    import OpenImageIO as oiio
+
+    with av.open(str(path), "w") as box:
+        stream = box.add_stream("png", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "rgb24"
+        for frame in shot.paths("plate"):
+            rgb = oiio.ImageBuf(frame).get_pixels(oiio.FLOAT)[..., :3]
+            pixels = (np.clip(rgb, 0, 1) ** (1 / 2.2) * 255).round().astype(np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                box.mux(packet)
+        for packet in stream.encode():
+            box.mux(packet)
+    with av.open(str(path)) as box:
+        return [f.to_ndarray(format="rgb24") / 255.0 for f in box.decode(video=0)]
+
+
+def _movie_edit(shot, tmp_path):
+    resolve, project, timeline, clip = edit(shot)
+    movie = tmp_path / "plate.mov"
+    frames = _movie(shot, movie)
+    (media,) = project.media_pool.ImportMedia([str(movie)])
+    timeline.tracks[0].remove(clip)
+    timeline.place(1, FakeTimelineItem(media, RECORD, CLIP_FRAMES, LEFT, name="plate.mov"))
+    # A matte rendered out of Resolve for this clip: 13 frames, numbered from 1003.
+    matte = tmp_path / "matte"
+    matte.mkdir()
+    for f in range(1003, 1016):
+        shutil.copy(shot.primary.replace("####", str(f)), matte / f"clip_matte.{f}.exr")
+    return resolve, project, timeline, frames, str(matte / "clip_matte.####.exr")
+
+
+def test_movie_goes_through_the_render_queue(shot, server, tmp_path):
+    import OpenImageIO as oiio
+
+    resolve, project, timeline, frames, matte = _movie_edit(shot, tmp_path)
+    queue = project.render
+    settings_before, enabled_before = queue.state(), list(timeline.enabled)
+    before = timeline.snapshot()
+    placed = RemoveSession(resolve, request(shot, server, tmp_path / "out", matte=matte)).run(
+        poll_s=0.02
+    )
+    # The rendered plate: 13 EXRs renumbered 1003-1015, holding the movie's frames 2-14.
+    (render_dir,) = (tmp_path / "out" / "render").iterdir()
+    names = sorted(p.name for p in render_dir.iterdir())
+    assert names == [f"plate.{f}.exr" for f in range(1003, 1016)]
+    first = oiio.ImageBuf(str(render_dir / "plate.1003.exr")).get_pixels(oiio.FLOAT)
+    np.testing.assert_allclose(first[..., :3], frames[LEFT], atol=1e-3)
+    # The queue is as it was: no job left, no preset left, settings, format, mode, tracks back.
+    assert queue.GetRenderJobList() == [] and queue.GetRenderPresetList() == []
+    assert queue.state() == settings_before and timeline.enabled[:2] == enabled_before
+    # The result is on a new track above, 13 frames at the clip's record frame.
+    assert placed.track == 3
+    new = timeline.tracks[2][0]
+    assert (new.GetStart(), new.GetDuration()) == (RECORD, CLIP_FRAMES)
+    assert (new.media.first, new.media.last) == (1003, 1015)
+    result = tmp_path / "out" / "plate_void_v001"
+    assert sorted(p.name for p in result.glob("*.exr")) == [
+        f"plate_void_v001.{f}.exr" for f in range(1003, 1016)
+    ]
+    assert {k: v for k, v in timeline.snapshot().items() if k != new.uid} == before
+
+
+def test_failed_render_restores_the_project(shot, server, tmp_path):
+    resolve, project, timeline, frames, matte = _movie_edit(shot, tmp_path)
+    queue = project.render
+    settings_before, enabled_before = queue.state(), list(timeline.enabled)
+    queue.fail_next = "disk full on /renders"
+    with pytest.raises(RenderFailed, match="render of clip 'plate.mov' failed: see the Deliver"):
+        RemoveSession(resolve, request(shot, server, tmp_path / "out", matte=matte)).run(0.02)
+    assert queue.GetRenderJobList() == [] and queue.GetRenderPresetList() == []
+    assert queue.state() == settings_before and timeline.enabled == enabled_before
+    assert timeline.GetTrackCount("video") == 2
+    assert not (tmp_path / "out" / "render").exists()  # no empty or half-rendered folder left

@@ -1,0 +1,263 @@
+"""One removal from Resolve: clip -> source range -> (render) -> job -> lay-back.
+
+:class:`RemoveSession` is a small state machine driven by :meth:`RemoveSession.step`, each step
+short: the dialog calls it from a timer so Resolve's UI never waits on it, the terminal mode calls
+it in a loop. Resolve is touched only inside ``step`` (the caller's thread); the job's upload,
+progress and download run on a worker thread, which touches nothing of Resolve. Standard library
+and rpyc only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from void_vfx.hosts import resolve_app as app
+from void_vfx.hosts.resolve_layback import Placed, lay_back, original_of
+from void_vfx.hosts.resolve_render import ClipRender
+from void_vfx.hosts.resolve_source import SourceRange, fps_text, parse_fps, read_source, refusal
+
+#: progress(stage, fraction 0..1, message)
+STAGES = ("prepare", "render", "job", "layback", "done", "failed")
+
+
+@dataclass
+class RemoveRequest:
+    """What the user asked for, from the dialog or the command line."""
+
+    matte: str
+    prompt: str = ""
+    matte_channel: str = "a"
+    affected: str = ""
+    affected_channel: str = "a"
+    clip: str = ""
+    render: bool = False
+    mode: str = "new-track"
+    out_dir: str = ""
+    host: str = "127.0.0.1"
+    port: int = 0
+    token: str = ""
+    engine: str = "void"
+    files_mode: str = "auto"
+    window_min: int = 0
+
+
+def default_out_dir(project_name: str) -> str:
+    """``~/void-vfx/resolve/<project>``: results never go next to the source plates."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", project_name).strip("._") or "project"
+    return os.path.join(os.path.expanduser("~"), "void-vfx", "resolve", safe)
+
+
+def matte_first(pattern: str, duration: int, source_first: int) -> int:
+    """Frame numbers a rendered plate takes: the matte's own when it holds exactly the clip's
+    frames (rendered out of Resolve for this clip), else the clip's source frames."""
+    from void_vfx.media.sequences import find_sequence
+
+    scan = find_sequence(pattern).scan()
+    if len(scan.frames) == duration:
+        return scan.frames[0]
+    return source_first
+
+
+def check_matte(role: str, pattern: str, first: int, last: int) -> None:
+    """The matte must hold every frame of the job; say which are missing before sending."""
+    from void_vfx.errors import SequenceError
+    from void_vfx.media.sequences import find_sequence
+
+    try:
+        find_sequence(pattern).frames((first, last))
+    except SequenceError as exc:
+        raise app.ResolveError(
+            f"{role} matte: {exc}. The job needs frames {first}-{last}: number the matte like "
+            "the clip's files, or render it for this clip alone"
+        ) from None
+
+
+class RemoveSession:
+    """Drive one removal. ``progress(stage, fraction, message)`` is told of every change."""
+
+    def __init__(self, resolve: Any, request: RemoveRequest, progress: Any = None) -> None:
+        self.resolve, self.req = resolve, request
+        self._progress = progress or (lambda stage, fraction, message: None)
+        self.stage = "prepare"
+        self.message = ""
+        self.error: BaseException | None = None
+        self.job_id = ""
+        self.placed: Placed | None = None
+        self.src: SourceRange | None = None
+        self._render: ClipRender | None = None
+        self._worker: threading.Thread | None = None
+        self._job_state: dict[str, Any] = {}
+        self._cancel = threading.Event()
+
+    @property
+    def finished(self) -> bool:
+        return self.stage in ("done", "failed")
+
+    def _tell(self, stage: str, fraction: float, message: str) -> None:
+        self.stage, self.message = stage, message
+        self._progress(stage, max(0.0, min(1.0, fraction)), message)
+
+    def cancel(self) -> None:
+        """Stop waiting; a running server job is cancelled by the worker."""
+        self._cancel.set()
+
+    def step(self) -> str:
+        """Advance by one short piece of work; returns the stage. Errors end in 'failed'."""
+        try:
+            if self._cancel.is_set() and not self.finished and self.stage != "job":
+                raise app.ResolveError("cancelled")
+            if self.stage == "prepare":
+                self._prepare()
+            elif self.stage == "render":
+                self._poll_render()
+            elif self.stage == "job":
+                self._poll_job()
+            elif self.stage == "layback":
+                self._lay_back()
+        except Exception as exc:  # noqa: BLE001 - every failure is shown, not raised into Resolve
+            self.error = exc
+            if self._render is not None:
+                self._render.discard()
+                self._render = None
+            self._tell("failed", 1.0, str(exc))
+        return self.stage
+
+    def run(self, poll_s: float = 0.25) -> Placed:
+        """Step until finished (the terminal mode); raise the error of a failed run."""
+        import time
+
+        while not self.finished:
+            if self.step() in ("render", "job"):
+                time.sleep(poll_s)
+        if self.error is not None:
+            raise self.error
+        assert self.placed is not None
+        return self.placed
+
+    # -- stages ---------------------------------------------------------------------------------
+    def _prepare(self) -> None:
+        self.project = app.current_project(self.resolve)
+        self.timeline = app.current_timeline(self.project)
+        self.item = original_of(self.timeline, app.find_clip(self.timeline, self.req.clip))
+        track = app.track_of(self.item)
+        src = read_source(self.item, self.timeline, track)
+        self.src = src
+        self.out_dir = self.req.out_dir or default_out_dir(str(self.project.GetName()))
+        timeline_fps = parse_fps(self.timeline.GetSetting("timelineFrameRate"))
+        if src.is_sequence and not self.req.render:
+            why = refusal(self.item, src, timeline_fps)
+            if why:
+                raise app.ClipRefused(why)
+            self.plate, self.first = src.pattern, src.source_first
+            self._tell(
+                "prepare", 1.0, f"sending {src.pattern} {src.source_first}-{src.source_last}"
+            )
+            self._start_job()
+            return
+        self.first = matte_first(self.req.matte, src.duration, src.source_first)
+        name = re.sub(r"[^A-Za-z0-9_-]+", "_", os.path.splitext(src.name)[0]) or "clip"
+        target = os.path.join(self.out_dir, "render", f"{name}_{os.urandom(4).hex()}")
+        self._render = ClipRender(self.project, self.timeline, src, target, name, self.first)
+        self._render.start()
+        self._tell("render", 0.0, f"rendering clip {src.name!r} to EXR")
+
+    def _poll_render(self) -> None:
+        render = self._render
+        assert render is not None
+        if not render.poll():
+            self._tell("render", render.percent / 100.0, f"rendering to EXR {render.percent}%")
+            return
+        render.close()
+        self.plate = render.frames()
+        self._render = None
+        self._start_job()
+
+    def _spec(self) -> Any:
+        from void_vfx.jobspec import JobSpec, MatteSource
+
+        src = self.src
+        assert src is not None
+        first, last = self.first, self.first + src.duration - 1
+        check_matte("object", self.req.matte, first, last)
+        spec = JobSpec(
+            plate=self.plate,
+            primary=MatteSource(self.req.matte, self.req.matte_channel),
+            frame_range=(first, last),
+            fps=fps_text(src.fps),
+            prompt=self.req.prompt,
+            engine=self.req.engine,
+        )
+        if self.req.affected:
+            check_matte("affected", self.req.affected, first, last)
+            spec.affected = MatteSource(self.req.affected, self.req.affected_channel)
+        if self.req.window_min:
+            spec.window.min_length = self.req.window_min
+        spec.output.dir = self.out_dir
+        return spec.validate()
+
+    def _start_job(self) -> None:
+        spec = self._spec()
+        self._job_state = {"status": None, "paths": None, "error": None}
+        self._worker = threading.Thread(
+            target=self._work, args=(spec,), name="void-vfx-resolve-job", daemon=True
+        )
+        self._tell("job", 0.0, f"sending {os.path.basename(self.plate)} to the server")
+        self._worker.start()
+
+    def _work(self, spec: Any) -> None:
+        """Worker thread: submit, follow, download. Touches nothing of Resolve."""
+        from void_vfx.client import connect
+
+        state = self._job_state
+        try:
+            kwargs = {"token": self.req.token or None}
+            if self.req.port:
+                kwargs["port"] = self.req.port
+            with connect(self.req.host, **kwargs) as client:
+                self.job_id = client.submit(spec, files_mode=self.req.files_mode)
+
+                def seen(status: dict, events: tuple) -> None:
+                    state["status"] = status
+                    if self._cancel.is_set() and status.get("state") not in ("cancelled",):
+                        client.cancel(self.job_id)
+
+                final = client.follow(self.job_id, callback=seen, poll_s=0.2)
+                if final["state"] != "done":
+                    raise app.ResolveError(
+                        f"job {self.job_id} {final['state']}: {final.get('message', '')}"
+                    )
+                state["paths"] = client.download_results(self.job_id)
+        except BaseException as exc:  # noqa: BLE001 - handed to the stepping thread
+            state["error"] = exc
+
+    def _poll_job(self) -> None:
+        state = self._job_state
+        worker = self._worker
+        if worker is not None and worker.is_alive():
+            status = state.get("status") or {}
+            windows = max(int(status.get("windows") or 0), 1)
+            done = int(status.get("window") or 0)
+            self._tell(
+                "job",
+                done / windows,
+                f"job {self.job_id or '...'}: {status.get('state', 'sending')} window "
+                f"{done}/{windows} {status.get('message', '')}".strip(),
+            )
+            return
+        if state.get("error") is not None:
+            raise state["error"]
+        self._tell("layback", 0.0, "placing the cleaned plate on the timeline")
+
+    def _lay_back(self) -> None:
+        src = self.src
+        assert src is not None
+        self.placed = lay_back(
+            self.project, self.timeline, self.item, src, self._job_state["paths"], self.job_id,
+            self.req.mode,
+        )  # fmt: skip
+        where = "as a new take" if self.placed.track == 0 else f"on V{self.placed.track}"
+        self._tell("done", 1.0, f"job {self.job_id}: {self.placed.file_path} placed {where}")

@@ -1,0 +1,189 @@
+"""What part of which files a Resolve timeline item shows, and whether the files carry it as is.
+
+Facts relied on (Blackmagic's scripting README for 20.x, and AYON's Resolve host): a timeline
+item's ``GetStart()``/``GetEnd()`` are record frames with the end exclusive; ``GetLeftOffset()`` is
+how many media frames precede the item's first frame; an image sequence's "File Path" clip
+property reads ``name.[1001-1100].exr``, the first number being the first file frame. Standard
+library only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from void_vfx.hosts.resolve_app import ClipRefused, ResolveError, call
+
+SEQUENCE_EXTENSIONS = (".exr", ".dpx")
+_BRACKET = re.compile(r"\[(-?\d+)-(-?\d+)\]")
+#: Decimal rates Resolve prints that mean NTSC rationals.
+_NTSC = {"23.976": (24000, 1001), "23.98": (24000, 1001), "29.97": (30000, 1001),
+         "47.952": (48000, 1001), "59.94": (60000, 1001), "119.88": (120000, 1001)}  # fmt: skip
+#: Transform properties (``TimelineItem.GetProperty``) and their identity values.
+TRANSFORM_IDENTITY = {
+    "Pan": 0.0,
+    "Tilt": 0.0,
+    "ZoomX": 1.0,
+    "ZoomY": 1.0,
+    "RotationAngle": 0.0,
+    "Pitch": 0.0,
+    "Yaw": 0.0,
+    "FlipX": False,
+    "FlipY": False,
+    "CropLeft": 0.0,
+    "CropRight": 0.0,
+    "CropTop": 0.0,
+    "CropBottom": 0.0,
+}
+RENDER_OFFER = (
+    "send it through the render path instead (tick 'Render the clip to EXR' in the dialog, or "
+    "add --render in the terminal): Resolve renders the clip as it plays to EXR and that is sent"
+)
+
+
+def parse_fps(text: Any) -> Fraction:
+    """``"23.976"`` -> 24000/1001, ``"25"`` -> 25, ``29.97`` -> 30000/1001."""
+    raw = str(text).strip()
+    if raw in _NTSC:
+        return Fraction(*_NTSC[raw])
+    try:
+        rate = Fraction(raw)
+    except (ValueError, ZeroDivisionError):
+        raise ResolveError(
+            f"frame rate {raw!r} is not a number; check the project's settings"
+        ) from None
+    for ntsc in _NTSC.values():
+        if abs(float(rate) - ntsc[0] / ntsc[1]) < 0.001:
+            return Fraction(*ntsc)
+    if rate <= 0:
+        raise ResolveError(f"frame rate {raw!r} must be positive")
+    return rate
+
+
+def fps_text(rate: Fraction) -> str:
+    """A rate as the job spec takes it: ``24``, ``24000/1001``."""
+    return str(rate.numerator) if rate.denominator == 1 else f"{rate.numerator}/{rate.denominator}"
+
+
+@dataclass(frozen=True)
+class SourceRange:
+    """One timeline item: where it sits (record frames) and which file frames it shows."""
+
+    name: str
+    track: int
+    record_start: int
+    record_end: int  # exclusive, as Resolve's GetEnd()
+    left_offset: int
+    file_path: str  # as Resolve prints it: name.[1001-1100].exr, or a movie path
+    media_first: int  # first file frame of the media (0 for a movie)
+    media_last: int
+    fps: Fraction
+
+    @property
+    def duration(self) -> int:
+        return self.record_end - self.record_start
+
+    @property
+    def source_first(self) -> int:
+        return self.media_first + self.left_offset
+
+    @property
+    def source_last(self) -> int:
+        return self.source_first + self.duration - 1
+
+    @property
+    def is_sequence(self) -> bool:
+        return bool(_BRACKET.search(self.file_path)) and self.file_path.lower().endswith(
+            SEQUENCE_EXTENSIONS
+        )
+
+    @property
+    def pattern(self) -> str:
+        """The sequence as a ``####`` pattern with the bracket's padding, for the job spec."""
+        from void_vfx.media.sequences import Sequence
+
+        return Sequence.parse(self.file_path).format("hash") if self.is_sequence else self.file_path
+
+
+def read_source(item: Any, timeline: Any, track: int) -> SourceRange:
+    """Read the item's record range, offset, media path and rate."""
+    name = item.GetName()
+    start = call(item, "GetStart", fix="the clip is not on the timeline any more; reselect it")
+    end = call(item, "GetEnd", fix="the clip is not on the timeline any more; reselect it")
+    left = item.GetLeftOffset()
+    if left is None:
+        raise ResolveError(f"clip {name!r}: Resolve gave no left offset; reselect the clip")
+    media = item.GetMediaPoolItem()
+    if media is None:
+        raise ClipRefused(
+            f"clip {name!r} has no media (a generator, title or compound clip); " + RENDER_OFFER
+        )
+    props = call(media, "GetClipProperty", fix=f"clip {name!r}: its media pool item is offline")
+    path = props.get("File Path") or ""
+    if not path:
+        raise ClipRefused(f"clip {name!r} has no file on disk; " + RENDER_OFFER)
+    m = _BRACKET.search(path)
+    if m:
+        first, last = int(m.group(1)), int(m.group(2))
+    else:  # a movie: media frames count from 0
+        frames = int(props.get("Frames") or 0)
+        first, last = 0, max(frames - 1, 0)
+    fps = parse_fps(props.get("FPS") or timeline.GetSetting("timelineFrameRate"))
+    src = SourceRange(name, track, int(start), int(end), int(left), path, first, last, fps)
+    if src.duration <= 0:
+        raise ResolveError(f"clip {name!r} is {src.duration} frames long; choose a longer clip")
+    return src
+
+
+def refusal(item: Any, src: SourceRange, timeline_fps: Fraction) -> str:
+    """Why the files on disk do not show what the timeline shows ('' when they do).
+
+    A speed change shows as a source span that differs from the record duration; a transform
+    as a non-identity Inspector value; Fusion effects as a comp on the item.
+    """
+    problems = []
+    s0, s1 = item.GetSourceStartFrame(), item.GetSourceEndFrame()
+    if s0 is not None and s1 is not None:
+        span = int(s1) - int(s0)
+        # The README does not say whether the source end is inclusive: accept both readings.
+        if span not in (src.duration, src.duration - 1):
+            problems.append(
+                f"a speed change or retime ({span + 1} source frames play over {src.duration})"
+            )
+    if src.fps != timeline_fps:
+        problems.append(
+            f"its media runs at {fps_text(src.fps)} fps on a {fps_text(timeline_fps)} fps timeline"
+        )
+    props = item.GetProperty() or {}
+    moved = [
+        f"{key} {props[key]}"
+        for key, identity in TRANSFORM_IDENTITY.items()
+        if key in props and _differs(props[key], identity)
+    ]
+    if moved:
+        problems.append("a transform (" + ", ".join(moved) + ")")
+    if int(item.GetFusionCompCount() or 0) > 0:
+        problems.append("a Fusion composition")
+    if src.source_first < src.media_first or src.source_last > src.media_last:
+        problems.append(
+            f"frames {src.source_first}-{src.source_last} outside the media's "
+            f"{src.media_first}-{src.media_last}"
+        )
+    if not problems:
+        return ""
+    return (
+        f"clip {src.name!r} (track V{src.track}, record {src.record_start}-"
+        f"{src.record_end - 1}) has " + "; ".join(problems) + ", which the files on disk do not "
+        "carry; " + RENDER_OFFER
+    )
+
+
+def _differs(value: Any, identity: Any) -> bool:
+    if isinstance(identity, bool):
+        return bool(value) != identity
+    try:
+        return abs(float(value) - float(identity)) > 1e-6
+    except (TypeError, ValueError):
+        return False
