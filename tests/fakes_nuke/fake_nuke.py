@@ -118,6 +118,7 @@ def make_module(gui: bool = True) -> ModuleType:
     m._menus: dict[str, Menu] = {}
     m._plugin_paths: list[str] = []
     m._executed: list = []
+    m._saved: list = []
 
     def root_():
         return m._root
@@ -233,6 +234,8 @@ def make_module(gui: bool = True) -> ModuleType:
             if box is not None:
                 box["result"] = result
                 box["done"].set()
+            if until is not None and until():
+                return True
 
     def menu(name: str) -> Menu:
         if name not in ("Nuke", "Nodes", "Pane", "Viewer"):
@@ -252,12 +255,19 @@ def make_module(gui: bool = True) -> ModuleType:
         if code:
             _run_callback(code, node, node[knob])
 
+    def scriptOpen(path: str) -> None:
+        raise NotImplementedError(f"fake nuke cannot read .nk scripts ({path})")
+
+    def scriptSave(filename: str = "") -> bool:
+        m._saved.append(filename or m._root._name)
+        return True
+
     def _set_script_name(path: str) -> None:
         m._root._name = str(path)
 
     for fn in (root_, createNode, toNode, selectedNode, thisNode, thisKnob, execute,
                executeInMainThread, executeInMainThreadWithResult, menu, pluginAddPath,
-               pluginPath):  # fmt: skip
+               pluginPath, scriptOpen, scriptSave):  # fmt: skip
         setattr(m, fn.__name__.rstrip("_"), fn)
     m.nodes = _Nodes()
     m.ProgressTask = lambda name: ProgressTask(m, name)
