@@ -1,0 +1,278 @@
+"""The fake ``nuke`` module: nodes, knobs, groups, execute, threads, ProgressTask, menus.
+
+Behaviour follows Foundry's Nuke Python developer guide (threading, ProgressTask, execute, menus):
+
+- ``executeInMainThread`` and ``executeInMainThreadWithResult`` called from the main thread raise,
+  because in Nuke they hang. From another thread they queue the call for the GUI's event loop,
+  which a test runs with ``nuke._process_events``; ``...WithResult`` waits for it and returns None
+  when the call raised (printing the traceback), as Nuke does.
+- ``execute`` must run on the main thread and writes real EXRs (see :mod:`fakes_nuke.graph`).
+
+Names starting with ``_`` are test hooks, never Nuke API; production code must not use them.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import traceback
+from types import ModuleType
+
+from fakes_nuke import graph, knobs, nodes
+
+
+class ProgressTask:
+    """``nuke.ProgressTask(name)``: setProgress, setMessage, isCancelled; a test presses Cancel
+    with ``_cancel()``."""
+
+    def __init__(self, module, name: str) -> None:
+        self._name = str(name)
+        self._progress: list[int] = []
+        self._messages: list[str] = []
+        self._cancelled = False
+        module._tasks.append(self)
+
+    def setProgress(self, value: int) -> None:
+        if not isinstance(value, int) or not 0 <= value <= 100:
+            raise ValueError(f"fake nuke: ProgressTask progress {value!r} must be an int 0-100")
+        self._progress.append(value)
+
+    def setMessage(self, text: str) -> None:
+        self._messages.append(str(text))
+
+    def isCancelled(self) -> bool:
+        return self._cancelled
+
+    def _cancel(self) -> None:
+        self._cancelled = True
+
+
+class MenuItem:
+    def __init__(self, module, name: str, command, shortcut: str = "", icon: str = "") -> None:
+        self._module, self._name, self._command = module, name, command
+        self._shortcut, self._icon = shortcut, icon
+
+    def name(self) -> str:
+        return self._name
+
+    def script(self):
+        return self._command
+
+    def invoke(self) -> None:
+        if callable(self._command):
+            self._command()
+        else:
+            exec(self._command, {"nuke": self._module})  # noqa: S102 - a menu command string
+
+
+class Menu(MenuItem):
+    """``nuke.Menu``: ``addMenu``, ``addCommand``, ``findItem``, ``items``."""
+
+    def __init__(self, module, name: str, icon: str = "") -> None:
+        super().__init__(module, name, None, icon=icon)
+        self._items: list[MenuItem] = []
+
+    def addMenu(self, name: str, icon: str = "", index: int = -1) -> Menu:
+        found = self.findItem(name)
+        if isinstance(found, Menu):
+            return found
+        menu = Menu(self._module, name, icon)
+        self._items.append(menu)
+        return menu
+
+    def addCommand(self, name: str, command="", shortcut: str = "", icon: str = "",
+                   tooltip: str = "", index: int = -1) -> MenuItem:  # fmt: skip
+        path, _, leaf = name.rpartition("/")
+        menu = self.addMenu(path) if path else self
+        item = MenuItem(self._module, leaf, command, shortcut, icon)
+        menu._items.append(item)
+        return item
+
+    def findItem(self, name: str):
+        head, _, rest = name.partition("/")
+        item = next((i for i in self._items if i._name == head), None)
+        if rest and isinstance(item, Menu):
+            return item.findItem(rest)
+        return None if rest else item
+
+    def items(self) -> list:
+        return list(self._items)
+
+
+def make_module(gui: bool = True) -> ModuleType:
+    m = ModuleType("nuke")
+    m.__doc__ = "fake nuke for the void-vfx tests"
+    m.GUI = bool(gui)
+    m.STARTLINE = knobs.STARTLINE
+    for name in ("String_Knob", "Multiline_Eval_String_Knob", "Tab_Knob", "Text_Knob",
+                 "File_Knob", "Int_Knob", "Double_Knob", "Boolean_Knob", "Enumeration_Knob",
+                 "PyScript_Knob"):  # fmt: skip
+        setattr(m, name, getattr(knobs, name))
+    m.FrameRange = nodes.FrameRange
+    root = nodes.Node(m, "Root", "Root", None)
+    m._root, m._context, m._tasks = root, [root], []
+    m._main = threading.main_thread()
+    m._queue: queue.Queue = queue.Queue()
+    m._this: list = []
+    m._menus: dict[str, Menu] = {}
+    m._plugin_paths: list[str] = []
+    m._executed: list = []
+    m._saved: list = []
+
+    def root_():
+        return m._root
+
+    def _current():
+        return m._context[-1]
+
+    def _new(cls: str, values: dict):
+        parent = _current()
+        if parent._class not in ("Root", "Group"):
+            raise RuntimeError("fake nuke: the current context is not a group")
+        name = values.pop("name", None) or f"{cls}1"
+        node = nodes.Node(m, cls, name, parent)
+        parent._children.append(node)
+        node.setName(name)
+        for key, value in values.items():
+            node[key].setValue(value)
+        return node
+
+    class _Nodes:
+        """``nuke.nodes.<Class>(**knobs)``: a node in the current group, not connected."""
+
+        def __getattr__(self, cls: str):
+            if cls not in nodes.CLASS_KNOBS or cls == "Root":
+                raise AttributeError(f"fake nuke: nuke.nodes has no class {cls!r}")
+            return lambda **values: _new(cls, dict(values))
+
+    def createNode(node: str, args: str = "", inpanel: bool = True):
+        """Create a node; in the GUI its input 0 connects to the selected node, as Nuke does."""
+        if args:
+            raise NotImplementedError("fake nuke: void-vfx passes no knob string to createNode")
+        selected = [n for n in _current()._children if n._selected]
+        new = _new(node, {})
+        if m.GUI and len(selected) == 1 and new.maxInputs() > 0:
+            new.setInput(0, selected[0])
+        for n in _current()._children:
+            n._selected = n is new
+        return new
+
+    def toNode(name: str):
+        group = _current()
+        for part in name.split("."):
+            group = group.node(part) if group is not None and group._class in (
+                "Root", "Group") else None  # fmt: skip
+        return group
+
+    def selectedNode():
+        sel = [n for n in _current()._children if n._selected]
+        if not sel:
+            raise ValueError("no node selected")
+        return sel[-1]
+
+    def thisNode():
+        return m._this[-1][0] if m._this else m._root
+
+    def thisKnob():
+        return m._this[-1][1] if m._this else None
+
+    def _run_callback(code: str, node, knob) -> None:
+        m._this.append((node, knob))
+        try:
+            exec(code, {"nuke": m})  # noqa: S102 - a knob's script, as Nuke runs it
+        finally:
+            m._this.pop()
+
+    def execute(nameOrNode, start: int, end: int, incr: int = 1, views=None,
+                continueOnError: bool = False) -> None:  # fmt: skip
+        if threading.current_thread() is not m._main:
+            raise RuntimeError("fake nuke: nuke.execute must run on the main thread")
+        node = toNode(nameOrNode) if isinstance(nameOrNode, str) else nameOrNode
+        if node is None or node.Class() != "Write":
+            raise ValueError(f"fake nuke: execute needs a Write node, got {nameOrNode!r}")
+        if node["disable"].value():
+            raise RuntimeError(f"{node.name()} is disabled")
+        for frame in range(int(start), int(end) + 1, int(incr)):
+            graph.write_frame(node, frame)
+            m._executed.append((node.fullName(), frame))
+
+    def _on_main_check(what: str) -> None:
+        if threading.current_thread() is m._main:
+            raise RuntimeError(f"fake nuke: {what} called from the main thread (Nuke would hang)")
+
+    def executeInMainThread(call, args=(), kwargs=None) -> None:
+        _on_main_check("executeInMainThread")
+        args = args if isinstance(args, tuple) else (args,)
+        m._queue.put((call, args, dict(kwargs or {}), None))
+
+    def executeInMainThreadWithResult(call, args=(), kwargs=None):
+        _on_main_check("executeInMainThreadWithResult")
+        args = args if isinstance(args, tuple) else (args,)
+        box: dict = {"done": threading.Event()}
+        m._queue.put((call, args, dict(kwargs or {}), box))
+        box["done"].wait()
+        return box.get("result")
+
+    def _process_events(until=None, timeout: float = 30.0) -> bool:
+        """The GUI event loop (test hook): run queued calls until ``until()`` or the timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                call, args, kwargs, box = m._queue.get(timeout=0.02)
+            except queue.Empty:
+                if until is None or until():
+                    return True
+                if time.monotonic() > deadline:
+                    return False
+                continue
+            try:
+                result = call(*args, **kwargs)
+            except Exception:  # noqa: BLE001 - Nuke prints it and answers None
+                traceback.print_exc()
+                result = None
+            if box is not None:
+                box["result"] = result
+                box["done"].set()
+            if until is not None and until():
+                return True
+
+    def menu(name: str) -> Menu:
+        if name not in ("Nuke", "Nodes", "Pane", "Viewer"):
+            raise ValueError(f"fake nuke: no menu {name!r}")
+        return m._menus.setdefault(name, Menu(m, name))
+
+    def pluginAddPath(path: str, addToSysPath: bool = True) -> None:
+        m._plugin_paths.insert(0, str(path))
+
+    def pluginPath() -> list:
+        return list(m._plugin_paths)
+
+    def _user_sets(node, knob: str, value) -> None:
+        """A user changes a knob in the panel (test hook): Nuke then runs the knobChanged."""
+        node[knob].setValue(value)
+        code = node["knobChanged"].value() if node.knob("knobChanged") else ""
+        if code:
+            _run_callback(code, node, node[knob])
+
+    def scriptOpen(path: str) -> None:
+        raise NotImplementedError(f"fake nuke cannot read .nk scripts ({path})")
+
+    def scriptSave(filename: str = "") -> bool:
+        m._saved.append(filename or m._root._name)
+        return True
+
+    def _set_script_name(path: str) -> None:
+        m._root._name = str(path)
+
+    for fn in (root_, createNode, toNode, selectedNode, thisNode, thisKnob, execute,
+               executeInMainThread, executeInMainThreadWithResult, menu, pluginAddPath,
+               pluginPath, scriptOpen, scriptSave):  # fmt: skip
+        setattr(m, fn.__name__.rstrip("_"), fn)
+    m.nodes = _Nodes()
+    m.ProgressTask = lambda name: ProgressTask(m, name)
+    m._run_callback = _run_callback
+    m._process_events = _process_events
+    m._set_script_name = _set_script_name
+    m._user_sets = _user_sets
+    return m

@@ -1,0 +1,202 @@
+"""Fake Nuke nodes: the node classes void-vfx creates or reads, with their documented knobs.
+
+Knob names follow Foundry's reference guide for each node (Read, Write, Input, Output, Dot,
+Switch, Copy, Expression, Multiply, Group, Root). A node class or knob not listed here is refused.
+"""
+
+from __future__ import annotations
+
+from fakes_nuke import knobs as K
+
+_EXR_COMPRESSIONS = [
+    "none", "Zip (1 scanline)", "Zip (16 scanlines)", "PIZ Wavelet (32 scanlines)", "RLE",
+    "B44", "DWAA", "DWAB",
+]  # fmt: skip
+_METADATA = [
+    "no metadata", "default metadata", "default metadata and exr/*",
+    "all metadata except input/*", "all metadata",
+]  # fmt: skip
+
+
+def _read_knobs():
+    return [
+        K.File_Knob("file"), K.Int_Knob("first", value=1), K.Int_Knob("last", value=1),
+        K.Int_Knob("origfirst", value=1), K.Int_Knob("origlast", value=1),
+        K.String_Knob("colorspace", value="default"), K.Boolean_Knob("raw"),
+        K.Enumeration_Knob("on_error", items=["error", "black", "checkerboard", "nearest frame"]),
+        K.Enumeration_Knob("frame_mode", items=["expression", "start at", "offset"]),
+        K.String_Knob("frame"), K.Boolean_Knob("premultiplied"),
+    ]  # fmt: skip
+
+
+def _write_knobs():
+    return [
+        K.File_Knob("file"), K.Enumeration_Knob("file_type", items=["", "exr", "dpx", "tiff"]),
+        K.Enumeration_Knob("datatype", items=["16 bit half", "32 bit float"]),
+        K.Enumeration_Knob("compression", items=_EXR_COMPRESSIONS),
+        K.Enumeration_Knob("metadata", items=_METADATA),
+        K.String_Knob("channels", value="rgb"), K.String_Knob("colorspace", value="default"),
+        K.Boolean_Knob("raw"), K.Boolean_Knob("create_directories"),
+        K.Boolean_Knob("use_limit"), K.Int_Knob("first", value=1), K.Int_Knob("last", value=1),
+    ]  # fmt: skip
+
+
+CLASS_KNOBS = {
+    "Read": _read_knobs,
+    "Write": _write_knobs,
+    "Input": lambda: [K.Int_Knob("number")],
+    "Output": list,
+    "Dot": list,
+    "Switch": lambda: [K.Int_Knob("which")],
+    "Copy": lambda: [
+        K.String_Knob("from0", value="rgba.alpha"),
+        K.String_Knob("to0", value="rgba.alpha"),
+    ],  # fmt: skip
+    "Expression": lambda: [K.String_Knob(f"expr{i}") for i in range(4)],
+    "Multiply": lambda: [K.Double_Knob("value", value=1.0)],
+    "Group": lambda: [K.String_Knob("knobChanged")],
+    "Root": lambda: [K.Int_Knob("first_frame", value=1), K.Int_Knob("last_frame", value=100)],
+}
+MAX_INPUTS = {"Read": 0, "Input": 0, "Copy": 2, "Switch": 8, "Output": 1, "Root": 0}
+
+
+class FrameRange:
+    """``nuke.FrameRange``: ``first()``, ``last()``."""
+
+    def __init__(self, first: int, last: int) -> None:
+        self._first, self._last = int(first), int(last)
+
+    def first(self) -> int:
+        return self._first
+
+    def last(self) -> int:
+        return self._last
+
+
+class Node:
+    """``nuke.Node``; a Group adds ``begin``/``end``/``node``/``nodes``."""
+
+    def __init__(self, module, cls: str, name: str, parent) -> None:
+        if cls not in CLASS_KNOBS:
+            raise RuntimeError(f"fake nuke: unknown node class {cls!r}")
+        self._module, self._class, self._parent = module, cls, parent
+        self._name = name
+        self._knobs: dict[str, K.Knob] = {}
+        self._inputs: list = []
+        self._children: list[Node] = []
+        self._selected = False
+        for k in [K.Boolean_Knob("disable")] if cls not in ("Root", "Group") else []:
+            self._attach(k)
+        for k in CLASS_KNOBS[cls]():
+            self._attach(k)
+        if cls == "Read":
+            self._attach(K.Script_Knob("reload", self._reload))
+        self.reloads = 0
+
+    def _attach(self, knob: K.Knob) -> None:
+        knob._node = self
+        self._knobs[knob.name()] = knob
+
+    def _reload(self) -> None:
+        self.reloads += 1
+
+    # -- identity --------------------------------------------------------------------------
+    def Class(self) -> str:
+        return self._class
+
+    def name(self) -> str:
+        return self._name
+
+    def fullName(self) -> str:
+        if self._parent is None or self._parent._class == "Root":
+            return self._name
+        return f"{self._parent.fullName()}.{self._name}"
+
+    def setName(self, name: str, uncollide: bool = True) -> None:
+        siblings = {n._name for n in self._parent._children if n is not self}
+        base, i = name, 1
+        while name in siblings:
+            if not uncollide:
+                raise ValueError(f"fake nuke: name {name!r} is taken")
+            name, i = f"{base}{i}", i + 1
+        self._name = name
+
+    def setSelected(self, selected: bool) -> None:
+        self._selected = bool(selected)
+
+    def isSelected(self) -> bool:
+        return self._selected
+
+    # -- knobs -----------------------------------------------------------------------------
+    def knob(self, name: str):
+        return self._knobs.get(name)
+
+    def knobs(self) -> dict:
+        return dict(self._knobs)
+
+    def __getitem__(self, name: str):
+        if name not in self._knobs:
+            raise NameError(f"knob {name} does not exist")
+        return self._knobs[name]
+
+    def addKnob(self, knob: K.Knob) -> None:
+        if self._class != "Group":
+            raise RuntimeError("fake nuke: void-vfx adds knobs only to its Group")
+        if knob.name() in self._knobs:
+            raise RuntimeError(f"fake nuke: knob {knob.name()} exists already")
+        self._attach(knob)
+
+    # -- inputs ----------------------------------------------------------------------------
+    def maxInputs(self) -> int:
+        if self._class == "Group":
+            return len([n for n in self._children if n._class == "Input"])
+        return MAX_INPUTS.get(self._class, 1)
+
+    def setInput(self, i: int, node) -> bool:
+        if not 0 <= i < self.maxInputs():
+            raise IndexError(f"fake nuke: {self._class} {self._name} has no input {i}")
+        while len(self._inputs) <= i:
+            self._inputs.append(None)
+        self._inputs[i] = node
+        return True
+
+    def input(self, i: int):
+        return self._inputs[i] if 0 <= i < len(self._inputs) else None
+
+    def inputs(self) -> int:
+        while self._inputs and self._inputs[-1] is None:
+            self._inputs.pop()
+        return len(self._inputs)
+
+    def frameRange(self) -> FrameRange:
+        if self._class == "Read":
+            return FrameRange(self["first"].value(), self["last"].value())
+        up = self.input(0)
+        if up is None:
+            root = self._module.root()
+            return FrameRange(root["first_frame"].value(), root["last_frame"].value())
+        return up.frameRange()
+
+    # -- groups ----------------------------------------------------------------------------
+    def _need_group(self) -> None:
+        if self._class not in ("Group", "Root"):
+            raise AttributeError(f"fake nuke: {self._class} is not a group")
+
+    def begin(self):
+        self._need_group()
+        self._module._context.append(self)
+        return self
+
+    def end(self) -> None:
+        self._need_group()
+        if self._module._context[-1] is not self:
+            raise RuntimeError("fake nuke: end() of a group that is not the current one")
+        self._module._context.pop()
+
+    def node(self, name: str):
+        self._need_group()
+        return next((n for n in self._children if n._name == name), None)
+
+    def nodes(self) -> list:
+        self._need_group()
+        return list(self._children)

@@ -1,0 +1,102 @@
+"""Nuke start-up: init.py, menu.py (never breaking start-up), the panel registration,
+``void-vfx install nuke``, and what the Nuke side imports."""
+
+from __future__ import annotations
+
+import runpy
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from fakes_nuke import harness
+
+from void_vfx.cli.main import main as cli_main
+
+REPO = Path(__file__).resolve().parents[1]
+NUKE_DIR = REPO / "hosts" / "nuke"
+
+
+def test_init_puts_void_vfx_on_the_path_and_menu_registers_the_node(monkeypatch, tmp_path):
+    nuke, _, _ = harness.fresh(monkeypatch, tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if Path(p or ".").resolve() != REPO])
+    runpy.run_path(str(NUKE_DIR / "init.py"))
+    assert sys.path[0] == str(REPO)
+    runpy.run_path(str(NUKE_DIR / "menu.py"))
+    item = nuke.menu("Nodes").findItem("VOID/VOID Remove")
+    assert item is not None and nuke.menu("Nuke").findItem("VOID/Job panel") is not None
+    item.invoke()  # what Tab > VOID Remove does
+    group = nuke.toNode("VOIDRemove")
+    assert group is not None and group.Class() == "Group" and group.maxInputs() == 3
+    names = [n.name() for n in group.nodes()]
+    assert names[:2] == ["plate", "write_plate"] and "result" in names and "switch" in names
+    for knob in ("server", "prompt", "range_mode", "passes", "steps", "seed", "roi_margin",
+                 "roi_feather", "output_dir", "output_name", "send", "cancel", "status",
+                 "progress", "version", "show_quadmask", "engine", "third_input"):  # fmt: skip
+        assert group.knob(knob) is not None, knob
+    assert group["engine"].values() == ["void", "preview"] and group["engine"].value() == "void"
+    assert group["progress"].enabled() is False and group["job_id"].visible() is False
+    registered = sys.modules["nukescripts.panels"]._registered
+    assert registered["com.void_vfx.JobPanel"] == ("void_vfx.ui.job_panel.JobPanel", "VOID Jobs")
+
+
+def test_a_broken_install_does_not_break_startup(monkeypatch, tmp_path, capsys):
+    harness.fresh(monkeypatch, tmp_path)
+    monkeypatch.delitem(sys.modules, "nukescripts")  # an install whose import fails
+    monkeypatch.setitem(sys.modules, "nukescripts", None)
+    runpy.run_path(str(NUKE_DIR / "menu.py"))
+    assert "the VOID menu could not be registered" in capsys.readouterr().out
+
+
+def test_install_nuke_is_idempotent_and_print_writes_nothing(tmp_path, capsys):
+    nuke_dir = tmp_path / ".nuke"
+    nuke_dir.mkdir()
+    (nuke_dir / "init.py").write_text("import nuke\nnuke.pluginAddPath('/studio/tools')")
+    assert cli_main(["install", "nuke", "--print", "--nuke-dir", str(nuke_dir)]) == 0
+    assert "nuke.pluginAddPath('" + str(NUKE_DIR) + "')" in capsys.readouterr().out
+    assert not (nuke_dir / "void_vfx_lib").exists()
+    for _ in range(2):
+        assert cli_main(["install", "nuke", "--nuke-dir", str(nuke_dir)]) == 0
+    text = (nuke_dir / "init.py").read_text()
+    assert text.startswith("import nuke\nnuke.pluginAddPath('/studio/tools')\n")
+    assert text.count("# >>> void-vfx >>>") == 1 and str(NUKE_DIR) in text
+    assert (nuke_dir / "void_vfx_lib" / "rpyc" / "__init__.py").is_file()
+    assert "already loads void-vfx" in capsys.readouterr().out
+
+
+def test_install_of_a_missing_target_says_so(monkeypatch, capsys):
+    from void_vfx.cli import install
+
+    monkeypatch.setitem(install.TARGETS, "resolve", "void_vfx.hosts.no_such_install")
+    assert cli_main(["install", "resolve"]) == 2
+    err = capsys.readouterr().err
+    assert "install resolve is not available" in err and "Traceback" not in err
+
+
+NUKE_SIDE = ["void_vfx.hosts.nuke_node", "void_vfx.hosts.nuke_send", "void_vfx.hosts.nuke_batch",
+             "void_vfx.hosts.nuke_spec", "void_vfx.ui.job_records"]  # fmt: skip
+BLOCKED = ["numpy", "OpenImageIO", "PyOpenColorIO", "opentimelineio", "torch", "PySide6",
+           "PySide2", "tqdm", "void_vfx_server"]  # fmt: skip
+
+
+@pytest.mark.parametrize("module", NUKE_SIDE)
+def test_nuke_side_imports_only_stdlib_rpyc_and_host_parts(module):
+    code = textwrap.dedent(
+        f"""
+        import sys, types
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split('.')[0] in {BLOCKED!r}:
+                    raise ImportError('blocked in host test: ' + name)
+        sys.meta_path.insert(0, Block())
+        sys.path.insert(0, {str(REPO)!r})
+        sys.modules['nuke'] = types.ModuleType('nuke')  # Nuke's own module, nothing else
+        import importlib
+        importlib.import_module({module!r})
+        print('HEAVY', sorted(m for m in sys.modules if m.split('.')[0] in {BLOCKED!r}))
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY []" in proc.stdout

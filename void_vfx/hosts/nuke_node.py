@@ -1,0 +1,231 @@
+"""The VOID Remove node: a Group built from code, its knobs, and what its knobs change.
+
+Every function here runs on Nuke's main thread (button presses, knobChanged, or calls the send
+worker marshals with ``nuke.executeInMainThreadWithResult``). Imports ``nuke``; the logic it uses
+(:mod:`.nuke_spec`, :mod:`.nuke_quadmask`, :mod:`.nuke_versions`) is plain Python.
+
+Inside the group: Inputs ``plate``, ``object``, ``affected``; Writes ``write_plate``,
+``write_object``, ``write_affected`` (disabled except while Send renders, so a script-wide render
+never runs them); ``copy_affected`` + ``quadmask_view`` (the quadmask Expression); ``result``, the
+Read of the cleaned plate; ``switch`` (0 plate, 1 result, 2 quadmask view) into ``Output1``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import nuke
+
+from void_vfx.hosts import nuke_quadmask, nuke_versions
+from void_vfx.hosts.nuke_spec import INPUTS, PASS_THROUGH, RANGE_MODES, THIRD_INPUT, NodeSettings
+
+LABEL = "VOID Remove"
+NAME = "VOIDRemove"
+SHOW_PLATE, SHOW_RESULT, SHOW_QUADMASK = 0, 1, 2
+_CALL = "import void_vfx.hosts.{module} as m; m.{fn}(nuke.thisNode())"
+_D = NodeSettings()
+
+
+def create():
+    """The menu command: a new VOID Remove node, its plate input on the selected node."""
+    try:
+        selected = nuke.selectedNode()
+    except ValueError:  # nothing selected
+        selected = None
+    node = nuke.createNode("Group")
+    build(node)  # a new Group has no inputs until its Input nodes exist: connect it now
+    if selected is not None and selected is not node and node.input(0) is None:
+        node.setInput(0, selected)
+    return node
+
+
+def build(group) -> None:
+    """Fill an empty Group with the inner nodes and the knobs."""
+    group.setName(NAME)
+    group.begin()
+    try:
+        inputs = []
+        for number, role in enumerate(INPUTS):
+            inputs.append(nuke.nodes.Input(name=role, number=number))
+            write = nuke.nodes.Write(name=f"write_{role}", disable=True, file_type="exr")
+            write.setInput(0, inputs[-1])
+        copy = nuke.nodes.Copy(
+            name="copy_affected", from0=nuke_quadmask.PRIMARY_CHANNEL,
+            to0=nuke_quadmask.AFFECTED_CHANNEL,
+        )  # fmt: skip
+        copy.setInput(0, inputs[1])
+        copy.setInput(1, inputs[2])
+        view = nuke.nodes.Expression(name="quadmask_view")
+        view.setInput(0, copy)
+        result = nuke.nodes.Read(name="result", on_error="error")
+        switch = nuke.nodes.Switch(name="switch", which=SHOW_PLATE)
+        for i, node in enumerate((inputs[0], result, view)):
+            switch.setInput(i, node)
+        nuke.nodes.Output(name="Output1").setInput(0, switch)
+    finally:
+        group.end()
+    _add_knobs(group)
+    update_view(group)
+
+
+def _knob(group, knob, tooltip: str = "", newline: bool = True):
+    if tooltip:
+        knob.setTooltip(tooltip)
+    if not newline:
+        knob.clearFlag(nuke.STARTLINE)
+    group.addKnob(knob)
+    return knob
+
+
+def _add_knobs(g) -> None:
+    _knob(g, nuke.Tab_Knob("void", LABEL))
+    _knob(g, nuke.String_Knob("server", "server", _D.server), "host:port of the void-vfx server")
+    engine = _knob(g, nuke.Enumeration_Knob("engine", "engine", ["void", "preview"]))
+    engine.setValue(_D.engine)
+    _knob(g, nuke.Enumeration_Knob("third_input", "third input", list(THIRD_INPUT)),
+          "input 3 holds the affected matte (shadows, what falls) or a ready quadmask")  # fmt: skip
+    _knob(g, nuke.Multiline_Eval_String_Knob("prompt", "prompt"),
+          "what the shot looks like after the removal")  # fmt: skip
+    _knob(g, nuke.Enumeration_Knob("range_mode", "frame range", list(RANGE_MODES)))
+    _knob(g, nuke.Int_Knob("first", "first", _D.first), newline=False)
+    _knob(g, nuke.Int_Knob("last", "last", _D.last), newline=False)
+    passes = _knob(g, nuke.Enumeration_Knob("passes", "passes", ["1", "2"]))
+    passes.setValue(str(_D.passes))
+    _knob(g, nuke.Int_Knob("steps", "steps", _D.steps), "Pass 1 denoising steps", False)
+    _knob(g, nuke.Int_Knob("seed", "seed", _D.seed), newline=False)
+    _knob(g, nuke.Int_Knob("min_window", "min window", _D.min_window),
+          "shortest model window (8j+5): 13 or 21 is faster, 85 is what VOID was trained on")  # fmt: skip
+    _knob(g, nuke.Double_Knob("roi_margin", "ROI margin", _D.roi_margin),
+          "margin around the mask's box, as a fraction of the box")  # fmt: skip
+    _knob(g, nuke.Int_Knob("roi_feather", "feather", _D.roi_feather), newline=False)
+    _knob(g, nuke.File_Knob("output_dir", "output folder"),
+          "where the versions go; empty: void/ beside the saved script")  # fmt: skip
+    _knob(g, nuke.String_Knob("output_name", "output name"),
+          "base name of the versions; empty: the plate's name")  # fmt: skip
+    _knob(g, nuke.PyScript_Knob("send", "Send", _CALL.format(module="nuke_send", fn="send")))
+    _knob(g, nuke.PyScript_Knob("cancel", "Cancel", _CALL.format(module="nuke_send", fn="cancel")),
+          newline=False)  # fmt: skip
+    _knob(g, nuke.Boolean_Knob("show_quadmask", "show quadmask"), newline=False)
+    _knob(g, nuke.Text_Knob("status", "status", "idle"))
+    progress = _knob(g, nuke.Double_Knob("progress", "progress"))
+    progress.setRange(0.0, 100.0)
+    progress.setEnabled(False)
+    _knob(g, nuke.Enumeration_Knob("version", "version", [nuke_versions.NONE]),
+          "the result shown: none shows the plate")  # fmt: skip
+    for name in ("job_id", "void_state"):
+        hidden = _knob(g, nuke.String_Knob(name, name))
+        hidden.setVisible(False)
+    g["knobChanged"].setValue(_CALL.format(module="nuke_node", fn="knob_changed"))
+
+
+# -- reading the node ------------------------------------------------------------------------
+def settings(group) -> NodeSettings:
+    names = [f for f in NodeSettings.__dataclass_fields__]
+    return NodeSettings.from_knobs({n: group[n].value() for n in names if group.knob(n)})
+
+
+def describe(node) -> dict:
+    """A node as the plain dict :func:`void_vfx.hosts.nuke_spec.files_as_they_are` reads."""
+    out = {"class": node.Class()}
+    if node.Class() == "Read":
+        for name in ("file", "first", "last", "frame", "premultiplied", "colorspace", "raw"):
+            out[name] = node[name].value()
+    return out
+
+
+def upstream(group, index: int) -> tuple[list[dict], dict | None]:
+    """(the chain from input ``index`` to its first real node, the first Read above it)."""
+    chain, node = [], group.input(index)
+    while node is not None and node.Class() in PASS_THROUGH:
+        chain.append(describe(node))
+        node = node.input(0)
+    if node is None:
+        return [], None
+    chain.append(describe(node))
+    for _ in range(1000):  # the first Read up the B pipe, for its colour space
+        if node is None or node.Class() == "Read":
+            break
+        node = node.input(0)
+    return chain, (describe(node) if node is not None else None)
+
+
+def input_range(group) -> tuple[int, int]:
+    frames = group.input(0).frameRange()
+    return frames.first(), frames.last()
+
+
+def state(group) -> dict:
+    """What the last Send left on the node: output folder, name, plate colour space."""
+    try:
+        return json.loads(group["void_state"].value() or "{}")
+    except ValueError:
+        return {}
+
+
+# -- writing the node ------------------------------------------------------------------------
+def set_status(group, text: str, progress: float | None = None) -> None:
+    group["status"].setValue(text)
+    if progress is not None:
+        group["progress"].setValue(float(progress))
+
+
+def refresh_versions(group) -> list[str]:
+    s = state(group)
+    items = nuke_versions.version_items(s.get("out_dir", ""), s.get("name", "")) if s else ["none"]
+    group["version"].setValues(items)
+    return items
+
+
+def show_version(group, item: str) -> bool:
+    """Point the inner Read at version ``item`` and show it; "none" shows the plate."""
+    s = state(group)
+    found = nuke_versions.version_sequence(s.get("out_dir", ""), s.get("name", ""), item)
+    if found is None:
+        group["version"].setValue(nuke_versions.NONE)
+        update_view(group)
+        return False
+    pattern, first, last = found
+    group["version"].setValue(item)
+    read = group.node("result")
+    read["file"].fromUserText(f"{pattern} {first}-{last}")
+    for name, value in (("first", first), ("last", last), ("origfirst", first),
+                        ("origlast", last)):  # fmt: skip
+        read[name].setValue(value)
+    read["colorspace"].setValue(s.get("colorspace") or "default")
+    read["raw"].setValue(bool(s.get("raw")))
+    read["on_error"].setValue("error")  # a missing result frame must show, not pass as black
+    read["reload"].execute()
+    update_view(group)
+    return True
+
+
+def update_view(group) -> None:
+    """The switch and the quadmask Expression, from show_quadmask, third_input and version."""
+    s = settings(group) if group.knob("server") else _D
+    quad_mode = s.third_input == "quadmask"
+    has_affected = group.input(2) is not None
+    first = None
+    if group.knob("server") and group.input(0) is not None:
+        first = s.first if s.range_mode == "custom" else input_range(group)[0]
+    expr = nuke_quadmask.quadmask_expression(has_affected=has_affected, clear_first_frame=first)
+    inner = {n.name(): n for n in group.nodes()}
+    for i in range(4):
+        inner["quadmask_view"][f"expr{i}"].setValue(expr)
+    inner["switch"].setInput(SHOW_QUADMASK, inner["affected" if quad_mode else "quadmask_view"])
+    if group.knob("show_quadmask") and group["show_quadmask"].value():
+        which = SHOW_QUADMASK
+    elif group.knob("version") and group["version"].value() != nuke_versions.NONE:
+        which = SHOW_RESULT
+    else:
+        which = SHOW_PLATE
+    inner["switch"]["which"].setValue(which)
+
+
+def knob_changed(group) -> None:
+    """The group's knobChanged: the view follows the knobs."""
+    knob = nuke.thisKnob()
+    name = knob.name() if knob is not None else ""
+    if name == "version":
+        show_version(group, group["version"].value())
+    elif name in ("show_quadmask", "third_input", "range_mode", "first", "inputChange"):
+        update_view(group)

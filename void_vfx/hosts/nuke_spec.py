@@ -1,0 +1,179 @@
+"""The VOID Remove node's knobs -> a :class:`~void_vfx.jobspec.JobSpec`, and whether an input's
+files can be sent as they are or must be rendered first.
+
+Plain values in, plain values out: the Nuke side reads knobs and upstream nodes into dicts and
+hands them here, so all of this is tested without Nuke. Standard library only.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+
+from void_vfx.errors import SpecError
+from void_vfx.job.naming import plate_stem
+from void_vfx.job.spec import (
+    MaskSettings,
+    MatteSource,
+    OutputSettings,
+    RoiSettings,
+    SamplingSettings,
+    WindowSettings,
+)
+from void_vfx.jobspec import JobSpec
+from void_vfx.model_facts import PASS1_STEPS
+from void_vfx.protocol.wire import DEFAULT_PORT
+
+#: The node's inputs in order, and what the third one may hold.
+INPUTS = ("plate", "object", "affected")
+THIRD_INPUT = ("affected matte", "quadmask")
+RANGE_MODES = ("input", "custom")
+#: Nodes that only route pixels: a Read behind them is still "the files as they are".
+PASS_THROUGH = ("Dot",)
+
+
+@dataclass
+class NodeSettings:
+    """The node's knob values, with the knob names as field names."""
+
+    server: str = f"127.0.0.1:{DEFAULT_PORT}"
+    engine: str = "void"
+    third_input: str = THIRD_INPUT[0]
+    prompt: str = ""
+    range_mode: str = RANGE_MODES[0]
+    first: int = 1001
+    last: int = 1100
+    passes: int = 1
+    steps: int = PASS1_STEPS
+    seed: int = 0
+    min_window: int = WindowSettings().min_length
+    roi_margin: float = RoiSettings().margin
+    roi_feather: int = RoiSettings().feather
+    output_dir: str = ""
+    output_name: str = ""
+
+    @classmethod
+    def from_knobs(cls, values: dict) -> NodeSettings:
+        """From ``{knob name: value}`` (extra knobs ignored); numbers arrive as Nuke gives them."""
+        out = {}
+        for f in fields(cls):
+            if f.name not in values:
+                continue
+            value, default = values[f.name], f.default
+            try:
+                out[f.name] = type(default)(value) if not isinstance(default, str) else str(value)
+            except (TypeError, ValueError):
+                raise SpecError(f.name, f"{value!r} is not a {type(default).__name__}") from None
+        return cls(**out)
+
+
+def parse_server(text: str) -> tuple[str, int]:
+    """``host:port`` (or ``host``) -> (host, port); the error says what to type."""
+    text = (text or "").strip()
+    host, sep, port = text.rpartition(":") if ":" in text else (text, "", str(DEFAULT_PORT))
+    if not host or (sep and not port.isdigit()) or not 0 < int(port or 0) < 65536:
+        raise SpecError("server", f"{text!r} is not host:port; type e.g. 127.0.0.1:{DEFAULT_PORT}")
+    return host, int(port)
+
+
+def frame_range(settings: NodeSettings, input_range: tuple[int, int]) -> tuple[int, int]:
+    """The frames to send: the plate input's range, or the custom first/last."""
+    if settings.range_mode == "custom":
+        first, last = settings.first, settings.last
+    else:
+        first, last = input_range
+    if last < first:
+        raise SpecError("last", f"last frame {last} comes before first frame {first}")
+    return int(first), int(last)
+
+
+def files_as_they_are(chain: list[dict], rng: tuple[int, int]) -> tuple[str | None, str]:
+    """(pattern, "") when the input is an EXR sequence on disk that nothing changes; else
+    (None, why it must be rendered).
+
+    ``chain`` describes the nodes from the input upwards, up to and including the first that is
+    not a pass-through: ``{"class": ..., "file", "first", "last", "frame", "premultiplied"...}``.
+    """
+    if not chain:
+        return None, "nothing is connected"
+    node = chain[-1]
+    if node.get("class") != "Read":
+        return None, f"a {node.get('class')} node makes the pixels"
+    path = str(node.get("file") or "")
+    if not path.lower().endswith(".exr"):
+        return None, f"{os.path.basename(path) or 'the Read'} is not an EXR"
+    if str(node.get("frame") or "").strip():
+        return None, "the Read retimes its frames"
+    if node.get("premultiplied"):
+        return None, "the Read premultiplies"
+    first, last = int(node.get("first", 0)), int(node.get("last", -1))
+    if not (first <= rng[0] and rng[1] <= last):
+        return None, f"the Read holds {first}-{last}, not all of {rng[0]}-{rng[1]}"
+    return path, ""
+
+
+def colourspace_of(read: dict | None) -> str:
+    """The OCIO space a plate's files are in, from its Read: "" (guess from the header) for a raw
+    Read or Nuke's plain default; ``default (ACEScg)`` -> ``ACEScg``."""
+    if not read or read.get("raw"):
+        return ""
+    space = str(read.get("colorspace") or "").strip()
+    if space.startswith("default (") and space.endswith(")"):
+        return space[len("default (") : -1]
+    return "" if space in ("default", "") else space
+
+
+def output_folder(knob_value: str, script_path: str) -> str:
+    """The output folder: the knob, else ``void/`` beside the saved script."""
+    if knob_value.strip():
+        return os.path.abspath(os.path.expanduser(knob_value.strip()))
+    if script_path and script_path != "Root" and os.path.isabs(script_path):
+        return os.path.join(os.path.dirname(script_path), "void")
+    raise SpecError(
+        "output_dir", "the script is not saved: save it or set the output folder on the node"
+    )
+
+
+def output_name(settings: NodeSettings, plate_read: dict | None, node_name: str) -> str:
+    """The result's base name: the knob, else the plate Read's file stem, else the node's name."""
+    if settings.output_name.strip():
+        return settings.output_name.strip()
+    if plate_read and plate_read.get("file"):
+        return plate_stem(str(plate_read["file"]))
+    return node_name
+
+
+def build_spec(
+    settings: NodeSettings,
+    files: dict[str, str],
+    rng: tuple[int, int],
+    colourspace: str,
+    out_dir: str,
+    name: str,
+) -> JobSpec:
+    """The job: ``files`` maps ``plate``/``object``/``affected`` to frame patterns (rendered or
+    as they are). The third input is an affected matte or a quadmask, as the node says."""
+    if not files.get("plate"):
+        raise SpecError("plate", "connect the plate to the node's 'plate' input")
+    quad = settings.third_input == "quadmask"
+    if not files.get("object") and not (quad and files.get("affected")):
+        raise SpecError("object", "connect the object matte (a Roto of what to remove)")
+    third = files.get("affected")
+    spec = JobSpec(
+        plate=files["plate"],
+        primary=None if quad else MatteSource(files["object"], "a"),
+        affected=MatteSource(third, "a") if third and not quad else None,
+        quadmask=MatteSource(third, "r") if third and quad else None,
+        frame_range=(rng[0], rng[1]),
+        colourspace=colourspace,
+        prompt=settings.prompt.strip(),
+        engine=settings.engine,
+        mask=MaskSettings(),
+        window=WindowSettings(min_length=settings.min_window),
+        roi=RoiSettings(margin=settings.roi_margin, feather=settings.roi_feather),
+        sampling=SamplingSettings(
+            passes=settings.passes, pass1_steps=settings.steps, seed=settings.seed
+        ),
+        output=OutputSettings(dir=out_dir, name=name),
+    )
+    return spec.validate()

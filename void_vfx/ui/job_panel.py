@@ -1,0 +1,220 @@
+"""The job panel: the server's jobs with state and progress; cancel, retry, reveal a result.
+
+One widget for every host: Nuke registers it as a pane (``nukescripts.panels``), Resolve and
+``void-vfx panel`` open it as a window with :func:`open_panel`. Qt comes through :mod:`.qt`
+(PySide6 or PySide2). The panel polls the server once a second on the GUI thread: ``jobs`` is one
+small local call; a server that is down shows as a line on the panel, never an exception.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from void_vfx.errors import VoidVfxError
+from void_vfx.ui import job_records
+from void_vfx.ui.qt import QtCore, QtGui, QtWidgets
+
+COLUMNS = ("job", "state", "progress", "message")
+POLL_MS = 1000
+_KEEP: list = []  # top-level windows live as long as the host: Python must not collect them
+
+
+def _default_connect():
+    from void_vfx.client import connect
+
+    return connect()
+
+
+def _open_folder(folder: str) -> None:
+    QtGui.QDesktopServices.openUrl(QtCore.QUrl.fromLocalFile(folder))
+
+
+def job_percent(job: dict) -> int:
+    """A listed job's progress, 0-100, from its finished windows."""
+    if job.get("state") == "done":
+        return 100
+    windows = int(job.get("windows") or 0)
+    return int(100 * min(int(job.get("window") or 0), windows) / windows) if windows else 0
+
+
+class JobPanel(QtWidgets.QWidget):
+    """``JobPanel(connect_fn=None, parent=None)``; ``connect_fn()`` returns a
+    :class:`void_vfx.client.Client` (default: :func:`void_vfx.client.connect`)."""
+
+    def __init__(self, connect_fn: Callable | None = None, parent=None) -> None:
+        super().__init__(parent)
+        self._connect_fn = connect_fn or _default_connect
+        self._client = None
+        self.jobs: list[dict] = []
+        #: How a result folder is shown (the file browser); a test may replace it.
+        self.open_folder: Callable[[str], None] = _open_folder
+        self.setWindowTitle("VOID jobs")
+        self.table = QtWidgets.QTableWidget(0, len(COLUMNS), self)
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.message = QtWidgets.QLabel("", self)
+        self.message.setWordWrap(True)
+        buttons = QtWidgets.QHBoxLayout()
+        self.buttons = {}
+        for name, slot in (("Refresh", self.refresh), ("Cancel", self.cancel_selected),
+                           ("Retry", self.retry_selected), ("Reveal result", self.reveal_selected)):  # fmt: skip
+            button = QtWidgets.QPushButton(name, self)
+            button.clicked.connect(lambda _=False, s=slot: s())
+            buttons.addWidget(button)
+            self.buttons[name] = button
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addWidget(self.table)
+        layout.addLayout(buttons)
+        layout.addWidget(self.message)
+        self.timer = QtCore.QTimer(self)
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start(POLL_MS)
+        self.refresh()
+
+    # -- server ------------------------------------------------------------------------------
+    def client(self):
+        if self._client is None:
+            self._client = self._connect_fn()
+        return self._client
+
+    def _call(self, what: str, fn: Callable):
+        """Run one server call; a failure becomes the panel's message (and a reconnect later)."""
+        try:
+            return fn(self.client())
+        except VoidVfxError as ex:
+            if "connect" in str(ex) or "reach" in str(ex):
+                self._drop_client()
+            self.message.setText(f"{what}: {ex}")
+        except (OSError, EOFError) as ex:
+            self._drop_client()
+            self.message.setText(f"{what}: connection lost ({ex})")
+        return None
+
+    def _drop_client(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        self._client = None
+
+    # -- the list -----------------------------------------------------------------------------
+    def refresh(self) -> None:
+        jobs = self._call("list jobs", lambda c: c.jobs())
+        if jobs is None:
+            return
+        self.jobs = list(reversed(jobs))  # newest first
+        selected = self.selected_job_id()
+        self.table.setRowCount(len(self.jobs))
+        for row, job in enumerate(self.jobs):
+            values = (job["id"], job["state"], f"{job_percent(job)}%", job.get("message", ""))
+            for col, value in enumerate(values):
+                self.table.setItem(row, col, QtWidgets.QTableWidgetItem(str(value)))
+            if job["id"] == selected:
+                self.table.selectRow(row)
+
+    def select_job(self, job_id: str) -> bool:
+        for row, job in enumerate(self.jobs):
+            if job["id"] == job_id:
+                self.table.selectRow(row)
+                return True
+        return False
+
+    def selected_job_id(self) -> str:
+        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
+        if not rows:
+            return ""
+        item = self.table.item(rows[0].row(), 0)
+        return item.text() if item is not None else ""
+
+    def _selected(self, action: str) -> str:
+        job_id = self.selected_job_id()
+        if not job_id:
+            self.message.setText(f"{action}: select a job first")
+        return job_id
+
+    # -- actions ------------------------------------------------------------------------------
+    def cancel_selected(self) -> str:
+        from void_vfx.client import cancel_message
+
+        job_id = self._selected("cancel")
+        state = job_id and self._call("cancel", lambda c: c.cancel(job_id))
+        if state:
+            self.message.setText(cancel_message(job_id, state))
+            self.refresh()
+        return state or ""
+
+    def retry_selected(self) -> str:
+        """Send the selected job's spec again (kept by the host that sent it); the new job's id."""
+        from void_vfx.jobspec import JobSpec
+
+        job_id = self._selected("retry")
+        if not job_id:
+            return ""
+        text = job_records.load_spec(job_id)
+        if text is None:
+            self.message.setText(
+                f"retry: the spec of job {job_id} is not kept on this machine; send it again "
+                "from the host that made it"
+            )
+            return ""
+        spec = JobSpec.from_json(text)
+        new_id = self._call("retry", lambda c: c.submit(spec, files_mode="auto"))
+        if not new_id:
+            return ""
+        job_records.save_spec(new_id, text)
+        self.message.setText(f"job {job_id} sent again as job {new_id}")
+        self.refresh()
+        return new_id
+
+    def result_folder(self, job_id: str) -> str:
+        """Where the job's results are on this machine: the server's folder in path mode, else
+        the folder the client downloads into; "" when neither exists here."""
+        from void_vfx.client.files import load_memo
+
+        status = self._call("reveal", lambda c: c.status(job_id)) or {}
+        folder = status.get("out_dir") or ""
+        if status.get("mode") == "path" and folder and os.path.isdir(folder):
+            return folder
+        folder = load_memo(job_id).get("out_dir", "")
+        return folder if folder and os.path.isdir(folder) else ""
+
+    def reveal_selected(self) -> str:
+        job_id = self._selected("reveal")
+        if not job_id:
+            return ""
+        folder = self.result_folder(job_id)
+        if not folder:
+            self.message.setText(f"reveal: job {job_id} has no result folder on this machine")
+            return ""
+        self.open_folder(folder)
+        self.message.setText(f"job {job_id}: {folder}")
+        return folder
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.timer.stop()
+        self._drop_client()
+        super().closeEvent(event)
+
+
+def open_panel(address: tuple[str, int] | None = None) -> JobPanel:
+    """Show the panel as a top-level window (making a QApplication when none exists)."""
+    app = QtWidgets.QApplication.instance()
+    if app is None:
+        app = QtWidgets.QApplication([])
+        _KEEP.append(app)
+    connect_fn = None
+    if address is not None:
+        from void_vfx.client import connect
+
+        host, port = address
+
+        def connect_fn():
+            return connect(host, int(port))
+
+    panel = JobPanel(connect_fn)
+    panel.resize(720, 320)
+    panel.show()
+    _KEEP.append(panel)
+    return panel
