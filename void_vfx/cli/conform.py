@@ -21,6 +21,9 @@ def add_conform_arguments(p: argparse.ArgumentParser) -> None:
                    help="rewrite a path prefix, e.g. S:/show=/mnt/show (repeatable)")  # fmt: skip
     p.add_argument("--search", action="append", default=[], metavar="DIR",
                    help="folder to find media by clip name when the edit names none")  # fmt: skip
+    p.add_argument("--shot", action="append", default=[], metavar="NAME",
+                   help="also process clips of this name (glob; repeatable)")  # fmt: skip
+    p.add_argument("--prompt", default="", help="prompt for shots whose marker gives none")
     p.add_argument("--handles", type=int, default=0, metavar="N",
                    help="extra frames each side where the media has them (0)")  # fmt: skip
     for role in ("matte", "affected", "quadmask"):
@@ -90,6 +93,8 @@ def run_conform(args: argparse.Namespace) -> int:
         otio_version=args.otio_version,
         settings=_settings(args),
         files_mode=args.files,
+        shots=tuple(args.shot),
+        prompt=args.prompt,
     )
     if args.dry_run:
         engine = args.engine if args.engine != "auto" else "void"

@@ -30,6 +30,8 @@ class BatchOptions:
     otio_version: str = ""
     settings: dict = field(default_factory=dict)
     files_mode: str = "auto"
+    shots: tuple[str, ...] = ()
+    prompt: str = ""
 
     @property
     def media_root(self) -> str:
@@ -66,7 +68,7 @@ def resolve_all(options: BatchOptions):
         decode_dir=os.path.join(options.media_root, "decoded"),
         realign=options.realign,
     )
-    shots, skipped = find_shots(timeline)
+    shots, skipped = find_shots(timeline, tuple(options.shots), options.prompt)
     resolved, failed = [], []
     for shot in shots:
         try:

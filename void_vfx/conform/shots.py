@@ -85,10 +85,19 @@ def _items(composition, prefix: tuple[int, ...], top: int, disabled: bool):
             yield from _items(item, prefix + (i,), top, off)
 
 
-def find_shots(timeline) -> tuple[list[MarkedShot], list[Skipped]]:
-    """The marked clips of ``timeline`` in track order, and the marked ones that are skipped."""
+def find_shots(
+    timeline, names: tuple[str, ...] = (), prompt: str = ""
+) -> tuple[list[MarkedShot], list[Skipped]]:
+    """The marked clips of ``timeline`` in track order, and the marked ones that are skipped.
+
+    ``names`` (shell-style patterns) also mark clips by name, for formats whose markers do not
+    survive export; ``prompt`` is then their prompt unless a marker or metadata gives one.
+    """
+    import fnmatch
+
     import opentimelineio as otio
 
+    prompt_default = prompt
     stack = timeline.tracks
     shots: list[MarkedShot] = []
     skipped: list[Skipped] = []
@@ -127,9 +136,11 @@ def find_shots(timeline) -> tuple[list[MarkedShot], list[Skipped]]:
                     break
         if not marked_by and meta and meta.get("enabled", True) is not False:
             marked_by = "metadata void_vfx"
+        if not marked_by and any(fnmatch.fnmatchcase(clip.name or "", n) for n in names):
+            prompt, marked_by = prompt_default, "--shot"
         if not marked_by or meta.get("enabled", True) is False:
             continue
-        prompt = str(meta.get("prompt") or prompt)
+        prompt = str(meta.get("prompt") or prompt or prompt_default)
         if off:
             skipped.append(Skipped(name, where, "the clip or its track is disabled"))
             continue

@@ -129,6 +129,10 @@ def _search(name: str, dirs: list[str]) -> str | None:
         for stem in stems:
             for where in (folder, os.path.join(folder, stem)):
                 direct = os.path.join(where, stem)
+                named = find_sequence(direct)
+                if not named.is_still and direct.lower().endswith(IMAGE_EXTENSIONS):
+                    if named.scan().frames:  # a frame file's name: any frame of its sequence
+                        return named.format("hash")
                 if os.path.isfile(direct) and direct.lower().endswith(IMAGE_EXTENSIONS):
                     seq = find_sequence(direct)
                     return seq.format("hash") if not seq.is_still else direct
