@@ -88,3 +88,27 @@ class Server:
     def close(self) -> None:
         self.client.close()
         self.srv.close()
+
+
+def write_movie(path: Path, frames: int, rate: int = 30, matte_dir: Path | None = None) -> None:
+    """A tiny MPEG-4 movie (a dark square moving over a ramp) and, with ``matte_dir``, an EXR
+    matte per frame numbered from 1 (``<stem>_matte.####.exr``), as a Nuke Read of it numbers."""
+    import av
+
+    h, w = SIZE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as box:
+        stream = box.add_stream("mpeg4", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for i in range(frames):
+            img = np.tile(np.linspace(40, 160, w, dtype=np.uint8)[None, :, None], (h, 1, 3))
+            x = 8 + i % 40
+            img[16:28, x : x + 10] = 10
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                box.mux(packet)
+            if matte_dir is not None:
+                a = np.zeros((h, w, 1), np.float32)
+                a[14:30, x - 2 : x + 12] = 1.0
+                write_frame(str(matte_dir / f"{path.stem}_matte.{i + 1:04d}.exr"), a, ["A"])
+        for packet in stream.encode():
+            box.mux(packet)

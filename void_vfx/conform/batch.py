@@ -79,8 +79,9 @@ def resolve_all(options: BatchOptions):
 
 
 def conform(options: BatchOptions, *, client=None, engine: str = "", engine_choice: str = "auto",
-            dry_run: bool = False, farm: str | None = None, out=sys.stderr) -> int:  # fmt: skip
+            dry_run: bool = False, farm: str | None = None, out=None) -> int:  # fmt: skip
     """Run the conform; returns the number of failed shots (capped at 100)."""
+    out = out or sys.stderr
     from void_vfx.conform.plan import describe, plan_jobs
     from void_vfx.conform.report import build_report, write_report
     from void_vfx.conform.runner import run_on_farm, run_on_server

@@ -51,7 +51,7 @@ def _has_frames(pattern: str) -> bool:
 
 
 def _default_channel(pattern: str, frame: int) -> str:
-    """``a`` when the matte has alpha, else its only channel (a Y or R matte)."""
+    """``a`` when the matte has alpha, else its first channel (a Y, R or RGB matte)."""
     from void_vfx.media.image_io import read_header
     from void_vfx.media.sequences import find_sequence
 
@@ -61,7 +61,7 @@ def _default_channel(pattern: str, frame: int) -> str:
     if path is None:
         return "a"
     names = [n.lower() for n in read_header(path).channel_names]
-    if "a" in names or len(names) != 1:
+    if "a" in names or not names:
         return "a"
     return names[0]
 

@@ -53,6 +53,7 @@ def decode(movie: str, pattern: str, first: int, last: int, colourspace: str = "
     stamp_path = os.path.join(folder, ".decoded.json")
     st = os.stat(movie)
     stamp = {"movie": os.path.abspath(movie), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    os.makedirs(folder, exist_ok=True)
     done = set(seq.scan().frames)
     if os.path.isfile(stamp_path):
         with open(stamp_path, encoding="utf-8") as fh:

@@ -83,7 +83,7 @@ def prepare(job: ShotJob) -> None:
 class Progress:
     """Prints each shot's state changes with the batch's overall progress."""
 
-    def __init__(self, total: int, out=sys.stderr) -> None:
+    def __init__(self, total: int, out=None) -> None:
         self.total, self.out, self.done, self._last = max(total, 1), out, 0, ""
 
     def shot(self, index: int, name: str) -> Callable[[dict, tuple], None]:
@@ -98,18 +98,19 @@ class Progress:
             line = (f"[{index}/{self.total}] {name}: {status.get('state')} "
                     f"window {status.get('window', 0)}/{windows} | overall {overall:.0f}%")  # fmt: skip
             if line != self._last:
-                print(line, file=self.out, flush=True)
+                print(line, file=self.out or sys.stderr, flush=True)
                 self._last = line
             for e in events:
                 if e.get("kind") == "warning":
-                    print(f"    warning: {e.get('message')}", file=self.out)
+                    print(f"    warning: {e.get('message')}", file=self.out or sys.stderr)
 
         return callback
 
 
 def run_on_server(jobs: list[ShotJob], client, media_root: str, files_mode: str = "auto",
-                  out=sys.stderr) -> list[ShotResult]:  # fmt: skip
+                  out=None) -> list[ShotResult]:  # fmt: skip
     """Run each shot as a job on ``client``'s server, skipping keys already done."""
+    out = out or sys.stderr
     progress = Progress(len(jobs), out)
     results = []
     for i, job in enumerate(jobs, 1):
@@ -141,8 +142,9 @@ def run_on_server(jobs: list[ShotJob], client, media_root: str, files_mode: str 
 
 
 def run_on_farm(jobs: list[ShotJob], farm: str, media_root: str, dry_run: bool = False,
-                out=sys.stderr) -> list[ShotResult]:  # fmt: skip
+                out=None) -> list[ShotResult]:  # fmt: skip
     """Hand each shot to the farm (``void_vfx.farm.submit.submit_job``)."""
+    out = out or sys.stderr
     try:
         from void_vfx.farm.submit import submit_job
     except ImportError as exc:
