@@ -22,6 +22,8 @@ from void_vfx.conform.runner import ShotResult
 from void_vfx.conform.shots import NAMESPACE, VOID_TRACK
 
 REFERENCE_KEY = "VOID"
+#: Adapters known to hold no image-sequence media: the timeline goes to .otio, said plainly.
+NO_SEQUENCES = {"fcp_xml": "FCP7 XML holds no image-sequence media"}
 
 
 @dataclass
@@ -165,6 +167,11 @@ def write_timeline(timeline, path: str, otio_version: str = "", adapter_args=Non
     if adapter not in ("otio_json",):
         try:
             installed_adapter(adapter)
+            if adapter in NO_SEQUENCES and any(
+                isinstance(c.media_reference, otio.schema.ImageSequenceReference)
+                for c in timeline.find_clips()
+            ):
+                raise otio.exceptions.NotSupportedError(NO_SEQUENCES[adapter])
             with atomic_target(path, suffix=ext) as tmp:
                 otio.adapters.write_to_file(timeline, tmp, adapter_name=adapter,
                                             **(adapter_args or {}))  # fmt: skip
