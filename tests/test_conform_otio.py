@@ -63,7 +63,7 @@ def _messy_edit(tmp_path):
     media = tmp_path / "media"
     write_shot(media / "sh010 ", "sh010.", range(1000, 1014), padding=0)  # folder ends in a space
     write_shot(media / "sh020", "sh020_", range(2001, 2025), padding=4)
-    write_shot(media / "sh030", "sh030.", range(1001, 1014), matte=False)
+    write_shot(media / "sh030", "sh030.", range(1001, 1014))
     for f in range(1001, 1014):  # a roto render elsewhere, named in the clip's metadata
         write_frame(str(media / "roto" / f"sh030_roto.{f}.exr"), np.ones((48, 64, 1)), ["A"])
     tl = otio.schema.Timeline(name="messy", global_start_time=otio.opentime.RationalTime(86400,
@@ -91,11 +91,22 @@ def _messy_edit(tmp_path):
     d = _clip("sh040", _ref(str(media / "sh030"), "sh030.", 1001, 13, rate=RATE, padding=4),
               1001, 13)  # fmt: skip
     d.markers.append(_void_marker("no sign", 1002))
-    d.enabled = False
     inner.append(d)
     nested.append(inner)
     v1.append(nested)
+    e = _clip("sh060", otio.schema.MissingReference(), 1, 5)
+    e.enabled = False
+    e.markers.append(_void_marker("never run", 2))
+    v1.append(e)
     tl.tracks.append(v1)
+    # V2 over sh010 (record 5-17): sh050 at record 8-20, marked by a timeline marker at 10,
+    # which marks the topmost clip under it (sh050, not sh010).
+    v2 = otio.schema.Track(name="V2")
+    v2.append(otio.schema.Gap(duration=otio.opentime.RationalTime(8, RATE)))
+    v2.append(_clip("sh050", _ref(str(media / "sh030"), "sh030.", 1001, 13, rate=RATE,
+                                  padding=4), 1001, 13))  # fmt: skip
+    tl.tracks.append(v2)
+    tl.tracks.markers.append(_void_marker("no cable", 10))
     audio = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
     audio.append(otio.schema.Gap(duration=otio.opentime.RationalTime(40, RATE)))
     tl.tracks.append(audio)
@@ -117,8 +128,11 @@ def test_messy_otio_conforms_every_marked_shot_at_its_record_time(tmp_path):
     report = json.loads((tmp_path / "out_report.json").read_text())
     assert code == 0, report
     by_name = {s["name"]: s for s in report["shots"]}
-    assert set(by_name) == {"sh010", "sh020", "sh030"}
-    assert [s["name"] for s in report["skipped"]] == ["sh040"]  # disabled
+    assert set(by_name) == {"sh010", "sh020", "sh030", "sh040", "sh050"}
+    assert [s["name"] for s in report["skipped"]] == ["sh060"]  # disabled
+    assert by_name["sh050"]["prompt"] == "no cable" and by_name["sh010"]["prompt"] == (
+        "an empty street"
+    )
     # sh010: source 1000.5 for 13 frames covers frames 1000-1013; handles stop at the media.
     assert (by_name["sh010"]["frames"], by_name["sh010"]["handles"]) == ([1000, 1013], [0, 0])
     assert by_name["sh010"]["fps"] == "24000/1001"
@@ -134,13 +148,14 @@ def test_messy_otio_conforms_every_marked_shot_at_its_record_time(tmp_path):
     original = otio.adapters.read_from_file(str(edit))
     out = otio.adapters.read_from_file(str(tmp_path / "out.otio"))
     assert out.metadata["Resolve_OTIO"] == {"Resolve OTIO Meta Version": "1.0"}
-    assert [t.name for t in out.tracks] == ["V1", "A1", "VOID"]
+    assert [t.name for t in out.tracks] == ["V1", "V2", "A1", "VOID", "VOID 2"]
     for before, after in zip(original.tracks, out.tracks, strict=False):
         assert otio.adapters.write_to_string(before, "otio_json") == (
             otio.adapters.write_to_string(after, "otio_json")
         )
-    new = {c.name: c for c in out.tracks[2].find_clips()}
-    for name in ("sh010", "sh020", "sh030"):
+    new = {c.name: c for t in out.tracks[3:] for c in t.find_clips()}
+    assert [c.name for c in out.tracks[4].find_clips()] == ["sh050 VOID"]  # overlaps sh010
+    for name in ("sh010", "sh020", "sh030", "sh040", "sh050"):
         src = next(c for c in original.find_clips() if c.name == name)
         clip = new[f"{name} VOID"]
         assert clip.source_range == src.source_range

@@ -96,12 +96,10 @@ def run_conform(args: argparse.Namespace) -> int:
         shots=tuple(args.shot),
         prompt=args.prompt,
     )
-    if args.dry_run:
+    if args.dry_run or args.farm:
+        # No server to ask: the jobs name VOID unless --engine says otherwise.
         engine = args.engine if args.engine != "auto" else "void"
-        return batch.conform(options, engine=engine, dry_run=True, farm=args.farm)
-    if args.farm:
-        engine = args.engine if args.engine != "auto" else "void"
-        return batch.conform(options, engine=engine, farm=args.farm)
+        return batch.conform(options, engine=engine, dry_run=args.dry_run, farm=args.farm)
     if args.local:
         import tempfile
 

@@ -103,9 +103,10 @@ def conform(options: BatchOptions, *, client=None, engine: str = "", engine_choi
         )  # fmt: skip
     if dry_run:
         print(describe(jobs, failed, skipped))
-        report = build_report(timeline=options.timeline, adapter=adapter, jobs=jobs, results=[],
-                              failed=failed, skipped=skipped, dry_run=True,
-                              engine=engine or "void")  # fmt: skip
+        results = run_on_farm(jobs, farm, options.media_root, dry_run=True, out=out) if farm else []
+        report = build_report(timeline=options.timeline, adapter=adapter, jobs=jobs,
+                              results=results, failed=failed, skipped=skipped, dry_run=True,
+                              engine=engine or "void", server=farm or "")  # fmt: skip
         if options.report:
             write_report(report, options.report_path)
         return min(report["failed"], 100)

@@ -116,6 +116,9 @@ def resolve(shot: MarkedShot, options: Options) -> ResolvedShot:
     clip = shot.clip
     name = shot.name
     try:
+        if shot.record is None:
+            raise ShotError(name, f"OpenTimelineIO cannot place the clip in record time "
+                            f"({shot.where}); check its track's and parents' ranges")  # fmt: skip
         check_retime(clip)
         clip_rate = clip.trimmed_range().duration.rate
 
