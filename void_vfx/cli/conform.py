@@ -41,7 +41,7 @@ def add_conform_arguments(p: argparse.ArgumentParser) -> None:
                    help="write .otio schemas an older OTIO reads (e.g. 0.14.0)")  # fmt: skip
     p.add_argument("--engine", default="auto", choices=("auto", "preview", "void"),
                    help="engine named in the jobs (auto: the server's)")  # fmt: skip
-    p.add_argument("--local", action="store_true", help="run an in-process preview server")
+    p.add_argument("--local", action="store_true", help="run an in-process server for the jobs")
     p.add_argument("--farm", choices=("openjd", "opencue"), default=None,
                    help="submit the shots to a render farm instead of a server")  # fmt: skip
     p.add_argument("--min-window", type=int, default=None, help="shortest model window (85)")
@@ -104,26 +104,19 @@ def run_conform(args: argparse.Namespace) -> int:
         import tempfile
 
         from void_vfx.client import connect
+        from void_vfx.demo.run import choose_engine
         from void_vfx.server_entry import server_api
 
+        engine, why = choose_engine(args.engine)
+        print(f"void-vfx conform: local server, engine {engine} ({why})", file=sys.stderr)
         with tempfile.TemporaryDirectory(prefix="void-vfx-conform-") as tmp:
             srv = server_api().start_local_server(os.path.join(tmp, "data"),
-                                                  os.path.join(tmp, "token"), "preview")  # fmt: skip
+                                                  os.path.join(tmp, "token"), engine)  # fmt: skip
             try:
                 with connect("127.0.0.1", srv.port, token=srv.token) as client:
                     client.remember_jobs = False
-                    return batch.conform(options, client=client, engine_choice=args.engine)
+                    return batch.conform(options, client=client, engine_choice=engine)
             finally:
                 srv.close()
     with _connect(args) as client:
         return batch.conform(options, client=client, engine_choice=args.engine)
-
-
-def main(argv: list[str] | None = None) -> int:  # pragma: no cover - void-vfx main is the entry
-    p = argparse.ArgumentParser(prog="void-vfx conform")
-    add_conform_arguments(p)
-    return run_conform(p.parse_args(argv))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

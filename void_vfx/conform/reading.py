@@ -164,9 +164,8 @@ def first_timeline(result, path: str):
 
     if isinstance(result, otio.schema.Timeline):
         return result
-    found = [t for t in getattr(result, "find_children", lambda **k: [])() if
-             isinstance(t, otio.schema.Timeline)] if hasattr(result, "find_children") else []  # fmt: skip
-    if not found:
+    found = []
+    if isinstance(result, otio.schema.SerializableCollection):
         found = [t for t in result if isinstance(t, otio.schema.Timeline)]
     if not found:
         raise SpecError("timeline", f"{path}: holds no timeline")
