@@ -61,6 +61,21 @@ def _settings(args: argparse.Namespace) -> dict:
     }
 
 
+def _server_engine(args: argparse.Namespace) -> str:
+    """The server's engine, so a dry run shows the keys the real run will use; ``void`` when no
+    server answers (then the keys of a run on a preview server differ)."""
+    from void_vfx.errors import VoidVfxError
+
+    try:
+        with _connect(args) as client:
+            engine = str(client.info().get("engine", "void"))
+    except (VoidVfxError, OSError) as exc:
+        print(f"void-vfx conform: no server reached ({exc}); planning for engine void",
+              file=sys.stderr)  # fmt: skip
+        return "void"
+    return engine if engine in ("preview", "void") else "void"
+
+
 def _default_output(timeline: str) -> str:
     stem, ext = os.path.splitext(os.path.basename(timeline.rstrip("/")))
     return os.path.abspath(f"{stem}_void{ext}")
@@ -97,8 +112,7 @@ def run_conform(args: argparse.Namespace) -> int:
         prompt=args.prompt,
     )
     if args.dry_run or args.farm:
-        # No server to ask: the jobs name VOID unless --engine says otherwise.
-        engine = args.engine if args.engine != "auto" else "void"
+        engine = args.engine if args.engine != "auto" else _server_engine(args)
         return batch.conform(options, engine=engine, dry_run=args.dry_run, farm=args.farm)
     if args.local:
         import tempfile

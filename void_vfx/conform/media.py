@@ -185,20 +185,22 @@ def resolve(shot: MarkedShot, options: Options) -> ResolvedShot:
         shot=shot, plate=plate, kind=src.kind, movie=src.path if src.kind == "movie" else "",
         first=first, last=last, cut_first=clock.file_frame(a), cut_last=clock.file_frame(b),
         handles=(head, tail), clock=clock, mattes=mattes, notes=notes, shift=shift,
-        colourspace=_movie_space(src.path) if src.kind == "movie" else "",
+        colourspace=_movie_space(src.path, notes) if src.kind == "movie" else "",
     )  # fmt: skip
 
 
-def _movie_space(movie: str) -> str:
+def _movie_space(movie: str, notes: list[str]) -> str:
     import av
 
     from void_vfx.conform.movies import movie_colourspace
 
     try:
         with av.open(movie) as container:
-            return movie_colourspace(container.streams.video[0])[0]
+            space, why = movie_colourspace(container.streams.video[0])
     except Exception as exc:  # noqa: BLE001 - PyAV raises its own error types
         raise ShotError(os.path.basename(movie), f"{movie}: cannot read the movie: {exc}") from exc
+    notes.append(f"movie decoded to EXR in colour space {space!r} ({why})")
+    return space
 
 
 def _check_frames(pattern: str, first: int, last: int) -> None:
