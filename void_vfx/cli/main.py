@@ -23,6 +23,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("jobs", "void_vfx.cli.remove", "list the server's jobs"),
     ("cancel", "void_vfx.cli.remove", "cancel a job"),
     ("doctor", "void_vfx.cli.remove", "check GPU, weights, OCIO and server, and say what to fix"),
+    ("conform", "void_vfx.cli.conform", "removals for every marked shot of an edit, conformed"),
     ("demo", "void_vfx.demo.run", "remove an object from a generated demo shot, end to end"),
     ("install", "void_vfx.cli.install", "hook void-vfx into a host: install nuke|resolve"),
     ("panel", "void_vfx.cli.panel", "open the job panel in a window of its own"),

@@ -1,0 +1,175 @@
+"""Running the shots: one job per shot on a server (or a farm), progress per shot and overall,
+and a record per job key so that a rerun skips shots already done.
+
+A shot's record (``<media>/.void_conform/<key>.json``) names its job and result frames; it is
+written after the results are down, so an interrupted shot runs again. A shot that fails is
+reported and the others go on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from void_vfx.atomic import atomic_target
+from void_vfx.conform.plan import ShotJob
+from void_vfx.errors import VoidVfxError
+
+STATE_DIR = ".void_conform"
+
+
+@dataclass
+class ShotResult:
+    """What happened to one shot."""
+
+    job: ShotJob
+    state: str  # "done", "reused", "submitted", "failed"
+    job_id: str = ""
+    pattern: str = ""
+    frames: tuple[int, int] | None = None
+    message: str = ""
+    farm: dict = field(default_factory=dict)
+
+
+def _record_path(media_root: str, key: str) -> str:
+    return os.path.join(media_root, STATE_DIR, f"{key}.json")
+
+
+def load_record(media_root: str, key: str) -> dict | None:
+    """The record of a finished shot whose result frames are all still there, else None."""
+    path = _record_path(media_root, key)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            rec = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    if rec.get("farm"):
+        return rec
+    paths = rec.get("paths") or []
+    return rec if paths and all(os.path.isfile(p) for p in paths) else None
+
+
+def save_record(media_root: str, key: str, record: dict) -> None:
+    path = _record_path(media_root, key)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with atomic_target(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(record, fh, indent=2, sort_keys=True)
+
+
+def result_pattern(paths: list[str]) -> tuple[str, tuple[int, int]]:
+    """The ``####`` pattern and frame range of a job's result files."""
+    from void_vfx.media.sequences import find_sequence
+
+    frames_paths = [p for p in paths if p.endswith(".exr")]
+    seq = find_sequence(frames_paths[0])
+    numbers = sorted(int(os.path.basename(p).split(".")[-2]) for p in frames_paths)
+    return seq.format("hash"), (numbers[0], numbers[-1])
+
+
+def prepare(job: ShotJob) -> None:
+    """Decode a movie source into its EXR folder (reused when already decoded)."""
+    r = job.resolved
+    if r.kind != "movie":
+        return
+    from void_vfx.conform.movies import decode
+
+    space = decode(r.movie, r.plate, r.first, r.last, r.colourspace)
+    r.colourspace = job.spec.colourspace = job.spec.colourspace or space
+
+
+class Progress:
+    """Prints each shot's state changes with the batch's overall progress."""
+
+    def __init__(self, total: int, out=None) -> None:
+        self.total, self.out, self.done, self._last = max(total, 1), out, 0, ""
+
+    def shot(self, index: int, name: str) -> Callable[[dict, tuple], None]:
+        def callback(status: dict, events: tuple) -> None:
+            windows = status.get("windows") or 0
+            steps = status.get("steps") or 0
+            frac = 0.0
+            if windows:
+                frac = (status.get("window", 0) + (status.get("step", 0) / steps if steps and
+                        status.get("window", 0) < windows else 0)) / windows  # fmt: skip
+            overall = 100.0 * (self.done + min(frac, 1.0)) / self.total
+            line = (f"[{index}/{self.total}] {name}: {status.get('state')} "
+                    f"window {status.get('window', 0)}/{windows} | overall {overall:.0f}%")  # fmt: skip
+            if line != self._last:
+                print(line, file=self.out or sys.stderr, flush=True)
+                self._last = line
+            for e in events:
+                if e.get("kind") == "warning":
+                    print(f"    warning: {e.get('message')}", file=self.out or sys.stderr)
+
+        return callback
+
+
+def run_on_server(jobs: list[ShotJob], client, media_root: str, files_mode: str = "auto",
+                  out=None) -> list[ShotResult]:  # fmt: skip
+    """Run each shot as a job on ``client``'s server, skipping keys already done."""
+    out = out or sys.stderr
+    progress = Progress(len(jobs), out)
+    results = []
+    for i, job in enumerate(jobs, 1):
+        name = job.resolved.shot.name
+        rec = load_record(media_root, job.key)
+        if rec is not None and not rec.get("farm"):
+            pattern, frames = result_pattern(rec["paths"])
+            print(f"[{i}/{len(jobs)}] {name}: already done (key {job.key}, job {rec['job_id']})",
+                  file=out)  # fmt: skip
+            results.append(ShotResult(job, "reused", rec["job_id"], pattern, frames))
+            progress.done += 1
+            continue
+        try:
+            prepare(job)
+            job_id = client.submit(job.spec, files_mode=files_mode)
+            status = client.follow(job_id, callback=progress.shot(i, name))
+            if status["state"] != "done":
+                raise VoidVfxError(f"job {job_id} {status['state']}: {status.get('message')}")
+            paths = client.download_results(job_id, out_dir=job.folder)
+            pattern, frames = result_pattern(paths)
+            save_record(media_root, job.key, {"key": job.key, "job_id": job_id, "paths": paths,
+                                              "shot": name})  # fmt: skip
+            results.append(ShotResult(job, "done", job_id, pattern, frames))
+        except (VoidVfxError, OSError) as exc:
+            print(f"[{i}/{len(jobs)}] {name}: FAILED: {exc}", file=out)
+            results.append(ShotResult(job, "failed", message=str(exc)))
+        progress.done += 1
+    return results
+
+
+def run_on_farm(jobs: list[ShotJob], farm: str, media_root: str, dry_run: bool = False,
+                out=None) -> list[ShotResult]:  # fmt: skip
+    """Hand each shot to the farm (``void_vfx.farm.submit.submit_job``)."""
+    out = out or sys.stderr
+    try:
+        from void_vfx.farm.submit import submit_job
+    except ImportError as exc:
+        raise VoidVfxError(
+            f"farm support is not installed ({exc}); install void-vfx with its farm extra "
+            "(pip install 'void-vfx[farm]') or run without --farm to use a server"
+        ) from exc
+    results = []
+    for i, job in enumerate(jobs, 1):
+        name = job.resolved.shot.name
+        rec = load_record(media_root, job.key)
+        if rec is not None:
+            print(f"[{i}/{len(jobs)}] {name}: already submitted or done (key {job.key})", file=out)
+            results.append(ShotResult(job, "reused", rec.get("job_id", ""), farm=rec))
+            continue
+        try:
+            prepare(job)
+            answer = dict(submit_job(job.spec, farm, out_dir=job.folder, dry_run=dry_run))
+        except (VoidVfxError, OSError) as exc:
+            results.append(ShotResult(job, "failed", message=str(exc)))
+            continue
+        job_id = str(answer.get("job_id") or answer.get("bundle") or "")
+        print(f"[{i}/{len(jobs)}] {name}: {answer.get('message', job_id)}", file=out)
+        if not dry_run:
+            save_record(media_root, job.key, {"key": job.key, "job_id": job_id, "farm": farm,
+                                              "shot": name, "answer": answer})  # fmt: skip
+        results.append(ShotResult(job, "submitted", job_id, farm=answer))
+    return results
