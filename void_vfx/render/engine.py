@@ -60,10 +60,12 @@ class WindowInput:
 
 @dataclass
 class WindowOutput:
-    """frames: float32 (F, H, W, 3) in [0, 1]. pass1: the Pass 1 result when two passes ran."""
+    """frames: float32 (F, H, W, 3) in [0, 1]. pass1: the Pass 1 result when two passes ran.
+    notes: plain sentences for the user (what the engine could not do), said once per job."""
 
     frames: np.ndarray
     pass1: np.ndarray | None = None
+    notes: tuple[str, ...] = ()
 
 
 class Engine(ABC):
