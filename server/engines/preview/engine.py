@@ -37,6 +37,9 @@ from .spatial import spatial_fill
 GROW_PX = 4
 #: Keyframe rounds for what no frame shows before the rest is filled frame by frame.
 KEY_ROUNDS = 3
+#: Farthest source (in frames) a pixel is read from: long chains drift, and water or foliage
+#: changes shape; past it a spatial guess scores better (measured on the bench's real clips).
+MAX_GAP = 12
 #: CPU threads for the flow (a shared workstation has few to spare).
 THREADS = max(1, min(4, os.cpu_count() or 1))
 
@@ -157,7 +160,7 @@ class PreviewEngine(Engine):
                 sel = np.flatnonzero(want)
                 if sel.size == 0:
                     continue
-                c, found = blend(images, t, early[t], late[t], sel)
+                c, found = blend(images, t, early[t], late[t], sel, MAX_GAP)
                 colours[t][sel[found]] = c[found]
                 done[t][sel[found]] = True
             if rnd == 0:

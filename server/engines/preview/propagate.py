@@ -111,7 +111,7 @@ def sample_colour(images: np.ndarray, src: np.ndarray, y: np.ndarray, x: np.ndar
 
 
 def blend(
-    images: np.ndarray, t: int, early: Links, late: Links, sel: np.ndarray
+    images: np.ndarray, t: int, early: Links, late: Links, sel: np.ndarray, max_gap: int = 10**6
 ) -> tuple[np.ndarray, np.ndarray]:
     """Colours for the tracked pixels ``sel`` (indices) of frame t and which of them had a source.
 
@@ -122,7 +122,7 @@ def blend(
     weight = np.zeros(sel.size, np.float32)
     for links in (early, late):
         s = links.src[sel]
-        has = np.flatnonzero(s >= 0)
+        has = np.flatnonzero((s >= 0) & (np.abs(s - t) <= max_gap))
         if has.size == 0:
             continue
         wgt = 1.0 / np.abs(s[has] - t).astype(np.float32)
