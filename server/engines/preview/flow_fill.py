@@ -12,6 +12,9 @@ import numpy as np
 from .membrane import membrane_fill
 from .spatial import hole_box
 
+#: Jacobi sweeps per pyramid level: flow is smooth, the coarse levels carry it.
+FLOW_SWEEPS = 4
+
 
 def complete_flow(flow: np.ndarray, hole: np.ndarray, fallback: tuple[float, float]) -> None:
     """Replace ``flow`` (h, w, 2) inside ``hole`` (h, w) in place from its border.
@@ -25,4 +28,4 @@ def complete_flow(flow: np.ndarray, hole: np.ndarray, fallback: tuple[float, flo
         flow[...] = np.asarray(fallback, np.float32)
         return
     box = hole_box(hole, 8)
-    flow[box] = membrane_fill(flow[box], hole[box])
+    flow[box] = membrane_fill(flow[box], hole[box], sweeps=FLOW_SWEEPS)
