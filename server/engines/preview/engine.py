@@ -1,0 +1,216 @@
+"""The preview engine: flow-guided propagation, then a steady spatial fill, on the CPU.
+
+For each window: optical flow between neighbouring frames (:mod:`.flow`), completed inside the
+grown hole from its border (:mod:`.flow_fill`); every hole pixel linked along the flow to the
+nearest earlier and later frames that show its background (:mod:`.propagate`) and coloured from
+them. What no frame shows is filled spatially on one keyframe (:mod:`.spatial`) and carried to
+the others along the same flow, a few rounds, then frame by frame for any rest.
+
+The removal region (0 and 63) is grown by ``params["grow_px"]`` pixels (default
+:data:`GROW_PX`) before anything is read, so a lossy matte's edge, still tinted by the object,
+is never a source; only the quadmask's non-keep pixels are written. The affected region (127)
+takes background only where some frame really shows it; elsewhere the plate stays, and the
+engine says so in its notes: changing shadows and reflections is the VOID engine's job.
+``params["static_camera"] = True`` skips the flow (a locked-off shot).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import cv2
+import numpy as np
+
+from void_vfx.errors import Cancelled
+from void_vfx.model_facts import QUAD_AFFECTED, QUAD_KEEP
+from void_vfx.render.engine import Engine, Progress, ShouldCancel, WindowInput, WindowOutput
+
+from .flow import flow_step, grey_small, mask_small, pair_flows
+from .flow_fill import complete_flow
+from .motion import estimate_motion
+from .propagate import blend, sweep
+from .spatial import spatial_fill
+
+#: Pixels the removal region grows by before anything is read from around it.
+GROW_PX = 4
+#: Keyframe rounds for what no frame shows before the rest is filled frame by frame.
+KEY_ROUNDS = 3
+#: Farthest source (in frames) a pixel is read from: long chains drift, and water or foliage
+#: changes shape; past it a spatial guess scores better (measured on the bench's real clips).
+MAX_GAP = 12
+#: CPU threads for the flow (a shared workstation has few to spare).
+THREADS = max(1, min(4, os.cpu_count() or 1))
+
+NOTE_AFFECTED = (
+    "preview keeps the affected region: shadows and reflections there need the VOID engine "
+    "(the preview only puts back background that another frame shows clean)"
+)
+NOTE_PASS2 = (
+    "Pass 2 needs the VOID engine: the preview engine ran its single fill and ignored Pass 2"
+)
+
+
+def note_unseen(share: float) -> str:
+    return (
+        f"preview: {share:.0%} of the hole was seen by no frame of the window; it is a spatial "
+        "guess (held steady over time), and the VOID engine can do better there"
+    )
+
+
+def _dilate(mask: np.ndarray, px: int) -> np.ndarray:
+    if px <= 0:
+        return mask.copy()
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
+    return np.stack([cv2.dilate(m.view(np.uint8), kernel).view(bool) for m in mask])
+
+
+def completed_flows(frames, tracked, keep, step, threads, cancel) -> tuple[np.ndarray, np.ndarray]:
+    """DIS flows of neighbouring frames with the grown hole of both frames rebuilt from its border."""
+    small = mask_small(tracked, step)
+    pairs = small[1:] | small[:-1]
+    far = ~_dilate(pairs, 12)
+    fwd, bwd = pair_flows(grey_small(frames, step), small, far, threads, cancel)
+    if cancel():
+        raise Cancelled("preview engine: cancelled while measuring optical flow")
+    pairs = _dilate(pairs, 12)
+    pos = None
+    for t in range(len(fwd)):
+        hole = pairs[t]
+        fallback = (0.0, 0.0)
+        if hole.mean() > 0.95:
+            if pos is None:
+                pos = estimate_motion(frames, keep)
+            dy, dx = (pos[t] - pos[t + 1]) / step
+            fallback = (float(dx), float(dy))
+        complete_flow(fwd[t], hole, fallback)
+        complete_flow(bwd[t], hole, (-fallback[0], -fallback[1]))
+    return fwd, bwd
+
+
+class PreviewEngine(Engine):
+    """Flow-guided video completion on the CPU: quick, honest about what it leaves."""
+
+    name = "preview"
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "device": "cpu",
+            "weights": "none needed",
+            "loaded": True,
+            "motion": "optical flow (OpenCV DIS), completed in the hole",
+            "spatial fill": "Telea inpainting on a keyframe, carried along the flow",
+        }
+
+    def run(
+        self, window: WindowInput, progress: Progress, should_cancel: ShouldCancel
+    ) -> WindowOutput:
+        window.check()
+        cv2.setNumThreads(1)  # the flow runs pairs in parallel threads instead
+        frames = window.frames.copy()
+        if frames.min() < 0.0 or frames.max() > 1.0:
+            np.clip(frames, 0.0, 1.0, out=frames)
+        n, h, w, _ = frames.shape
+        quad = window.quadmask
+        keep = quad == QUAD_KEEP
+        affected = quad == QUAD_AFFECTED
+        removal = ~keep & ~affected
+        grow = max(0, int(window.params.get("grow_px", GROW_PX)))
+        tracked = _dilate(~keep, grow)
+        valid = ~tracked
+        step = flow_step(h, w)
+
+        asked = threading.Event()
+        lock = threading.Lock()
+
+        def cancel() -> bool:
+            """should_cancel(), polled until it first answers True (flow threads share it)."""
+            with lock:
+                if not asked.is_set() and should_cancel():
+                    asked.set()
+            return asked.is_set()
+
+        if cancel():
+            raise Cancelled("preview engine: cancelled before optical flow")
+        progress(0, n + 1, "measuring optical flow")
+        if window.params.get("static_camera", False) or n < 2:
+            fwd = np.zeros((max(n - 1, 0), h // step, w // step, 2), np.float32)
+            flows = (fwd, fwd)
+        else:
+            flows = completed_flows(frames, tracked, keep, step, THREADS, cancel)
+        progress(1, n + 1, "optical flow measured and completed")
+        pts = [np.nonzero(tracked[t]) for t in range(n)]
+        target = [removal[t][pts[t]] | affected[t][pts[t]] for t in range(n)]
+        is_removal = [removal[t][pts[t]] for t in range(n)]
+        images = frames.copy()  # sources: the plate, plus keyframe fills as they are made
+        done = [np.zeros(p[0].size, bool) for p in pts]
+        colours = [np.zeros((p[0].size, 3), np.float32) for p in pts]
+        unseen_share = 0.0
+        for rnd in range(KEY_ROUNDS + 1):
+            if cancel():
+                raise Cancelled(f"preview engine: cancelled in propagation round {rnd + 1}")
+            early = sweep(pts, valid, flows, step, forward=True)
+            late = sweep(pts, valid, flows, step, forward=False)
+            for t in range(n):
+                # Round 0 fills everything it can; later rounds (keyframe fills as sources) only
+                # what is still missing from the removal region, never the affected region.
+                want = ~done[t] if rnd == 0 else ~done[t] & (is_removal[t] | ~target[t])
+                sel = np.flatnonzero(want)
+                if sel.size == 0:
+                    continue
+                c, found = blend(images, t, early[t], late[t], sel, MAX_GAP)
+                colours[t][sel[found]] = c[found]
+                done[t][sel[found]] = True
+            if rnd == 0:
+                total = sum(int(m.sum()) for m in is_removal)
+                missed = sum(int((m & ~d).sum()) for m, d in zip(is_removal, done, strict=True))
+                unseen_share = missed / max(total, 1)
+            missing = [int((m & ~d).sum()) for m, d in zip(is_removal, done, strict=True)]
+            if max(missing, default=0) == 0 or rnd == KEY_ROUNDS:
+                break
+            k = int(np.argmax(missing))
+            filled = self._fill_frame(frames[k], pts[k], colours[k], done[k])
+            images[k] = filled
+            gap = ~done[k] & (is_removal[k] | ~target[k])
+            valid[k][pts[k][0][gap], pts[k][1][gap]] = True
+            colours[k][gap] = filled[pts[k][0][gap], pts[k][1][gap]]
+            done[k][gap] = True
+            progress(2 + rnd, n + 1, f"filled keyframe {k + 1} spatially")
+        out = frames
+        for t in range(n):
+            if t % 8 == 0 and cancel():
+                raise Cancelled(f"preview engine: cancelled at window frame {t + 1} of {n}")
+            ys, xs = pts[t]
+            if is_removal[t].size and (is_removal[t] & ~done[t]).any():
+                img = self._fill_frame(frames[t], pts[t], colours[t], done[t])
+                gap = ~done[t] & (is_removal[t] | ~target[t])
+                colours[t][gap] = img[ys[gap], xs[gap]]
+                done[t][gap] = True
+            put = target[t] & done[t]
+            out[t, ys[put], xs[put]] = colours[t][put]
+        progress(n + 1, n + 1, f"filled {n} frames")
+        return WindowOutput(frames=out, notes=self._notes(window, affected, unseen_share))
+
+    @staticmethod
+    def _fill_frame(frame, pts, colours, done) -> np.ndarray:
+        """The frame with its propagated pixels in place and the rest of the tracked ones filled
+        spatially (the grown ring included, so the object's tinted edge is not extended)."""
+        img = frame.copy()
+        ys, xs = pts
+        img[ys[done], xs[done]] = colours[done]
+        hole = np.zeros(frame.shape[:2], bool)
+        hole[ys[~done], xs[~done]] = True
+        return spatial_fill(img, hole)
+
+    @staticmethod
+    def _notes(window: WindowInput, affected: np.ndarray, unseen: float) -> tuple[str, ...]:
+        notes = []
+        if affected.any():
+            notes.append(NOTE_AFFECTED)
+        if unseen >= 0.005:
+            notes.append(note_unseen(unseen))
+        if window.params.get("passes") in (2, "pass2"):
+            notes.append(NOTE_PASS2)
+        return tuple(notes)

@@ -1,0 +1,134 @@
+"""Carry background pixels along the completed flow, from the nearest frames that show them.
+
+Two sweeps, one forward in time and one backward. In each, every tracked pixel of a frame (the
+grown hole) follows the flow one frame toward the sweep's origin; if it lands on a source pixel
+there it takes that place as its source, otherwise it inherits the source already found for the
+pixel it landed on. So each pixel ends up with a link to the nearest earlier and the nearest later
+frame that sees it, and colour is read once from that frame: chains never resample colour, and
+do not blur however long they are. A link holds only where the flow there and the flow back
+agree (forward-backward consistency): occlusions and bad flow break the chain instead of pulling
+in the wrong background.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .flow import sample_flow
+
+#: Forward-backward disagreement allowed on one link: pixels, plus a share of the motion.
+FB_TOL_PX = 1.0
+FB_TOL_SHARE = 0.1
+
+
+@dataclass
+class Links:
+    """Sources found for a frame's tracked pixels: frame index (-1: none) and sub-pixel place."""
+
+    src: np.ndarray  # int32 (N,)
+    y: np.ndarray  # float32 (N,)
+    x: np.ndarray  # float32 (N,)
+
+    @classmethod
+    def empty(cls, n: int) -> Links:
+        return cls(np.full(n, -1, np.int32), np.zeros(n, np.float32), np.zeros(n, np.float32))
+
+
+def _index_map(shape: tuple[int, int], ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """(H, W) int32: the position of each tracked pixel in its frame's list, -1 elsewhere."""
+    idx = np.full(shape, -1, np.int32)
+    idx[ys, xs] = np.arange(ys.size, dtype=np.int32)
+    return idx
+
+
+def sweep(
+    tracked: list[tuple[np.ndarray, np.ndarray]],
+    valid: np.ndarray,
+    flows: tuple[np.ndarray, np.ndarray],
+    step: int,
+    forward: bool,
+) -> list[Links]:
+    """Links to the nearest earlier (``forward``) or later source frame for every tracked pixel.
+
+    ``tracked[t]`` are frame t's tracked pixels (ys, xs); ``valid`` (F, H, W) the source pixels;
+    ``flows`` the completed (forward, backward) flows of :func:`.flow.pair_flows`.
+    """
+    f, h, w = valid.shape
+    fwd, bwd = flows
+    out = [Links.empty(tracked[t][0].size) for t in range(f)]
+    order = range(1, f) if forward else range(f - 2, -1, -1)
+    for t in order:
+        prev = t - 1 if forward else t + 1
+        pair = t - 1 if forward else t
+        go, come = (bwd[pair], fwd[pair]) if forward else (fwd[pair], bwd[pair])
+        ys, xs = tracked[t]
+        if ys.size == 0:
+            continue
+        d = sample_flow(go, ys, xs, step)
+        qy, qx = ys + d[:, 0], xs + d[:, 1]
+        inside = (qy > -0.5) & (qy < h - 0.5) & (qx > -0.5) & (qx < w - 0.5)
+        qyc, qxc = np.clip(qy, 0, h - 1), np.clip(qx, 0, w - 1)
+        back = sample_flow(come, qyc, qxc, step)
+        err = np.hypot(back[:, 0] + d[:, 0], back[:, 1] + d[:, 1])
+        ok = inside & (err < FB_TOL_PX + FB_TOL_SHARE * np.hypot(d[:, 0], d[:, 1]))
+        ry = np.rint(qyc).astype(np.int32)
+        rx = np.rint(qxc).astype(np.int32)
+        links = out[t]
+        direct = ok & valid[prev, ry, rx]
+        links.src[direct] = prev
+        links.y[direct], links.x[direct] = qyc[direct], qxc[direct]
+        rest = np.flatnonzero(ok & ~direct)
+        if rest.size and tracked[prev][0].size:
+            j = _index_map((h, w), *tracked[prev])[ry[rest], rx[rest]]
+            has = j >= 0
+            rest, j = rest[has], j[has]
+            before = out[prev]
+            s = before.src[j]
+            has = s >= 0
+            rest, j = rest[has], j[has]
+            links.src[rest] = s[has]
+            # The inherited place is that of the pixel landed on, moved by the sub-pixel offset.
+            links.y[rest] = before.y[j] + (qyc[rest] - ry[rest])
+            links.x[rest] = before.x[j] + (qxc[rest] - rx[rest])
+    return out
+
+
+def sample_colour(images: np.ndarray, src: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Bilinear colour (N, 3) of ``images[src]`` at (y, x), each pixel from its own frame."""
+    _, h, w, _ = images.shape
+    y = np.clip(y, 0, h - 1)
+    x = np.clip(x, 0, w - 1)
+    y0 = np.minimum(y.astype(np.int32), h - 2) if h > 1 else np.zeros(y.shape, np.int32)
+    x0 = np.minimum(x.astype(np.int32), w - 2) if w > 1 else np.zeros(x.shape, np.int32)
+    ay = (y - y0)[:, None]
+    ax = (x - x0)[:, None]
+    y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
+    top = images[src, y0, x0] * (1 - ax) + images[src, y0, x1] * ax
+    bot = images[src, y1, x0] * (1 - ax) + images[src, y1, x1] * ax
+    return top * (1 - ay) + bot * ay
+
+
+def blend(
+    images: np.ndarray, t: int, early: Links, late: Links, sel: np.ndarray, max_gap: int = 10**6
+) -> tuple[np.ndarray, np.ndarray]:
+    """Colours for the tracked pixels ``sel`` (indices) of frame t and which of them had a source.
+
+    Where both sweeps found one the two are mixed by inverse distance in time, so the nearer
+    frame dominates and a pixel's source does not switch abruptly between neighbours.
+    """
+    colour = np.zeros((sel.size, 3), np.float32)
+    weight = np.zeros(sel.size, np.float32)
+    for links in (early, late):
+        s = links.src[sel]
+        has = np.flatnonzero((s >= 0) & (np.abs(s - t) <= max_gap))
+        if has.size == 0:
+            continue
+        wgt = 1.0 / np.abs(s[has] - t).astype(np.float32)
+        c = sample_colour(images, s[has], links.y[sel][has], links.x[sel][has])
+        colour[has] += c * wgt[:, None]
+        weight[has] += wgt
+    found = weight > 0
+    colour[found] /= weight[found][:, None]
+    return colour, found
