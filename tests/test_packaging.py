@@ -3,10 +3,11 @@ wheel install although an editable checkout still imports it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 tomllib = pytest.importorskip("tomllib")
-from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
