@@ -261,10 +261,19 @@ def test_huge_frame_range_refused_before_memory_grows(spawned, tmp_path):
 
 def test_huge_spec_refused_fast_and_status_stays_fast(spawned, tmp_path):
     spec = make_shot(tmp_path, frames=1, size=1000)
+    data = spec.to_dict()
+    data["prompt"] = "an empty street " * (100 * 2**20 // 16)  # 100 MB
+    with spawned.client() as c:
+        jobs_before = len(c.jobs())
+        with pytest.raises(SpecError, match="prompt"):
+            c.submit(data)  # the client says so before sending anything
+    huge = json.dumps(data)
+    data["prompt"] = "x" * (4 * 2**20)  # under the frame limit, over the spec limit
+    big = json.dumps(data)
     timings: list[float] = []
     stop = threading.Event()
 
-    def poll() -> None:
+    def poll() -> None:  # another client's status calls while the attack runs
         with spawned.client() as c:
             while not stop.is_set():
                 t0 = time.perf_counter()
@@ -276,20 +285,13 @@ def test_huge_spec_refused_fast_and_status_stays_fast(spawned, tmp_path):
     poller.start()
     try:
         with spawned.client() as c:
-            jobs_before = len(c.jobs())
-            data = spec.to_dict()
-            data["prompt"] = "an empty street " * (100 * 2**20 // 16)  # 100 MB
-            with pytest.raises(SpecError, match="prompt"):
-                c.submit(data)  # the client says so before sending anything
-            text = json.dumps(data)
             t0 = time.perf_counter()
             with pytest.raises(ServerError, match="connection"):
-                c.call("submit", text, "stream")  # dropped after the frame header
+                c.call("submit", huge, "stream")  # dropped after the frame header
             assert time.perf_counter() - t0 < 5.0
         with spawned.client() as c:
-            data["prompt"] = "x" * (4 * 2**20)  # under the frame limit, over the spec limit
             with pytest.raises(SpecError, match="at most 262144 bytes"):
-                _raw_submit(c, data, "stream")
+                c.call("submit", big, "stream")
             assert len(c.jobs()) == jobs_before
     finally:
         stop.set()
@@ -520,3 +522,18 @@ def test_tls_off_loopback_needs_client_certificates(tmp_path):
     with pytest.raises(AuthError, match="--tls-cert"):
         InferenceServer("127.0.0.1", 0, tmp_path / "d", engine=object(), token_file=tmp_path / "t",
                         tls_key=str(tmp_path / "k.pem"))  # fmt: skip
+
+
+def test_range_outside_the_plate_says_what_is_on_disk(server, tmp_path):
+    from void_vfx.errors import SequenceError
+
+    spec = make_shot(tmp_path, frames=50, size=100)  # frames 1001-1050
+    with connect("127.0.0.1", server.port, token=server.token) as c:
+        spec.frame_range = (2001, 2050)
+        with pytest.raises(SequenceError, match=r"none of frames 2001-2050 is on disk; the plate "
+                           r"holds 1001-1050 \(50 frames\).*--range"):  # fmt: skip
+            c.submit(spec, files_mode="stream")
+        spec.frame_range = (1040, 1060)
+        with pytest.raises(SequenceError, match=r"missing frames 1051-1060 .*holds 1001-1050"):
+            c.submit(spec)
+        assert c.jobs() == []
