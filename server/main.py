@@ -100,12 +100,14 @@ class _Listener(ThreadedServer):
 
     def __init__(self, ctx: ServerContext, **kwargs: Any) -> None:
         self._ctx = ctx
+        #: The class whose instance serves each connection (a benchmark adds a method to it).
+        self.service_class = VoidVfxService
         super().__init__(VoidVfxService, **kwargs)
 
     def _serve_client(self, sock, credentials):
         set_nodelay(sock)
         config = dict(self.protocol_config, credentials=credentials, logger=self.logger)
-        service = VoidVfxService(self._ctx)
+        service = self.service_class(self._ctx)
         conn = service._connect(make_channel(sock, MAX_REQUEST_BYTES), config)
         try:
             conn.serve_all()
