@@ -152,8 +152,7 @@ def _bench_server(tmp: Path):
     server = InferenceServer(
         "127.0.0.1", 0, tmp / "data", _NoEngine(), token_file=tmp / "token", min_free_bytes=0
     )
-    old = server.listener.service
-    server.listener.service = SinkService(old._store, old._info, 0)
+    server.listener.service_class = SinkService  # one instance per connection, as served
     server.start_in_thread()
     return server
 
@@ -170,6 +169,7 @@ def run_rounds(payload: bytes, tmp: Path, rounds: int):
     from _server_fakes import make_shot
 
     from void_vfx.client import connect
+    from void_vfx_server.transfer import record_results
 
     server = _bench_server(tmp)
     chunks = [payload[i : i + CHUNK] for i in range(0, len(payload), CHUNK)]
@@ -220,6 +220,9 @@ def run_rounds(payload: bytes, tmp: Path, rounds: int):
                 results = server.store.job_dir(job) / "results"
                 os.replace(server.store.inputs_dir(job) / "bench" / "upload.bin",
                            results / "result.bin")  # fmt: skip
+                # Downloads serve only what a finished job recorded: finish this one by hand.
+                record_results(results, server.store.job_dir(job))
+                server.store.set_state(job, "done")
                 note("raw download", raw_from_file, results / "result.bin")
                 note("stream download", timed, download, job)
 

@@ -21,13 +21,16 @@ def start_local_server(
 ) -> Any:
     """A private server on 127.0.0.1 and a random port, serving on a thread.
 
-    Returns the server: ``.port``, ``.token`` and ``.close()`` are all a caller uses.
+    Its only client is the process that started it (with a throw-away token), so path mode may
+    read and write wherever that user can. Returns the server: ``.port``, ``.token`` and
+    ``.close()`` are all a caller uses.
     """
     from .main import InferenceServer
 
     server = InferenceServer(
-        "127.0.0.1", 0, data_dir, engine, token_file=token_file, min_free_bytes=0
-    )
+        "127.0.0.1", 0, data_dir, engine, token_file=token_file, min_free_bytes=0,
+        allow_read=["/"], allow_write=["/"],
+    )  # fmt: skip
     server.start_in_thread()
     return server
 

@@ -31,18 +31,27 @@ HANDSHAKE_TIMEOUT_S = 10.0
 
 
 def ensure_token(token_file: str | os.PathLike | None = None) -> tuple[str, Path]:
-    """Read the token, creating a random one (mode 0600) on first start. Returns (token, path)."""
+    """Read the token, creating a random one (mode 0600) on first start. Returns (token, path).
+
+    A token file that other users can read (or write) is refused, not quietly tightened: anyone
+    may have copied the token already, so the owner must decide (tighten it, or make a new one).
+    """
     path = Path(token_file) if token_file else default_token_path()
     if path.exists():
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise AuthError(
+                f"{path}: the token file can be read by other users (mode {mode:04o}), so the "
+                f"token may be known to them. Delete it to have a new token made at the next "
+                f"start (then copy it to the clients again), or, if nobody else could read it, "
+                f"run: chmod 600 {path}"
+            )
         token = path.read_text(encoding="ascii").strip()
         if len(token) != TOKEN_HEX_LEN or any(c not in "0123456789abcdef" for c in token):
             raise AuthError(
                 f"{path}: not a void-vfx token ({TOKEN_HEX_LEN} lowercase hex characters); "
                 "delete the file to have a new one made"
             )
-        mode = path.stat().st_mode & 0o777
-        if mode & 0o077:
-            os.chmod(path, 0o600)  # tighten a token someone copied with loose permissions
         return token, path
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     token = secrets.token_hex(TOKEN_HEX_LEN // 2)

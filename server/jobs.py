@@ -55,6 +55,10 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_job ON events(job_id, seq);
 """
 
+_COLUMNS = (
+    "id", "state", "priority", "mode", "spec", "out_dir", "created", "updated", "started",
+    "finished", "window", "windows", "step", "steps", "eta_s", "message", "cancel_requested",
+)  # fmt: skip
 _STATUS_FIELDS = (
     "state", "window", "windows", "step", "steps", "eta_s", "message", "mode", "out_dir",
 )  # fmt: skip
@@ -98,28 +102,36 @@ class JobStore:
 
     def results_dir(self, job_id: str) -> Path:
         """Where the job's outputs are: its own ``results/`` or, in path mode, the client's folder."""
-        out = self.get(job_id)["out_dir"]
+        out = self.row(job_id, "out_dir")["out_dir"]
         return Path(out) if out else self.job_dir(job_id) / "results"
 
     # -- rows ---------------------------------------------------------------------------------
     def create(self, spec_json: str, mode: str, priority: int = 50) -> str:
+        """A new job row, then its folders (a row that cannot be stored leaves no folder)."""
+        if type(priority) is not int or not -(2**62) < priority < 2**62:
+            raise ServerError(f"priority {priority!r}: must be a whole number")
         job_id = secrets.token_hex(8)
         now = time.time()
-        for sub in ("inputs", "work", "results"):
-            (self.jobs_dir / job_id / sub).mkdir(parents=True, exist_ok=True)
         with self._lock:
             self._db.execute(
                 "INSERT INTO jobs (id, state, priority, mode, spec, created, updated) "
                 "VALUES (?, 'created', ?, ?, ?, ?, ?)",
-                (job_id, int(priority), mode, spec_json, now, now),
+                (job_id, priority, mode, spec_json, now, now),
             )
             self._event(job_id, "state", "created")
+        for sub in ("inputs", "work", "results"):
+            (self.jobs_dir / job_id / sub).mkdir(parents=True, exist_ok=True)
         return job_id
 
-    def get(self, job_id: str) -> dict[str, Any]:
+    def row(self, job_id: str, *columns: str) -> dict[str, Any]:
+        """Only the named columns of a job (all when none are named: the spec may be large)."""
         self.job_dir(job_id)
+        bad = [c for c in columns if c not in _COLUMNS]
+        if bad:
+            raise ServerError(f"internal error: no job column {bad[0]!r}")
+        cols = ", ".join(columns) if columns else ", ".join(_COLUMNS)
         with self._lock:
-            row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            row = self._db.execute(f"SELECT {cols} FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise ServerError(
                 f"job {job_id}: no such job on this server (deleted, or removed after the "
@@ -127,9 +139,14 @@ class JobStore:
             )
         return dict(row)
 
+    def get(self, job_id: str) -> dict[str, Any]:
+        return self.row(job_id)
+
+    def state(self, job_id: str) -> str:
+        return self.row(job_id, "state")["state"]
+
     def status(self, job_id: str) -> dict[str, Any]:
-        row = self.get(job_id)
-        return {k: row[k] for k in _STATUS_FIELDS}
+        return self.row(job_id, *_STATUS_FIELDS)
 
     def list(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -164,7 +181,7 @@ class JobStore:
     # -- queue --------------------------------------------------------------------------------
     def enqueue(self, job_id: str) -> None:
         with self._lock:
-            state = self.get(job_id)["state"]
+            state = self.state(job_id)
             if state == "queued":
                 return
             if state != "created":
@@ -188,7 +205,7 @@ class JobStore:
         with self._lock:
             ids = [r["id"] for r in self._db.execute("SELECT id FROM jobs WHERE state='running'")]
             for job_id in ids:
-                if self.get(job_id)["cancel_requested"]:
+                if self.row(job_id, "cancel_requested")["cancel_requested"]:
                     self.set_state(job_id, "cancelled", "cancelled while the server was down")
                 else:
                     self.set_state(job_id, "queued", "server restarted; resuming")
@@ -197,7 +214,7 @@ class JobStore:
     def request_cancel(self, job_id: str) -> str:
         """Cancel now when not running; a running job stops at its next denoising step."""
         with self._lock:
-            state = self.get(job_id)["state"]
+            state = self.state(job_id)
             if state in FINISHED:
                 return state
             self.update(job_id, cancel_requested=1)
@@ -216,7 +233,7 @@ class JobStore:
 
     def delete(self, job_id: str) -> None:
         with self._lock:
-            state = self.get(job_id)["state"]
+            state = self.state(job_id)
             if state == "running":
                 raise ServerError(f"job {job_id} is running; cancel it before deleting it")
             self._db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
@@ -252,7 +269,7 @@ class JobStore:
             self._event(job_id, kind, message)
 
     def events(self, job_id: str, cursor: int, limit: int = 500) -> tuple[list[dict], int]:
-        self.get(job_id)
+        self.state(job_id)
         with self._lock:
             rows = self._db.execute(
                 "SELECT seq, t, kind, message FROM events WHERE job_id = ? AND seq > ? "
@@ -263,4 +280,4 @@ class JobStore:
         return out, (out[-1]["seq"] if out else int(cursor))
 
     def spec(self, job_id: str) -> dict[str, Any]:
-        return json.loads(self.get(job_id)["spec"])
+        return json.loads(self.row(job_id, "spec")["spec"])

@@ -1,7 +1,9 @@
 """Start the inference server: engine loaded once, one worker, a threaded RPyC listener.
 
 ``python -m void_vfx_server.main --help`` or ``void-vfx serve``. Binding anything but loopback
-without TLS is refused unless ``--insecure-network`` says the network is trusted.
+needs TLS with client certificates (``--tls-cert``, ``--tls-key``, ``--tls-ca``) unless
+``--insecure-network`` says the network is trusted. Path-mode jobs read and write only inside
+``--allow-read`` / ``--allow-write`` (default: the user's home and the system temporary folder).
 """
 
 from __future__ import annotations
@@ -23,11 +25,20 @@ from rpyc.utils.server import ThreadedServer
 
 from void_vfx import __version__
 from void_vfx.errors import AuthError, EngineError, ServerError
-from void_vfx.protocol.wire import DEFAULT_PORT, make_channel, protocol_config, set_nodelay
+from void_vfx.job.spec import ENGINES
+from void_vfx.protocol.paths import config_dir
+from void_vfx.protocol.wire import (
+    DEFAULT_PORT,
+    MAX_REQUEST_BYTES,
+    make_channel,
+    protocol_config,
+    set_nodelay,
+)
 
 from .auth import TokenAuthenticator, ensure_token, server_ssl_context
 from .jobs import JobStore
-from .service import VoidVfxService
+from .roots import Roots
+from .service import ServerContext, VoidVfxService
 from .worker import ProcessFn, Worker
 
 log = logging.getLogger("void_vfx_server")
@@ -73,13 +84,31 @@ def load_engine(engine: str, weights: str | None = None, options: dict | None = 
     return obj
 
 
+def spec_engines(engine: Any) -> tuple[str, ...]:
+    """The ``JobSpec.engine`` values a loaded engine runs: its ``spec_engines`` if it says, else
+    its own name when that is a spec engine, else any (an engine plugged in for tests)."""
+    declared = getattr(engine, "spec_engines", None)
+    if declared:
+        return tuple(str(e) for e in declared)
+    name = getattr(engine, "name", "")
+    return (name,) if name in ENGINES else tuple(ENGINES)
+
+
 class _Listener(ThreadedServer):
-    """ThreadedServer with TCP_NODELAY and an uncompressed, copy-free channel."""
+    """ThreadedServer with TCP_NODELAY, an uncompressed, copy-free channel whose frames are
+    bounded, and a new service object for every connection."""
+
+    def __init__(self, ctx: ServerContext, **kwargs: Any) -> None:
+        self._ctx = ctx
+        #: The class whose instance serves each connection (a benchmark adds a method to it).
+        self.service_class = VoidVfxService
+        super().__init__(VoidVfxService, **kwargs)
 
     def _serve_client(self, sock, credentials):
         set_nodelay(sock)
         config = dict(self.protocol_config, credentials=credentials, logger=self.logger)
-        conn = self.service._connect(make_channel(sock), config)
+        service = self.service_class(self._ctx)
+        conn = service._connect(make_channel(sock, MAX_REQUEST_BYTES), config)
         try:
             conn.serve_all()
         except (OSError, ValueError):
@@ -107,15 +136,18 @@ class InferenceServer:
         retention_days: float = DEFAULT_RETENTION_DAYS,
         process_fn: ProcessFn | None = None,
         engine_options: dict | None = None,
+        allow_read: list[str] | None = None,
+        allow_write: list[str] | None = None,
     ) -> None:
         tls = bool(tls_cert or tls_key)
         if tls and not (tls_cert and tls_key):
             raise AuthError("TLS needs both --tls-cert and --tls-key")
-        if not is_loopback(host) and not tls and not insecure_network:
+        if not is_loopback(host) and not insecure_network and not (tls and tls_ca):
             raise ServerError(
-                f"refusing to listen on {host} without TLS: anyone on the network could reach "
-                "the server. Give --tls-cert/--tls-key (and --tls-ca for client certificates), "
-                "bind 127.0.0.1, or pass --insecure-network on a network you trust"
+                f"refusing to listen on {host} without TLS and client certificates: anyone on "
+                "the network could reach the server. Give --tls-cert, --tls-key and --tls-ca "
+                "(the CA that signs client certificates), bind 127.0.0.1, or pass "
+                "--insecure-network on a network you trust"
             )
         ctx: ssl.SSLContext | None = server_ssl_context(tls_cert, tls_key, tls_ca) if tls else None
         self.token, self.token_path = ensure_token(token_file)
@@ -126,10 +158,12 @@ class InferenceServer:
             self.engine = load_engine(engine, weights, engine_options)
         else:
             self.engine = engine
+        engines = spec_engines(self.engine)
+        self.roots = Roots(allow_read, allow_write, private=(self.data_dir, config_dir()))
         info = {
             "version": __version__,
             "job_schema": _job_schema(),
-            "engines": ("preview", "void"),
+            "engines": engines,
             "engine": getattr(self.engine, "name", str(engine)),
             "engine_info": _plain_dict(self.engine.info()),
             "tls": tls,
@@ -138,10 +172,14 @@ class InferenceServer:
         rpyc_log = logging.getLogger("void_vfx_server.rpyc")
         if rpyc_log.level == logging.NOTSET:
             rpyc_log.setLevel(logging.WARNING)  # one line per connection is noise at INFO
-        service = VoidVfxService(self.store, info, min_free_bytes)
-        self.worker = Worker(self.store, self.engine, process_fn, retention_days)
+        shared = ServerContext(
+            self.store, info, int(min_free_bytes), self.roots, engines, info["engine"]
+        )
+        self.worker = Worker(
+            self.store, self.engine, process_fn, retention_days, roots=self.roots, engines=engines
+        )
         self.listener = _Listener(
-            service,
+            shared,
             hostname=host,
             port=port,
             authenticator=TokenAuthenticator(self.token, ctx),
@@ -211,11 +249,14 @@ def serve(
     retention_days: float = DEFAULT_RETENTION_DAYS,
     process_fn: ProcessFn | None = None,
     engine_options: dict | None = None,
+    allow_read: list[str] | None = None,
+    allow_write: list[str] | None = None,
 ) -> None:
     """Run a server in the foreground until Ctrl-C."""
     server = InferenceServer(
         host, port, data_dir, engine, weights, token_file, tls_cert, tls_key, tls_ca,
         insecure_network, min_free_bytes, retention_days, process_fn, engine_options,
+        allow_read, allow_write,
     )  # fmt: skip
 
     def _terminate(signum, frame):  # SIGTERM (systemd, docker stop): stop like Ctrl-C
@@ -225,7 +266,8 @@ def serve(
         signal.signal(signal.SIGTERM, _terminate)
     print(
         f"void-vfx server {__version__} listening on {server.host}:{server.port} "
-        f"(engine {engine}, data {server.data_dir}, token {server.token_path})",
+        f"(engine {engine}, data {server.data_dir}, token {server.token_path}; path mode may "
+        f"{server.roots.describe()})",
         flush=True,
     )
     server.start()
@@ -254,8 +296,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--token-file", default=None, help="token file (default: user config folder)")
     p.add_argument("--tls-cert", default=None, help="server certificate (PEM)")
     p.add_argument("--tls-key", default=None, help="server private key (PEM)")
-    p.add_argument("--tls-ca", default=None, help="CA that signs client certificates (required)")
-    p.add_argument("--insecure-network", action="store_true", help="allow non-loopback without TLS")
+    p.add_argument("--tls-ca", default=None,
+                   help="CA that signs client certificates (required off loopback)")  # fmt: skip
+    p.add_argument("--insecure-network", action="store_true",
+                   help="allow non-loopback without TLS and client certificates")  # fmt: skip
+    p.add_argument("--allow-read", action="append", default=None, metavar="DIR",
+                   help="folder path-mode jobs may read (repeat for more; default: your home "
+                   "folder and the system temporary folder)")  # fmt: skip
+    p.add_argument("--allow-write", action="append", default=None, metavar="DIR",
+                   help="folder path-mode jobs may write their version folders in (repeat for "
+                   "more; default: your home folder and the system temporary folder)")  # fmt: skip
     p.add_argument("--min-free-gb", type=float, default=DEFAULT_MIN_FREE_BYTES / 1024**3,
                    help="refuse uploads that would leave less free disk than this")  # fmt: skip
     p.add_argument("--retention-days", type=float, default=DEFAULT_RETENTION_DAYS,
@@ -276,6 +326,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             int(args.min_free_gb * 1024**3), args.retention_days, process_fn,
             {"checkpoints": args.checkpoints, "raft_path": args.raft,
              "memory_mode": args.memory_mode},
+            args.allow_read, args.allow_write,
         )  # fmt: skip
     except KeyboardInterrupt:
         return 0
@@ -293,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return run_from_args(args)
-    except (ServerError, EngineError) as ex:
+    except (ServerError, EngineError, AuthError) as ex:
         print(f"error: {ex}", file=sys.stderr)
         return 2
 

@@ -7,28 +7,33 @@ only renamed to ``<name>`` once its size and sha256 match what the client says; 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
-from void_vfx.errors import TransferError
+from void_vfx.errors import SpecError, TransferError
+from void_vfx.job.naming import safe_component
 from void_vfx.protocol.wire import MAX_CHUNK, file_sha256
 
 from .part_writer import settle, writer_for
 
 PART_SUFFIX = ".part"
-_COMPONENT_RE = re.compile(r"^[A-Za-z0-9_.#@%+=,-]+$")
+#: Where the worker records what a finished job wrote (the only files a download may read).
+RECORD_NAME = "results.json"
 _DRIVE_RE = re.compile(r"^[A-Za-z]:")
 
 
 def safe_name(name: object) -> str:
     """Check a job-relative file name; refuse anything that could leave the job folder.
 
-    Allowed: relative POSIX paths of plain components. Refused: ``..``, absolute paths, backslashes,
-    drive letters, NUL and other control characters, empty or hidden components.
+    Allowed: relative POSIX paths of plain components (spaces and letters of any script are
+    fine). Refused: ``..``, absolute paths, backslashes, drive letters, NUL and other control
+    characters, empty or hidden components (see :func:`void_vfx.job.naming.safe_component`).
     """
-    if not isinstance(name, str) or not name:
+    if type(name) is not str or not name:
         raise TransferError(f"file name {name!r}: must be a non-empty string")
     bad = None
     if "\x00" in name or any(ord(c) < 32 for c in name):
@@ -46,8 +51,10 @@ def safe_name(name: object) -> str:
             if part in ("", ".", ".."):
                 bad = "has an empty, '.' or '..' component"
                 break
-            if part.startswith(".") or not _COMPONENT_RE.match(part):
-                bad = f"component {part!r} is hidden or has characters outside [A-Za-z0-9_.#@%+=,-]"
+            try:
+                safe_component(part, "file name")
+            except SpecError as ex:
+                bad = f"component {part!r}: {str(ex).split(': ', 1)[1]}"
                 break
             if part.endswith(PART_SUFFIX):
                 bad = f"component {part!r} ends with the reserved suffix {PART_SUFFIX}"
@@ -136,16 +143,67 @@ def finish_upload(root: Path, name: str, sha256: str, size: int) -> None:
     os.replace(part, final)
 
 
-def read_chunk(root: Path, name: str, offset: int, size: int) -> bytes:
-    """Up to ``size`` bytes of a result file from ``offset`` (empty at the end)."""
-    path = resolve(root, name)
-    if not path.is_file():
-        raise TransferError(f"{name}: no such result")
+def record_results(root: Path, job_dir: Path) -> None:
+    """After a job finished: note each file it wrote (name, size, device and inode) and the
+    folder's resolved path. Downloads read these files and nothing else."""
+    files = []
+    for name, path in list_files(root):
+        st = os.stat(path, follow_symlinks=False)
+        files.append({"name": name, "size": st.st_size, "id": [st.st_dev, st.st_ino]})
+    record = {"root": os.path.realpath(root), "files": files}
+    tmp = job_dir / (RECORD_NAME + ".tmp")
+    tmp.write_text(json.dumps(record))
+    os.replace(tmp, job_dir / RECORD_NAME)
+
+
+def load_record(job_dir: Path) -> dict[str, Any]:
+    try:
+        return json.loads((job_dir / RECORD_NAME).read_text())
+    except (OSError, ValueError) as ex:
+        raise TransferError(
+            f"{job_dir.name}: no record of the files this job wrote ({ex}); run the job again"
+        ) from None
+
+
+def open_result(root: Path, record: dict[str, Any], name: str) -> int:
+    """A read-only descriptor of the result ``name``, only if it is the very file the job wrote:
+    same resolved folder, no symlink, same device and inode. The caller closes it."""
+    safe_name(name)
+    entry = next((f for f in record["files"] if f["name"] == name), None)
+    if entry is None:
+        raise TransferError(f"{name}: not a result of this job")
+    if os.path.realpath(root) != record["root"]:
+        raise TransferError(f"{name}: the job's output folder {root} was moved or replaced")
+    try:
+        fd = os.open(os.path.join(record["root"], name), os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as ex:
+        raise TransferError(f"{name}: cannot open the result ({ex.strerror})") from None
+    st = os.fstat(fd)
+    if [st.st_dev, st.st_ino] != entry["id"]:
+        os.close(fd)
+        raise TransferError(f"{name}: the result was replaced after the job wrote it")
+    return fd
+
+
+def read_chunk(root: Path, record: dict[str, Any], name: str, offset: int, size: int) -> bytes:
+    """Up to ``size`` bytes of a recorded result from ``offset`` (empty at the end)."""
     if offset < 0 or size < 0:
         raise TransferError(f"{name}: offset and size must not be negative")
-    with open(path, "rb") as fh:
-        fh.seek(offset)
-        return fh.read(min(size, MAX_CHUNK))
+    fd = open_result(root, record, name)
+    try:
+        return os.pread(fd, min(size, MAX_CHUNK), offset)
+    finally:
+        os.close(fd)
+
+
+def result_sha256(root: Path, record: dict[str, Any], name: str) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with os.fdopen(open_result(root, record, name), "rb") as fh:
+        while block := fh.read(4 * 1024 * 1024):
+            h.update(block)
+    return h.hexdigest()
 
 
 def list_files(root: Path) -> list[tuple[str, Path]]:
@@ -154,6 +212,8 @@ def list_files(root: Path) -> list[tuple[str, Path]]:
         return []
     out = []
     for p in sorted(root.rglob("*")):
-        if p.is_file() and not p.name.endswith(PART_SUFFIX) and not p.name.startswith("."):
+        if p.is_symlink() or not p.is_file():
+            continue
+        if not p.name.endswith(PART_SUFFIX) and not p.name.startswith("."):
             out.append((p.relative_to(root).as_posix(), p))
     return out

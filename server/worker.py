@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import inspect
 import logging
+import os
 import sys
 import threading
 import time
@@ -19,8 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from void_vfx.errors import Cancelled, VoidVfxError
+from void_vfx.errors import Cancelled, EngineError, VoidVfxError
 
+from . import transfer
 from .jobs import JobStore
 
 log = logging.getLogger("void_vfx_server.worker")
@@ -52,6 +54,9 @@ class Worker(threading.Thread):
         process_fn: ProcessFn | None = None,
         retention_days: float = 14.0,
         spec_loader: Callable[[str], Any] = load_spec,
+        *,
+        roots: Any = None,
+        engines: tuple[str, ...] | None = None,
     ) -> None:
         super().__init__(name="void-vfx-worker", daemon=True)
         self.store = store
@@ -59,6 +64,9 @@ class Worker(threading.Thread):
         self.process_fn = process_fn
         self.retention_days = retention_days
         self.spec_loader = spec_loader
+        #: Path-mode jobs are checked against the server's roots again when they start.
+        self.roots = roots
+        self.engines = engines
         self._halt = threading.Event()
         self._last_expire = 0.0
 
@@ -99,6 +107,8 @@ class Worker(threading.Thread):
             return self._halt.is_set() or store.cancel_requested(job_id)
 
         def window_progress(index: int, total: int, message: str = "") -> None:
+            if message.startswith("assembling") and should_cancel():
+                raise Cancelled(f"job {job_id} cancelled before its frames were assembled")
             state["window"], state["windows"] = int(index), int(total)
             eta = None
             if index > 0 and total > 0:
@@ -119,11 +129,14 @@ class Worker(threading.Thread):
             return out
 
         out_dir = None
+        before: set[str] = set()
         try:
-            row = store.get(job_id)
+            row = store.row(job_id, "spec", "mode")
             spec = self.spec_loader(row["spec"])
+            self._check_job(spec, row["mode"])
             out_dir = store.results_dir(job_id)
             out_dir.mkdir(parents=True, exist_ok=True)
+            before = _names_in(out_dir)
             fn = self.process_fn or default_process_fn()
             params = inspect.signature(fn).parameters
             kwargs: dict[str, Any] = {}
@@ -146,13 +159,16 @@ class Worker(threading.Thread):
                     f"windows computed {summary.get('computed')}, reused {summary.get('reused')}, "
                     f"skipped {summary.get('skipped')}",
                 )
+            if should_cancel():  # asked while the last frames were written: honour it
+                raise Cancelled(f"job {job_id} cancelled while its frames were assembled")
+            transfer.record_results(out_dir, store.job_dir(job_id))
         except Cancelled:
             if self._halt.is_set() and not store.cancel_requested(job_id):
                 # Server shutting down: leave the job for the next start to resume.
                 store.set_state(job_id, "queued", "server stopped; will resume")
             else:
                 store.set_state(job_id, "cancelled", "cancelled by the user")
-                _drop_if_empty(out_dir)
+                _drop_written(out_dir, before)
         except VoidVfxError as ex:
             store.set_state(job_id, "failed", str(ex))
             _drop_if_empty(out_dir)
@@ -166,6 +182,17 @@ class Worker(threading.Thread):
         finally:
             self._free_memory()
 
+    def _check_job(self, spec: Any, mode: str) -> None:
+        """What submit checked, checked again at start: the engine, and a path-mode job's paths
+        against the roots (a folder may have been swapped for a symlink since)."""
+        if self.engines is not None and spec.engine not in self.engines:
+            raise EngineError(
+                f"the job asks for the {spec.engine!r} engine; this server runs "
+                f"{' or '.join(self.engines)}"
+            )
+        if mode == "path" and self.roots is not None:
+            self.roots.check_spec(spec)
+
     def _free_memory(self) -> None:
         """Give GPU memory back between jobs (and after a cancel) without unloading weights."""
         hook = getattr(self.engine, "free_memory", None)
@@ -178,6 +205,24 @@ class Worker(threading.Thread):
                 torch.cuda.empty_cache()
         except Exception:  # noqa: BLE001
             log.exception("freeing engine memory failed")
+
+
+def _names_in(folder: Path) -> set[str]:
+    try:
+        return set(os.listdir(folder))
+    except OSError:
+        return set()
+
+
+def _drop_written(folder: Path | None, before: set[str]) -> None:
+    """A cancelled job leaves nothing: the frames it wrote go, then the folder if empty."""
+    if folder is None:
+        return
+    for name in _names_in(folder) - before:
+        path = folder / name
+        if path.is_file() and not path.is_symlink():
+            path.unlink(missing_ok=True)
+    _drop_if_empty(folder)
 
 
 def _drop_if_empty(folder: Path | None) -> None:

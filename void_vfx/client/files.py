@@ -7,12 +7,16 @@ results are renamed back to the local version folder's stem on the way down.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
-from void_vfx.job.spec import FILE_FIELDS
+from void_vfx.errors import SpecError, TransferError
+from void_vfx.job.naming import safe_component
+from void_vfx.job.spec import FILE_FIELDS, JobSpec
+from void_vfx.protocol.wire import PROBE_HEAD_BYTES
 
 ROLES = FILE_FIELDS
 
@@ -49,26 +53,96 @@ class BackgroundHash:
         self._pool.shutdown(wait=True)
 
 
+def result_name(name: object) -> str:
+    """A result name the server listed, if it is a relative path of plain components."""
+    if type(name) is not str or not name:
+        raise TransferError(f"the server listed a result named {name!r}; refusing it")
+    try:
+        for part in name.split("/"):
+            safe_component(part, "result name")
+    except SpecError as ex:
+        raise TransferError(f"the server listed an unsafe result name: {ex}") from None
+    return name
+
+
 def local_name(name: str, stem: str) -> str:
-    """Rename ``<anything>.<frame>.exr`` to ``<stem>.<frame>.exr``; other files keep their name."""
-    parts = Path(name).name.split(".")
+    """Rename ``<anything>.<frame>.exr`` to ``<stem>.<frame>.exr``; other files keep their name.
+    The result is one checked path component."""
+    parts = result_name(name).rsplit("/", 1)[-1].split(".")
     if len(parts) >= 3 and parts[-2].lstrip("-").isdigit():
-        return f"{stem}.{parts[-2]}.{parts[-1]}"
-    return Path(name).name
+        local = f"{stem}.{parts[-2]}.{parts[-1]}"
+    else:
+        local = ".".join(parts)
+    return safe_component(local, "result name")
 
 
 def spec_dict(spec: Any) -> dict:
-    if hasattr(spec, "to_json"):
-        return json.loads(spec.to_json())
-    if isinstance(spec, str):
-        return json.loads(spec)
-    return json.loads(json.dumps(spec))
+    """The spec as a plain dict, checked (size, bounds, types) before anything is sent."""
+    if isinstance(spec, JobSpec):
+        text = spec.to_json()
+    elif isinstance(spec, str):
+        text = spec
+    else:
+        text = json.dumps(spec)
+    JobSpec.from_json(text)  # SpecError naming the field, here rather than from the server
+    return json.loads(text)
+
+
+def source_folders(data: dict) -> set[str]:
+    """The resolved folders of every source (plate, mattes...): nothing is written in them."""
+    from void_vfx.media.sequences import find_sequence
+
+    out = set()
+    for role in ROLES:
+        p = role_path(data, role)
+        if p:
+            out.add(os.path.realpath(find_sequence(p).directory or "."))
+    return out
+
+
+def existing_folder(folder: str) -> str:
+    """``folder`` or its nearest existing ancestor (which may be a file, see below)."""
+    path = os.path.abspath(folder)
+    while not os.path.lexists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    return path
+
+
+def check_output_folder(folder: str) -> None:
+    """Refuse, before any work starts, an output folder this user cannot write (or create).
+    Read-only: nothing is created or written to find out."""
+    there = existing_folder(folder)
+    what = folder if there == os.path.abspath(folder) else f"{folder} (in {there})"
+    if not os.path.isdir(there):
+        raise TransferError(
+            f"output folder {what}: {there} is a file, not a folder; choose another with -o DIR "
+            "(output.dir in a spec)"
+        )
+    if not os.access(there, os.W_OK | os.X_OK):
+        raise TransferError(
+            f"output folder {what} is not writable by this user; choose another with -o DIR "
+            "(output.dir in a spec)"
+        )
+
+
+def plate_proof(data: dict) -> tuple[str, int, int, str]:
+    """(path, size, mtime_ns, sha256 of the first 64 KiB) of the job's first plate frame: a
+    read-only proof that a server sees the same file (path mode), nothing written anywhere."""
+    from void_vfx.media.sequences import find_sequence
+
+    seq = find_sequence(data["plate"])
+    rng = tuple(data["frame_range"]) if data.get("frame_range") else None
+    path = os.path.abspath(seq.path(None if seq.is_still else seq.frames(rng)[0]))
+    with open(path, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        head = fh.read(PROBE_HEAD_BYTES)
+    return path, st.st_size, st.st_mtime_ns, hashlib.sha256(head).hexdigest()
 
 
 def output_folder(data: dict) -> str:
-    """The absolute folder the job's version folders go into (see :func:`void_vfx.job.naming.output_dir`)."""
+    """The absolute folder the job's version folders go into (see
+    :func:`void_vfx.job.naming.output_dir`)."""
     from void_vfx.job.naming import output_dir
-    from void_vfx.job.spec import JobSpec
 
     return output_dir(JobSpec.from_dict(data))
 

@@ -8,10 +8,12 @@ Standard library and rpyc only at import time. Typical use::
         c.follow(job)                     # progress bar; Ctrl-C cancels the job
         paths = c.download_results(job)   # into the next versioned output folder
 
-Files travel in one of two ways. Path mode: the client writes a probe file with random contents
-into the output folder and asks the server to read it; if it can (same machine, shared storage),
-no pixel crosses the socket and the server writes the versioned output folder itself. Stream
-mode: frames go up in 2 MiB chunks (resumable, sha256-checked) and results come back the same way.
+Files travel in one of two ways. Path mode: the server proves it sees the client's files (the
+first plate frame's size, time and leading bytes, read only; and a probe file with random
+contents in the output folder, never in a source folder); then no pixel crosses the socket and
+the server writes the versioned output folder itself. Stream mode: frames go up in 2 MiB chunks
+(resumable, sha256-checked) and results come back the same way. Either way the output folder is
+checked writable before anything is sent.
 """
 
 from __future__ import annotations
@@ -184,9 +186,10 @@ class Client:
         data = client_files.spec_dict(spec)
         plate = data["plate"]
         out_dir = client_files.output_folder(data)
+        client_files.check_output_folder(out_dir)
         mode = files_mode
         if mode == "auto":
-            mode = "path" if self.server_reads(out_dir) else "stream"
+            mode = "path" if self.server_reads(out_dir, data) else "stream"
         if mode == "path":
             client_files.absolutise(data)
             data.setdefault("output", {})["dir"] = out_dir
@@ -218,16 +221,27 @@ class Client:
             self.start(job_id)
         return job_id
 
-    def server_reads(self, folder: str) -> bool:
-        """Write a random probe file into ``folder``; True when the server reads it back."""
+    def server_reads(self, folder: str, data: dict | None = None) -> bool:
+        """True when the server sees the job's files and output folder as this client does.
+
+        The plate is proven read-only (:func:`void_vfx.client.files.plate_proof`); the output
+        folder (or its nearest existing parent) gets a random probe file for a moment, unless it
+        is a source folder: nothing is ever written beside the plates or mattes.
+        """
         try:
-            os.makedirs(folder, exist_ok=True)
-            probe = Path(folder).resolve() / (PROBE_PREFIX + secrets.token_hex(16))
+            if data is not None and not self.call("probe_file", *client_files.plate_proof(data)):
+                return False
+            there = Path(client_files.existing_folder(folder)).resolve()
+            if data is not None and str(there) in client_files.source_folders(data):
+                return False  # no probe beside the sources: stream the files instead
+            probe = there / (PROBE_PREFIX + secrets.token_hex(16))
             payload = secrets.token_bytes(64)
-            probe.write_bytes(payload)
-        except OSError:
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except (OSError, TransferError):
             return False
         try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(payload)
             return bool(self.call("probe_path", str(probe), hashlib.sha256(payload).hexdigest()))
         finally:
             probe.unlink(missing_ok=True)
@@ -313,7 +327,7 @@ class Client:
         memo = self._memo.get(job_id) or client_files.load_memo(job_id)
         server_out = status.get("out_dir") or ""
         if status.get("mode") == "path" and server_out and Path(server_out).is_dir():
-            paths = [Path(server_out) / r["name"] for r in results]
+            paths = [Path(server_out) / client_files.result_name(r["name"]) for r in results]
             if all(
                 p.is_file() and p.stat().st_size == r["size"]
                 for p, r in zip(paths, results, strict=True)
@@ -321,23 +335,29 @@ class Client:
                 return [str(p) for p in paths]
         from void_vfx.job.naming import reserve_output
 
+        names = [client_files.result_name(r["name"]) for r in results]
         plate = memo.get("plate") or "result.####.exr"
         target = out_dir or memo.get("out_dir") or os.getcwd()
+        client_files.check_output_folder(str(target))
         reserved = reserve_output(
             plate, str(target), name=memo.get("name", ""), version=memo.get("version", 0)
         )
-        written = []
-        for r in results:
-            local = Path(reserved.folder) / client_files.local_name(r["name"], reserved.stem)
-            for attempt in range(3):
-                try:
-                    self._download_one(job_id, r, local)
-                    break
-                except ServerError as ex:
-                    if attempt == 2 or "connection" not in str(ex):
-                        raise
-                    self.reattach()  # the .part file keeps what arrived; resume from there
-            written.append(str(local))
+        written: list[str] = []
+        try:
+            for r, name in zip(results, names, strict=True):
+                local = Path(reserved.folder) / client_files.local_name(name, reserved.stem)
+                for attempt in range(3):
+                    try:
+                        self._download_one(job_id, r, local)
+                        break
+                    except ServerError as ex:
+                        if attempt == 2 or "connection" not in str(ex):
+                            raise
+                        self.reattach()  # the .part file keeps what arrived; resume from there
+                written.append(str(local))
+        except BaseException:
+            _discard_version(Path(reserved.folder), written)
+            raise
         return written
 
     def _download_one(self, job_id: str, result: dict, local: Path) -> None:
@@ -363,3 +383,13 @@ class Client:
             part.unlink()
             raise TransferError(f"{local}: sha256 mismatch after download; download it again")
         os.replace(part, local)
+
+
+def _discard_version(folder: Path, written: list[str]) -> None:
+    """A download that failed leaves no version behind: what it wrote goes, then the folder."""
+    for path in [*written, *(str(p) for p in folder.glob("*.part"))]:
+        Path(path).unlink(missing_ok=True)
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # something else is in it: keep it

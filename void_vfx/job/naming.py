@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,40 @@ from void_vfx.errors import SpecError
 
 _FRAME_TOKEN = re.compile(r"(#+|@+|%0?\d*d|\$F\d*|\[-?\d+-?-?\d+\])")
 _VERSION = re.compile(r"_v(\d{3,})$")
+#: The longest name of one folder or file (most file systems take 255 bytes).
+MAX_COMPONENT_BYTES = 240
+
+
+def safe_component(name: object, what: str = "name") -> str:
+    """``name`` if it is one plain path component, else SpecError saying why.
+
+    Every name that becomes part of a path (output name, stem, version folder, upload and result
+    names) passes here where it is used, so none can climb out of its folder: refused are ``.``,
+    ``..``, ``/``, ``\\``, ``:`` (a drive on Windows), control and other invisible characters,
+    a leading dot (hidden) or dash, and names too long for a file system. Spaces and letters of
+    any script are fine (``my plàte``).
+    """
+    if type(name) is not str or not name:
+        raise SpecError(what, f"{name!r}: must be a non-empty name")
+    bad = None
+    if name in (".", ".."):
+        bad = "is '.' or '..'"
+    elif any(c in "/\\:" for c in name):
+        bad = "contains '/', '\\' or ':' (a name, not a path)"
+    elif any(unicodedata.category(c)[0] == "C" for c in name):
+        bad = "contains a control or invisible character"
+    elif name[0] in ".-" or name != name.strip():
+        bad = "starts with '.' or '-', or starts or ends with a space"
+    elif len(name.encode("utf-8", "replace")) > MAX_COMPONENT_BYTES:
+        bad = f"is longer than {MAX_COMPONENT_BYTES} bytes"
+    if bad:
+        raise SpecError(what, f"{name!r} {bad}; give a plain name such as sh010_plate")
+    return name
+
+
+def join_component(folder: str, name: str, what: str = "name") -> str:
+    """``folder/name`` for a checked single component ``name``."""
+    return os.path.join(folder, safe_component(name, what))
 
 
 def plate_stem(pattern: str) -> str:
@@ -32,8 +67,11 @@ def plate_stem(pattern: str) -> str:
     else:
         name = re.sub(r"\.-?\d+(\.[A-Za-z0-9]+)$", r"\1", name)  # a concrete frame file
         name = os.path.splitext(name)[0]
-    name = name.rstrip("._- ")
-    return name or "plate"
+    name = name.rstrip("._- ").lstrip(".- ")
+    try:
+        return safe_component(name, "plate") if name else "plate"
+    except SpecError:
+        return "plate"  # a name no folder may carry: the outputs are called plate_void
 
 
 @dataclass(frozen=True)
@@ -47,11 +85,12 @@ class OutputName:
     @property
     def pattern(self) -> str:
         """Frame pattern with a ``####`` token, e.g. ``.../plate_void_v001.####.exr``."""
-        return os.path.join(self.folder, f"{self.stem}.####.exr")
+        return join_component(self.folder, f"{safe_component(self.stem, 'stem')}.####.exr")
 
     def path(self, frame: int, padding: int = 4) -> str:
         sign = "-" if frame < 0 else ""
-        return os.path.join(self.folder, f"{self.stem}.{sign}{abs(frame):0{padding}d}.exr")
+        stem = safe_component(self.stem, "stem")
+        return join_component(self.folder, f"{stem}.{sign}{abs(frame):0{padding}d}.exr")
 
 
 def existing_versions(out_dir: str, base: str) -> list[int]:
@@ -77,11 +116,16 @@ def reserve_output(
     ``out_dir`` empty means the current folder. ``name`` overrides the plate's stem.
     """
     out_dir = os.path.abspath(out_dir or os.getcwd())
-    base = f"{name or plate_stem(plate_pattern)}_{tag}"
+    base = safe_component(
+        f"{safe_component(name, 'output.name') if name else plate_stem(plate_pattern)}_{tag}",
+        "output.name",
+    )
+    if type(version) is not int or not 0 <= version <= 9999:
+        raise SpecError("output.version", f"{version!r} must be 0..9999 (0 = next free version)")
     os.makedirs(out_dir, exist_ok=True)
     if version:
         stem = f"{base}_v{version:03d}"
-        folder = os.path.join(out_dir, stem)
+        folder = join_component(out_dir, stem, "output.version")
         if version in existing_versions(out_dir, base):
             raise SpecError(
                 "output.version",
@@ -94,7 +138,7 @@ def reserve_output(
     candidate = (taken[-1] + 1) if taken else 1
     while True:
         stem = f"{base}_v{candidate:03d}"
-        folder = os.path.join(out_dir, stem)
+        folder = join_component(out_dir, stem, "output.version")
         try:
             os.mkdir(folder)
         except FileExistsError:
@@ -111,7 +155,8 @@ def output_dir(spec: Any) -> str:
 
 def output_base(spec: Any) -> str:
     """``<output.name or plate stem>_void``: the name every version of this output shares."""
-    return f"{spec.output.name or plate_stem(spec.plate)}_void"
+    name = safe_component(spec.output.name, "output.name") if spec.output.name else None
+    return f"{name or plate_stem(spec.plate)}_void"
 
 
 def output_stem(spec: Any) -> str:

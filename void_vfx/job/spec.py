@@ -9,11 +9,13 @@ and Resolve's Pythons import this module from a folder on their path.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from fractions import Fraction
 from typing import Any
 
 from void_vfx.errors import SpecError
+from void_vfx.media.sequences import MAX_FRAME_NUMBER, MAX_RANGE_FRAMES
 from void_vfx.model_facts import (
     DEFAULT_MIN_WINDOW,
     DEFAULT_WINDOW_OVERLAP,
@@ -26,6 +28,16 @@ from void_vfx.model_facts import (
 )
 
 SCHEMA = "void-vfx/job/1"
+#: The largest spec a server takes (JSON text, UTF-8 bytes); paths and a prompt fit many times.
+MAX_SPEC_BYTES = 256 * 1024
+#: The longest prompt: T5 reads 226 tokens (about 1000 characters of English), the rest is cut.
+MAX_PROMPT_CHARS = 4000
+#: The longest path or pattern in a spec.
+MAX_PATH_CHARS = 4096
+#: Priorities run from -100 to 100; higher runs first.
+PRIORITY_RANGE = (-100, 100)
+#: The highest output version number (``_v9999``).
+MAX_VERSION = 9999
 ENGINES = ("void", "preview")
 ROI_MODES = ("crop", "full")
 PIXEL_TYPES = ("half", "float")
@@ -173,6 +185,28 @@ class JobSpec:
             a, b = self.frame_range
             if b < a:
                 raise SpecError("frame_range", f"last frame {b} comes before first frame {a}")
+            if max(abs(a), abs(b)) > MAX_FRAME_NUMBER:
+                raise SpecError(
+                    "frame_range", f"frame numbers must be within +-{MAX_FRAME_NUMBER}, got {a}-{b}"
+                )
+            if b - a + 1 > MAX_RANGE_FRAMES:
+                raise SpecError(
+                    "frame_range",
+                    f"{a}-{b} is {b - a + 1} frames; one job takes at most {MAX_RANGE_FRAMES} "
+                    "(split the shot into several jobs)",
+                )
+        if len(self.prompt) > MAX_PROMPT_CHARS:
+            raise SpecError(
+                "prompt",
+                f"{len(self.prompt)} characters; at most {MAX_PROMPT_CHARS} (the model reads about "
+                "1000 characters: describe the scene without the object in a sentence or two)",
+            )
+        lo, hi = PRIORITY_RANGE
+        if not lo <= self.priority <= hi:
+            raise SpecError("priority", f"{self.priority} must be {lo}..{hi} (higher runs first)")
+        for name, value in _path_fields(self):
+            if len(value) > MAX_PATH_CHARS:
+                raise SpecError(name, f"longer than {MAX_PATH_CHARS} characters")
         try:
             if str(self.fps).strip():
                 self.fps_fraction()
@@ -222,8 +256,14 @@ class JobSpec:
         if sep and not level.replace(".", "", 1).isdigit():
             raise SpecError("output.compression", f"level {level!r} must be a number (dwaa:45)")
         _one_of("output.pixel_type", o.pixel_type, PIXEL_TYPES)
-        if o.version < 0:
-            raise SpecError("output.version", f"{o.version} must be >= 0 (0 = next free version)")
+        if not 0 <= o.version <= MAX_VERSION:
+            raise SpecError(
+                "output.version", f"{o.version} must be 0..{MAX_VERSION} (0 = next free version)"
+            )
+        if o.name:
+            from void_vfx.job.naming import safe_component
+
+            safe_component(o.name, "output.name")
         return self
 
     def fps_fraction(self) -> Fraction:
@@ -262,7 +302,7 @@ class JobSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobSpec:
         """Build and validate a spec; unknown or mistyped fields are named in the error."""
-        if not isinstance(data, dict):
+        if type(data) is not dict:
             raise SpecError("<spec>", f"expected a JSON object, got {type(data).__name__}")
         schema = data.get("schema", SCHEMA)
         if schema != SCHEMA:
@@ -272,6 +312,15 @@ class JobSpec:
 
     @classmethod
     def from_json(cls, text: str) -> JobSpec:
+        """Parse and validate JSON text of at most :data:`MAX_SPEC_BYTES`."""
+        if type(text) is not str:
+            raise SpecError("<spec>", f"expected JSON text, got {type(text).__name__}")
+        if len(text) > MAX_SPEC_BYTES or len(text.encode("utf-8", "replace")) > MAX_SPEC_BYTES:
+            raise SpecError(
+                "<spec>",
+                f"{len(text)} characters; a job spec is at most {MAX_SPEC_BYTES} bytes "
+                "(a long prompt? it is read up to about 1000 characters)",
+            )
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -294,6 +343,9 @@ _NESTED = {
 
 def _typed_fields(cls: type, data: dict[str, Any], prefix: str) -> dict[str, Any]:
     known = {f.name: f for f in fields(cls)}
+    odd = [k for k in data if type(k) is not str]
+    if odd:
+        raise SpecError(prefix + "<key>", f"field names must be text, got {odd[0]!r}")
     unknown = sorted(set(data) - set(known))
     if unknown:
         raise SpecError(
@@ -310,7 +362,7 @@ def _typed_fields(cls: type, data: dict[str, Any], prefix: str) -> dict[str, Any
             if value is None:
                 out[name] = None
                 continue
-            if not isinstance(value, dict):
+            if type(value) is not dict:
                 raise SpecError(path, f"expected an object, got {type(value).__name__}")
             out[name] = sub(**_typed_fields(sub, value, path + "."))
         elif name == "frame_range":
@@ -324,31 +376,47 @@ def _frame_range(path: str, value: Any) -> tuple[int, int] | None:
     if value is None:
         return None
     if (
-        not isinstance(value, list | tuple)
+        type(value) not in (list, tuple)
         or len(value) != 2
-        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        or any(type(v) is not int for v in value)
     ):
         raise SpecError(path, f"expected [first, last] integers, got {value!r}")
     return (value[0], value[1])
 
 
 def _coerce(path: str, value: Any, default: Any) -> Any:
-    """Check a leaf value against the type of its default."""
-    if isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif isinstance(default, float):
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    """Check a leaf value against the type of its default: exact built-in types only (a ``str``
+    subclass, ``bool`` for an int, NaN or a huge int are refused here, not deep in a job)."""
+    kind = type(value)
+    if type(default) is bool:
+        ok = kind is bool
+    elif type(default) is int:
+        ok = kind is int and abs(value) < 2**63
+    elif type(default) is float:
+        ok = kind in (int, float) and math.isfinite(value)
         value = float(value) if ok else value
-    elif isinstance(default, str):
-        ok = isinstance(value, str) or (path == "fps" and isinstance(value, int | float))
+    elif type(default) is str:
+        ok = kind is str or (path == "fps" and kind in (int, float) and math.isfinite(value))
         value = str(value) if ok else value
-    else:
-        ok = True
+    else:  # no default: the required fields (plate, a matte's path) are text
+        ok = kind is str
     if not ok:
         raise SpecError(path, f"expected {type(default).__name__}, got {value!r}")
     return value
+
+
+def _path_fields(spec: JobSpec) -> list[tuple[str, str]]:
+    """(field, path) of every path-like text in the spec."""
+    out = [
+        ("plate", spec.plate),
+        ("output.dir", spec.output.dir),
+        ("output.name", spec.output.name),
+    ]
+    for name in ("primary", "affected", "quadmask", "pass1_result"):
+        src = getattr(spec, name)
+        if src is not None:
+            out.append((f"{name}.path", src.path))
+    return out
 
 
 def _one_of(path: str, value: str, allowed: tuple[str, ...]) -> None:

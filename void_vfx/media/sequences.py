@@ -23,6 +23,11 @@ from dataclasses import dataclass, field
 from void_vfx.errors import SequenceError
 
 STYLES = ("hash", "printf", "houdini", "at", "range")
+#: The most frames one range may name (a job, a ``[first-last]`` pattern): about 14 minutes at 24
+#: fps. Checked before any list of frames is made, so a typo such as 1001-10000000000 costs nothing.
+MAX_RANGE_FRAMES = 20000
+#: Frame numbers stay within +-this (nine digits).
+MAX_FRAME_NUMBER = 999_999_999
 
 _TOKEN = re.compile(
     r"(?P<hash>#+)"
@@ -216,8 +221,8 @@ class Sequence:
         A still counts as one frame (1), or is held over the whole required range.
         """
         rng = required_range or self.frame_range
-        if rng is not None and rng[0] > rng[1]:
-            raise SequenceError(f"{self.format()}: frame range {rng[0]}-{rng[1]} runs backwards")
+        if rng is not None:
+            check_range(self.format() if not self.is_still else self.path(), rng)
         scan = self.scan()
         if self.is_still:
             if not scan.frames:
@@ -228,14 +233,22 @@ class Sequence:
                 f"{self.format()}: no frames found in {self.directory or '.'!r}; "
                 "check the folder, the name and the padding"
             )
+        held = f"{_short(compact_ranges(scan.frames))} ({len(scan.frames)} frames)"
+        if rng is None:
+            check_range(self.format(), (scan.frames[0], scan.frames[-1]), f"; on disk: {held}")
         first, last = rng or (scan.frames[0], scan.frames[-1])
+        if last < scan.frames[0] or first > scan.frames[-1]:
+            raise SequenceError(
+                f"{self.format()}: none of frames {first}-{last} is on disk; the plate holds "
+                f"{held}: choose a range within {scan.frames[0]}-{scan.frames[-1]} (--range)"
+            )
         wanted = range(first, last + 1)
         missing = [f for f in wanted if f not in scan.files]
         if missing:
             raise SequenceError(
-                f"{self.format()}: missing frames {compact_ranges(missing)} "
-                f"(of {first}-{last}), first missing file {self.path(missing[0])}; "
-                "render or copy them, or choose a shorter range"
+                f"{self.format()}: missing frames {_short(compact_ranges(missing))} "
+                f"(of {first}-{last}), first missing file {self.path(missing[0])}; the plate "
+                f"holds {held}: render or copy them, or choose a range within what is there"
             )
         dups = {f: p for f, p in scan.duplicates.items() if first <= f <= last}
         if dups:
@@ -255,6 +268,31 @@ class Sequence:
                 "rename them to one padding or type the pattern with theirs"
             )
         return list(wanted)
+
+
+def _short(text: str, limit: int = 160) -> str:
+    """A list of ranges cut for a message."""
+    return text if len(text) <= limit else text[: text.rfind(",", 0, limit)] + ", ..."
+
+
+def check_range(what: str, rng: tuple[int, int], extra: str = "") -> None:
+    """Refuse a backwards range, frame numbers past +-MAX_FRAME_NUMBER, or more than
+    MAX_RANGE_FRAMES frames, before anything the size of the range is made."""
+    first, last = rng
+    if type(first) is not int or type(last) is not int:
+        raise SequenceError(f"{what}: frame range {rng!r} must be two whole numbers")
+    if first > last:
+        raise SequenceError(f"{what}: frame range {first}-{last} runs backwards")
+    if max(abs(first), abs(last)) > MAX_FRAME_NUMBER:
+        raise SequenceError(
+            f"{what}: frame range {first}-{last}: frame numbers must be within "
+            f"+-{MAX_FRAME_NUMBER}{extra}"
+        )
+    if last - first + 1 > MAX_RANGE_FRAMES:
+        raise SequenceError(
+            f"{what}: frame range {first}-{last} is {last - first + 1} frames; one range takes at "
+            f"most {MAX_RANGE_FRAMES}{extra}: split it into several jobs"
+        )
 
 
 @dataclass

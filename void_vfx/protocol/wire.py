@@ -38,6 +38,9 @@ CHUNK_SIZE = 2 * 1024 * 1024
 SOCKET_BUFFER = 4 * 1024 * 1024
 #: The largest chunk the server accepts or returns in one call.
 MAX_CHUNK = 8 * 1024 * 1024
+#: The largest request frame a server reads: a chunk and its call. A bigger frame (a 100 MB
+#: "spec") closes the connection after its header, before any of it is read into memory.
+MAX_REQUEST_BYTES = MAX_CHUNK + 1024 * 1024
 
 TOKEN_HEX_LEN = 64
 TOKEN_LINE_LEN = TOKEN_HEX_LEN + 1
@@ -46,6 +49,8 @@ HANDSHAKE_NO = b"NO\n"
 #: The probe files of path mode are named like this, and only such files are read by probe_path.
 PROBE_PREFIX = ".void-vfx-probe-"
 PROBE_RE = re.compile(r"^\.void-vfx-probe-[0-9a-f]{16,64}$")
+#: A read-only path-mode proof hashes this much of the first plate frame.
+PROBE_HEAD_BYTES = 64 * 1024
 
 _IO_CHUNK = 4 * 1024 * 1024
 _BIG = 65536
@@ -134,10 +139,14 @@ class FastSocketStream(SocketStream):
 class FastChannel(Channel):
     """RPyC's framing (header, data, newline) without compression and without copies."""
 
-    __slots__ = ()
+    __slots__ = ("max_frame",)
 
     def recv(self) -> bytes:
         length, compressed = self.FRAME_HEADER.unpack(self.stream.read(self.FRAME_HEADER.size))
+        limit = getattr(self, "max_frame", None)
+        if limit is not None and length > limit:
+            self.stream.close()
+            raise EOFError(f"request of {length} bytes refused (at most {limit})")
         data = self.stream.read(length) if length else b""
         self.stream.read(len(self.FLUSHER))
         if compressed:  # a peer with stock settings may still compress
@@ -285,9 +294,12 @@ class ClientService(rpyc.VoidService):
     _protocol = FastConnection
 
 
-def make_channel(sock: socket.socket) -> Channel:
-    """An uncompressed, copy-free channel over a fast stream."""
-    return FastChannel(FastSocketStream(sock), compress=False)
+def make_channel(sock: socket.socket, max_frame: int | None = None) -> Channel:
+    """An uncompressed, copy-free channel over a fast stream; frames over ``max_frame`` bytes
+    close it (the server's end passes :data:`MAX_REQUEST_BYTES`)."""
+    channel = FastChannel(FastSocketStream(sock), compress=False)
+    channel.max_frame = max_frame
+    return channel
 
 
 #: RPyC passes only immutable values by value (a dict would travel as a netref), so dicts cross
