@@ -89,8 +89,8 @@ def test_send_reads_back_the_result_and_a_second_send_keeps_v001(nk, shot, tmp_p
     assert nuke._executed == [("VOIDRemove.write_object", f) for f in shot.frames]
     spec = json.loads(load_spec(sender.job_id))
     assert spec["plate"] == shot.plate and spec["affected"]["path"] == shot.affected
-    assert "/.void_send/" in spec["primary"]["path"] and spec["frame_range"] == [1001, 1013]
-    assert not (out / ".void_send").exists()  # the rendered matte went with the job
+    assert "/void_send_inputs/" in spec["primary"]["path"] and spec["frame_range"] == [1001, 1013]
+    assert not (out / "void_send_inputs").exists()  # the rendered matte went with the job
     assert nuke._tasks[-1]._progress[-1] == 100
     # The node's output is the cleaned plate: the result frame, equal to the plate away from
     # the mattes (dilated by more than the feather) and different on the object.
@@ -150,7 +150,7 @@ def test_cancel_a_sent_job_leaves_no_version(nk, shot, tmp_path, server):
     assert group["version"].value() == "none" and group.node("switch")["which"].value() == 0
     versions = list((tmp_path / "out").glob("demo_plate_void_v*"))
     assert versions == []  # a cancelled path-mode job drops its reserved folder
-    assert not (tmp_path / "out" / ".void_send").exists()
+    assert not (tmp_path / "out" / "void_send_inputs").exists()
 
 
 def test_server_down_is_a_status_line(nk, shot, tmp_path):
@@ -166,7 +166,7 @@ def test_server_down_is_a_status_line(nk, shot, tmp_path):
         "server knob"
     )
     assert sender.state == "error" and not list((tmp_path / "out").glob("demo_plate_void_v*"))
-    assert not (tmp_path / "out" / ".void_send").exists()
+    assert not (tmp_path / "out" / "void_send_inputs").exists()
 
 
 def test_missing_matte_is_a_status_line_and_starts_nothing(nk, shot, tmp_path, server):

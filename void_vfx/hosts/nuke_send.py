@@ -40,7 +40,7 @@ from void_vfx.ui.job_records import save_spec
 
 #: Senders at work, by node full name.
 ACTIVE: dict[str, Sender] = {}
-SEND_FOLDER = ".void_send"
+SEND_FOLDER = "void_send_inputs"  # not hidden: a server refuses hidden folders
 
 
 def on_main(fn, *args):
