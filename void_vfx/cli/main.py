@@ -24,6 +24,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("cancel", "void_vfx.cli.remove", "cancel a job"),
     ("doctor", "void_vfx.cli.remove", "check GPU, weights, OCIO and server, and say what to fix"),
     ("demo", "void_vfx.demo.run", "remove an object from a generated demo shot, end to end"),
+    ("farm", "void_vfx.cli.farm", "write or submit a farm job: openjd bundle or OpenCue"),
 ]
 
 
