@@ -31,6 +31,30 @@ ENV = "VOID_VFX_ENGINE"
 _ERRORS = {"Cancelled": Cancelled, "EngineError": EngineError}
 
 
+def add_engine_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", default="", help="void, preview or package.module:factory "
+                   "(default: the job's)")  # fmt: skip
+    p.add_argument("--weights", default="", help="base model folder (default: search)")
+    p.add_argument("--checkpoints", default="", help="folder of void_pass1/2.safetensors")
+    p.add_argument("--raft", default="", help="RAFT-large weights file (Pass 2)")
+    p.add_argument("--memory-mode", default="auto", help="gpu, gpu-fp8, offload, offload-fp8, "
+                   "sequential, cpu or auto")  # fmt: skip
+    p.add_argument("--idle-timeout", type=float, default=3600.0, help=argparse.SUPPRESS)
+
+
+def load_worker_engine(args: argparse.Namespace, spec: Any = None) -> Any:
+    """The engine the task asks for (else the spec's), loaded through the server's loader."""
+    from .main import load_engine
+
+    name = args.engine or (spec.engine if spec is not None else "preview")
+    options = {
+        "checkpoints": args.checkpoints or None,
+        "raft_path": args.raft or None,
+        "memory_mode": args.memory_mode or None,
+    }
+    return load_engine(name, args.weights or None, options if name == "void" else None)
+
+
 def _address(folder: str) -> str:
     if sys.platform == "win32":
         return r"\\.\pipe\void-vfx-" + os.path.basename(folder)
@@ -142,8 +166,6 @@ def _serve(folder: str, args: argparse.Namespace) -> int:
     from void_vfx.farm.pathmap import load_rules
     from void_vfx.farm.stages import run_window
 
-    from .farm_worker import load_worker_engine
-
     engine = load_worker_engine(args)
     state = {"runs": 0, "loads": 1, "last": time.monotonic(), "busy": False}
 
@@ -219,8 +241,6 @@ def _run(conn, engine, msg: dict, run_window, load_rules) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .farm_worker import add_engine_arguments
-
     p = argparse.ArgumentParser(prog="void_vfx_server.farm_engine_host", description=__doc__)
     p.add_argument("folder")
     add_engine_arguments(p)

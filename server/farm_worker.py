@@ -16,9 +16,10 @@ import argparse
 import os
 import signal
 import threading
-from typing import Any
 
 from void_vfx.errors import Cancelled, VoidVfxError
+
+from .farm_engine_host import add_engine_arguments, load_worker_engine
 
 
 def status(text: str) -> None:
@@ -28,17 +29,6 @@ def status(text: str) -> None:
 
 def progress(percent: float) -> None:
     print(f"openjd_progress: {max(0.0, min(100.0, percent)):.1f}", flush=True)
-
-
-def add_engine_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--engine", default="", help="void, preview or package.module:factory "
-                   "(default: the job's)")  # fmt: skip
-    p.add_argument("--weights", default="", help="base model folder (default: search)")
-    p.add_argument("--checkpoints", default="", help="folder of void_pass1/2.safetensors")
-    p.add_argument("--raft", default="", help="RAFT-large weights file (Pass 2)")
-    p.add_argument("--memory-mode", default="auto", help="gpu, gpu-fp8, offload, offload-fp8, "
-                   "sequential, cpu or auto")  # fmt: skip
-    p.add_argument("--idle-timeout", type=float, default=3600.0, help=argparse.SUPPRESS)
 
 
 def _rules_argument(p: argparse.ArgumentParser) -> None:
@@ -67,19 +57,6 @@ def add_worker_arguments(p: argparse.ArgumentParser) -> None:
     s = sub.add_parser("engine-start", help="load the engine once for this worker session")
     add_engine_arguments(s)
     sub.add_parser("engine-stop", help="stop the session's engine")
-
-
-def load_worker_engine(args: argparse.Namespace, spec: Any = None) -> Any:
-    """The engine the task asks for (else the spec's), loaded through the server's loader."""
-    from .main import load_engine
-
-    name = args.engine or (spec.engine if spec is not None else "preview")
-    options = {
-        "checkpoints": args.checkpoints or None,
-        "raft_path": args.raft or None,
-        "memory_mode": args.memory_mode or None,
-    }
-    return load_engine(name, args.weights or None, options if name == "void" else None)
 
 
 class _Cancel:

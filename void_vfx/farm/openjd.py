@@ -211,7 +211,16 @@ def _dump(data: dict[str, Any], header: str = "") -> str:
     except ImportError:  # JSON is YAML too; PyYAML comes with the farm extra
         body = json.dumps(data, indent=2) + "\n"
     else:
-        body = yaml.safe_dump(data, sort_keys=False, width=100, allow_unicode=True)
+
+        class _Dumper(yaml.SafeDumper):
+            pass
+
+        def _text(dumper, value: str):  # multi-line text (the memory table) as a | block
+            style = "|" if "\n" in value else None
+            return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+        _Dumper.add_representer(str, _text)
+        body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True)
     comment = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
     return comment + body
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import ntpath
 import os
-import posixpath
 from typing import Any
 
 from void_vfx.errors import SpecError
@@ -104,8 +102,3 @@ def map_spec(spec: Any, rules: list[Rule]) -> Any:
     if spec.output.dir:
         changes["output"] = dataclasses.replace(spec.output, dir=map_path(spec.output.dir, rules))
     return dataclasses.replace(spec, **changes)
-
-
-def is_absolute_anywhere(path: str) -> bool:
-    """True for an absolute POSIX or Windows path (a bundle may be written on either)."""
-    return posixpath.isabs(path) or bool(ntpath.splitdrive(path)[0]) or path.startswith("\\\\")
