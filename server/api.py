@@ -13,6 +13,7 @@ from typing import Any
 COMMANDS: list[tuple[str, str, str]] = [
     ("serve", "void_vfx_server.main", "run the local inference server"),
     ("fetch-weights", "void_vfx_server.engines.void.weights", "download the model weights"),
+    ("worker", "void_vfx_server.farm_worker", "run one farm task: prepare, run-window, assemble"),
 ]
 
 

@@ -3,6 +3,8 @@ client and the server must agree on. Pure Python, no heavy imports: each has one
 
 from __future__ import annotations
 
+import math
+
 #: Working size of the model, height x width (multiples of 16); aspect 7:4.
 WORK_HEIGHT = 384
 WORK_WIDTH = 672
@@ -58,3 +60,34 @@ def latent_frames(frames: int) -> int:
 #: Job states, in order of a job's life, and those a job does not leave.
 JOB_STATES = ("created", "queued", "running", "done", "failed", "cancelled")
 FINISHED_STATES = ("done", "failed", "cancelled")
+
+
+#: GPU memory (GiB) the VOID engine needs in each memory mode for windows of up to 85 frames, at
+#: 384x672 with the 5B transformer: bf16 weights 10.5, float8 storage 6.4 (4.75B float8 + 0.83B
+#: bf16 layers), VAE 0.4, activations and VAE decode 5-6, and 2 of headroom for the bf16 case.
+#: T5 (9.5) runs on the GPU only when it fits beside the rest, else on the CPU, so it is not
+#: counted. The engine's automatic choice (``choose_memory_mode``) and the farm's host
+#: requirements both read this table. Refine with ``bench/gpu_void_bench.py``.
+VOID_GPU_GIB = {
+    "gpu": 10.5 + 0.4 + 6.0 + 2.0,
+    "gpu-fp8": 6.4 + 0.4 + 6.0,
+    "offload": 10.5 + 5.0,  # one model on the GPU at a time
+    "offload-fp8": 6.4 + 5.0,
+    "sequential": 0.4 + 5.0 + 0.6,  # per-module offload: activations, the VAE, one block
+    "cpu": 0.0,
+}
+#: Extra GiB for windows longer than 85 frames (longer latents; multidiffusion keeps 22 frames).
+VOID_LONG_WINDOW_GIB = 1.0
+
+
+def void_gpu_gib(mode: str, frames: int = 85) -> float:
+    """GPU memory in GiB the VOID engine needs in ``mode`` for windows of ``frames`` frames."""
+    if mode not in VOID_GPU_GIB:
+        raise ValueError(f"unknown memory mode {mode!r}; choose one of {', '.join(VOID_GPU_GIB)}")
+    base = VOID_GPU_GIB[mode]
+    return base + (VOID_LONG_WINDOW_GIB if base and frames > DEFAULT_MIN_WINDOW else 0.0)
+
+
+def void_gpu_mib(mode: str, frames: int = 85) -> int:
+    """The same in whole MiB, rounded up (what farm host requirements take)."""
+    return math.ceil(round(void_gpu_gib(mode, frames) * 1024, 3))

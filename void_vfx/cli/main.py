@@ -27,6 +27,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("demo", "void_vfx.demo.run", "remove an object from a generated demo shot, end to end"),
     ("install", "void_vfx.cli.install", "hook void-vfx into a host: install nuke|resolve"),
     ("panel", "void_vfx.cli.panel", "open the job panel in a window of its own"),
+    ("farm", "void_vfx.cli.farm", "write or submit a farm job: openjd bundle or OpenCue"),
 ]
 
 

@@ -1,0 +1,218 @@
+"""The three farm tasks on a job folder, engine-agnostic: the worker commands call these.
+
+They are the render's own stages (:func:`~void_vfx.render.process.open_job`,
+:func:`~void_vfx.render.prepare.prepare_window`, :func:`~void_vfx.render.store.commit_window`,
+:func:`~void_vfx.render.assemble.assemble_frames`), so a farm job and a server job of the same
+spec and seed give the same frames. The job folder holds the spec as submitted (``job.json``; each
+task maps its paths with its own session's rules), the window plan, the committed windows and,
+once assembly has reserved it, the output version (``assembled.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+from void_vfx.atomic import atomic_target
+from void_vfx.errors import Cancelled, MaskError, PlanError, SpecError
+from void_vfx.farm.pathmap import Rule, map_spec
+
+SPEC_FILE = "job.json"
+ASSEMBLED_FILE = "assembled.json"
+
+Say = Callable[[str], None]
+Progress = Callable[[float], None]
+
+
+def _quiet(_m: Any) -> None:
+    pass
+
+
+def read_spec_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise SpecError("<spec>", f"{path}: cannot read the job spec ({exc.strerror})") from None
+
+
+def load_spec(job_dir: str, rules: list[Rule]):
+    """The job's spec, its paths mapped for this machine."""
+    from void_vfx.job.spec import JobSpec
+
+    path = os.path.join(job_dir, SPEC_FILE)
+    if not os.path.isfile(path):
+        raise PlanError(
+            f"{job_dir} is not a prepared job folder (no {SPEC_FILE}); run the Prepare task "
+            f"first: void-vfx worker prepare JOB.json --job-dir {job_dir}"
+        )
+    return map_spec(JobSpec.from_json(read_spec_text(path)), rules)
+
+
+def prepare_job(
+    spec_path: str,
+    job_dir: str,
+    rules: list[Rule],
+    *,
+    expect_windows: int | None = None,
+    say: Say = _quiet,
+) -> dict[str, Any]:
+    """Validate the spec, check every frame and matte, save spec and window plan in ``job_dir``.
+
+    A retried Prepare on the same spec is harmless; another spec in the same folder is refused.
+    """
+    from void_vfx.job.spec import JobSpec
+    from void_vfx.render.process import open_job
+
+    text = read_spec_text(spec_path)
+    submitted = JobSpec.from_json(text)
+    spec = map_spec(submitted, rules)
+    os.makedirs(job_dir, exist_ok=True)
+    stored = os.path.join(job_dir, SPEC_FILE)
+    if os.path.isfile(stored):
+        if JobSpec.from_json(read_spec_text(stored)).to_dict() != submitted.to_dict():
+            raise PlanError(
+                f"{job_dir} already holds another job ({stored}); give each job its own folder"
+            )
+    else:
+        with atomic_target(stored) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(submitted.to_json() + "\n")
+    shot, plan = open_job(spec, job_dir, on_warning=say)
+    if expect_windows is not None and len(plan.windows) != expect_windows:
+        raise PlanError(
+            f"{spec.plate}: frames {plan.first}-{plan.last} now make {len(plan.windows)} "
+            f"window(s), the job was written for {expect_windows}: the plate changed since; "
+            "write and submit the job again"
+        )
+    return {"first": plan.first, "last": plan.last, "windows": len(plan.windows),
+            "frames": len(shot.frames)}  # fmt: skip
+
+
+def window_of(plan, index: int):
+    for w in plan.windows:
+        if w.index == index:
+            return w
+    raise PlanError(f"window {index} is not in the plan (windows 0-{len(plan.windows) - 1})")
+
+
+def committed(job_dir: str, index: int) -> bool:
+    from void_vfx.render.store import load_window_meta
+
+    return load_window_meta(job_dir, index) is not None
+
+
+def run_window(
+    job_dir: str,
+    index: int,
+    engine_fn: Callable[[Any], Any],
+    rules: list[Rule],
+    *,
+    say: Say = _quiet,
+) -> dict[str, Any]:
+    """Run one window through ``engine_fn(WindowInput)`` and commit it; a committed window is
+    left alone (a retried or duplicated task does nothing)."""
+    from void_vfx.render.prepare import prepare_window
+    from void_vfx.render.process import open_job
+    from void_vfx.render.store import commit_skipped, commit_window
+
+    if committed(job_dir, index):
+        return {"window": index, "state": "already committed"}
+    spec = load_spec(job_dir, rules)
+    shot, plan = open_job(spec, job_dir, on_warning=say)
+    w = window_of(plan, index)
+    say(f"window {index}: frames {w.first}-{w.last}, preparing")
+    window_input, ctx = prepare_window(spec, plan, w, on_warning=say, shot=shot)
+    if window_input is None:
+        say(ctx)
+        commit_skipped(job_dir, w, ctx)
+        return {"window": index, "state": "skipped"}
+    say(f"window {index}: running the engine")
+    result = engine_fn(window_input)
+    for note in getattr(result, "notes", ()):
+        say(note)
+    commit_window(job_dir, w, result, ctx)
+    return {"window": index, "state": "committed"}
+
+
+def _record(job_dir: str) -> dict[str, Any] | None:
+    path = os.path.join(job_dir, ASSEMBLED_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def _save_record(job_dir: str, record: dict[str, Any]) -> None:
+    with atomic_target(os.path.join(job_dir, ASSEMBLED_FILE)) as tmp, open(tmp, "w") as fh:
+        json.dump(record, fh, indent=1)
+
+
+def assemble_job(
+    job_dir: str,
+    rules: list[Rule],
+    *,
+    out_dir: str = "",
+    otio: bool = False,
+    say: Say = _quiet,
+    progress: Progress = _quiet,
+    should_cancel: Callable[[], bool] | None = None,
+) -> dict[str, Any]:
+    """Paste every window back and write the final EXRs into the job's version folder.
+
+    The version is reserved once (``reserve_for_spec``) and remembered, so a retried Assemble
+    rewrites the same version instead of taking the next; a finished one does nothing.
+    """
+    from void_vfx.job.naming import OutputName, reserve_for_spec
+    from void_vfx.render.assemble import assemble_frames, output_path
+    from void_vfx.render.process import open_job
+    from void_vfx.render.store import load_window_meta
+
+    spec = load_spec(job_dir, rules)
+    record = _record(job_dir)
+    if record and record.get("done") and os.path.isdir(record["folder"]):
+        return {**record, "state": "already assembled"}
+    shot, plan = open_job(spec, job_dir, on_warning=say)
+    metas = {w.index: load_window_meta(job_dir, w.index) for w in plan.windows}
+    missing = [i for i, m in metas.items() if m is None]
+    if missing:
+        raise PlanError(
+            f"{job_dir}: window(s) {missing} are not committed; run their Infer tasks "
+            f"(void-vfx worker run-window {job_dir} {missing[0]}) before assembling"
+        )
+    if all(m.get("skipped") for m in metas.values()):
+        raise MaskError(
+            f"{metas[0].get('reason', 'no object pixels')}. Every window was skipped, so nothing "
+            "would be removed: check the matte's channel, its threshold and the frame range"
+        )
+    if record and os.path.isdir(record["folder"]):
+        out = OutputName(record["version"], record["folder"], record["stem"])
+    else:
+        out = reserve_for_spec(spec, out_dir or None)
+        record = {"version": out.version, "folder": out.folder, "stem": out.stem, "done": False}
+        _save_record(job_dir, record)
+    frames = list(shot.frames)
+    written: list[int] = []
+    try:
+        for i, f in enumerate(frames):
+            if should_cancel and should_cancel():
+                raise Cancelled(f"assembly cancelled at frame {f}; rerun Assemble to finish")
+            written += assemble_frames(job_dir, spec, plan, out.folder, frames=[f], shot=shot,
+                                       stem=out.stem)  # fmt: skip
+            progress(100.0 * (i + 1) / len(frames))
+    except BaseException:
+        if not os.listdir(out.folder):  # a failed job leaves no empty version folder
+            os.rmdir(out.folder)
+            os.remove(os.path.join(job_dir, ASSEMBLED_FILE))
+        raise
+    paths = [output_path(shot, out.folder, f, out.stem) for f in written]
+    clip = None
+    if otio:
+        from void_vfx.farm.otio_clip import write_clip
+
+        clip = write_clip(out, shot, paths)
+    record = {**record, "done": True, "frames": len(written), "first": frames[0],
+              "last": frames[-1], "otio": clip}  # fmt: skip
+    _save_record(job_dir, record)
+    return {**record, "state": "assembled", "paths": paths}
