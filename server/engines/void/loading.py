@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from void_vfx.errors import WeightsError
-from void_vfx.model_facts import TEXT_TOKENS
+from void_vfx.model_facts import TEXT_TOKENS, void_gpu_gib
 
 from . import _compat  # noqa: F401 - torchvision guard before diffusers
 from .weights import VOID_IN_CHANNELS, WeightPaths, read_json
@@ -89,13 +89,11 @@ def choose_memory_mode(
     if free_bytes is None:
         return memory_plan("cpu")
     free = free_bytes / GiB
-    extra = 1.0 if frames > 85 else 0.0
-    if free >= 10.5 + 0.4 + 6 + extra + 2:
-        return memory_plan("gpu")
-    if free >= 6.4 + 0.4 + 6 + extra:
-        return memory_plan("gpu-fp8")
-    if free >= 6.4 + 5 + extra:
-        return memory_plan("offload-fp8")
+    # The first mode, fastest first, whose budget (model_facts.VOID_GPU_GIB, the figures farm
+    # jobs ask for) fits; offload (bf16) is never chosen over offload-fp8, which needs less.
+    for mode in ("gpu", "gpu-fp8", "offload-fp8"):
+        if free >= void_gpu_gib(mode, frames):
+            return memory_plan(mode)
     return memory_plan("sequential")
 
 
