@@ -328,10 +328,7 @@ class Client:
         server_out = status.get("out_dir") or ""
         if status.get("mode") == "path" and server_out and Path(server_out).is_dir():
             paths = [Path(server_out) / client_files.result_name(r["name"]) for r in results]
-            if all(
-                p.is_file() and p.stat().st_size == r["size"]
-                for p, r in zip(paths, results, strict=True)
-            ):
+            if all(p.is_file() and p.stat().st_size == r["size"] for p, r in zip(paths, results)):
                 return [str(p) for p in paths]
         from void_vfx.job.naming import reserve_output
 
@@ -344,7 +341,7 @@ class Client:
         )
         written: list[str] = []
         try:
-            for r, name in zip(results, names, strict=True):
+            for r, name in zip(results, names):
                 local = Path(reserved.folder) / client_files.local_name(name, reserved.stem)
                 for attempt in range(3):
                     try:

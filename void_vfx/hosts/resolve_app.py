@@ -69,7 +69,7 @@ def call(obj: Any, name: str, *args: Any, fix: str, allow_empty: bool = False) -
         raise ResolveCallFailed(name, f"this Resolve has no {name}(); {fix}")
     result = method(*args)
     failed = result is None or result is False
-    if not allow_empty and isinstance(result, list | dict | str) and len(result) == 0:
+    if not allow_empty and isinstance(result, (list, dict, str)) and len(result) == 0:
         failed = True
     if failed:
         raise ResolveCallFailed(name, f"it answered {result!r}; {fix}")

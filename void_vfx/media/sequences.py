@@ -324,7 +324,7 @@ class SequenceScan:
     def gaps(self) -> list[tuple[int, int]]:
         """Missing (first, last) runs between the first and last frame found."""
         runs: list[tuple[int, int]] = []
-        for a, b in zip(self.frames, self.frames[1:], strict=False):
+        for a, b in zip(self.frames, self.frames[1:]):
             if b > a + 1:
                 runs.append((a + 1, b - 1))
         return runs

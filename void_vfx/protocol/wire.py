@@ -311,7 +311,7 @@ def to_wire(value):
     """Dicts and lists -> nested tuples that RPyC copies by value."""
     if isinstance(value, dict):
         return (MAP_TAG, tuple((str(k), to_wire(v)) for k, v in value.items()))
-    if isinstance(value, list | tuple):
+    if isinstance(value, (list, tuple)):
         return tuple(to_wire(v) for v in value)
     return value
 

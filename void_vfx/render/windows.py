@@ -200,7 +200,7 @@ def _long_shot_windows(count: int, max_length: int, overlap: int) -> list[tuple[
             length = next_valid_length(needed)
             length = min(length, max_length)
             starts = [(i * (count - length)) // (n - 1) for i in range(n)]
-            gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+            gaps = [b - a for a, b in zip(starts, starts[1:])]
             if all(length - g >= overlap for g in gaps) and length >= needed:
                 return [(s, length) for s in starts]
         n += 1
@@ -222,14 +222,14 @@ def _weights(spans: list[tuple[int, int]]) -> list[tuple[float, ...]]:
         raw.append(row)
     totals: dict[int, float] = {}
     finite: dict[int, bool] = {}
-    for (a, _b), row in zip(spans, raw, strict=True):
+    for (a, _b), row in zip(spans, raw):
         for j, w in enumerate(row):
             finite.setdefault(a + j, True)
             if math.isinf(w):
                 finite[a + j] = False
             totals[a + j] = totals.get(a + j, 0.0) + (0.0 if math.isinf(w) else w)
     out = []
-    for (a, _b), row in zip(spans, raw, strict=True):
+    for (a, _b), row in zip(spans, raw):
         weights = []
         for j, w in enumerate(row):
             f = a + j
@@ -270,7 +270,7 @@ def plan_windows(
     weights = _weights(spans)
     windows = tuple(
         Window(index=i, first=a, last=b, length=n, weights=w)
-        for i, ((a, b), n, w) in enumerate(zip(spans, lengths, weights, strict=True))
+        for i, ((a, b), n, w) in enumerate(zip(spans, lengths, weights))
     )
     return WindowPlan(
         first=first,
