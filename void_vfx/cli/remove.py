@@ -81,6 +81,8 @@ def add_remove_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pass2-steps", type=int, default=None, help="Pass 2 denoising steps (50)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--dilate", type=int, default=None, help="grow the primary matte (pixels)")
+    p.add_argument("--mask-resize", action="store_const", const=True, default=None,
+                   help="resize mattes or a quadmask of another size to the plate's")  # fmt: skip
     p.add_argument("--roi", choices=("crop", "full"), default=None,
                    help="crop around the mask (default) or the whole frame")  # fmt: skip
     p.add_argument("--margin", type=float, default=None, help="crop margin, fraction (0.15)")
@@ -108,6 +110,7 @@ _SPEC_OPTIONS = (
     ("pass2_steps", "sampling", "pass2_steps"),
     ("seed", "sampling", "seed"),
     ("dilate", "mask", "dilate"),
+    ("mask_resize", "mask", "resize"),
     ("roi", "roi", "mode"),
     ("margin", "roi", "margin"),
     ("feather", "roi", "feather"),
@@ -159,19 +162,59 @@ def build_remove_spec(args: argparse.Namespace, engine: str):
 
 def _printer(status: dict, events: tuple) -> None:
     for e in events:
-        if e.get("kind") in ("warning", "state", "summary"):
-            print(f"  {e['kind']}: {e['message']}", file=sys.stderr)
+        kind, message = e.get("kind"), str(e.get("message", ""))
+        # A job that ends failed or cancelled raises with the server's message, said once there.
+        if kind == "state" and message.startswith(("failed", "cancelled")):
+            continue
+        if kind in ("warning", "state", "summary"):
+            print(f"  {kind}: {message}", file=sys.stderr)
+
+
+def _say(text: str) -> None:
+    print(f"void-vfx remove: {text}", file=sys.stderr)
+
+
+def _preflight(spec) -> None:
+    """Checks and notes before submitting (see :mod:`void_vfx.cli.preflight`)."""
+    from void_vfx.cli.preflight import check_mask_channels, colour_note, setting_warnings
+
+    check_mask_channels(spec)
+    note = colour_note(spec)
+    if note:
+        _say(note)
+    for text in setting_warnings(spec):
+        _say(f"warning: {text}")
+
+
+def _drop_new_empty(folder: str, existed: bool) -> None:
+    """The output folder this run created (the client probes it) goes again when the job wrote
+    nothing into it: a failed job leaves no empty folder."""
+    if existed:
+        return
+    try:
+        os.rmdir(folder)
+    except OSError:
+        pass  # not empty, or never made
 
 
 def run_remove(args: argparse.Namespace) -> int:
+    from void_vfx.job.naming import output_dir
+
     if args.local:
         from void_vfx.client.local import run_local_job
         from void_vfx.demo.run import choose_engine
 
         engine, why = choose_engine(args.engine)
-        print(f"void-vfx remove: local server, engine {engine} ({why})", file=sys.stderr)
+        _say(f"local server, engine {engine} ({why})")
         spec = build_remove_spec(args, engine)
-        paths = run_local_job(spec, engine=engine, progress=_printer, files_mode=args.files)
+        _preflight(spec)
+        base = output_dir(spec)
+        existed = os.path.isdir(base)
+        try:
+            paths = run_local_job(spec, engine=engine, progress=_printer, files_mode=args.files)
+        except (VoidVfxError, KeyboardInterrupt):
+            _drop_new_empty(base, existed)
+            raise
     else:
         with _connect(args) as client:
             info = client.info()
@@ -179,16 +222,33 @@ def run_remove(args: argparse.Namespace) -> int:
             if engine not in ("preview", "void"):
                 engine = "preview"
             spec = build_remove_spec(args, engine)
-            job = client.submit(spec, files_mode=args.files)
-            print(f"void-vfx remove: job {job} on {client.host}:{client.port} (Ctrl-C cancels it)",
-                  file=sys.stderr)  # fmt: skip
-            status = client.follow(job)
-            if status["state"] != "done":
-                raise ServerError(f"job {job} {status['state']}: {status['message']}")
-            paths = client.download_results(job)
+            _preflight(spec)
+            base = output_dir(spec)
+            existed = os.path.isdir(base)
+            try:
+                paths = _remote_job(client, spec, args.files)
+            except (VoidVfxError, KeyboardInterrupt):
+                _drop_new_empty(base, existed)
+                raise
     folder = Path(paths[0]).parent if paths else None
     print(f"{len(paths)} files written to {folder}")
     return 0
+
+
+def _remote_job(client, spec, files_mode: str) -> list[str]:
+    from void_vfx.client.progress import after_interrupt
+
+    job = client.submit(spec, files_mode=files_mode)
+    _say(f"job {job} on {client.host}:{client.port} (Ctrl-C cancels it)")
+    try:
+        status = client.follow(job)
+    except KeyboardInterrupt:
+        # follow asked the server to cancel; say what is left once the job has stopped.
+        print(f"void-vfx: {after_interrupt(client, job)}", file=sys.stderr)
+        raise
+    if status["state"] != "done":
+        raise ServerError(f"job {job} {status['state']}: {status['message']}")
+    return client.download_results(job)
 
 
 # -- jobs, cancel --------------------------------------------------------------------------------
@@ -290,4 +350,5 @@ def run_doctor(args: argparse.Namespace) -> int:
         print(f"{'ok ' if ok else 'FIX'}  {name:8} {text}")
     if not checks[1][1][0] or not checks[0][1][0]:
         print("     -> without GPU and weights, jobs use the preview engine (CPU fill, no model)")
-    return 0 if checks[3][1][0] else 1
+    # Any FIX line is something to fix: scripts and CI see it in the exit status.
+    return 0 if all(ok for _, (ok, _text) in checks) else 1
