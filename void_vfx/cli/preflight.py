@@ -40,7 +40,7 @@ def check_mask_channels(spec) -> None:
         seq = find_sequence(src.path)
         frame = None if seq.is_still else first
         header = read_header(seq.path(first) if frame is not None else seq.path(), frame=frame)
-        check_channel(header, src.channel, hint=channel_hint(role))
+        check_channel(header, src.channel, hint=channel_hint(role), frame=frame)
 
 
 def colour_note(spec) -> str | None:

@@ -5,6 +5,7 @@ Stdlib only; tqdm is used when it can be imported (it is optional in host Python
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -97,6 +98,17 @@ def interrupted_outcome(job_id: str, status: dict) -> str:
     return f"job {job_id} {state}: {message}"
 
 
+def _drop_empty_version(status: dict) -> None:
+    """A cancelled or failed path-mode job's version folder (reserved on this disk when it was
+    submitted) goes when it is empty, so that "no new version" holds on disk too."""
+    out = status.get("out_dir") or ""
+    if status.get("state") in ("cancelled", "failed") and status.get("mode") == "path" and out:
+        try:
+            os.rmdir(out)  # only ever removes an empty folder
+        except OSError:
+            pass
+
+
 def after_interrupt(client: Any, job_id: str, wait_s: float = 60.0, poll_s: float = 0.25) -> str:
     """After Ctrl-C (the cancel is sent): wait for the job to stop, then say what it left.
 
@@ -107,6 +119,7 @@ def after_interrupt(client: Any, job_id: str, wait_s: float = 60.0, poll_s: floa
         while True:
             status = client.status(job_id)
             if status.get("state") in FINISHED_STATES:
+                _drop_empty_version(status)
                 return interrupted_outcome(job_id, status)
             if time.monotonic() > deadline:
                 return (

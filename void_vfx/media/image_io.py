@@ -197,10 +197,13 @@ def _pick_channels(
     return idx, tuple(names[i] for i in idx)
 
 
-def check_channel(header: ImageHeader, channel: str, hint: str = CHANNEL_HINT) -> str:
+def check_channel(
+    header: ImageHeader, channel: str, hint: str = CHANNEL_HINT, *, frame: int | None = None
+) -> str:
     """The file's name of ``channel`` (what :func:`read_image` would read), from the header alone;
     ImageIOError saying which channels the file has and ``hint`` (what to type) when absent."""
-    idx, names = _pick_channels(list(header.channel_names), channel, header.path, hint)
+    where = _where(header.path, frame)
+    idx, names = _pick_channels(list(header.channel_names), channel, where, hint)
     return names[0] if names else channel
 
 
