@@ -255,3 +255,35 @@ def test_ctrl_c_leaves_a_complete_version_and_says_so_or_nothing(shot, tmp_path,
         assert "cancelled: no new version was written" in err and versions == []
     if late:
         assert "the complete version is in" in err
+
+
+def test_ctrl_c_during_a_streamed_download_leaves_no_half_version(
+    shot, tmp_path, capsys, monkeypatch
+):
+    from void_vfx.client.session import Client
+
+    srv = start_server(tmp_path, engine="preview", process_fn=None)
+    real = Client._download_one
+    fetched = []
+
+    def one_then_ctrl_c(self, job_id, result, local):
+        if fetched:
+            raise KeyboardInterrupt  # the user presses Ctrl-C with one frame downloaded
+        real(self, job_id, result, local)
+        fetched.append(local)
+
+    monkeypatch.setattr(Client, "_download_one", one_then_ctrl_c)
+    try:
+        conn = ["--server", f"127.0.0.1:{srv.port}", "--token-file", str(srv.token_path)]
+        out = tmp_path / "cli_out"
+        out.mkdir()
+        rc = main(["remove", shot.plate, "--primary", shot.primary, "--primary-channel", "A",
+                   "--dilate", "2", "--engine", "preview", "-o", str(out), "--files", "stream",
+                   *conn])  # fmt: skip
+    finally:
+        srv.close()
+    assert rc == 130 and len(fetched) == 1
+    err = capsys.readouterr().err
+    folder = out / "demo_plate_void_v001"
+    assert f"interrupted: no new version was left ({folder} removed)" in err
+    assert list(out.iterdir()) == []

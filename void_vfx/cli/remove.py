@@ -237,6 +237,7 @@ def run_remove(args: argparse.Namespace) -> int:
 
 def _remote_job(client, spec, files_mode: str) -> list[str]:
     from void_vfx.client.progress import after_interrupt
+    from void_vfx.job.naming import output_dir
 
     job = client.submit(spec, files_mode=files_mode)
     _say(f"job {job} on {client.host}:{client.port} (Ctrl-C cancels it)")
@@ -248,7 +249,33 @@ def _remote_job(client, spec, files_mode: str) -> list[str]:
         raise
     if status["state"] != "done":
         raise ServerError(f"job {job} {status['state']}: {status['message']}")
-    return client.download_results(job)
+    base = output_dir(spec)
+    before = set(os.listdir(base)) if os.path.isdir(base) else set()
+    try:
+        return client.download_results(job)
+    except KeyboardInterrupt:
+        # A half-downloaded version is no version: the folders this download made go again.
+        gone = _drop_new_folders(base, before)
+        where = f" ({', '.join(gone)} removed)" if gone else ""
+        print(f"void-vfx: download of job {job} interrupted: no new version was left{where}; "
+              "the results stay on the server until it expires the job", file=sys.stderr)  # fmt: skip
+        raise
+
+
+def _drop_new_folders(base: str, before: set[str]) -> list[str]:
+    """Remove the folders under ``base`` that were not in ``before`` (made by this download:
+    files and .part files only), returning their paths."""
+    import shutil
+
+    gone = []
+    for name in sorted(set(os.listdir(base)) - before) if os.path.isdir(base) else []:
+        path = os.path.join(base, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            entries = [os.path.join(path, e) for e in os.listdir(path)]
+            if all(os.path.isfile(e) and not os.path.islink(e) for e in entries):
+                shutil.rmtree(path)
+                gone.append(path)
+    return gone
 
 
 # -- jobs, cancel --------------------------------------------------------------------------------
