@@ -184,6 +184,9 @@ def test_cli_remove_jobs_cancel_doctor(tmp_path, capsys):
             "plate colour space Linear Rec.709 (sRGB) (from the oiio:ColorSpace attribute)" in err
         )
         assert "warning" not in err
+        # following a remote job: its events once each, progress as plain lines in a log
+        assert err.count("  summary: windows computed [0], reused [], skipped []") == 1
+        assert "\r" not in err and ": done window 1/1: " in err
         assert cli_main(["jobs", *conn]) == 0
         listing = capsys.readouterr().out
         assert "done" in listing and "stream" in listing

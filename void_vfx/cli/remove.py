@@ -161,13 +161,12 @@ def build_remove_spec(args: argparse.Namespace, engine: str):
 
 
 def _printer(status: dict, events: tuple) -> None:
+    from void_vfx.client.progress import event_line
+
     for e in events:
-        kind, message = e.get("kind"), str(e.get("message", ""))
-        # A job that ends failed or cancelled raises with the server's message, said once there.
-        if kind == "state" and message.startswith(("failed", "cancelled")):
-            continue
-        if kind in ("warning", "state", "summary"):
-            print(f"  {kind}: {message}", file=sys.stderr)
+        line = event_line(e)
+        if line is not None:
+            print(line, file=sys.stderr)
 
 
 def _say(text: str) -> None:
@@ -236,13 +235,13 @@ def run_remove(args: argparse.Namespace) -> int:
 
 
 def _remote_job(client, spec, files_mode: str) -> list[str]:
-    from void_vfx.client.progress import after_interrupt
+    from void_vfx.client.progress import after_interrupt, make_reporter
     from void_vfx.job.naming import output_dir
 
     job = client.submit(spec, files_mode=files_mode)
     _say(f"job {job} on {client.host}:{client.port} (Ctrl-C cancels it)")
     try:
-        status = client.follow(job)
+        status = client.follow(job, callback=make_reporter(job))
     except KeyboardInterrupt:
         # follow asked the server to cancel; say what is left once the job has stopped.
         print(f"void-vfx: {after_interrupt(client, job)}", file=sys.stderr)

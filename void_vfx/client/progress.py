@@ -70,6 +70,42 @@ def make_bar(job_id: str, stream=None) -> Callable[[dict | None], None] | None:
     return update
 
 
+def event_line(event: dict) -> str | None:
+    """The line an event is worth to a user following a job, or None. The final failed or
+    cancelled state is left out: the caller raises with that message, said once there."""
+    kind, message = event.get("kind"), str(event.get("message", ""))
+    if kind == "state" and message.startswith(("failed", "cancelled")):
+        return None
+    if kind in ("warning", "state", "summary"):
+        return f"  {kind}: {message}"
+    return None
+
+
+def make_reporter(job_id: str, stream=None) -> Callable[[dict, tuple], None]:
+    """A ``follow`` callback for the command line: the progress display of :func:`make_bar`
+    and each warning, state and summary event once, as its own line."""
+    stream = stream or sys.stderr
+    bar = make_bar(job_id, stream)
+
+    def report(status: dict, events: tuple) -> None:
+        for e in events:
+            line = event_line(e)
+            if line is not None:
+                print(("\n" if _mid_line(stream) else "") + line, file=stream, flush=True)
+        if bar is not None:
+            bar(status)
+            if status.get("state") in FINISHED_STATES:
+                bar(None)
+
+    return report
+
+
+def _mid_line(stream) -> bool:
+    """True on a terminal, where a bar or status line may be showing: start a fresh line."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(callable(isatty) and isatty())
+
+
 def cancel_message(job_id: str, state: str) -> str:
     """What a cancel did, from the state the server answered."""
     if state == "running":
