@@ -262,19 +262,24 @@ def _remote_job(client, spec, files_mode: str) -> list[str]:
 
 
 def _drop_new_folders(base: str, before: set[str]) -> list[str]:
-    """Remove the folders under ``base`` that were not in ``before`` (made by this download:
-    files and .part files only), returning their paths."""
+    """Remove the version folder this download made under ``base`` (absent from ``before``):
+    only when it is the one new folder there and holds only its own ``<folder>.<frame>.<ext>``
+    files and their ``.part`` files, so another run's new version is never touched."""
+    import re
     import shutil
 
-    gone = []
-    for name in sorted(set(os.listdir(base)) - before) if os.path.isdir(base) else []:
-        path = os.path.join(base, name)
-        if os.path.isdir(path) and not os.path.islink(path):
-            entries = [os.path.join(path, e) for e in os.listdir(path)]
-            if all(os.path.isfile(e) and not os.path.islink(e) for e in entries):
-                shutil.rmtree(path)
-                gone.append(path)
-    return gone
+    new = sorted(set(os.listdir(base)) - before) if os.path.isdir(base) else []
+    if len(new) != 1:
+        return []
+    path = os.path.join(base, new[0])
+    own = re.compile(re.escape(new[0]) + r"\.-?\d+\.\w+(\.part)?")
+    if os.path.islink(path) or not os.path.isdir(path):
+        return []
+    entries = os.listdir(path)
+    if not all(own.fullmatch(e) and os.path.isfile(os.path.join(path, e)) for e in entries):
+        return []
+    shutil.rmtree(path)
+    return [path]
 
 
 # -- jobs, cancel --------------------------------------------------------------------------------
