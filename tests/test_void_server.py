@@ -2,9 +2,9 @@
 server on 127.0.0.1: EXR plate in, EXR plate out, every pixel outside the feathered mask the
 plate's own bits, the same bits again for the same seed.
 
-One server (and one loaded engine) serves every job of the module; frames are small and each pass
-takes one denoising step, which is all these checks need (the sampling itself is pinned in
-test_void_pipeline.py).
+One server (and one loaded engine) serves every job of the module; the shot is five small frames
+(one 5-frame window, the model's shortest) and each pass takes one denoising step, which is all
+these checks need (the sampling itself is pinned in test_void_pipeline.py).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from void_vfx.media.image_io import read_image  # noqa: E402
 from void_vfx.media.sequences import Sequence, find_sequence  # noqa: E402
 from void_vfx.server_entry import server_api  # noqa: E402
 
-FRAMES = 13
+FRAMES = 5
 DILATE = 2
 FEATHER = 8
 
@@ -67,7 +67,7 @@ def _spec(shot, out_dir, passes: int = 1, seed: int = 3, pass1_result: str | Non
         output=OutputSettings(dir=str(out_dir)),
     )
     spec.roi.feather = FEATHER
-    spec.window.min_length = 13
+    spec.window.min_length = 5
     spec.sampling.passes = passes
     spec.sampling.pass1_steps = 1
     spec.sampling.pass2_steps = 1
