@@ -33,6 +33,11 @@ def test_options_map_onto_the_spec() -> None:
     assert (spec.output.compression, spec.highlight, spec.mask.dilate) == ("dwaa", "clip", 3)
     assert spec.output.dir == "/renders" and spec.engine == "preview"
     assert spec.affected == MatteSource("/s/sh.####.exr", "a")
+    assert spec.mask.resize is False  # the spec's default unless --mask-resize is given
+    spec = build_remove_spec(
+        _args("/s/plate.####.exr", "--quadmask", "/s/qm.####.tif", "--mask-resize"), "void"
+    )
+    assert spec.mask.resize is True and spec.quadmask == MatteSource("/s/qm.####.tif", "r")
 
 
 def test_spec_file_with_overrides(tmp_path) -> None:

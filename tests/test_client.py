@@ -123,13 +123,22 @@ def test_reattach_after_server_restart(tmp_path):
     assert sorted(commits) == sorted(set(commits)) and len(commits) == 10
 
 
+def _tiny_real(tmp_path, frames: int = 3):
+    """A real preview render's inputs: a tiny generated shot, its spec, and a server that runs
+    the real processing with the preview engine (no fake over random bytes)."""
+    from void_vfx.demo.run import build_spec, make_demo_shot
+
+    shot = make_demo_shot(tmp_path / "shot", frames=frames, size=(96, 64), camera_pan=False)
+    spec = build_spec(shot, "preview", str(tmp_path / "out"))
+    return shot, spec, start_server(tmp_path, engine="preview", process_fn=None)
+
+
 def test_follow_reattaches_after_dropped_connection(tmp_path):
     """The network drops while following a job on a server that stays up: follow carries on."""
     import socket
 
-    srv = start_server(tmp_path)
+    shot, spec, srv = _tiny_real(tmp_path, frames=4)
     try:
-        spec = make_shot(tmp_path, frames=6)
         with connect("127.0.0.1", srv.port, token=srv.token) as c:
             job = c.submit(spec, files_mode="path")
             dropped = []
@@ -141,7 +150,11 @@ def test_follow_reattaches_after_dropped_connection(tmp_path):
 
             assert c.follow(job, callback=drop_once, poll_s=0.05)["state"] == "done"
             assert dropped
-            assert len(c.download_results(job)) == 6
+            paths = sorted(c.download_results(job))
+            assert [Path(p).name for p in paths] == [
+                f"demo_plate_void_v001.{f}.exr" for f in shot.frames
+            ]
+            assert _pixels(paths[0]).shape == (64, 96, 3)
     finally:
         srv.close()
 
@@ -154,16 +167,26 @@ def test_connection_errors_say_what_to_do(tmp_path):
 
 
 def test_cli_remove_jobs_cancel_doctor(tmp_path, capsys):
-    srv = start_server(tmp_path)
+    shot, spec, srv = _tiny_real(tmp_path)
     try:
-        spec = make_shot(tmp_path, frames=3)
         conn = ["--server", f"127.0.0.1:{srv.port}", "--token-file", str(srv.token_path)]
-        rc = cli_main(["remove", spec.plate, "--primary", spec.primary.path, "--engine", "preview",
-                       "-o", str(tmp_path / "cli_out"), "--files", "stream", *conn])  # fmt: skip
+        rc = cli_main(["remove", spec.plate, "--primary", shot.primary, "--primary-channel", "A",
+                       "--dilate", "2", "--engine", "preview", "-o", str(tmp_path / "cli_out"),
+                       "--files", "stream", *conn])  # fmt: skip
         assert rc == 0
-        out = sorted((tmp_path / "cli_out" / "shot_void_v001").iterdir())
-        assert [p.name for p in out] == [f"shot_void_v001.{f}.exr" for f in (1001, 1002, 1003)]
-        capsys.readouterr()
+        out = sorted((tmp_path / "cli_out" / "demo_plate_void_v001").iterdir())
+        assert [p.name for p in out] == [
+            f"demo_plate_void_v001.{f}.exr" for f in (1001, 1002, 1003)
+        ]
+        # the demo plate's header names its colour space: said as information, not a warning
+        err = capsys.readouterr().err
+        assert (
+            "plate colour space Linear Rec.709 (sRGB) (from the oiio:ColorSpace attribute)" in err
+        )
+        assert "warning" not in err
+        # following a remote job: its events once each, progress as plain lines in a log
+        assert err.count("  summary: windows computed [0], reused [], skipped []") == 1
+        assert "\r" not in err and ": done window 1/1: " in err
         assert cli_main(["jobs", *conn]) == 0
         listing = capsys.readouterr().out
         assert "done" in listing and "stream" in listing
@@ -180,9 +203,11 @@ def test_cli_remove_jobs_cancel_doctor(tmp_path, capsys):
         assert "'void-vfx jobs' lists the jobs" in capsys.readouterr().err
         assert cli_main(["cancel", "nope", *conn]) == 1
         assert "'void-vfx jobs' lists the ids" in capsys.readouterr().err
-        assert cli_main(["doctor", *conn]) == 0
+        rc = cli_main(["doctor", *conn])
         report = capsys.readouterr().out
-        assert "server" in report and "OCIO" in report and "GPU" in report
+        assert "ok   server" in report and "OCIO" in report and "GPU" in report
+        # a FIX line (no GPU or no weights here) is something to fix: the exit status says so
+        assert rc == (1 if "\nFIX" in "\n" + report else 0)
     finally:
         srv.close()
     assert cli_main(["doctor", "--server", "127.0.0.1:1", "--token-file", str(srv.token_path)]) == 1
@@ -216,8 +241,11 @@ def test_failed_path_mode_job_leaves_no_empty_version(tmp_path):
     shot = make_demo_shot(tmp_path / "shot", frames=3, size=(96, 64), camera_pan=False)
     spec = build_spec(shot, "preview", str(tmp_path / "out"))
     spec.affected = None
-    spec.primary = MatteSource(shot.primary, "R")  # the demo's matte has only A
-    with pytest.raises(ServerError, match=r"demo_primary.1001.exr \(frame 1001\): no channel 'R'"):
+    spec.primary = MatteSource(shot.plate, "A")  # the plate has R, G, B only
+    with pytest.raises(
+        ServerError,
+        match=r"demo_plate.1001.exr \(frame 1001\): no channel 'A'; the file has R, G, B",
+    ):
         run_local_job(spec, files_mode="path")
     out = tmp_path / "out"
     assert not out.exists() or not any(out.iterdir())

@@ -11,8 +11,7 @@ import pytest
 from void_vfx.errors import ImageIOError
 from void_vfx.media.image_io import (
     HALF_MAX,
-    check_sequence_sizes,
-    read_frames,
+    check_channel,
     read_header,
     read_image,
 )
@@ -151,7 +150,7 @@ def test_channel_picking(tmp_path, shared_data):
     assert np.array_equal(read_image(str(path), "mask.a").pixels[..., 0], half[..., 4])
     assert np.array_equal(read_image(str(path), ["depth.Z", "R"]).pixels, half[..., [5, 0]])
     with pytest.raises(
-        ImageIOError, match=r"no channel 'mask\.b' \(has R, G, B, A, depth\.Z, mask\.a\)"
+        ImageIOError, match=r"no channel 'mask\.b'; the file has R, G, B, A, depth\.Z, mask\.a: "
     ):
         read_image(str(path), "mask.b")
     # Y-only image replicated to RGB
@@ -212,20 +211,6 @@ def test_truncated_exr_and_missing_file(tmp_path):
         read_image(str(tmp_path / "plate.####.exr"), frame=1004)
 
 
-def test_mixed_resolutions_name_the_frame(tmp_path):
-    make_exr(tmp_path / "p.0001.exr", ramp(20, 30, 3))
-    make_exr(tmp_path / "p.0002.exr", ramp(20, 30, 3))
-    make_exr(tmp_path / "p.0003.exr", ramp(22, 30, 3))
-    pattern = str(tmp_path / "p.####.exr")
-    assert check_sequence_sizes(pattern, [1, 2]) == (30, 20)
-    with pytest.raises(ImageIOError, match=r"p\.0003\.exr \(frame 3\): size 30x22 differs"):
-        check_sequence_sizes(pattern, [1, 2, 3])
-    frames = read_frames(pattern, [1, 2, 3], "rgb")
-    assert next(frames).frame == 1 and next(frames).frame == 2
-    with pytest.raises(ImageIOError, match="frame 3"):
-        next(frames)
-
-
 def test_other_formats(tmp_path):
     yy, xx = np.mgrid[0:16, 0:24].astype(np.float32)
     px = np.stack([xx / 23, yy / 15, (xx + yy) / 38], axis=2)  # smooth: fair to JPEG
@@ -274,16 +259,52 @@ def test_atomic_write_leaves_no_temp_file_and_never_touches_the_source(tmp_path)
     assert sorted(os.listdir(out_dir)) == ["res.1001.exr"]
 
 
-def test_sequence_readers_name_the_frame_of_a_bad_file(tmp_path):
+def test_pattern_reads_name_the_frame_of_a_bad_file(tmp_path):
     make_exr(tmp_path / "p.0001.exr", ramp(20, 30, 3))
     (tmp_path / "p.0002.exr").write_bytes(b"not an exr")
     pattern = str(tmp_path / "p.####.exr")
+    assert read_header(pattern, frame=1).width == 30
     with pytest.raises(ImageIOError, match=r"p\.0002\.exr \(frame 2\): cannot open"):
-        check_sequence_sizes(pattern, [1, 2])
-    frames = read_frames(pattern, [1, 3], "rgb")
-    assert next(frames).frame == 1
+        read_header(pattern, frame=2)
     with pytest.raises(ImageIOError, match=r"p\.0003\.exr \(frame 3\): file not found"):
-        next(frames)
+        read_image(pattern, "rgb", frame=3)
+
+
+def _grey_file(path, fmt="uint8", value=0.5):
+    """A one-channel image as a paint package writes it (OIIO names the channel Y)."""
+    buf = oiio.ImageBuf(oiio.ImageSpec(6, 4, 1, fmt))
+    buf.set_pixels(oiio.ROI(), np.full((4, 6, 1), value, np.float32))
+    assert buf.write(str(path)), buf.geterror()
+    return str(path)
+
+
+def test_a_single_channel_image_is_the_mask_whatever_channel_is_asked(tmp_path):
+    for ext, fmt in (("png", "uint8"), ("tif", "uint16")):
+        path = _grey_file(tmp_path / f"qm.{ext}", fmt, 127 / 255)
+        assert read_header(path).channel_names == ("Y",)
+        # the quadmask default 'r', the matte default 'a' and the real name all read the one channel
+        for asked in ("r", "a", "Y", "mask.a"):
+            px = read_image(path, asked).pixels
+            assert px.shape == (4, 6, 1)
+            assert np.allclose(px * 255, 127, atol=0.01), (ext, asked)
+        assert check_channel(read_header(path), "r") == "Y"
+
+
+def test_a_missing_channel_lists_the_files_channels_and_the_option_to_pick_one(tmp_path):
+    path = make_exr(tmp_path / "matte.exr", ramp(4, 6, 3), names=["R", "G", "B"])
+    expected = (
+        f"{path}: no channel 'a'; the file has R, G, B: pick one with --primary-channel, "
+        '--affected-channel or --quadmask-channel (or the matte\'s "channel" in a --spec file), '
+        "e.g. 'R'"
+    )
+    with pytest.raises(ImageIOError) as err:
+        read_image(str(path), "a")
+    assert str(err.value) == expected
+    with pytest.raises(ImageIOError) as err:
+        check_channel(read_header(str(path)), "a", hint="pick one with --quadmask-channel")
+    assert str(err.value) == f"{path}: no channel 'a'; the file has R, G, B: pick one with " + (
+        "--quadmask-channel, e.g. 'R'"
+    )
 
 
 def test_every_exr_case_of_the_issue_reads(shared_data):

@@ -128,6 +128,20 @@ def test_resize_for_model_area_and_fringes():
     assert is_quadmask(up) and (up[:, :8] == 0).all() and (up[:, 8:] == 255).all()
 
 
+def test_resize_for_model_thresholds_the_float_average_like_the_reference():
+    # The reference's own case: at a 2:1 downscale a 2x2 block of three keeps and one remove
+    # averages to exactly (3 * 255 + 0) / 4 = 191.25, which is > 191, so keep (255); rounding to
+    # 8 bits first would give 191 and snap it to affected (127).
+    q = np.full((4, 4), 255, dtype=np.uint8)
+    q[0, 0] = 0  # block (0, 0): 191.25
+    q[2, 2] = 63  # block (1, 1): (3 * 255 + 63) / 4 = 207 -> 255
+    q[0, 2:4] = 127  # block (0, 1): (2 * 127 + 2 * 255) / 4 = 191.0 -> 127 (the bound is inclusive)
+    assert resize_for_model(q, (2, 2)).tolist() == [[255, 127], [255, 255]]
+    # (0 + 127 * 3) / 4 = 95.25 -> 127, just above the (31, 95] bin
+    q2 = np.array([[0, 127], [127, 127]], dtype=np.uint8)
+    assert resize_for_model(q2, (1, 1)).tolist() == [[127]]
+
+
 def test_has_object():
     assert not has_object(np.array([127, 255], dtype=np.uint8))
     assert has_object(np.array([63, 255], dtype=np.uint8))

@@ -465,7 +465,9 @@ def test_a_guessed_colour_space_is_said(shot_dir):
     messages = []
     shot = Shot.open(spec, on_warning=messages.append)
     assert shot.colour.source_space == "ACEScg"  # plain EXR: the config's scene_linear role
-    assert len(messages) == 1 and "plate.1001.exr (frame 1001): colour space not set" in messages[0]
+    assert len(messages) == 1
+    assert "plate.1001.exr (frame 1001): the header names no colour space" in messages[0]
+    assert "--colourspace NAME" in messages[0]
     assert "scene_linear" in messages[0]
 
 

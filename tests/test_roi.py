@@ -42,15 +42,21 @@ def test_plan_union_margin_and_inside_frame():
     _check_box(box)
     x0, y0, x1, y1 = box.inside()
     assert (x0, y0, x1, y1) == (box.x0, box.y0, box.x1, box.y1)
-    # union of both frames, grown by margin (20 px) + feather (8) + 1
-    assert x0 <= 900 - 29 and x1 >= 1100 + 29 and y0 <= 500 - 29 and y1 >= 600 + 29
+    # By hand: the union of both frames is x 900-1100, y 500-600 (200 x 100); it grows by
+    # ceil(0.1 * 200) = 20 margin + 8 feather + 1 = 29 to x 871-1129, y 471-629 (258 x 158).
+    # 258 x 158 is taller than 7:4, so the width becomes round(158 * 7 / 4) = round(276.5) = 276,
+    # centred on x 1000: floor(1000 - 138) = 862; the height stays 158 from y 471.
+    assert (box.x0, box.y0, box.x1, box.y1) == (862, 471, 1138, 629)
+    assert (box.frame_width, box.frame_height) == (1920, 1080)
 
 
 def test_plan_shifts_inside_at_frame_edge_and_min_height():
     q = _mask((1, 1080, 1920), [(0, (0, 0, 20, 20, 0))])
     box = plan_crop(q, feather=4)
     _check_box(box)
-    assert box.x0 == 0 and box.y0 == 0 and box.height >= 384
+    # By hand: x/y 0-20 grow by ceil(0.15 * 20) = 3 + 4 + 1 = 8 to 0-28 (clipped at 0); the
+    # height is raised to min_height 384, the width to 384 * 7 / 4 = 672; both start at 0.
+    assert (box.x0, box.y0, box.x1, box.y1) == (0, 0, 672, 384)
 
 
 def test_plan_reflect_pad_small_frame():
@@ -127,10 +133,16 @@ def test_paste_alpha_feather():
     a = paste_alpha(q, 8)
     assert a.dtype == np.float32
     assert (a[40:60, 40:60] == 1.0).all()
-    assert a[50, 35] > 0 and a[50, 35] < 1
-    assert (a[:, :30] == 0).all() and (a[:30] == 0).all() and (a[71:] == 0).all()
-    row = a[50, 28:41]
-    assert (np.diff(row) >= 0).all()  # ramps monotonically up towards the mask
+    # By hand: feather 8 -> r = 4; the mask (x, y 40-59) is dilated by 4 to 36-63, then each
+    # pixel is the share of its 9 x 9 window inside that: on row 50 (all 9 rows inside) the
+    # columns x-4..x+4 inside 36-63 number 0 at x = 31, 1 at 32, ..., 8 at 39 and 9 at 40.
+    expected_row = np.array([0, 9, 18, 27, 36, 45, 54, 63, 72, 81], np.float32) / 81
+    np.testing.assert_array_equal(a[50, 31:41], expected_row)
+    np.testing.assert_array_equal(a[50, 59:69], expected_row[::-1])
+    assert a[35, 35] == np.float32(16 / 81)  # 4 rows x 4 columns at the corner
+    support = np.zeros((100, 100), bool)
+    support[32:68, 32:68] = True  # the mask grown by exactly the feather, 8 px
+    assert np.array_equal(a > 0, support)
     assert np.array_equal(paste_alpha(q, 0), (q != 255).astype(np.float32))
     assert not paste_alpha(np.full((5, 5), 255, np.uint8), 4).any()
 

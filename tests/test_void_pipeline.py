@@ -119,6 +119,38 @@ def test_classifier_free_guidance_puts_negative_first(engine: VoidEngine):
     assert torch.allclose(guided, uncond + 6.0 * (text - uncond), atol=1e-4)
 
 
+def test_guided_batch_is_the_negative_prompt_then_the_prompt_as_the_reference(engine: VoidEngine):
+    """The reference's classifier-free guidance batch (void-model.md, Sampling): the negative
+    prompt's embedding first, the prompt's second, and guidance = uncond + s * (text - uncond).
+    Seen inside a real engine run, not a pair the test builds."""
+    negative = "blurry, a red ball"
+    seen = []
+
+    def grab(module, args, kwargs):
+        seen.append((kwargs["hidden_states"], kwargs["encoder_hidden_states"]))
+
+    hooks = [
+        tf.register_forward_pre_hook(grab, with_kwargs=True)
+        for tf in engine.models.transformers.values()
+    ]
+    try:
+        win = _window(
+            5, 32, 64, seed=4, steps=1, pass1={"guidance": 6.0, "negative_prompt": negative}
+        )
+        engine.run(win, lambda *a: None, lambda: False)
+    finally:
+        for h in hooks:
+            h.remove()
+    ((hidden, batch),) = seen  # one step, one guided call
+    pipe = engine.pipeline
+    want_negative, want_prompt = pipe.encode_prompt(negative), pipe.encode_prompt(PROMPT)
+    assert not torch.equal(want_negative, want_prompt)
+    assert batch.shape[0] == 2 and hidden.shape[0] == 2
+    assert torch.equal(batch[0], want_negative[0].to(batch))
+    assert torch.equal(batch[1], want_prompt[0].to(batch))
+    assert torch.equal(hidden[0], hidden[1])  # the same latents under both prompts
+
+
 @pytest.mark.slow
 def test_pass1_end_to_end_through_the_engine(engine: VoidEngine):
     calls = []

@@ -81,6 +81,8 @@ def add_remove_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pass2-steps", type=int, default=None, help="Pass 2 denoising steps (50)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--dilate", type=int, default=None, help="grow the primary matte (pixels)")
+    p.add_argument("--mask-resize", action="store_const", const=True, default=None,
+                   help="resize mattes or a quadmask of another size to the plate's")  # fmt: skip
     p.add_argument("--roi", choices=("crop", "full"), default=None,
                    help="crop around the mask (default) or the whole frame")  # fmt: skip
     p.add_argument("--margin", type=float, default=None, help="crop margin, fraction (0.15)")
@@ -108,6 +110,7 @@ _SPEC_OPTIONS = (
     ("pass2_steps", "sampling", "pass2_steps"),
     ("seed", "sampling", "seed"),
     ("dilate", "mask", "dilate"),
+    ("mask_resize", "mask", "resize"),
     ("roi", "roi", "mode"),
     ("margin", "roi", "margin"),
     ("feather", "roi", "feather"),
@@ -158,20 +161,59 @@ def build_remove_spec(args: argparse.Namespace, engine: str):
 
 
 def _printer(status: dict, events: tuple) -> None:
+    from void_vfx.client.progress import event_line
+
     for e in events:
-        if e.get("kind") in ("warning", "state", "summary"):
-            print(f"  {e['kind']}: {e['message']}", file=sys.stderr)
+        line = event_line(e)
+        if line is not None:
+            print(line, file=sys.stderr)
+
+
+def _say(text: str) -> None:
+    print(f"void-vfx remove: {text}", file=sys.stderr)
+
+
+def _preflight(spec) -> None:
+    """Checks and notes before submitting (see :mod:`void_vfx.cli.preflight`)."""
+    from void_vfx.cli.preflight import check_mask_channels, colour_note, setting_warnings
+
+    check_mask_channels(spec)
+    note = colour_note(spec)
+    if note:
+        _say(note)
+    for text in setting_warnings(spec):
+        _say(f"warning: {text}")
+
+
+def _drop_new_empty(folder: str, existed: bool) -> None:
+    """The output folder this run created (the client probes it) goes again when the job wrote
+    nothing into it: a failed job leaves no empty folder."""
+    if existed:
+        return
+    try:
+        os.rmdir(folder)
+    except OSError:
+        pass  # not empty, or never made
 
 
 def run_remove(args: argparse.Namespace) -> int:
+    from void_vfx.job.naming import output_dir
+
     if args.local:
         from void_vfx.client.local import run_local_job
         from void_vfx.demo.run import choose_engine
 
         engine, why = choose_engine(args.engine)
-        print(f"void-vfx remove: local server, engine {engine} ({why})", file=sys.stderr)
+        _say(f"local server, engine {engine} ({why})")
         spec = build_remove_spec(args, engine)
-        paths = run_local_job(spec, engine=engine, progress=_printer, files_mode=args.files)
+        _preflight(spec)
+        base = output_dir(spec)
+        existed = os.path.isdir(base)
+        try:
+            paths = run_local_job(spec, engine=engine, progress=_printer, files_mode=args.files)
+        except (VoidVfxError, KeyboardInterrupt):
+            _drop_new_empty(base, existed)
+            raise
     else:
         with _connect(args) as client:
             info = client.info()
@@ -179,16 +221,65 @@ def run_remove(args: argparse.Namespace) -> int:
             if engine not in ("preview", "void"):
                 engine = "preview"
             spec = build_remove_spec(args, engine)
-            job = client.submit(spec, files_mode=args.files)
-            print(f"void-vfx remove: job {job} on {client.host}:{client.port} (Ctrl-C cancels it)",
-                  file=sys.stderr)  # fmt: skip
-            status = client.follow(job)
-            if status["state"] != "done":
-                raise ServerError(f"job {job} {status['state']}: {status['message']}")
-            paths = client.download_results(job)
+            _preflight(spec)
+            base = output_dir(spec)
+            existed = os.path.isdir(base)
+            try:
+                paths = _remote_job(client, spec, args.files)
+            except (VoidVfxError, KeyboardInterrupt):
+                _drop_new_empty(base, existed)
+                raise
     folder = Path(paths[0]).parent if paths else None
     print(f"{len(paths)} files written to {folder}")
     return 0
+
+
+def _remote_job(client, spec, files_mode: str) -> list[str]:
+    from void_vfx.client.progress import after_interrupt, make_reporter
+    from void_vfx.job.naming import output_dir
+
+    job = client.submit(spec, files_mode=files_mode)
+    _say(f"job {job} on {client.host}:{client.port} (Ctrl-C cancels it)")
+    try:
+        status = client.follow(job, callback=make_reporter(job))
+    except KeyboardInterrupt:
+        # follow asked the server to cancel; say what is left once the job has stopped.
+        print(f"void-vfx: {after_interrupt(client, job)}", file=sys.stderr)
+        raise
+    if status["state"] != "done":
+        raise ServerError(f"job {job} {status['state']}: {status['message']}")
+    base = output_dir(spec)
+    before = set(os.listdir(base)) if os.path.isdir(base) else set()
+    try:
+        return client.download_results(job)
+    except KeyboardInterrupt:
+        # A half-downloaded version is no version: the folders this download made go again.
+        gone = _drop_new_folders(base, before)
+        where = f" ({', '.join(gone)} removed)" if gone else ""
+        print(f"void-vfx: download of job {job} interrupted: no new version was left{where}; "
+              "the results stay on the server until it expires the job", file=sys.stderr)  # fmt: skip
+        raise
+
+
+def _drop_new_folders(base: str, before: set[str]) -> list[str]:
+    """Remove the version folder this download made under ``base`` (absent from ``before``):
+    only when it is the one new folder there and holds only its own ``<folder>.<frame>.<ext>``
+    files and their ``.part`` files, so another run's new version is never touched."""
+    import re
+    import shutil
+
+    new = sorted(set(os.listdir(base)) - before) if os.path.isdir(base) else []
+    if len(new) != 1:
+        return []
+    path = os.path.join(base, new[0])
+    own = re.compile(re.escape(new[0]) + r"\.-?\d+\.\w+(\.part)?")
+    if os.path.islink(path) or not os.path.isdir(path):
+        return []
+    entries = os.listdir(path)
+    if not all(own.fullmatch(e) and os.path.isfile(os.path.join(path, e)) for e in entries):
+        return []
+    shutil.rmtree(path)
+    return [path]
 
 
 # -- jobs, cancel --------------------------------------------------------------------------------
@@ -290,4 +381,5 @@ def run_doctor(args: argparse.Namespace) -> int:
         print(f"{'ok ' if ok else 'FIX'}  {name:8} {text}")
     if not checks[1][1][0] or not checks[0][1][0]:
         print("     -> without GPU and weights, jobs use the preview engine (CPU fill, no model)")
-    return 0 if checks[3][1][0] else 1
+    # Any FIX line is something to fix: scripts and CI see it in the exit status.
+    return 0 if all(ok for _, (ok, _text) in checks) else 1

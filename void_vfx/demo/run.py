@@ -174,27 +174,31 @@ def build_spec(shot: DemoShot, engine: str, out_dir: str):
     return spec.validate()
 
 
-def _printer(quiet: bool):
-    """A progress callback for ``follow``: one line per window and per quarter of its steps."""
-    last = {"key": None}
+def _printer(quiet: bool, stream=None):
+    """A progress callback for ``follow``: a line when a window starts and at each quarter of its
+    denoising steps. A step count is shown only while steps are known (never ``step 0/0``) and
+    each one once (the last step of a window is not repeated when the next one begins)."""
+    last: dict[str, Any] = {"key": None, "live": None}
 
     def progress(status: dict, events: tuple) -> None:
-        steps = status.get("steps") or 0
-        quarter = (4 * (status.get("step") or 0)) // steps if steps else 0
-        key = (status.get("state"), status.get("window"), status.get("windows"), quarter)
-        if quiet or key == last["key"]:
+        if quiet:
             return
-        last["key"] = key
         done, total = status.get("window") or 0, status.get("windows") or 0
         if not total:
             return  # the plan is not made yet
+        state = status.get("state", "?")
+        step, steps = status.get("step") or 0, status.get("steps") or 0
         # "window" counts finished windows: while running, the one in flight is done + 1.
-        current = min(done + 1, total) if status.get("state") == "running" else done
-        print(
-            f"  {status.get('state', '?')}: window {current}/{total}, "
-            f"step {status.get('step', 0)}/{steps}",
-            file=sys.stderr,
-        )
+        current = min(done + 1, total) if state == "running" else done
+        if steps and 0 < step < steps:
+            last["live"] = current  # a step of this window, not the last one's final count
+        show = state == "running" and steps > 0 and step > 0 and last["live"] == current
+        key = (state, current, total, (4 * step) // steps if show else -1)
+        if key == last["key"]:
+            return
+        last["key"] = key
+        text = f"  {state}: window {current}/{total}" + (f", step {step}/{steps}" if show else "")
+        print(text, file=stream or sys.stderr)
 
     return progress
 

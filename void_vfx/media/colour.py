@@ -218,6 +218,8 @@ class ColourGuess:
 
     name: str
     reason: str
+    #: True when the header names the space (an attribute): information, not a guess.
+    read: bool = False
 
     def __str__(self) -> str:
         return f"{self.name} ({self.reason})"
@@ -246,7 +248,8 @@ def guess_colourspace(header, config=None) -> ColourGuess:
     for key in _NAME_ATTRIBUTES:
         value = attrs.get(key)
         if isinstance(value, str) and value and cfg.getColorSpace(value) is not None:
-            return ColourGuess(cfg.getColorSpace(value).getName(), f"from the {key} attribute")
+            name = cfg.getColorSpace(value).getName()
+            return ColourGuess(name, f"from the {key} attribute", read=True)
         if isinstance(value, str) and value and not unknown:
             unknown = f"; its {key} attribute {value!r} is not in the OCIO config"
     chroma = attrs.get("chromaticities")
@@ -262,7 +265,10 @@ def guess_colourspace(header, config=None) -> ColourGuess:
     ):
         cs = cfg.getColorSpace("scene_linear")
         if cs is None:
-            raise ColourError("the OCIO config has no scene_linear role; set the colour space")
+            raise ColourError(
+                "the OCIO config has no scene_linear role; give the plate's colour space with "
+                "--colourspace NAME"
+            )
         reason = f"{fmt or 'float'} file: the config's scene_linear role{unknown}"
         return ColourGuess(cs.getName(), reason)
     reason = f"{fmt or 'integer'} file: assumed sRGB-encoded{unknown}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,10 +69,6 @@ class Image:
     raw: np.ndarray | None = None
     frame: int | None = None
     origin: tuple[int, int] = (0, 0)
-
-    @property
-    def spec(self) -> ImageHeader:
-        return self.header
 
     @property
     def path(self) -> str:
@@ -149,10 +145,21 @@ def _find(names: list[str], wanted: str) -> int | None:
     return lowered.index(wanted.lower()) if wanted.lower() in lowered else None
 
 
+#: What a message about a missing channel tells the user to type, by who asked for it.
+CHANNEL_HINT = (
+    "pick one with --primary-channel, --affected-channel or --quadmask-channel (or the matte's "
+    '"channel" in a --spec file)'
+)
+
+
 def _pick_channels(
-    names: list[str], channels: str | list[str] | None, where: str
+    names: list[str], channels: str | list[str] | None, where: str, hint: str = CHANNEL_HINT
 ) -> tuple[list[int], tuple[str, ...]]:
-    """Indices into the file's channels (-1 = fill with 1.0) and the names they come back as."""
+    """Indices into the file's channels (-1 = fill with 1.0) and the names they come back as.
+
+    A file with one channel (a grey PNG or TIFF, ``Y``) answers any single channel asked for:
+    that channel is the mask, whatever it is called.
+    """
     if channels is None:
         return list(range(len(names))), tuple(names)
     available = ", ".join(names)
@@ -163,7 +170,10 @@ def _pick_channels(
             if grey is None and len(names) in (1, 2):
                 grey = 0  # a grey image (with or without alpha)
             if grey is None:
-                raise ImageIOError(f"{where}: no R, G, B channels (has {available})")
+                raise ImageIOError(
+                    f"{where}: no R, G, B channels (the file has {available}); give a colour "
+                    "image (an RGB plate or Pass 1 result)"
+                )
             idx = [grey] * 3
         out = ["R", "G", "B"]
         if channels.lower() == "rgba":
@@ -177,15 +187,24 @@ def _pick_channels(
     idx = []
     for w in wanted:
         i = _find(names, w)
-        if i is None and w.lower() in ("a", "alpha") and len(names) == 1:
-            i = 0  # a single-channel matte stored as grey
+        if i is None and len(names) == 1 and len(wanted) == 1:
+            i = 0  # a single-channel image: its one channel is the mask
         if i is None:
             raise ImageIOError(
-                f"{where}: no channel {w!r} (has {available}); name one of those, e.g. 'A' or "
-                "a layer channel such as 'mask.a'"
+                f"{where}: no channel {w!r}; the file has {available}: {hint}, e.g. {names[0]!r}"
             )
         idx.append(i)
     return idx, tuple(names[i] for i in idx)
+
+
+def check_channel(
+    header: ImageHeader, channel: str, hint: str = CHANNEL_HINT, *, frame: int | None = None
+) -> str:
+    """The file's name of ``channel`` (what :func:`read_image` would read), from the header alone;
+    ImageIOError saying which channels the file has and ``hint`` (what to type) when absent."""
+    where = _where(header.path, frame)
+    idx, names = _pick_channels(list(header.channel_names), channel, where, hint)
+    return names[0] if names else channel
 
 
 def count_nonfinite(pixels: np.ndarray) -> int:
@@ -268,53 +287,12 @@ def _place_in_display(data: np.ndarray, header: ImageHeader) -> np.ndarray:
     return out
 
 
-def check_sequence_sizes(pattern, frames: Iterable[int]) -> tuple[int, int]:
-    """Check every frame's display window has the first frame's size; return (width, height)."""
-    from void_vfx.media.sequences import Sequence
-
-    seq = pattern if isinstance(pattern, Sequence) else Sequence.parse(str(pattern))
-    size = first = None
-    for f in frames:
-        h = read_header(seq.path(f), frame=f)
-        if size is None:
-            size, first = (h.width, h.height), f
-        elif (h.width, h.height) != size:
-            raise ImageIOError(
-                f"{seq.path(f)} (frame {f}): size {h.width}x{h.height} differs from "
-                f"{size[0]}x{size[1]} at frame {first}; a sequence must have one resolution"
-            )
-    if size is None:
-        raise ImageIOError(f"{seq.format()}: no frames to check")
-    return size
-
-
-def read_frames(
-    pattern, frames: Iterable[int], channels: str | list[str] | None = None, **kwargs
-) -> Iterator[Image]:
-    """Yield frames one by one (never the whole shot in memory), checking sizes as it goes."""
-    from void_vfx.media.sequences import Sequence
-
-    seq = pattern if isinstance(pattern, Sequence) else Sequence.parse(str(pattern))
-    size = first = None
-    for f in frames:
-        img = read_image(seq.path(f), channels, frame=f, **kwargs)
-        if size is None:
-            size, first = (img.header.width, img.header.height), f
-        elif (img.header.width, img.header.height) != size:
-            raise ImageIOError(
-                f"{seq.path(f)} (frame {f}): size {img.header.width}x{img.header.height} "
-                f"differs from {size[0]}x{size[1]} at frame {first}"
-            )
-        yield img
-
-
 __all__ = [
     "HALF_MAX",
     "Image",
     "ImageHeader",
-    "check_sequence_sizes",
+    "check_channel",
     "count_nonfinite",
-    "read_frames",
     "read_header",
     "read_image",
 ]

@@ -185,7 +185,8 @@ def overlay(rgb: np.ndarray, q: np.ndarray, *, opacity: float = 0.5) -> np.ndarr
 
 def resize_for_model(q: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """The model's own mask resize: area filter on raw 0-255 values (so hard edges average into thin
-    in-between fringes), rounded to 8 bits as the reference's image library does, then snapped."""
+    in-between fringes), then the float average itself snapped, as the reference does (no rounding
+    to 8 bits first: an average of 191.25 is keep, 255, not affected)."""
     a = np.asarray(q)
     if a.ndim not in (2, 3):
         raise MaskError(f"quadmask must be (H, W) or (F, H, W), got shape {a.shape}")
@@ -196,4 +197,4 @@ def resize_for_model(q: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     wx = area_weights(w, size[1]).astype(np.float32)
     v = to_255(a)
     out = np.matmul(np.matmul(wy, v), wx.T)
-    return snap(np.rint(out))
+    return snap(out)

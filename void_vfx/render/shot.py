@@ -67,10 +67,12 @@ class Shot:
             if not space:
                 guess = guess_colourspace(header)
                 space = guess.name
-                (on_warning or _quiet)(
-                    f"{header.path} (frame {frames[0]}): colour space not set, using {guess}; "
-                    "set colourspace in the job if that is wrong"
-                )
+                if not guess.read:  # a space the header names is information, not a warning
+                    (on_warning or _quiet)(
+                        f"{header.path} (frame {frames[0]}): the header names no colour space; "
+                        f"guessed {guess}; if that is wrong, give --colourspace NAME "
+                        '("colourspace" in a --spec file)'
+                    )
             colour = ColourTransform(space, highlight=spec.highlight)
         except ColourError as exc:
             raise ColourError(
@@ -140,7 +142,8 @@ class Shot:
             if not self.spec.mask.resize:
                 raise MaskError(
                     f"{path} (frame {frame}): {name} is {m.shape[1]}x{m.shape[0]} but the plate is "
-                    f"{self.width}x{self.height}; render it at the plate's size or set mask.resize"
+                    f"{self.width}x{self.height}; render it at the plate's size or add --mask-resize "
+                    '("mask": {"resize": true} in a --spec file)'
                 )
             m = resize(m, (self.height, self.width))
         if getattr(src, "invert", False) and name != "quadmask":
@@ -211,7 +214,11 @@ def _check_sizes(plate, frames, size, others: list[tuple[str, Any, bool]]) -> No
             hd = read_header(seq.path(f), frame=f)
             if (hd.width, hd.height) != size:
                 is_mask = "mask" in name
-                fix = "set mask.resize" if is_mask else "use a result of this plate"
+                fix = (
+                    'add --mask-resize ("mask": {"resize": true} in a --spec file)'
+                    if is_mask
+                    else "use a result of this plate"
+                )
                 raise (MaskError if is_mask else ImageIOError)(
                     f"{hd.path} (frame {f}): the {name} is {hd.width}x{hd.height} but the "
                     f"plate is {w}x{h}; render it at the plate's size or {fix}"

@@ -1,0 +1,77 @@
+"""What ``void-vfx remove`` checks and says before it submits a job.
+
+The server checks everything again; these checks run first, on this machine, so that a mistake a
+header can reveal (a mask channel that is not there) is named with the option that fixes it, and
+a setting that would do nothing silently (Pass 2 on the preview engine, no prompt for VOID) is
+said before any time is spent.
+"""
+
+from __future__ import annotations
+
+#: The option that picks each mask source's channel.
+CHANNEL_OPTIONS = {
+    "primary": "--primary-channel",
+    "affected": "--affected-channel",
+    "quadmask": "--quadmask-channel",
+}
+
+
+def channel_hint(role: str) -> str:
+    """What to type to pick another channel of the ``role`` mask."""
+    return (
+        f'pick one with {CHANNEL_OPTIONS[role]} (or "{role}": {{"channel": ...}} in a --spec file)'
+    )
+
+
+def check_mask_channels(spec) -> None:
+    """Every mask source's first plate frame has the channel the spec asks for (headers only);
+    ImageIOError naming the file, the channels it has and the option otherwise."""
+    from void_vfx.media.image_io import check_channel, read_header
+    from void_vfx.media.sequences import find_sequence
+
+    first = None
+    for role in CHANNEL_OPTIONS:
+        src = getattr(spec, role)
+        if src is None:
+            continue
+        if first is None:
+            plate = find_sequence(spec.plate)
+            first = plate.frames(tuple(spec.frame_range) if spec.frame_range else None)[0]
+        seq = find_sequence(src.path)
+        frame = None if seq.is_still else first
+        header = read_header(seq.path(first) if frame is not None else seq.path(), frame=frame)
+        check_channel(header, src.channel, hint=channel_hint(role), frame=frame)
+
+
+def colour_note(spec) -> str | None:
+    """The plate's colour space when its header names it and the spec does not (information:
+    the server warns itself when it has to guess)."""
+    if spec.colourspace:
+        return None
+    from void_vfx.media.colour import guess_colourspace
+    from void_vfx.media.image_io import read_header
+    from void_vfx.media.sequences import find_sequence
+
+    plate = find_sequence(spec.plate)
+    frame = plate.frames(tuple(spec.frame_range) if spec.frame_range else None)[0]
+    guess = guess_colourspace(read_header(plate.path(frame), frame=frame))
+    if not guess.read:
+        return None
+    return f"plate colour space {guess.name} ({guess.reason}); --colourspace NAME overrides it"
+
+
+def setting_warnings(spec) -> list[str]:
+    """Settings that would be silent no-ops on the chosen engine, each with what to type."""
+    out = []
+    if spec.engine == "preview" and int(spec.sampling.passes) == 2:
+        out.append(
+            "--passes 2: Pass 2 needs the VOID engine; the preview engine runs one pass. Run it "
+            "on a GPU server with VOID weights (--engine void), or drop --passes 2"
+        )
+    if spec.engine == "void" and not str(spec.prompt or "").strip():
+        out.append(
+            "no --prompt: VOID is steered by a prompt that describes the scene after the "
+            'removal (what stays, not what goes), e.g. --prompt "an empty street with parked '
+            'cars"; without one the fill follows the picture alone'
+        )
+    return out
