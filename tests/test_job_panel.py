@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if not os.environ.get("QT_QPA_PLATFORM"):  # no display in CI: draw offscreen
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
 pytest.importorskip("pytestqt")
 pytest.importorskip("PySide6.QtWidgets")
 

@@ -113,7 +113,7 @@ def test_mask_size_mismatch_names_file_and_frame(tmp_path, shot_dir):
     spec = _spec(shot_dir)
     spec.primary = MatteSource(str(tmp_path / "small.####.exr"), "Y")
     # found from the headers, before any window reaches the engine
-    with pytest.raises(MaskError, match=r"small\.1001\.exr \(frame 1001\).*mask\.resize"):
+    with pytest.raises(MaskError, match=r"small\.1001\.exr \(frame 1001\).*--mask-resize"):
         Shot.open(spec)
     calls = []
     with pytest.raises(MaskError, match=r"small\.1001\.exr \(frame 1001\)"):

@@ -61,13 +61,11 @@ def colour_note(spec) -> str | None:
 
 
 def setting_warnings(spec) -> list[str]:
-    """Settings that would be silent no-ops on the chosen engine, each with what to type."""
+    """Settings that would be silent no-ops on the chosen engine, each with what to type.
+
+    ``--passes 2`` on the preview engine is said by the engine itself (a note every host shows),
+    so it is not said twice here."""
     out = []
-    if spec.engine == "preview" and int(spec.sampling.passes) == 2:
-        out.append(
-            "--passes 2: Pass 2 needs the VOID engine; the preview engine runs one pass. Run it "
-            "on a GPU server with VOID weights (--engine void), or drop --passes 2"
-        )
     if spec.engine == "void" and not str(spec.prompt or "").strip():
         out.append(
             "no --prompt: VOID is steered by a prompt that describes the scene after the "

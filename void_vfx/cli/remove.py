@@ -248,41 +248,16 @@ def _remote_job(client, spec, files_mode: str) -> list[str]:
         raise
     if status["state"] != "done":
         raise ServerError(f"job {job} {status['state']}: {status['message']}")
-    base = output_dir(spec)
-    before = set(os.listdir(base)) if os.path.isdir(base) else set()
     try:
         return client.download_results(job)
     except KeyboardInterrupt:
-        # A half-downloaded version is no version: the folders this download made go again.
-        gone = _drop_new_folders(base, before)
-        where = f" ({', '.join(gone)} removed)" if gone else ""
-        print(f"void-vfx: download of job {job} interrupted: no new version was left{where}; "
-              "the results stay on the server until it expires the job", file=sys.stderr)  # fmt: skip
+        # download_results removed the half-downloaded version folder: a part is no version.
+        print(f"void-vfx: download of job {job} interrupted: no new version was left in "
+              f"{output_dir(spec)}; the results stay on the server until it expires the job",
+              file=sys.stderr)  # fmt: skip
         raise
 
 
-def _drop_new_folders(base: str, before: set[str]) -> list[str]:
-    """Remove the version folder this download made under ``base`` (absent from ``before``):
-    only when it is the one new folder there and holds only its own ``<folder>.<frame>.<ext>``
-    files and their ``.part`` files, so another run's new version is never touched."""
-    import re
-    import shutil
-
-    new = sorted(set(os.listdir(base)) - before) if os.path.isdir(base) else []
-    if len(new) != 1:
-        return []
-    path = os.path.join(base, new[0])
-    own = re.compile(re.escape(new[0]) + r"\.-?\d+\.\w+(\.part)?")
-    if os.path.islink(path) or not os.path.isdir(path):
-        return []
-    entries = os.listdir(path)
-    if not all(own.fullmatch(e) and os.path.isfile(os.path.join(path, e)) for e in entries):
-        return []
-    shutil.rmtree(path)
-    return [path]
-
-
-# -- jobs, cancel --------------------------------------------------------------------------------
 def add_jobs_arguments(p: argparse.ArgumentParser) -> None:
     _add_connection(p)
 

@@ -48,7 +48,8 @@ NOTE_AFFECTED = (
     "(the preview only puts back background that another frame shows clean)"
 )
 NOTE_PASS2 = (
-    "Pass 2 needs the VOID engine: the preview engine ran its single fill and ignored Pass 2"
+    "Pass 2 needs the VOID engine: the preview engine ran its single fill and ignored Pass 2; "
+    "send the job to a server started with --engine void (and VOID weights), or drop --passes 2"
 )
 
 
