@@ -150,6 +150,22 @@ def aligned_flow(a, b, hole_a, hole_b, m, dis) -> np.ndarray:
     return dis.calc(_paint(a, hole), _paint(bs, hole), None) + m
 
 
+def aligned_flows(a, b, hole_a, hole_b, m, dis) -> tuple[np.ndarray, np.ndarray]:
+    """(a -> b, b -> a) as :func:`aligned_flow` measures them, from one painted pair.
+
+    The pair painted for a -> b, moved back by ``m``, is the pair for b -> a (the same holes on
+    the same background): two paints instead of four.
+    """
+    bs = _shift(b, m, cv2.INTER_LINEAR)
+    hs = _shift(hole_b.view(np.uint8), m, cv2.INTER_NEAREST).view(bool)
+    hole = hole_a | hs
+    pa, pb = _paint(a, hole), _paint(bs, hole)
+    fwd = dis.calc(pa, pb, None) + m
+    qa, qb = _shift(pa, -m, cv2.INTER_LINEAR), _shift(pb, -m, cv2.INTER_LINEAR)
+    bwd = dis.calc(qb, qa, None) - m
+    return fwd, bwd
+
+
 def near(holes: np.ndarray, px: int = NEAR) -> np.ndarray:
     """``holes`` (h, w) grown by ``px`` pixels (a disc)."""
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
@@ -177,8 +193,7 @@ def pair_flows(
         a, b = np.ascontiguousarray(grey[t][box]), np.ascontiguousarray(grey[t + 1][box])
         ha, hb = np.ascontiguousarray(holes[t][box]), np.ascontiguousarray(holes[t + 1][box])
         m = bulk_motion(a, b, ~near(ha | hb), dis)
-        fwd = aligned_flow(a, b, ha, hb, m, dis)
-        bwd = aligned_flow(b, a, hb, ha, -m, dis)
+        fwd, bwd = aligned_flows(a, b, ha, hb, m, dis)
         out[t] = PairFlow(fwd, bwd, box[0].start, box[1].start, measured=True)
 
     if threads <= 1 or n < 4:

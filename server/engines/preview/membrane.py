@@ -17,9 +17,10 @@ def _down(v: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Weighted 2x2 box reduction (odd sizes padded by edge)."""
     h, wd = w.shape
     if h % 2 or wd % 2:
-        pad = ((0, h % 2), (0, wd % 2))
-        v = np.pad(v, pad + ((0, 0),), mode="edge")
-        w = np.pad(w, pad, mode="edge")
+        c = v.shape[2]
+        v = cv2.copyMakeBorder(v, 0, h % 2, 0, wd % 2, cv2.BORDER_REPLICATE)
+        v = v.reshape(h + h % 2, wd + wd % 2, c)
+        w = cv2.copyMakeBorder(w, 0, h % 2, 0, wd % 2, cv2.BORDER_REPLICATE)
     size = (w.shape[1] // 2, w.shape[0] // 2)
     vs = cv2.resize(v * w[..., None], size, interpolation=cv2.INTER_AREA)
     ws = cv2.resize(w, size, interpolation=cv2.INTER_AREA)
