@@ -219,12 +219,15 @@ def main() -> None:
     parser.add_argument("--clip", action="append", help="void_samples clip (BigBen, ducky-float)")
     parser.add_argument("--real-frames", type=int, default=45, help="real-footage window length")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-real", action="store_true", help="the speed figures alone")
     args = parser.parse_args()
     engine = PreviewEngine()
     if not args.skip_speed:
         speed(engine, args.frames, args.repeat)
     clips = args.clip or ["BigBen", "ducky-float"]
-    if SAMPLES.is_dir():
+    if args.skip_real:
+        pass
+    elif SAMPLES.is_dir():
         for clip in clips:
             real_footage(engine, clip, args.real_frames)
     else:

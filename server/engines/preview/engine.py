@@ -13,7 +13,8 @@ The removal region (0 and 63) is grown by ``params["grow_px"]`` pixels (default
 is never a source; only the quadmask's non-keep pixels are written. The affected region (127)
 takes background only where some frame really shows it; elsewhere the plate stays, and the
 engine says so in its notes: changing shadows and reflections is the VOID engine's job.
-``params["static_camera"] = True`` skips the flow (a locked-off shot).
+``params["static_camera"] = True`` skips the flow (a locked-off shot);
+``params["seam_blend"] = False`` leaves the spatial guess as it was made.
 """
 
 from __future__ import annotations
@@ -66,10 +67,34 @@ def note_unseen(share: float) -> str:
 
 
 def _dilate(mask: np.ndarray, px: int) -> np.ndarray:
+    """(F, H, W) masks grown by ``px`` pixels (a disc), each on its set pixels' box alone."""
     if px <= 0:
         return mask.copy()
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
-    return np.stack([cv2.dilate(m.view(np.uint8), kernel).view(bool) for m in mask])
+    out = np.zeros_like(mask)
+    h, w = mask.shape[1:]
+    rows, cols = mask.any(axis=2), mask.any(axis=1)
+    for t in range(mask.shape[0]):
+        ys, xs = np.flatnonzero(rows[t]), np.flatnonzero(cols[t])
+        if ys.size == 0:
+            continue
+        box = (
+            slice(max(0, ys[0] - px), min(h, ys[-1] + 1 + px)),
+            slice(max(0, xs[0] - px), min(w, xs[-1] + 1 + px)),
+        )
+        crop = np.ascontiguousarray(mask[t][box]).view(np.uint8)
+        out[t][box] = cv2.dilate(crop, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return out
+
+
+def _points(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.nonzero(mask) of one (H, W) mask, scanning only the rows and columns that hold any."""
+    ys = np.flatnonzero(mask.any(axis=1))
+    if ys.size == 0:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    xs = np.flatnonzero(mask[ys[0] : ys[-1] + 1].any(axis=0))
+    py, px = np.nonzero(mask[ys[0] : ys[-1] + 1, xs[0] : xs[-1] + 1])
+    return py + ys[0], px + xs[0]
 
 
 def completed_flows(frames, tracked, keep, step, threads, cancel) -> list[PairFlow]:
@@ -144,7 +169,7 @@ class PreviewEngine(Engine):
         else:
             flows = completed_flows(frames, tracked, keep, step, THREADS, cancel)
         progress(1, n + 1, "optical flow measured and completed")
-        pts = [np.nonzero(tracked[t]) for t in range(n)]
+        pts = [_points(tracked[t]) for t in range(n)]
         target = [removal[t][pts[t]] | affected[t][pts[t]] for t in range(n)]
         is_removal = [removal[t][pts[t]] for t in range(n)]
         # The frames are the sources: the plate, plus keyframe fills as they are made; the
