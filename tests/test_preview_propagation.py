@@ -134,3 +134,49 @@ def test_affected_region_changes_only_where_another_frame_shows_it_clean():
     assert not any("seen by no frame" in n for n in out.notes)  # the moving disc hides nothing
     plain = _run(*_shot()[:2])
     assert plain.notes == ()
+
+
+def test_a_standing_objects_fill_follows_light_that_changes_around_it():
+    # A locked-off shot whose light rises 2% a frame: no frame sees behind the standing disc, so
+    # the fill is one spatial guess; the seam blend lifts it with the plate around the hole.
+    frames, quad, clean = _shot(moving=False)
+    gain = (1.0 + 0.02 * np.arange(F, dtype=np.float32))[:, None, None, None]
+    frames, clean = frames * gain * 0.8, clean * gain * 0.8
+    hole = quad < 255
+    blended = _run(frames, quad).frames
+    plain = _run(frames, quad, seam_blend=False).frames
+    # The light's change inside the hole from one frame to the next is 2% of 0.8 times the mean
+    # of the background there; the blended fill follows it frame by frame, within a fifth.
+    base = 0.8 * float(_shot(moving=False)[2][0][hole[0]].mean())
+    got = np.diff([float(blended[t][hole[t]].mean()) for t in range(F)])
+    assert np.abs(got - 0.02 * base).max() < 0.2 * 0.02 * base, got
+
+    # Without it the guess keeps the light of the frame it was made on (or steps between keyframes).
+    def level_error(out):
+        return max(abs(float(out[t][hole[t]].mean() - clean[t][hole[t]].mean())) for t in range(F))
+
+    lit, unlit = level_error(blended), level_error(plain)
+    assert lit < 0.25 * unlit and lit < 0.03, (lit, unlit)
+
+
+def test_flow_is_measured_only_on_a_box_around_each_pairs_holes():
+    from void_vfx_server.engines.preview.flow import BOX_MARGIN, hole_boxes, sample_flow
+
+    holes = np.zeros((3, 200, 300), bool)
+    holes[0, 50:60, 100:120] = True
+    holes[1, 70:80, 140:150] = True
+    boxes = hole_boxes(holes)
+    # Pair 0 spans rows 50-79 and columns 100-149 of its two frames, grown by the margin; pair 1
+    # has frame 1's hole alone; the frame's edge clips nothing here.
+    m = BOX_MARGIN
+    assert boxes[0] == (slice(50 - m, 80 + m), slice(100 - m, 150 + m))
+    assert boxes[1] == (slice(70 - m, 80 + m), slice(140 - m, 150 + m))
+    assert hole_boxes(np.zeros((2, 8, 8), bool)) == [None]
+    # A flow box placed at small-pixel origin (10, 20) at step 2: a linear field dx = x, dy = 2y
+    # over the box reads back, at full resolution, as the bilinear value by hand (times the step).
+    ys, xs = np.mgrid[0:30, 0:40].astype(np.float32)
+    flow = np.stack([xs, 2 * ys], axis=-1)
+    fy, fx = np.array([25.0, 41.0]), np.array([47.0, 71.0])
+    got = sample_flow(flow, fy, fx, 2, (10, 20))
+    ly, lx = (fy + 0.5) / 2 - 0.5 - 10, (fx + 0.5) / 2 - 0.5 - 20
+    np.testing.assert_allclose(got, np.stack([2 * 2 * ly, 2 * lx], axis=-1), atol=1e-4)

@@ -4,14 +4,17 @@ For each window: optical flow between neighbouring frames (:mod:`.flow`), comple
 grown hole from its border (:mod:`.flow_fill`); every hole pixel linked along the flow to the
 nearest earlier and later frames that show its background (:mod:`.propagate`) and coloured from
 them. What no frame shows is filled spatially on one keyframe (:mod:`.spatial`) and carried to
-the others along the same flow, a few rounds, then frame by frame for any rest.
+the others along the same flow, a few rounds, then frame by frame for any rest; where it lands,
+the guess is nudged to meet each frame's own plate at the hole's edge (:mod:`.seam`), so it follows
+light and water that change around a standing object.
 
 The removal region (0 and 63) is grown by ``params["grow_px"]`` pixels (default
 :data:`GROW_PX`) before anything is read, so a lossy matte's edge, still tinted by the object,
 is never a source; only the quadmask's non-keep pixels are written. The affected region (127)
 takes background only where some frame really shows it; elsewhere the plate stays, and the
 engine says so in its notes: changing shadows and reflections is the VOID engine's job.
-``params["static_camera"] = True`` skips the flow (a locked-off shot).
+``params["static_camera"] = True`` skips the flow (a locked-off shot);
+``params["seam_blend"] = False`` leaves the spatial guess as it was made.
 """
 
 from __future__ import annotations
@@ -27,16 +30,20 @@ from void_vfx.errors import Cancelled
 from void_vfx.model_facts import QUAD_AFFECTED, QUAD_KEEP
 from void_vfx.render.engine import Engine, Progress, ShouldCancel, WindowInput, WindowOutput
 
-from .flow import flow_step, grey_small, mask_small, pair_flows
+from .flow import PairFlow, flow_step, grey_small, mask_small, near, pair_flows
 from .flow_fill import complete_flow
 from .motion import estimate_motion
-from .propagate import blend, sweep
-from .spatial import spatial_fill
+from .propagate import IndexMaps, blend, steps, sweep
+from .seam import edge_ring, seam_offsets
+from .spatial import fill_points
 
 #: Pixels the removal region grows by before anything is read from around it.
 GROW_PX = 4
 #: Keyframe rounds for what no frame shows before the rest is filled frame by frame.
 KEY_ROUNDS = 3
+#: Fewest unseen pixels in a frame worth a keyframe round (a sweep of the whole window); fewer
+#: are filled frame by frame.
+KEY_MIN = 64
 #: Farthest source (in frames) a pixel is read from: long chains drift, and water or foliage
 #: changes shape; past it a spatial guess scores better (measured on the bench's real clips).
 MAX_GAP = 12
@@ -61,33 +68,57 @@ def note_unseen(share: float) -> str:
 
 
 def _dilate(mask: np.ndarray, px: int) -> np.ndarray:
+    """(F, H, W) masks grown by ``px`` pixels (a disc), each on its set pixels' box alone."""
     if px <= 0:
         return mask.copy()
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
-    return np.stack([cv2.dilate(m.view(np.uint8), kernel).view(bool) for m in mask])
+    out = np.zeros_like(mask)
+    h, w = mask.shape[1:]
+    rows, cols = mask.any(axis=2), mask.any(axis=1)
+    for t in range(mask.shape[0]):
+        ys, xs = np.flatnonzero(rows[t]), np.flatnonzero(cols[t])
+        if ys.size == 0:
+            continue
+        box = (
+            slice(max(0, ys[0] - px), min(h, ys[-1] + 1 + px)),
+            slice(max(0, xs[0] - px), min(w, xs[-1] + 1 + px)),
+        )
+        crop = np.ascontiguousarray(mask[t][box]).view(np.uint8)
+        out[t][box] = cv2.dilate(crop, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return out
 
 
-def completed_flows(frames, tracked, keep, step, threads, cancel) -> tuple[np.ndarray, np.ndarray]:
+def _points(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.nonzero(mask) of one (H, W) mask, scanning only the rows and columns that hold any."""
+    ys = np.flatnonzero(mask.any(axis=1))
+    if ys.size == 0:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    xs = np.flatnonzero(mask[ys[0] : ys[-1] + 1].any(axis=0))
+    py, px = np.nonzero(mask[ys[0] : ys[-1] + 1, xs[0] : xs[-1] + 1])
+    return py + ys[0], px + xs[0]
+
+
+def completed_flows(frames, tracked, keep, step, threads, cancel) -> list[PairFlow]:
     """DIS flows of neighbouring frames with the grown hole of both frames rebuilt from its border."""
     small = mask_small(tracked, step)
-    pairs = small[1:] | small[:-1]
-    far = ~_dilate(pairs, 12)
-    fwd, bwd = pair_flows(grey_small(frames, step), small, far, threads, cancel)
+    flows = pair_flows(grey_small(frames, step), small, threads, cancel)
     if cancel():
         raise Cancelled("preview engine: cancelled while measuring optical flow")
-    pairs = _dilate(pairs, 12)
     pos = None
-    for t in range(len(fwd)):
-        hole = pairs[t]
+    for t, pf in enumerate(flows):
+        if not pf.measured:
+            continue  # no hole in either frame: nothing reads this pair's flow
+        box = (slice(pf.y0, pf.y0 + pf.fwd.shape[0]), slice(pf.x0, pf.x0 + pf.fwd.shape[1]))
+        hole = near(small[t][box] | small[t + 1][box])
         fallback = (0.0, 0.0)
         if hole.mean() > 0.95:
             if pos is None:
                 pos = estimate_motion(frames, keep)
             dy, dx = (pos[t] - pos[t + 1]) / step
             fallback = (float(dx), float(dy))
-        complete_flow(fwd[t], hole, fallback)
-        complete_flow(bwd[t], hole, (-fallback[0], -fallback[1]))
-    return fwd, bwd
+        complete_flow(pf.fwd, hole, fallback)
+        complete_flow(pf.bwd, hole, (-fallback[0], -fallback[1]))
+    return flows
 
 
 class PreviewEngine(Engine):
@@ -102,7 +133,7 @@ class PreviewEngine(Engine):
             "weights": "none needed",
             "loaded": True,
             "motion": "optical flow (OpenCV DIS), completed in the hole",
-            "spatial fill": "Telea inpainting on a keyframe, carried along the flow",
+            "spatial fill": "membrane fill on a keyframe, carried along the flow and seam-blended",
         }
 
     def run(
@@ -110,9 +141,7 @@ class PreviewEngine(Engine):
     ) -> WindowOutput:
         window.check()
         cv2.setNumThreads(1)  # the flow runs pairs in parallel threads instead
-        frames = window.frames.copy()
-        if frames.min() < 0.0 or frames.max() > 1.0:
-            np.clip(frames, 0.0, 1.0, out=frames)
+        frames = np.clip(window.frames, 0.0, 1.0, dtype=np.float32)  # the output, from a copy
         n, h, w, _ = frames.shape
         quad = window.quadmask
         keep = quad == QUAD_KEEP
@@ -137,23 +166,26 @@ class PreviewEngine(Engine):
             raise Cancelled("preview engine: cancelled before optical flow")
         progress(0, n + 1, "measuring optical flow")
         if window.params.get("static_camera", False) or n < 2:
-            fwd = np.zeros((max(n - 1, 0), h // step, w // step, 2), np.float32)
-            flows = (fwd, fwd)
+            flows = [PairFlow.still() for _ in range(max(n - 1, 0))]
         else:
             flows = completed_flows(frames, tracked, keep, step, THREADS, cancel)
         progress(1, n + 1, "optical flow measured and completed")
-        pts = [np.nonzero(tracked[t]) for t in range(n)]
+        pts = [_points(tracked[t]) for t in range(n)]
         target = [removal[t][pts[t]] | affected[t][pts[t]] for t in range(n)]
         is_removal = [removal[t][pts[t]] for t in range(n)]
-        images = frames.copy()  # sources: the plate, plus keyframe fills as they are made
+        # The frames are the sources: the plate, plus keyframe fills as they are made; the
+        # tracked pixels' plate values are kept aside to be put back where nothing is written.
+        plate = [frames[t][pts[t]] for t in range(n)]
+        maps = IndexMaps(pts)
+        moves = [steps(pts, (h, w), flows, step, forward, maps) for forward in (True, False)]
         done = [np.zeros(p[0].size, bool) for p in pts]
         colours = [np.zeros((p[0].size, 3), np.float32) for p in pts]
         unseen_share = 0.0
         for rnd in range(KEY_ROUNDS + 1):
             if cancel():
                 raise Cancelled(f"preview engine: cancelled in propagation round {rnd + 1}")
-            early = sweep(pts, valid, flows, step, forward=True)
-            late = sweep(pts, valid, flows, step, forward=False)
+            early = sweep(pts, valid, flows, step, True, moves[0])
+            late = sweep(pts, valid, flows, step, False, moves[1])
             for t in range(n):
                 # Round 0 fills everything it can; later rounds (keyframe fills as sources) only
                 # what is still missing from the removal region, never the affected region.
@@ -161,49 +193,46 @@ class PreviewEngine(Engine):
                 sel = np.flatnonzero(want)
                 if sel.size == 0:
                     continue
-                c, found = blend(images, t, early[t], late[t], sel, MAX_GAP)
+                c, found = blend(frames, t, early[t], late[t], sel, MAX_GAP)
                 colours[t][sel[found]] = c[found]
                 done[t][sel[found]] = True
             if rnd == 0:
+                seen = [d.copy() for d in done]
                 total = sum(int(m.sum()) for m in is_removal)
                 missed = sum(int((m & ~d).sum()) for m, d in zip(is_removal, done, strict=True))
                 unseen_share = missed / max(total, 1)
             missing = [int((m & ~d).sum()) for m, d in zip(is_removal, done, strict=True)]
-            if max(missing, default=0) == 0 or rnd == KEY_ROUNDS:
+            if max(missing, default=0) < KEY_MIN or rnd == KEY_ROUNDS:
                 break
             k = int(np.argmax(missing))
-            filled = self._fill_frame(frames[k], pts[k], colours[k], done[k])
-            images[k] = filled
+            filled = fill_points(frames[k], pts[k], colours[k], done[k])
+            frames[k][pts[k]] = filled
             gap = ~done[k] & (is_removal[k] | ~target[k])
             valid[k][pts[k][0][gap], pts[k][1][gap]] = True
-            colours[k][gap] = filled[pts[k][0][gap], pts[k][1][gap]]
+            colours[k][gap] = filled[gap]
             done[k][gap] = True
             progress(2 + rnd, n + 1, f"filled keyframe {k + 1} spatially")
-        out = frames
+        seam = bool(window.params.get("seam_blend", True))
         for t in range(n):
             if t % 8 == 0 and cancel():
                 raise Cancelled(f"preview engine: cancelled at window frame {t + 1} of {n}")
-            ys, xs = pts[t]
             if is_removal[t].size and (is_removal[t] & ~done[t]).any():
-                img = self._fill_frame(frames[t], pts[t], colours[t], done[t])
+                frames[t][pts[t]] = plate[t]
+                filled = fill_points(frames[t], pts[t], colours[t], done[t])
                 gap = ~done[t] & (is_removal[t] | ~target[t])
-                colours[t][gap] = img[ys[gap], xs[gap]]
+                colours[t][gap] = filled[gap]
                 done[t][gap] = True
             put = target[t] & done[t]
-            out[t, ys[put], xs[put]] = colours[t][put]
+            if seam and put.any():
+                known = done[t] & keep[t][pts[t]] & edge_ring(tracked[t], pts[t])
+                off = seam_offsets(pts[t], (h, w), colours[t], plate[t], known)
+                off[seen[t]] = 0.0  # carried from a real frame: measured on the bench, it is
+                # better left alone (water and ripples make the ring's difference a poor guide)
+                colours[t] += off
+                np.clip(colours[t], 0.0, 1.0, out=colours[t])
+            frames[t][pts[t]] = np.where(put[:, None], colours[t], plate[t])
         progress(n + 1, n + 1, f"filled {n} frames")
-        return WindowOutput(frames=out, notes=self._notes(window, affected, unseen_share))
-
-    @staticmethod
-    def _fill_frame(frame, pts, colours, done) -> np.ndarray:
-        """The frame with its propagated pixels in place and the rest of the tracked ones filled
-        spatially (the grown ring included, so the object's tinted edge is not extended)."""
-        img = frame.copy()
-        ys, xs = pts
-        img[ys[done], xs[done]] = colours[done]
-        hole = np.zeros(frame.shape[:2], bool)
-        hole[ys[~done], xs[~done]] = True
-        return spatial_fill(img, hole)
+        return WindowOutput(frames=frames, notes=self._notes(window, affected, unseen_share))
 
     @staticmethod
     def _notes(window: WindowInput, affected: np.ndarray, unseen: float) -> tuple[str, ...]:

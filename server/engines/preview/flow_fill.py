@@ -14,6 +14,8 @@ from .spatial import hole_box
 
 #: Jacobi sweeps per pyramid level: flow is smooth, the coarse levels carry it.
 FLOW_SWEEPS = 4
+#: ... and on the finest level, where the push-pull already leaves a smooth flow smooth.
+FINE_SWEEPS = 1
 
 
 def complete_flow(flow: np.ndarray, hole: np.ndarray, fallback: tuple[float, float]) -> None:
@@ -28,4 +30,4 @@ def complete_flow(flow: np.ndarray, hole: np.ndarray, fallback: tuple[float, flo
         flow[...] = np.asarray(fallback, np.float32)
         return
     box = hole_box(hole, 8)
-    flow[box] = membrane_fill(flow[box], hole[box], sweeps=FLOW_SWEEPS)
+    flow[box] = membrane_fill(flow[box], hole[box], FLOW_SWEEPS, FINE_SWEEPS)

@@ -6,6 +6,7 @@ zoom or a rotation), in time that grows with the hole's box, not with its detail
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 #: Jacobi sweeps per pyramid level.
@@ -16,43 +17,49 @@ def _down(v: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Weighted 2x2 box reduction (odd sizes padded by edge)."""
     h, wd = w.shape
     if h % 2 or wd % 2:
-        pad = ((0, h % 2), (0, wd % 2))
-        v = np.pad(v, pad + ((0, 0),), mode="edge")
-        w = np.pad(w, pad, mode="edge")
-    h2, w2 = w.shape[0] // 2, w.shape[1] // 2
-    vs = (v * w[..., None]).reshape(h2, 2, w2, 2, -1).sum(axis=(1, 3))
-    ws = w.reshape(h2, 2, w2, 2).sum(axis=(1, 3))
-    return vs / np.maximum(ws, 1e-6)[..., None], np.minimum(ws, 1.0)
+        c = v.shape[2]
+        v = cv2.copyMakeBorder(v, 0, h % 2, 0, wd % 2, cv2.BORDER_REPLICATE)
+        v = v.reshape(h + h % 2, wd + wd % 2, c)
+        w = cv2.copyMakeBorder(w, 0, h % 2, 0, wd % 2, cv2.BORDER_REPLICATE)
+    size = (w.shape[1] // 2, w.shape[0] // 2)
+    vs = cv2.resize(v * w[..., None], size, interpolation=cv2.INTER_AREA)
+    ws = cv2.resize(w, size, interpolation=cv2.INTER_AREA)
+    vs = vs.reshape(size[1], size[0], -1)
+    return vs / np.maximum(ws, 1e-6)[..., None], np.minimum(4.0 * ws, 1.0)
 
 
 def _up(v: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Bilinear 2x upsample (pixel-centre aligned), cropped to ``shape``."""
+    """Bilinear 2x upsample (pixel-centre aligned, edges replicated), cropped to ``shape``."""
     h, w = v.shape[:2]
-    p = np.pad(v, ((1, 1), (1, 1), (0, 0)), mode="edge")
-    # Each fine pixel sits a quarter of a coarse pixel from its nearest coarse centre.
-    a, b = 0.75, 0.25
-    rows = np.empty((2 * h, w + 2, v.shape[2]), v.dtype)
-    rows[0::2] = a * p[1:-1] + b * p[:-2]
-    rows[1::2] = a * p[1:-1] + b * p[2:]
-    out = np.empty((2 * h, 2 * w, v.shape[2]), v.dtype)
-    out[:, 0::2] = a * rows[:, 1:-1] + b * rows[:, :-2]
-    out[:, 1::2] = a * rows[:, 1:-1] + b * rows[:, 2:]
-    return out[: shape[0], : shape[1]]
+    out = cv2.resize(v, (2 * w, 2 * h), interpolation=cv2.INTER_LINEAR)
+    return out.reshape(2 * h, 2 * w, -1)[: shape[0], : shape[1]]
+
+
+#: The four-neighbour average of a Jacobi sweep.
+_AVERAGE = np.array([[0.0, 0.25, 0.0], [0.25, 0.0, 0.25], [0.0, 0.25, 0.0]], np.float32)
 
 
 def _smooth(v: np.ndarray, hole: np.ndarray, sweeps: int) -> np.ndarray:
     """Jacobi sweeps of Laplace's equation on hole pixels; others stay fixed."""
-    if not hole.any():
+    if not hole.any() or sweeps <= 0:
         return v
+    shape = v.shape
+    v = np.ascontiguousarray(v, np.float32)
+    mask = hole.view(np.uint8) if hole.dtype == bool else hole.astype(np.uint8)
     for _ in range(sweeps):
-        p = np.pad(v, ((1, 1), (1, 1), (0, 0)), mode="edge")
-        avg = 0.25 * (p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:])
-        v = np.where(hole[..., None], avg, v)
+        avg = cv2.filter2D(v, -1, _AVERAGE, borderType=cv2.BORDER_REPLICATE)
+        v = cv2.copyTo(avg, mask, v).reshape(shape)
     return v
 
 
-def membrane_fill(image: np.ndarray, hole: np.ndarray, sweeps: int = SWEEPS) -> np.ndarray:
-    """``image`` (H, W, C) with ``hole`` pixels filled smoothly from their surroundings."""
+def membrane_fill(
+    image: np.ndarray, hole: np.ndarray, sweeps: int = SWEEPS, fine_sweeps: int | None = None
+) -> np.ndarray:
+    """``image`` (H, W, C) with ``hole`` pixels filled smoothly from their surroundings.
+
+    ``fine_sweeps`` (default ``sweeps``) is the finest level's share: a smooth field (a flow) is
+    carried by the coarse levels, and the finest level's sweeps are most of the time.
+    """
     if not hole.any():
         return image
     if hole.all():
@@ -62,8 +69,10 @@ def membrane_fill(image: np.ndarray, hole: np.ndarray, sweeps: int = SWEEPS) -> 
     while min(levels[-1][1].shape) > 2 and levels[-1][1].min() < 1.0:
         levels.append(_down(*levels[-1]))
     filled = levels[-1][0]
-    for v, w in reversed(levels[:-1]):
+    for i in range(len(levels) - 2, -1, -1):
+        v, w = levels[i]
         coarse = _up(filled, w.shape)
         filled = v * w[..., None] + coarse * (1.0 - w[..., None])
-        filled = _smooth(filled, w < 1.0, sweeps)
+        n = sweeps if i > 0 or fine_sweeps is None else fine_sweeps
+        filled = _smooth(filled, w < 1.0, n)
     return filled.astype(image.dtype)

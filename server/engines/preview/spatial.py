@@ -27,6 +27,35 @@ def hole_box(hole: np.ndarray, margin: int) -> tuple[slice, slice]:
     )
 
 
+def points_box(
+    pts: tuple[np.ndarray, np.ndarray], shape: tuple[int, int], margin: int
+) -> tuple[slice, slice]:
+    """Bounding box of the pixels ``pts`` (ys, xs) grown by ``margin``, clipped to ``shape``."""
+    ys, xs = pts
+    h, w = shape
+    return (
+        slice(max(0, int(ys.min()) - margin), min(h, int(ys.max()) + 1 + margin)),
+        slice(max(0, int(xs.min()) - margin), min(w, int(xs.max()) + 1 + margin)),
+    )
+
+
+def fill_points(
+    frame: np.ndarray, pts: tuple[np.ndarray, np.ndarray], colours: np.ndarray, done: np.ndarray
+) -> np.ndarray:
+    """(N, 3) colours for the pixels ``pts`` of ``frame``: ``colours`` where ``done``, the others
+    filled spatially from them and the plate around (read from the pixels' box alone)."""
+    ys, xs = pts
+    if done.all():
+        return colours.copy()
+    box = points_box(pts, frame.shape[:2], MARGIN)
+    ly, lx = ys - box[0].start, xs - box[1].start
+    crop = frame[box].copy()
+    crop[ly[done], lx[done]] = colours[done]
+    hole = np.zeros(crop.shape[:2], bool)
+    hole[ly[~done], lx[~done]] = True
+    return spatial_fill(crop, hole)[ly, lx]
+
+
 def spatial_fill(image: np.ndarray, hole: np.ndarray, margin: int = MARGIN) -> np.ndarray:
     """``image`` (H, W, C) with ``hole`` (H, W) filled from its surroundings; others unchanged."""
     if not hole.any():
