@@ -78,11 +78,10 @@ def make_shot(root: str, width: int, height: int, frames: int) -> tuple[str, str
             os.symlink(os.path.join(distinct, f"d{k % DISTINCT}.exr"), link)
         mpath = os.path.join(root, f"qm.{f}.png")
         if not os.path.exists(mpath):
-            spec = oiio.ImageSpec(width, height, 1, oiio.UINT8)
-            out = oiio.ImageOutput.create(mpath)
-            out.open(mpath, spec)
-            out.write_image(synthetic_quadmask(width, height, k))
-            out.close()
+            buf = oiio.ImageBuf(oiio.ImageSpec(width, height, 1, oiio.UINT8))
+            buf.set_pixels(oiio.ROI(), synthetic_quadmask(width, height, k)[..., None])
+            if not buf.write(mpath):
+                raise RuntimeError(f"{mpath}: {buf.geterror()}")
     return os.path.join(root, "plate.####.exr"), os.path.join(root, "qm.####.png")
 
 
