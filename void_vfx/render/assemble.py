@@ -129,7 +129,8 @@ def assemble_frame(
     same = img.header.data_window == img.header.display_window
     if change is not None:
         region, alpha = change
-        pixels = img.raw.copy() if same else display_view(_floats(img)).raw.copy()
+        # The frame was read for this output alone: blend into it rather than into a copy.
+        pixels = img.raw if same else display_view(_floats(img)).raw.copy()
         x0, y0, x1, y1 = region
         plate_rgb = pixels[y0:y1, x0:x1][..., list(shot.rgb_index)].astype(np.float32)
         if not np.isfinite(np.add.reduce(plate_rgb, axis=None)):
