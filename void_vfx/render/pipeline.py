@@ -49,9 +49,11 @@ def _accepts_stats(fn: Callable) -> bool:
 class Tracker:
     """Truthful progress: frames read, windows run, frames written, a rate and an estimate.
 
-    Reports go to ``progress(done, total, message)`` in work units (one per frame read, per
-    frame through the engine, per frame written), and, to a callback that takes ``stats=``, as a
-    dict of plain values too. Calls are serialised (reports come from several threads).
+    Reports go to ``progress(index, windows, message)``: ``index`` is the share of all the work
+    done (a unit per frame read, per frame through the engine, per frame written) on the scale
+    of the window count, so it reaches ``windows`` only when the last frame is written; the
+    message says each count, and a callback that takes ``stats=`` gets them as a dict too.
+    Calls are serialised (reports come from several threads).
     """
 
     def __init__(self, plan: WindowPlan, todo, progress: Callable | None, lock) -> None:
@@ -119,10 +121,13 @@ class Tracker:
                 f"{s['frames_written']}/{s['frames']} frames written, "
                 f"{s['rate_fps']:.2f} frames/s{eta}"
             )
+            # On the windows' scale the server already shows, moving with all the work: it
+            # reaches the window count only when the last frame is written.
+            index = self.windows_total * s["done"] // s["total"] if s["total"] else 0
             if self.stats_kw:
-                self.progress(s["done"], s["total"], message, stats=s)
+                self.progress(index, self.windows_total, message, stats=s)
             else:
-                self.progress(s["done"], s["total"], message)
+                self.progress(index, self.windows_total, message)
 
 
 def _duration(seconds: float) -> str:

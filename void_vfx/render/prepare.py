@@ -136,7 +136,7 @@ def _working_frame(shot: Shot, path: str, frame: int, box, *, plate: bool = True
     """
     x0, y0, x1, y1 = box.inside()
     if plate:
-        crop = shot.read_rows(path, frame, y0, y1)[:, x0:x1]
+        crop = shot.read_rows(path, frame, y0, y1, x0, x1)
     else:
         from void_vfx.media.image_io import read_image
 

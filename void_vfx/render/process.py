@@ -68,9 +68,10 @@ def process_shot(
     WindowOutput`` and write the output frames, overlapped (:mod:`.pipeline`). Returns a
     summary of plain values.
 
-    ``progress(done, total, message)`` gets work units (frames read, frames through the engine,
-    frames written) and a message with the counts, a rate and an estimate; a callback that also
-    takes ``stats=`` gets them as a dict. Warnings and progress are never called concurrently.
+    ``progress(index, windows, message)``: ``index`` is the share of all the work done (frames
+    read, frames through the engine, frames written) on the scale of the window count, the
+    message says frames read, windows run, frames written, the rate and an estimate; a callback
+    that also takes ``stats=`` gets those as a dict. Callbacks are never called concurrently.
     """
     lock = threading.RLock()
     warn_to = on_warning or (lambda _m: None)

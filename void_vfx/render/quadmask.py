@@ -158,6 +158,17 @@ def _snap_integers(raw: np.ndarray, tolerance: float) -> tuple[np.ndarray, SnapR
     v = codes if levels == 256 else codes / np.float32(257.0)
     lut = snap(v)
     err = np.abs(v - lut.astype(np.float32))
+    q = lut[raw]
+    if levels == 256:  # errors of 8-bit codes are whole numbers: a uint8 table holds them
+        e = err.astype(np.uint8)[raw]
+        rep = SnapReport(
+            pixels=int(raw.size),
+            moved=int(np.count_nonzero(e > tolerance)),
+            max_error=float(e.max()) if raw.size else 0.0,
+            tolerance=float(tolerance),
+            counts={int(k): int(np.count_nonzero(q == k)) for k in QUAD_VALUES},
+        )
+        return q, rep
     hist = np.bincount(raw.ravel(), minlength=levels)
     seen = hist > 0
     counts = {int(k): int(hist[lut == k].sum()) for k in QUAD_VALUES}
@@ -168,7 +179,7 @@ def _snap_integers(raw: np.ndarray, tolerance: float) -> tuple[np.ndarray, SnapR
         tolerance=float(tolerance),
         counts=counts,
     )
-    return lut[raw], rep
+    return q, rep
 
 
 def is_quadmask(q: np.ndarray) -> bool:

@@ -198,9 +198,12 @@ class Shot:
             clear_first_frame_affected(q, inplace=True)
         return CompactMask.of(q, moved, max_error)
 
-    def read_rows(self, path: str, frame: int, y0: int, y1: int) -> np.ndarray:
-        """Display rows ``y0:y1`` of a plate frame's R, G, B (float32, NaN/Inf left as they
-        are): only the scanlines a window's crop needs are decoded. Files whose data window is
+    def read_rows(
+        self, path: str, frame: int, y0: int, y1: int, x0: int = 0, x1: int | None = None
+    ) -> np.ndarray:
+        """Display rows ``y0:y1`` (columns ``x0:x1``) of a plate frame's R, G, B as float32,
+        NaN/Inf left as they are: only the scanlines a window's crop needs are decoded (half
+        files as half, widened to float32 over the columns kept). Files whose data window is
         not the display window, or tiled ones, are read whole."""
         from void_vfx.media.image_io import _open, read_image
 
@@ -215,21 +218,23 @@ class Shot:
             )
             if same and spec.tile_width == 0:
                 c0, c1 = min(self.rgb_index), max(self.rgb_index) + 1
-                data = inp.read_scanlines(0, 0, spec.y + y0, spec.y + y1, 0, c0, c1, "float")
+                types = {str(t) for t in spec.channelformats} or {str(spec.format)}
+                fmt = "half" if types == {"half"} else "float"
+                data = inp.read_scanlines(0, 0, spec.y + y0, spec.y + y1, 0, c0, c1, fmt)
                 if data is None or inp.has_error:
                     raise ImageIOError(
                         f"{path} (frame {frame}): cannot read pixels: "
                         f"{inp.geterror() or 'no data'}; the file is truncated or damaged: "
                         "re-render or re-copy it"
                     )
-                data = data.reshape(y1 - y0, spec.width, c1 - c0)
+                data = data.reshape(y1 - y0, spec.width, c1 - c0)[:, x0:x1]
                 if self.rgb_index != tuple(range(c0, c1)) or c1 - c0 != 3:
                     data = data[..., [i - c0 for i in self.rgb_index]]
-                return data
+                return data.astype(np.float32)
         finally:
             inp.close()
         img = read_image(path, frame=frame, raw=True)
-        return img.raw[y0:y1][..., list(self.rgb_index)]
+        return img.raw[y0:y1, x0:x1][..., list(self.rgb_index)]
 
 
 def _check_sizes(plate, frames, size, others: list[tuple[str, Any, bool]]) -> None:
