@@ -4,8 +4,9 @@ Run: ``python bench/pipeline_bench.py`` (4K, several minutes on 2 cores) or ``--
 1024x540 shot, a minute). A synthetic half DWAA EXR shot with a moving quadmask (8-bit PNG,
 long enough for 4 windows of 13 frames) goes through the real render path
 (:func:`void_vfx.render.process.process_shot`) with a simulated engine that sleeps a fixed time
-per window, standing in for the GPU (``--engine-s``, default twice the 0.6 s per frame target
-times the window's frames, so that perfect overlap is possible). It prints one figure per line:
+per window, standing in for the GPU (``--engine-s``; by default twice the CPU work of a window,
+measured first from a window's preparation and the assembly of a few frames, so that perfect
+overlap is possible). It prints one figure per line:
 
 - ``cpu per frame``: process CPU time (user + system, all threads) of the job, per frame;
 - ``engine total`` and ``wall`` of the job;
@@ -152,6 +153,17 @@ def timed_assembly(job: str, spec, plan, out: str, frames) -> float:
     return time.perf_counter() - t
 
 
+def _commit_probe(job: str, spec) -> None:
+    """Window 0 committed (as the engine would) in a job folder of its own, for the probe."""
+    from void_vfx.render.prepare import prepare_window
+    from void_vfx.render.process import open_job
+    from void_vfx.render.store import commit_window
+
+    shot, plan = open_job(spec, job)
+    window_input, ctx = prepare_window(spec, plan, plan.windows[0], shot=shot)
+    commit_window(job, plan.windows[0], window_input.frames * np.float32(0.9), ctx)
+
+
 def main_run(args, root: str) -> None:
     from void_vfx.render.prepare import prepare_window
     from void_vfx.render.process import open_job, process_shot
@@ -160,28 +172,38 @@ def main_run(args, root: str) -> None:
     frames, window, overlap = 40, 13, 4
     plate, qm = make_shot(os.path.join(root, "main"), width, height, frames)
     spec = make_spec(plate, qm, frames, window, overlap)
-    per_window = args.engine_s if args.engine_s is not None else 2 * 0.6 * window
-    if args.quick and args.engine_s is None:
-        per_window *= (width * height) / (4096 * 2160)
+
+    # The part no pipeline can hide, each timed alone (and, from their CPU time, the engine's
+    # sleep: twice the CPU work of a window, so that perfect overlap is possible).
+    cpu0, t = cpu_seconds(), time.perf_counter()
+    shot, plan = open_job(spec, os.path.join(root, "job_head"))
+    prepare_window(spec, plan, plan.windows[0], shot=shot)
+    head = time.perf_counter() - t
+    cpu_prep = cpu_seconds() - cpu0
+    print(f"size: {width}x{height}, {frames} frames, windows of {window} (overlap {overlap})")
+    print(f"first window preparation: {head:.2f} s")
+    if args.engine_s is not None:
+        per_window = args.engine_s
+    else:
+        probe = list(plan.windows[0].frames())[:4]
+        first_job = os.path.join(root, "job_probe")
+        _commit_probe(first_job, spec)
+        cpu0 = cpu_seconds()
+        timed_assembly(first_job, spec, plan, os.path.join(root, "probe"), probe)
+        cpu_frame = (cpu_seconds() - cpu0) / len(probe) + cpu_prep / window
+        per_window = 2 * cpu_frame * window
+    print(f"simulated engine: {per_window:.2f} s per window")
     engine = SleepEngine(per_window)
     job, out = os.path.join(root, "job"), os.path.join(root, "out_full")
     cpu0, t0 = cpu_seconds(), time.perf_counter()
     process_shot(spec, engine, job, out)
     wall = time.perf_counter() - t0
     cpu = cpu_seconds() - cpu0
-    print(f"size: {width}x{height}, {frames} frames, windows of {window} (overlap {overlap})")
     print(f"cpu per frame: {cpu / frames:.3f} s")
     print(f"engine total: {engine.total:.2f} s")
     print(f"wall: {wall:.2f} s")
-
-    # The part no pipeline can hide, each timed alone from the committed windows.
-    t = time.perf_counter()
-    shot, plan = open_job(spec, os.path.join(root, "job_head"))
-    prepare_window(spec, plan, plan.windows[0], shot=shot)
-    head = time.perf_counter() - t
     last = plan.windows[-1]
     tail = timed_assembly(job, spec, plan, os.path.join(root, "tail"), list(last.frames()))
-    print(f"first window preparation: {head:.2f} s")
     print(f"last window assembly: {tail:.2f} s")
     print(f"overlap ratio: {wall / (engine.total + head + tail):.3f}")
 
