@@ -278,3 +278,19 @@ def test_cancel_joins_every_thread_and_leaves_no_partial_file(tmp_path, shot):
     assert not [n for n in alive if n.startswith("void-")], alive
     for folder, _, names in os.walk(tmp_path):
         assert not [n for n in names if n.startswith(".")], (folder, names)
+
+
+def test_cli_output_mode_reaches_the_spec(shot):
+    import argparse
+
+    from void_vfx.cli.remove import add_remove_arguments, build_remove_spec
+
+    p = argparse.ArgumentParser()
+    add_remove_arguments(p)
+    plate, matte = str(shot / "plate.####.exr"), str(shot / "matte.####.exr")
+    args = p.parse_args([plate, "--primary", matte, "--output-mode", "patch"])
+    assert build_remove_spec(args, "preview").output.mode == "patch"
+    args = p.parse_args([plate, "--primary", matte])
+    assert build_remove_spec(args, "preview").output.mode == "full"
+    with pytest.raises(SystemExit):
+        p.parse_args([plate, "--primary", matte, "--output-mode", "bbox"])
