@@ -199,16 +199,19 @@ def test_identity_engine_round_trips_inside_the_mask(tmp_path, shot_dir, mode):
 
 
 def test_noisy_8bit_quadmask_source_is_snapped(tmp_path, shot_dir):
-    """A delivered 8-bit quadmask with compression-like noise: snapped, reported, first frame's
-    affected area cleared."""
+    """A delivered 8-bit quadmask with compression-like noise: snapped, first frame's affected
+    area cleared, and one summary for the job (frames, worst frame, share moved)."""
     rng = np.random.default_rng(3)
     import OpenImageIO as oiio
 
+    moved = {}
     for f in range(FIRST, LAST + 1):
         q = np.full((H, W), 255.0)
         q[40:110, 60:200] = 127
         q[60:90, 100:124] = 0
         noisy = np.clip(q + rng.integers(-20, 21, q.shape), 0, 255).astype(np.uint8)
+        # noise of at most 20 never crosses a snap bound: a pixel moved when it is > 8 off
+        moved[f] = int(np.count_nonzero(np.abs(noisy - q) > 8))
         buf = oiio.ImageBuf(oiio.ImageSpec(W, H, 1, oiio.UINT8))
         buf.set_pixels(oiio.ROI(), noisy[..., None])
         assert buf.write(str(tmp_path / f"quad.{f}.png"))
@@ -222,7 +225,21 @@ def test_noisy_8bit_quadmask_source_is_snapped(tmp_path, shot_dir):
     assert set(np.unique(first).tolist()) == {0, 255}  # 127 cleared on the shot's first frame
     assert set(np.unique(later).tolist()) == {0, 127, 255}
     assert (later[60:90, 100:124] == 0).all() and (later[40:60, 60:200] == 127).all()
-    assert messages and "quad.1001.png (frame 1001)" in messages[0] and "moved" in messages[0]
+    assert messages == []  # nothing said per frame
+    process_shot(
+        spec,
+        _constant_engine([]),
+        str(tmp_path / "j"),
+        str(tmp_path / "o"),
+        on_warning=messages.append,
+    )
+    snapped = [m for m in messages if "snapped" in m]
+    worst = max(moved, key=lambda f: moved[f])
+    share = 100 * sum(moved.values()) / (W * H * len(moved))
+    assert len(snapped) == 1, snapped
+    assert "quad.####.png" in snapped[0] and "on 30 of 30 frames" in snapped[0]
+    assert f"{share:.3f}% of all pixels" in snapped[0]
+    assert f"worst frame {worst}: {100 * moved[worst] / (W * H):.3f}% moved" in snapped[0]
 
 
 def test_bigben_sample_window(tmp_path, shared_data):

@@ -91,6 +91,9 @@ def add_remove_arguments(p: argparse.ArgumentParser) -> None:
                    help="shortest model window, 8j+5 (85; 13 or 21 are faster)")  # fmt: skip
     p.add_argument("--compression", default=None, help="EXR compression of the output (zip)")
     p.add_argument("--pixel-type", choices=("half", "float"), default=None)
+    p.add_argument("--output-mode", choices=("full", "patch"), default=None,
+                   help="full frames (default) or patch: only the changed region as each "
+                   "EXR's data window, to comp over the plate")  # fmt: skip
     p.add_argument("--priority", type=int, default=None, help="higher runs first")
     p.add_argument("--files", default="auto", choices=("auto", "path", "stream"),
                    help="path: the server reads the files; stream: upload them (auto: probe)")  # fmt: skip
@@ -117,6 +120,7 @@ _SPEC_OPTIONS = (
     ("min_window", "window", "min_length"),
     ("compression", "output", "compression"),
     ("pixel_type", "output", "pixel_type"),
+    ("output_mode", "output", "mode"),
 )
 
 

@@ -56,6 +56,7 @@ COMPRESSIONS = (
     "htj2k32",
 )
 HIGHLIGHTS = ("shoulder", "clip")
+OUTPUT_MODES = ("full", "patch")
 #: Fields naming files: a client uploads them in stream mode, the server rewrites their paths.
 FILE_FIELDS = ("plate", "primary", "affected", "quadmask", "pass1_result")
 #: Frame rates given as decimals that mean an NTSC rational.
@@ -127,6 +128,10 @@ class OutputSettings:
     version: int = 0
     compression: str = "zip"
     pixel_type: str = "half"
+    #: "full": whole frames (unchanged ones copied from the plate when the format matches);
+    #: "patch": each EXR's data window only the region the removal changed (Nuke reads it as a
+    #: bounding box over the plate), no file for a frame nothing changed.
+    mode: str = "full"
 
 
 @dataclass
@@ -256,6 +261,7 @@ class JobSpec:
         if sep and not level.replace(".", "", 1).isdigit():
             raise SpecError("output.compression", f"level {level!r} must be a number (dwaa:45)")
         _one_of("output.pixel_type", o.pixel_type, PIXEL_TYPES)
+        _one_of("output.mode", o.mode, OUTPUT_MODES)
         if not 0 <= o.version <= MAX_VERSION:
             raise SpecError(
                 "output.version", f"{o.version} must be 0..{MAX_VERSION} (0 = next free version)"

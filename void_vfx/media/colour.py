@@ -136,8 +136,17 @@ def _sanitise(rgb: np.ndarray) -> np.ndarray:
     out = np.array(rgb, dtype=np.float32, order="C", copy=True)
     if out.shape[-1] != 3:
         raise ColourError(f"colour transforms take (..., 3) RGB arrays, got shape {out.shape}")
-    np.nan_to_num(out, copy=False, nan=0.0, posinf=65504.0, neginf=0.0)
-    return out
+    return _finite(out)
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    """NaN -> 0, +Inf -> 65504, -Inf -> 0, in place; one sum proves most arrays clean, so the
+    three full scans of ``nan_to_num`` run only where something is to be replaced."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        clean = np.isfinite(np.add.reduce(values, axis=None))
+    if not clean:
+        np.nan_to_num(values, copy=False, nan=0.0, posinf=65504.0, neginf=0.0)
+    return values
 
 
 class ColourTransform:
@@ -191,7 +200,7 @@ class ColourTransform:
         """Plate RGB (..., 3) -> working encoding in [0, 1], float32, never NaN."""
         out = _sanitise(rgb)
         self._forward.applyRGB(out)
-        np.nan_to_num(out, copy=False, nan=0.0, posinf=65504.0, neginf=0.0)
+        _finite(out)
         if self.highlight == "shoulder":
             return shoulder(out, self.knee)
         return np.clip(out, 0.0, 1.0, out=out)

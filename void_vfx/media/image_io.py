@@ -209,8 +209,11 @@ def check_channel(
 
 def count_nonfinite(pixels: np.ndarray) -> int:
     """Number of NaN/Inf values; a sum first, since a finite sum proves there are none."""
+    if pixels.dtype.kind != "f":
+        return 0  # integer pixels are always finite
+    wide = np.float32 if pixels.dtype == np.float16 else None  # a half sum overflows at 65504
     with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.add.reduce(pixels, axis=None)):
+        if np.isfinite(np.add.reduce(pixels, axis=None, dtype=wide)):
             return 0
     return int(pixels.size - np.count_nonzero(np.isfinite(pixels)))
 
@@ -223,6 +226,7 @@ def read_image(
     raw: bool = False,
     window: str = "display",
     on_nonfinite: NonfiniteCallback | None = None,
+    pixel_format: str = "float",
 ) -> Image:
     """Read one image as float32 (H, W, C).
 
@@ -230,6 +234,8 @@ def read_image(
     ("a", "r", "mask.a") or a list of names. ``path`` may be a pattern when ``frame`` is given.
     ``window="display"`` returns the display window; ``"data"`` the data window as stored.
     ``raw=True`` skips the NaN/Inf replacement (they are still counted).
+    ``pixel_format="native"`` keeps the file's own type where all channels share one of half,
+    uint8 and uint16 (float16 / uint8 / uint16 arrays: exact, and half or a quarter the memory).
     """
     path = _resolve_path(path, frame)
     where = _where(path, frame)
@@ -240,10 +246,13 @@ def read_image(
         idx, names = _pick_channels(list(spec.channelnames), channels, where)
         real = [i for i in idx if i >= 0] or [0]
         chbegin, chend = min(real), max(real) + 1
+        fmt = "float"
+        if pixel_format == "native" and len(set(header.channel_types)) == 1:
+            fmt = {"half": "half", "uint8": "uint8", "uint16": "uint16"}.get(header.pixel_type, fmt)
         if (chbegin, chend) == (0, spec.nchannels):
-            data = inp.read_image(format="float")  # the plain call: OIIO's fastest path
+            data = inp.read_image(format=fmt)  # the plain call: OIIO's fastest path
         else:
-            data = inp.read_image(0, 0, chbegin, chend, "float")
+            data = inp.read_image(0, 0, chbegin, chend, fmt)
         if data is None or inp.has_error:
             raise ImageIOError(
                 f"{where}: cannot read pixels: {inp.geterror() or 'no data'}; the file is "
@@ -279,7 +288,7 @@ def _place_in_display(data: np.ndarray, header: ImageHeader) -> np.ndarray:
     fx, fy, fw, fh = header.display_window
     if (dx, dy, dw, dh) == (fx, fy, fw, fh):
         return data
-    out = np.zeros((fh, fw, data.shape[2]), np.float32)
+    out = np.zeros((fh, fw, data.shape[2]), data.dtype)
     x0, y0 = max(dx, fx), max(dy, fy)
     x1, y1 = min(dx + dw, fx + fw), min(dy + dh, fy + fh)
     if x1 > x0 and y1 > y0:

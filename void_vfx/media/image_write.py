@@ -76,7 +76,9 @@ def write_exr(
         arr = arr[..., None]
     if arr.ndim != 3:
         raise ImageIOError(f"{path}: pixels must be (H, W) or (H, W, C), got shape {arr.shape}")
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    # Half pixels going to a half file pass through untouched (no float round trip, same bits).
+    keep = arr.dtype == np.float16 and pixel_type == "half"
+    arr = np.ascontiguousarray(arr, dtype=np.float16 if keep else np.float32)
     h, w, c = arr.shape
     names = tuple(channel_names) if channel_names is not None else None
     if names is None:

@@ -3,29 +3,60 @@
 Each window's result is resized back, returned to the plate's colour space, crossfaded with
 overlapping windows and pasted into the plate under the feathered mask; every other pixel keeps
 the plate's own bits. Header, channels and data window of the plate are carried.
+
+``output.mode`` "full" writes whole frames; a frame no window changed is the plate file copied
+byte for byte when its compression and pixel type are the output's (else re-encoded). "patch"
+writes only the changed region, as the data window of an EXR whose display window, header and
+metadata are the plate's, and no file for a frame that nothing changed.
 """
 
 from __future__ import annotations
 
+import math
+import os
+import shutil
+from threading import Event
+
 import numpy as np
 
-from void_vfx.render.roi import alpha_region, blend_region, paste_alpha, uncrop
+from void_vfx.errors import Cancelled, ImageIOError
+from void_vfx.model_facts import QUAD_KEEP
+from void_vfx.render.maskcache import CompactMask
+from void_vfx.render.quadmask import dilate
+from void_vfx.render.roi import _box_mean, blend_into, uncrop
 from void_vfx.render.shot import Shot, Warn, display_view, onto_data_window
 from void_vfx.render.store import box_of, load_window_frames, load_window_meta
 from void_vfx.render.windows import WindowPlan
 
+OUTPUT_MODES = ("full", "patch")
 
-def _composite(shot: Shot, job_dir: str, cover, metas, frame: int, img) -> np.ndarray:
-    """The output pixels of one frame: crossfaded window results pasted into the raw plate."""
-    raw = img.raw if img.raw is not None else img.pixels
-    if all(m["skipped"] for m in metas):
-        return raw
-    alpha = paste_alpha(shot.quadmask(frame), shot.spec.roi.feather)
-    region = alpha_region(alpha)
-    if region is None:
-        return raw
-    x0, y0, x1, y1 = region
-    plate_rgb = img.pixels[y0:y1, x0:x1][..., list(shot.rgb_index)]
+
+def feathered_alpha(
+    mask: CompactMask, feather_px: int
+) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+    """The paste alpha of :func:`void_vfx.render.roi.paste_alpha` over its own bounding box:
+    (region (x0, y0, x1, y1) of alpha > 0, alpha there), or None when nothing is pasted. Works
+    on the compact mask alone; the numbers are paste_alpha's."""
+    b = mask.bounds()
+    if b is None:
+        return None
+    if feather_px <= 0:
+        return b, (mask.sub != QUAD_KEEP).astype(np.float32)
+    r = max(1, int(math.ceil(feather_px / 2)))
+    pad = 2 * r + 1
+    x0, y0 = max(b[0] - pad, 0), max(b[1] - pad, 0)
+    x1, y1 = min(b[2] + pad, mask.width), min(b[3] + pad, mask.height)
+    alpha = _box_mean(dilate(mask.region(x0, y0, x1, y1) != QUAD_KEEP, r), r)
+    rows = np.flatnonzero((alpha > 0).any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero((alpha > 0).any(axis=0))
+    ry0, ry1, rx0, rx1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    return (x0 + rx0, y0 + ry0, x0 + rx1, y0 + ry1), alpha[ry0:ry1, rx0:rx1]
+
+
+def _window_rgb(shot: Shot, job_dir: str, cover, metas, frame: int, region, plate_rgb):
+    """The crossfaded window results over ``region``, in the plate's colour space."""
     acc = np.zeros(plate_rgb.shape, dtype=np.float32)
     for (w, weight), meta in zip(cover, metas, strict=True):
         if weight == 0:
@@ -36,7 +67,7 @@ def _composite(shot: Shot, job_dir: str, cover, metas, frame: int, img) -> np.nd
         result = np.asarray(load_window_frames(job_dir, w.index)[frame - w.first])
         rgb = np.clip(uncrop(result, box_of(meta), region), 0.0, 1.0)
         acc += weight * shot.colour.from_working(rgb, ceiling=meta["ceiling"])
-    return blend_region(raw, acc, region, alpha, shot.rgb_index)
+    return acc
 
 
 def output_path(shot: Shot, out_dir: str, frame: int, stem: str | None = None) -> str:
@@ -47,6 +78,128 @@ def output_path(shot: Shot, out_dir: str, frame: int, stem: str | None = None) -
     return OutputName(0, out_dir, stem or output_stem(shot.spec)).path(
         frame, max(4, shot.plate.padding)
     )
+
+
+def frame_changes(shot: Shot, metas, frame: int):
+    """(region, alpha) a frame's windows change, or None when the frame is the plate's."""
+    if all(m["skipped"] for m in metas):
+        return None
+    return feathered_alpha(shot.compact_quadmask(frame), shot.spec.roi.feather)
+
+
+def assemble_frame(
+    job_dir: str,
+    shot: Shot,
+    plan: WindowPlan,
+    out_dir: str,
+    frame: int,
+    metas,
+    *,
+    stem: str | None = None,
+    stop: Event | None = None,
+) -> str | None:
+    """Write one output frame from its committed windows (``metas``, as ``plan`` covers the
+    frame); returns its path, or None for an unchanged frame in patch mode."""
+    from void_vfx.media.image_io import read_header, read_image
+    from void_vfx.media.image_write import write_exr
+
+    spec = shot.spec
+    mode = getattr(spec.output, "mode", "full")
+    cover = plan.windows_for_frame(frame)
+    change = frame_changes(shot, metas, frame)
+    plate_path = shot.plate.path(frame)
+    target = output_path(shot, out_dir, frame, stem)
+    if change is None:
+        if mode == "patch":
+            return None
+        if _copyable(read_header(plate_path, frame=frame), spec, shot.fps):
+            _check_stop(stop)
+            return _copy(plate_path, target)
+    header = read_header(plate_path, frame=frame)
+    native = spec.output.pixel_type == "half" and set(header.channel_types) == {"half"}
+    img = read_image(
+        plate_path,
+        frame=frame,
+        window="data",
+        raw=True,
+        pixel_format="native" if native else "float",
+    )
+    shot.note_frame(img, frame, whole=True)
+    pixels, origin = img.raw, None
+    same = img.header.data_window == img.header.display_window
+    if change is not None:
+        region, alpha = change
+        # The frame was read for this output alone: blend into it rather than into a copy.
+        pixels = img.raw if same else display_view(_floats(img)).raw.copy()
+        x0, y0, x1, y1 = region
+        plate_rgb = pixels[y0:y1, x0:x1][..., list(shot.rgb_index)].astype(np.float32)
+        if not np.isfinite(np.add.reduce(plate_rgb, axis=None)):
+            np.nan_to_num(plate_rgb, copy=False, nan=0.0, posinf=65504.0, neginf=0.0)
+        rgb = _window_rgb(shot, job_dir, cover, metas, frame, region, plate_rgb)
+        blend_into(pixels, rgb, region, alpha, shot.rgb_index)
+        if mode == "patch":
+            pixels, origin = pixels[y0:y1, x0:x1], (x0, y0)
+        elif not same:
+            pixels, origin = onto_data_window(pixels, _floats(img))
+    elif not same:
+        origin = img.header.data_window[:2]
+    _check_stop(stop)
+    return write_exr(
+        target,
+        pixels,
+        header=_with_rate(img.header, shot.fps),
+        origin=origin,
+        compression=spec.output.compression,
+        pixel_type=spec.output.pixel_type,
+        channel_names=img.channel_names,
+        sources=[plate_path],
+    )
+
+
+def _floats(img):
+    """``img`` with float32 pixels (the display/data window helpers work in float32)."""
+    if img.raw.dtype == np.float32:
+        return img
+    from dataclasses import replace
+
+    raw = img.raw.astype(np.float32)
+    return replace(img, pixels=raw, raw=raw)
+
+
+def _check_stop(stop: Event | None) -> None:
+    if stop is not None and stop.is_set():
+        raise Cancelled("stopped before writing")
+
+
+def _copyable(header, spec, fps: str) -> bool:
+    """True when the plate file is exactly what full mode would write for an unchanged frame:
+    an EXR with the output's compression and pixel type that carries the shot's frame rate."""
+    from fractions import Fraction
+
+    rate = header.attributes.get("FramesPerSecond")
+    try:
+        same_rate = rate is not None and Fraction(int(rate[0]), int(rate[1])) == Fraction(fps)
+    except (TypeError, ValueError, IndexError, ZeroDivisionError):
+        same_rate = False
+    return (
+        str(header.file_format).lower() == "openexr"
+        and header.compression.lower() == spec.output.compression.lower()
+        and set(header.channel_types) == {spec.output.pixel_type}
+        and same_rate
+    )
+
+
+def _copy(src: str, target: str) -> str:
+    """Copy a plate file to ``target`` (temporary name, renamed into place); never onto it."""
+    from void_vfx.atomic import atomic_target
+
+    if os.path.realpath(src) == os.path.realpath(target):
+        raise ImageIOError(
+            f"{target}: refusing to write over a source image; choose another output"
+        )
+    with atomic_target(target, ".tmp.exr") as tmp:
+        shutil.copyfile(src, tmp)
+    return target
 
 
 def assemble_frames(
@@ -62,14 +215,11 @@ def assemble_frames(
 ) -> list[int]:
     """Write the final EXR of every plate frame (of ``frames``) whose windows are all committed.
 
-    Returns the frames written. Header, channels and data window of the plate are carried (the
-    result is pasted where data and display windows overlap; overscan keeps the plate's bits);
-    compression and pixel type come from the spec. Frames of skipped windows are the plate,
-    rewritten.
+    Returns the frames written (in patch mode, without the frames nothing changed). Header,
+    channels and data window of the plate are carried (the result is pasted where data and
+    display windows overlap; overscan keeps the plate's bits); compression and pixel type come
+    from the spec.
     """
-    from void_vfx.media.image_io import read_image
-    from void_vfx.media.image_write import write_exr
-
     shot = shot or Shot.open(spec, on_warning=on_warning)
     wanted = list(frames) if frames is not None else list(range(plan.first, plan.last + 1))
     cache: dict[int, dict | None] = {}
@@ -82,22 +232,8 @@ def assemble_frames(
         metas = [cache[w.index] for w, _ in cover]
         if any(m is None for m in metas):
             continue
-        plate_path = shot.plate.path(f)
-        img = read_image(plate_path, frame=f, window="data")
-        shot.note_frame(img, f, whole=True)
-        pixels = _composite(shot, job_dir, cover, metas, f, display_view(img))
-        pixels, origin = onto_data_window(pixels, img)
-        write_exr(
-            output_path(shot, out_dir, f, stem),
-            pixels,
-            header=_with_rate(img.header, shot.fps),
-            origin=origin,
-            compression=spec.output.compression,
-            pixel_type=spec.output.pixel_type,
-            channel_names=img.channel_names,
-            sources=[plate_path],
-        )
-        written.append(f)
+        if assemble_frame(job_dir, shot, plan, out_dir, f, metas, stem=stem) is not None:
+            written.append(f)
     return written
 
 

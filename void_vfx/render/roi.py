@@ -127,16 +127,46 @@ def plan_crop(
     """
     q = np.asarray(quadmasks)
     height, width = q.shape[-2:]
-    if mode == "full":
-        return full_frame_box(width, height) if np.any(q != QUAD_KEEP) else None
-    if mode != "crop":
+    if mode not in ("crop", "full"):
         raise PlanError(f"unknown roi mode {mode!r}: use 'crop' or 'full'")
     union = nonkeep_union(q)
     rows = np.flatnonzero(union.any(axis=1))
     if rows.size == 0:
         return None
     cols = np.flatnonzero(union.any(axis=0))
-    x0, x1, y0, y1 = int(cols[0]), int(cols[-1]) + 1, int(rows[0]), int(rows[-1]) + 1
+    bounds = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+    return crop_for_bounds(
+        bounds,
+        width,
+        height,
+        margin=margin,
+        margin_px=margin_px,
+        feather=feather,
+        min_height=min_height,
+        mode=mode,
+    )
+
+
+def crop_for_bounds(
+    bounds: tuple[int, int, int, int] | None,
+    width: int,
+    height: int,
+    *,
+    margin: float = 0.15,
+    margin_px: int = 0,
+    feather: int = 0,
+    min_height: int = WORK_HEIGHT,
+    mode: str = "crop",
+) -> CropBox | None:
+    """:func:`plan_crop` given the bounding box (x0, y0, x1, y1) of the window's non-keep pixels
+    (None: there are none) on a ``width`` x ``height`` frame."""
+    if bounds is None:
+        return None
+    if mode == "full":
+        return full_frame_box(width, height)
+    if mode != "crop":
+        raise PlanError(f"unknown roi mode {mode!r}: use 'crop' or 'full'")
+    x0, y0, x1, y1 = bounds
     grow = math.ceil(margin * max(x1 - x0, y1 - y0)) + max(0, margin_px) + max(0, feather) + 1
     # Margin beyond the frame buys nothing: clip first, then widen to 7:4 (reflecting if needed).
     x0, y0 = max(x0 - grow, 0), max(y0 - grow, 0)
@@ -179,11 +209,21 @@ def quadmask_to_work(
 ) -> np.ndarray:
     """The model's mask resize applied to the crop: area filter on the raw 0-255 values of the box
     (reflected like the plate), rounded to 8 bits, snapped to the four values. (H, W) -> size."""
-    h, w = quadmask_full.shape
-    wy, ylo, yhi = fold_reflect(area_weights(box.height, size[0]), box.y0, h)
-    wx, xlo, xhi = fold_reflect(area_weights(box.width, size[1]), box.x0, w)
-    sub = quadmask_full[ylo:yhi, xlo:xhi].astype(np.float32)
-    return snap(np.rint(apply_separable(sub, wy, wx)))
+    (xlo, ylo, xhi, yhi), wy, wx = mask_source_rows(box, size)
+    return mask_part_to_work(quadmask_full[ylo:yhi, xlo:xhi], wy, wx)
+
+
+def mask_source_rows(box: CropBox, size: tuple[int, int] = (WORK_HEIGHT, WORK_WIDTH)):
+    """The frame pixels (x0, y0, x1, y1) and folded weights :func:`quadmask_to_work` uses, so a
+    caller holding only part of the mask can supply just that part."""
+    wy, ylo, yhi = fold_reflect(area_weights(box.height, size[0]), box.y0, box.frame_height)
+    wx, xlo, xhi = fold_reflect(area_weights(box.width, size[1]), box.x0, box.frame_width)
+    return (xlo, ylo, xhi, yhi), wy, wx
+
+
+def mask_part_to_work(part: np.ndarray, wy: np.ndarray, wx: np.ndarray) -> np.ndarray:
+    """The rest of :func:`quadmask_to_work` on the part :func:`mask_source_rows` named."""
+    return snap(np.rint(apply_separable(part.astype(np.float32), wy, wx)))
 
 
 def uncrop(
@@ -259,10 +299,24 @@ def blend_region(
     where alpha > 0; everything else is the plate's own bits."""
     out = plate_raw.copy()
     x0, y0, x1, y1 = region
+    blend_into(out, rgb, region, alpha[y0:y1, x0:x1], channels)
+    return out
+
+
+def blend_into(
+    out: np.ndarray,
+    rgb: np.ndarray,
+    region: tuple[int, int, int, int],
+    alpha_region: np.ndarray,
+    channels: tuple[int, int, int] = (0, 1, 2),
+) -> None:
+    """:func:`blend_region` in place on ``out`` (float32 or float16), given the alpha of the
+    region alone."""
+    x0, y0, x1, y1 = region
     c0 = channels[0]
     ch = slice(c0, c0 + 3) if tuple(channels) == (c0, c0 + 1, c0 + 2) else list(channels)
-    a = alpha[y0:y1, x0:x1, None]
-    src = plate_raw[y0:y1, x0:x1][..., ch]
+    a = alpha_region[..., None]
+    src = out[y0:y1, x0:x1][..., ch]
     res = np.asarray(rgb, dtype=np.float32)
     with np.errstate(invalid="ignore", over="ignore"):
         srcf = src.astype(np.float32)
@@ -271,7 +325,6 @@ def blend_region(
         mixed = srcf + (res - srcf) * a
     mixed = np.where(a >= 1.0, res, mixed)
     out[y0:y1, x0:x1, ch] = np.where(a > 0, mixed.astype(out.dtype), src)
-    return out
 
 
 def paste_back(

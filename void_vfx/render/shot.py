@@ -15,7 +15,11 @@ import numpy as np
 
 from void_vfx.errors import ColourError, ImageIOError, MaskError, SequenceError
 from void_vfx.media.resample import resize
+from void_vfx.render.maskcache import CompactMask, MaskCache
 from void_vfx.render.quadmask import build_quadmask, clear_first_frame_affected, snap_quadmask
+
+#: Pixels a snapped quadmask value may differ from the file's by before it counts as moved.
+SNAP_TOLERANCE = 8.0
 
 Warn = Callable[[str], None]
 
@@ -46,12 +50,16 @@ class Shot:
     rgb_index: tuple[int, int, int]
     on_warning: Warn = _quiet
     _mask_seqs: dict[str, Any] = field(default_factory=dict)
-    _warned: set[int] = field(default_factory=set)
     #: NaN/Inf values per plate frame (of the frames assembled so far), for the job's summary.
     nonfinite: dict[int, int] = field(default_factory=dict)
     _nan_told: set[int] = field(default_factory=set)
     #: Frame rate: the spec's, else the plate header's FramesPerSecond, else 24.
     fps: str = "24"
+    #: Each frame's quadmask, made once (see :mod:`void_vfx.render.maskcache`).
+    masks: MaskCache = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.masks = MaskCache(self._make_mask)
 
     @classmethod
     def open(cls, spec, *, on_warning: Warn | None = None) -> Shot:
@@ -136,8 +144,11 @@ class Shot:
 
         src = getattr(self.spec, name)
         path = self._mask_seqs[name].path(frame)
-        img = read_image(path, src.channel, frame=frame)
+        quad = name == "quadmask"
+        img = read_image(path, src.channel, frame=frame, pixel_format="native" if quad else "float")
         m = img.pixels[..., 0]
+        if m.dtype.kind == "u" and m.shape != (self.height, self.width):
+            m = m.astype(np.float32) / np.float32(np.iinfo(m.dtype).max)  # as a float read
         if m.shape != (self.height, self.width):
             if not self.spec.mask.resize:
                 raise MaskError(
@@ -152,15 +163,28 @@ class Shot:
 
     def quadmask(self, frame: int) -> np.ndarray:
         """The full-resolution quadmask (H, W) uint8 of one plate frame."""
+        return self.masks.get(frame).full()
+
+    def compact_quadmask(self, frame: int) -> CompactMask:
+        """One frame's quadmask as its non-keep bounding box, made once per job."""
+        return self.masks.get(frame)
+
+    def snap_summary(self) -> str | None:
+        """One sentence on what snapping a delivered quadmask moved over the frames seen."""
+        if "quadmask" not in self._mask_seqs:
+            return None
+        return self.masks.snap_summary(SNAP_TOLERANCE, self._mask_seqs["quadmask"].format())
+
+    def _make_mask(self, frame: int) -> CompactMask:
         m = self.spec.mask
+        moved, max_error = 0, 0.0
         if "quadmask" in self._mask_seqs:
             raw = self._read_matte("quadmask", frame)
-            scale = 1.0 if float(np.max(raw, initial=0.0)) > 2.0 else None  # stored as 0-255
-            q, rep = snap_quadmask(raw, float_scale=scale)
-            if rep.moved and frame not in self._warned:
-                self._warned.add(frame)
-                path = self._mask_seqs["quadmask"].path(frame)
-                self.on_warning(f"{path} (frame {frame}): quadmask snapped: {rep.describe()}")
+            scale = None
+            if raw.dtype.kind == "f" and float(np.max(raw, initial=0.0)) > 2.0:
+                scale = 1.0  # floats stored as 0-255
+            q, rep = snap_quadmask(raw, tolerance=SNAP_TOLERANCE, float_scale=scale)
+            moved, max_error = rep.moved, rep.max_error
         else:
             primary = self._read_matte("primary", frame)
             affected = (
@@ -175,7 +199,45 @@ class Shot:
             )
         if m.clear_first_frame and frame == self.first:
             clear_first_frame_affected(q, inplace=True)
-        return q
+        return CompactMask.of(q, moved, max_error)
+
+    def read_rows(
+        self, path: str, frame: int, y0: int, y1: int, x0: int = 0, x1: int | None = None
+    ) -> np.ndarray:
+        """Display rows ``y0:y1`` (columns ``x0:x1``) of a plate frame's R, G, B as float32,
+        NaN/Inf left as they are: only the scanlines a window's crop needs are decoded (half
+        files as half, widened to float32 over the columns kept). Files whose data window is
+        not the display window, or tiled ones, are read whole."""
+        from void_vfx.media.image_io import _open, read_image
+
+        inp = _open(path, frame)
+        try:
+            spec = inp.spec()
+            same = (spec.x, spec.y, spec.width, spec.height) == (
+                spec.full_x,
+                spec.full_y,
+                spec.full_width,
+                spec.full_height,
+            )
+            if same and spec.tile_width == 0:
+                c0, c1 = min(self.rgb_index), max(self.rgb_index) + 1
+                types = {str(t) for t in spec.channelformats} or {str(spec.format)}
+                fmt = "half" if types == {"half"} else "float"
+                data = inp.read_scanlines(0, 0, spec.y + y0, spec.y + y1, 0, c0, c1, fmt)
+                if data is None or inp.has_error:
+                    raise ImageIOError(
+                        f"{path} (frame {frame}): cannot read pixels: "
+                        f"{inp.geterror() or 'no data'}; the file is truncated or damaged: "
+                        "re-render or re-copy it"
+                    )
+                data = data.reshape(y1 - y0, spec.width, c1 - c0)[:, x0:x1]
+                if self.rgb_index != tuple(range(c0, c1)) or c1 - c0 != 3:
+                    data = data[..., [i - c0 for i in self.rgb_index]]
+                return data.astype(np.float32)
+        finally:
+            inp.close()
+        img = read_image(path, frame=frame, raw=True)
+        return img.raw[y0:y1, x0:x1][..., list(self.rgb_index)]
 
 
 def _check_sizes(plate, frames, size, others: list[tuple[str, Any, bool]]) -> None:

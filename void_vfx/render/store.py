@@ -1,8 +1,9 @@
 """The job folder's window store: each finished window committed, so a job resumes after a crash.
 
 A window lives under ``<job>/windows/`` as a ``.npy`` of working-size frames plus a ``.json`` (crop
-box, colour ceiling) written last, so the ``.json`` is the commit marker and a crash loses at most
-the window in flight. A skipped window (nothing to remove) has the ``.json`` alone.
+box, colour ceiling, and the size of the ``.npy``) renamed into place last: that one step commits
+the window, so a crash loses at most the window in flight and a record whose frames are missing
+or short never counts. A skipped window (nothing to remove) has the ``.json`` alone.
 """
 
 from __future__ import annotations
@@ -80,11 +81,21 @@ def window_paths(job_dir: str, index: int) -> tuple[str, str]:
 
 
 def save_window(job_dir: str, index: int, frames: np.ndarray | None, meta: dict) -> None:
-    """Store a window's working-size frames (None for a skipped window), then its json marker."""
+    """Store a window's working-size frames (None for a skipped window), then its json marker.
+
+    The marker, renamed into place last, is the one step that commits the window: it records the
+    frames file's byte size and shape, so frames missing, cut short or left by another attempt
+    never count as committed.
+    """
     npy, js = window_paths(job_dir, index)
+    meta = dict(meta)
     if frames is not None:
+        frames = np.ascontiguousarray(frames, dtype=np.float32)
         with atomic_target(npy) as tmp, open(tmp, "wb") as fh:
-            np.save(fh, np.ascontiguousarray(frames, dtype=np.float32))
+            np.save(fh, frames)
+        meta["frames_file"] = os.path.basename(npy)
+        meta["frames_bytes"] = os.path.getsize(npy)
+        meta["frames_shape"] = list(frames.shape)
     with atomic_target(js) as tmp, open(tmp, "w") as fh:
         json.dump(meta, fh, indent=1)
 
@@ -92,11 +103,18 @@ def save_window(job_dir: str, index: int, frames: np.ndarray | None, meta: dict)
 def load_window_meta(job_dir: str, index: int) -> dict | None:
     """The commit record of a window, or None when it is not (completely) committed."""
     npy, js = window_paths(job_dir, index)
-    if not os.path.isfile(js):
+    try:
+        with open(js) as fh:
+            meta = json.load(fh)
+    except (OSError, ValueError):
+        return None  # absent, or not a whole record
+    if meta.get("skipped"):
+        return meta
+    try:
+        size = os.path.getsize(npy)
+    except OSError:
         return None
-    with open(js) as fh:
-        meta = json.load(fh)
-    if not meta.get("skipped") and not os.path.isfile(npy):
+    if "frames_bytes" not in meta or size != meta["frames_bytes"]:
         return None
     return meta
 

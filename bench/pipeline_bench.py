@@ -1,0 +1,264 @@
+"""Pipeline benchmark: how much of a job's wall time the core adds around the engine.
+
+Run: ``python bench/pipeline_bench.py`` (4K, several minutes on 2 cores) or ``--quick`` (a
+1024x540 shot, a minute). A synthetic half DWAA EXR shot with a moving quadmask (8-bit PNG,
+long enough for 4 windows of 13 frames) goes through the real render path
+(:func:`void_vfx.render.process.process_shot`) with a simulated engine that sleeps a fixed time
+per window, standing in for the GPU (``--engine-s``; by default twice the CPU work of a window,
+measured first from a window's preparation and the assembly of a few frames, so that perfect
+overlap is possible). It prints one figure per line:
+
+- ``cpu per frame``: process CPU time (user + system, all threads) of the job, per frame;
+- ``engine total`` and ``wall`` of the job;
+- ``overlap ratio`` = wall / (engine total + preparation of the first window + assembly of the
+  last window), the last two timed on their own after the job, from its committed windows;
+- ``patch vs full write``: time of assembling every frame in patch mode over full mode, and the
+  bytes each writes (``n/a`` where the code has no patch mode);
+- ``peak rss at N frames``: ``ru_maxrss`` of a subprocess running a job of N frames with
+  85-frame windows (the default) and an engine that returns at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+FIRST = 1001
+DISTINCT = 6  # distinct plate frames, linked into longer shots
+
+
+def synthetic_plate(width: int, height: int, seed: int) -> np.ndarray:
+    """Smooth gradients plus grain: compresses like a plate, not like noise or flat colour."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    px = np.empty((height, width, 3), np.float32)
+    px[..., 0] = xx / width * (1 + seed % 3)
+    px[..., 1] = yy / height
+    px[..., 2] = 0.5 + 0.5 * np.sin(xx / (40 + seed)) * np.cos(yy / 70)
+    px += rng.standard_normal((height, width, 3), dtype=np.float32) * 0.02
+    return px
+
+
+def synthetic_quadmask(width: int, height: int, offset: int) -> np.ndarray:
+    """A ball-sized object (0) with an overlap rim (63) and a shadow (127), moving right."""
+    q = np.full((height, width), 255, np.uint8)
+    s = width / 4096
+    x = int((1200 + 24 * offset) * s) % max(1, width - int(700 * s))
+    y0, y1 = int(800 * s), int(1400 * s)
+    q[int(900 * s) : int(1500 * s), x : x + int(600 * s)] = 127
+    q[y0:y1, x : x + int(420 * s)] = 63
+    q[y0 + int(20 * s) : y1 - int(20 * s), x + int(20 * s) : x + int(400 * s)] = 0
+    return q
+
+
+def make_shot(root: str, width: int, height: int, frames: int) -> tuple[str, str]:
+    """Plate (DISTINCT frames, linked) and one quadmask per frame; returns both patterns."""
+    import OpenImageIO as oiio
+
+    from void_vfx.media.image_write import write_exr
+
+    os.makedirs(root, exist_ok=True)
+    distinct = os.path.join(root, "distinct")
+    os.makedirs(distinct, exist_ok=True)
+    for i in range(DISTINCT):
+        p = os.path.join(distinct, f"d{i}.exr")
+        if not os.path.exists(p):
+            write_exr(p, synthetic_plate(width, height, i), compression="dwaa", pixel_type="half")
+    for k in range(frames):
+        f = FIRST + k
+        link = os.path.join(root, f"plate.{f}.exr")
+        if not os.path.exists(link):
+            os.symlink(os.path.join(distinct, f"d{k % DISTINCT}.exr"), link)
+        mpath = os.path.join(root, f"qm.{f}.png")
+        if not os.path.exists(mpath):
+            buf = oiio.ImageBuf(oiio.ImageSpec(width, height, 1, oiio.UINT8))
+            buf.set_pixels(oiio.ROI(), synthetic_quadmask(width, height, k)[..., None])
+            if not buf.write(mpath):
+                raise RuntimeError(f"{mpath}: {buf.geterror()}")
+    return os.path.join(root, "plate.####.exr"), os.path.join(root, "qm.####.png")
+
+
+def make_spec(plate: str, qm: str, frames: int, window: int, overlap: int, mode: str = "full"):
+    from void_vfx.job.spec import JobSpec, MatteSource
+
+    spec = JobSpec(
+        plate=plate,
+        quadmask=MatteSource(qm, "Y"),
+        frame_range=(FIRST, FIRST + frames - 1),
+        colourspace="ACEScg",
+        prompt="an empty room",
+        engine="preview",
+    )
+    spec.window.min_length = spec.window.max_length = window
+    spec.window.overlap = overlap
+    spec.output.compression = "zip"
+    spec.output.pixel_type = "half"
+    set_mode(spec, mode)
+    return spec.validate()
+
+
+def has_patch_mode(spec) -> bool:
+    return "mode" in {f.name for f in dataclasses.fields(spec.output)}
+
+
+def set_mode(spec, mode: str) -> None:
+    if has_patch_mode(spec):
+        spec.output.mode = mode
+
+
+class SleepEngine:
+    """Stands in for the GPU: sleeps ``seconds`` per window, returns the frames darkened."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.total = 0.0
+        self.first_start: float | None = None
+
+    def __call__(self, window_input):
+        t = time.perf_counter()
+        if self.first_start is None:
+            self.first_start = t
+        time.sleep(self.seconds)
+        out = window_input.frames * np.float32(0.9)
+        self.total += time.perf_counter() - t
+        return out
+
+
+def cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def folder_bytes(folder: str) -> int:
+    return sum(
+        os.path.getsize(os.path.join(folder, n)) for n in os.listdir(folder) if n.endswith(".exr")
+    )
+
+
+def timed_assembly(job: str, spec, plan, out: str, frames) -> float:
+    from void_vfx.render.assemble import assemble_frames
+    from void_vfx.render.shot import Shot
+
+    shot = Shot.open(spec)
+    t = time.perf_counter()
+    assemble_frames(job, spec, plan, out, frames=frames, shot=shot)
+    return time.perf_counter() - t
+
+
+def _commit_probe(job: str, spec) -> None:
+    """Window 0 committed (as the engine would) in a job folder of its own, for the probe."""
+    from void_vfx.render.prepare import prepare_window
+    from void_vfx.render.process import open_job
+    from void_vfx.render.store import commit_window
+
+    shot, plan = open_job(spec, job)
+    window_input, ctx = prepare_window(spec, plan, plan.windows[0], shot=shot)
+    commit_window(job, plan.windows[0], window_input.frames * np.float32(0.9), ctx)
+
+
+def main_run(args, root: str) -> None:
+    from void_vfx.render.prepare import prepare_window
+    from void_vfx.render.process import open_job, process_shot
+
+    width, height = (1024, 540) if args.quick else (4096, 2160)
+    frames, window, overlap = 40, 13, 4
+    plate, qm = make_shot(os.path.join(root, "main"), width, height, frames)
+    spec = make_spec(plate, qm, frames, window, overlap)
+
+    # The part no pipeline can hide, each timed alone (and, from their CPU time, the engine's
+    # sleep: twice the CPU work of a window, so that perfect overlap is possible).
+    cpu0, t = cpu_seconds(), time.perf_counter()
+    shot, plan = open_job(spec, os.path.join(root, "job_head"))
+    prepare_window(spec, plan, plan.windows[0], shot=shot)
+    head = time.perf_counter() - t
+    cpu_prep = cpu_seconds() - cpu0
+    print(f"size: {width}x{height}, {frames} frames, windows of {window} (overlap {overlap})")
+    print(f"first window preparation: {head:.2f} s")
+    if args.engine_s is not None:
+        per_window = args.engine_s
+    else:
+        probe = list(plan.windows[0].frames())[:4]
+        first_job = os.path.join(root, "job_probe")
+        _commit_probe(first_job, spec)
+        cpu0 = cpu_seconds()
+        timed_assembly(first_job, spec, plan, os.path.join(root, "probe"), probe)
+        cpu_frame = (cpu_seconds() - cpu0) / len(probe) + cpu_prep / window
+        per_window = 2 * cpu_frame * window
+    print(f"simulated engine: {per_window:.2f} s per window")
+    engine = SleepEngine(per_window)
+    job, out = os.path.join(root, "job"), os.path.join(root, "out_full")
+    cpu0, t0 = cpu_seconds(), time.perf_counter()
+    process_shot(spec, engine, job, out)
+    wall = time.perf_counter() - t0
+    cpu = cpu_seconds() - cpu0
+    print(f"cpu per frame: {cpu / frames:.3f} s")
+    print(f"engine total: {engine.total:.2f} s")
+    print(f"wall: {wall:.2f} s")
+    last = plan.windows[-1]
+    tail = timed_assembly(job, spec, plan, os.path.join(root, "tail"), list(last.frames()))
+    print(f"last window assembly: {tail:.2f} s")
+    print(f"overlap ratio: {wall / (engine.total + head + tail):.3f}")
+
+    every = list(range(plan.first, plan.last + 1))
+    t_full = timed_assembly(job, spec, plan, os.path.join(root, "a_full"), every)
+    full_bytes = folder_bytes(os.path.join(root, "a_full"))
+    if has_patch_mode(spec):
+        set_mode(spec, "patch")
+        t_patch = timed_assembly(job, spec, plan, os.path.join(root, "a_patch"), every)
+        patch_bytes = folder_bytes(os.path.join(root, "a_patch"))
+        print(f"patch vs full write: {t_patch / t_full:.3f} ({t_patch:.2f} s / {t_full:.2f} s)")
+        print(f"patch output: {patch_bytes} bytes")
+    else:
+        print(f"patch vs full write: n/a (no patch mode; full {t_full:.2f} s)")
+    print(f"full output: {full_bytes} bytes")
+
+
+def rss_child(args, root: str) -> None:
+    """One job of ``--rss-child`` frames with default 85-frame windows; prints its peak RSS."""
+    from void_vfx.render.process import process_shot
+
+    width, height = (1024, 540) if args.quick else (4096, 2160)
+    n = args.rss_child
+    plate, qm = make_shot(os.path.join(root, "rss"), width, height, n)
+    spec = make_spec(plate, qm, n, 85, 16)
+    process_shot(spec, SleepEngine(0.0), os.path.join(root, f"job{n}"), os.path.join(root, f"o{n}"))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+    print(f"{peak:.3f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="1024x540 instead of 4K, short RSS runs")
+    ap.add_argument("--engine-s", type=float, default=None, help="simulated engine s per window")
+    ap.add_argument("--rss-frames", default=None, help="shot lengths for peak RSS (100,400)")
+    ap.add_argument("--no-rss", action="store_true", help="skip the peak RSS runs")
+    ap.add_argument("--dir", default=None, help="work folder (default: a temporary one)")
+    ap.add_argument("--rss-child", type=int, default=0, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with tempfile.TemporaryDirectory(prefix="void_pipe_", dir=args.dir) as root:
+        if args.rss_child:
+            rss_child(args, root if args.dir is None else args.dir)
+            return
+        main_run(args, root)
+        if args.no_rss:
+            return
+        lengths = args.rss_frames or ("30,120" if args.quick else "100,400")
+        for n in (int(x) for x in lengths.split(",")):
+            cmd = [sys.executable, os.path.abspath(__file__), "--rss-child", str(n), "--dir", root]
+            if args.quick:
+                cmd.append("--quick")
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+            print(f"peak rss at {n} frames: {float(out.split()[-1]):.2f} GB")
+
+
+if __name__ == "__main__":
+    main()
