@@ -13,7 +13,6 @@ from void_vfx.render.quadmask import (
     has_object,
     is_quadmask,
     overlay,
-    resize_for_model,
     snap,
     snap_quadmask,
 )
@@ -113,6 +112,16 @@ def test_overlay_colours_and_passthrough():
     assert (out[..., 3] == 0.7).all()
 
 
+def resize_for_model(q: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The render's mask resize (roi.quadmask_to_work) over whole frames: a box of the frame."""
+    from void_vfx.render.roi import CropBox, quadmask_to_work
+
+    frames = q[None] if q.ndim == 2 else q
+    h, w = frames.shape[-2:]
+    out = np.stack([quadmask_to_work(f, CropBox(0, 0, w, h, w, h), size) for f in frames])
+    return out[0] if q.ndim == 2 else out
+
+
 def test_resize_for_model_area_and_fringes():
     q = np.full((8, 8), 255, dtype=np.uint8)
     q[:, :4] = 0
@@ -123,7 +132,7 @@ def test_resize_for_model_area_and_fringes():
     q2[:, :2] = 0
     out2 = resize_for_model(q2[None], (4, 4))[0]
     assert out2.shape == (4, 4) and is_quadmask(out2)
-    assert set(np.unique(out2[:, 1])) == {127}  # (0 + 255) / 2 -> 127.5 -> 128 -> 127
+    assert set(np.unique(out2[:, 1])) == {127}  # (0 + 255) / 2 = 127.5 -> affected, 127
     up = resize_for_model(q, (16, 16))
     assert is_quadmask(up) and (up[:, :8] == 0).all() and (up[:, 8:] == 255).all()
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from void_vfx.errors import MaskError
-from void_vfx.media.resample import area_weights
 from void_vfx.model_facts import QUAD_AFFECTED, QUAD_KEEP, QUAD_OVERLAP, QUAD_REMOVE, QUAD_VALUES
 
 #: Upper bounds (inclusive, 0-255 scale) of the snap bins for 0, 63 and 127; above the last -> 255.
@@ -216,20 +215,3 @@ def overlay(rgb: np.ndarray, q: np.ndarray, *, opacity: float = 0.5) -> np.ndarr
             tint = np.asarray(colour, dtype=np.float32)
             out[sel, :3] = (1.0 - opacity) * out[sel, :3] + opacity * tint
     return out
-
-
-def resize_for_model(q: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The model's own mask resize: area filter on raw 0-255 values (so hard edges average into thin
-    in-between fringes), then the float average itself snapped, as the reference does (no rounding
-    to 8 bits first: an average of 191.25 is keep, 255, not affected)."""
-    a = np.asarray(q)
-    if a.ndim not in (2, 3):
-        raise MaskError(f"quadmask must be (H, W) or (F, H, W), got shape {a.shape}")
-    h, w = a.shape[-2:]
-    if (h, w) == tuple(size):
-        return snap(to_255(a))
-    wy = area_weights(h, size[0]).astype(np.float32)
-    wx = area_weights(w, size[1]).astype(np.float32)
-    v = to_255(a)
-    out = np.matmul(np.matmul(wy, v), wx.T)
-    return snap(out)

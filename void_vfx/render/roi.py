@@ -208,7 +208,8 @@ def quadmask_to_work(
     quadmask_full: np.ndarray, box: CropBox, size: tuple[int, int] = (WORK_HEIGHT, WORK_WIDTH)
 ) -> np.ndarray:
     """The model's mask resize applied to the crop: area filter on the raw 0-255 values of the box
-    (reflected like the plate), rounded to 8 bits, snapped to the four values. (H, W) -> size."""
+    (reflected like the plate), then the float average itself snapped to the four values, as the
+    reference does (no rounding to 8 bits first: an average of 191.25 is keep). (H, W) -> size."""
     (xlo, ylo, xhi, yhi), wy, wx = mask_source_rows(box, size)
     return mask_part_to_work(quadmask_full[ylo:yhi, xlo:xhi], wy, wx)
 
@@ -223,7 +224,7 @@ def mask_source_rows(box: CropBox, size: tuple[int, int] = (WORK_HEIGHT, WORK_WI
 
 def mask_part_to_work(part: np.ndarray, wy: np.ndarray, wx: np.ndarray) -> np.ndarray:
     """The rest of :func:`quadmask_to_work` on the part :func:`mask_source_rows` named."""
-    return snap(np.rint(apply_separable(part.astype(np.float32), wy, wx)))
+    return snap(apply_separable(part.astype(np.float32), wy, wx))
 
 
 def uncrop(
