@@ -207,6 +207,9 @@ def assemble_job(
             os.remove(os.path.join(job_dir, ASSEMBLED_FILE))
         raise
     paths = [output_path(shot, out.folder, f, out.stem) for f in written]
+    snapped = shot.snap_summary()  # a delivered quadmask's snap, said once, as the server does
+    if snapped:
+        say(snapped)
     clip = None
     if otio:
         from void_vfx.farm.otio_clip import write_clip
