@@ -9,6 +9,7 @@ Every state change and message is also an event row; clients poll events with a 
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import sqlite3
@@ -219,10 +220,21 @@ class JobStore:
                 return state
             self.update(job_id, cancel_requested=1)
             if state in ("created", "queued"):
+                self._drop_reserved_folder(job_id)
                 self.set_state(job_id, "cancelled", "cancelled before it started")
                 return "cancelled"
             self._event(job_id, "message", "cancel requested")
             return state
+
+    def _drop_reserved_folder(self, job_id: str) -> None:
+        """A path-mode job reserved its version folder at submit; cancelled before it ran, it
+        leaves no empty version behind (rmdir: a folder with anything in it stays)."""
+        row = self._db.execute("SELECT mode, out_dir FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is not None and row["mode"] == "path" and row["out_dir"]:
+            try:
+                os.rmdir(row["out_dir"])
+            except OSError:
+                pass  # not empty, or already gone
 
     def cancel_requested(self, job_id: str) -> bool:
         with self._lock:

@@ -167,15 +167,17 @@ class Worker(threading.Thread):
                 # Server shutting down: leave the job for the next start to resume.
                 store.set_state(job_id, "queued", "server stopped; will resume")
             else:
-                store.set_state(job_id, "cancelled", "cancelled by the user")
+                # What it wrote goes before the state says so: a client that sees "cancelled"
+                # finds nothing left.
                 _drop_written(out_dir, before)
+                store.set_state(job_id, "cancelled", "cancelled by the user")
         except VoidVfxError as ex:
-            store.set_state(job_id, "failed", str(ex))
             _drop_if_empty(out_dir)
+            store.set_state(job_id, "failed", str(ex))
         except Exception as ex:  # noqa: BLE001 - a failed job must not kill the worker
             log.error("job %s crashed:\n%s", job_id, traceback.format_exc())
-            store.set_state(job_id, "failed", f"internal error: {type(ex).__name__}: {ex}")
             _drop_if_empty(out_dir)
+            store.set_state(job_id, "failed", f"internal error: {type(ex).__name__}: {ex}")
         else:
             store.update(job_id, window=state["windows"], eta_s=0.0)
             store.set_state(job_id, "done", f"finished in {time.time() - t0:.1f} s")

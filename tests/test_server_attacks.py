@@ -537,3 +537,14 @@ def test_range_outside_the_plate_says_what_is_on_disk(server, tmp_path):
         with pytest.raises(SequenceError, match=r"missing frames 1051-1060 .*holds 1001-1050"):
             c.submit(spec)
         assert c.jobs() == []
+
+
+def test_a_path_mode_job_cancelled_before_it_ran_leaves_no_version_folder(server, tmp_path):
+    spec = make_shot(tmp_path, frames=2)
+    with connect("127.0.0.1", server.port, token=server.token) as c:
+        job = c.submit(spec, files_mode="path", start=False)
+        folder = Path(c.status(job)["out_dir"])
+        assert folder.is_dir() and folder.name.endswith("_v001")  # reserved at submit
+        assert c.cancel(job) == "cancelled"
+        assert not folder.exists()
+        assert list(folder.parent.iterdir()) == []
