@@ -294,3 +294,17 @@ def test_cli_output_mode_reaches_the_spec(shot):
     assert build_remove_spec(args, "preview").output.mode == "full"
     with pytest.raises(SystemExit):
         p.parse_args([plate, "--primary", matte, "--output-mode", "bbox"])
+
+
+def test_half_nonfinite_count_reads_the_exponent_bits():
+    from void_vfx.media.image_io import count_nonfinite
+
+    px = np.zeros((40, 50, 3), np.float16)
+    px[0, 0, 0] = 65504.0  # the largest finite half: exponent 0x7800, not all ones
+    px[1, 1, 1] = -65504.0
+    px[2, 2, 2] = np.float16(6e-8)  # a subnormal
+    assert count_nonfinite(px) == 0
+    px[3, 3, 0], px[4, 4, 1], px[5, 5, 2] = np.nan, np.inf, -np.inf
+    assert count_nonfinite(px) == 3  # hand-placed: one NaN, one +Inf, one -Inf
+    assert count_nonfinite(px.transpose(1, 0, 2)) == 3  # not contiguous: the sum path agrees
+    assert count_nonfinite(px[10:]) == 0
