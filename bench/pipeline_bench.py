@@ -8,7 +8,8 @@ per window, standing in for the GPU (``--engine-s``; by default twice the CPU wo
 measured first from a window's preparation and the assembly of a few frames, so that perfect
 overlap is possible). It prints one figure per line:
 
-- ``cpu per frame``: process CPU time (user + system, all threads) of the job, per frame;
+- ``cpu per frame``: process CPU time (user + system, all threads) of the job, per frame (with
+  ``--stages``, also split by stage: thread CPU time of each, exclusive of the stages it calls);
 - ``engine total`` and ``wall`` of the job;
 - ``overlap ratio`` = wall / (engine total + preparation of the first window + assembly of the
   last window), the last two timed on their own after the job, from its committed windows;
@@ -132,6 +133,71 @@ class SleepEngine:
         return out
 
 
+class StageClock:
+    """Thread CPU time of each stage of the render, exclusive of the stages it calls, summed over
+    threads: where ``cpu per frame`` goes. Wraps the stages' functions for one run."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.lock = threading.Lock()
+        self.local = threading.local()
+        self.totals: dict[str, float] = {}
+        self.undo: list = []
+
+    def wrap(self, owner, attr: str, name: str) -> None:
+        import functools
+
+        fn = getattr(owner, attr)
+        clock = self
+
+        @functools.wraps(fn)
+        def timed(*a, **kw):
+            stack = clock.local.__dict__.setdefault("stack", [])
+            stack.append(0.0)
+            t = time.thread_time()
+            try:
+                return fn(*a, **kw)
+            finally:
+                spent = time.thread_time() - t
+                child = stack.pop()
+                if stack:
+                    stack[-1] += spent
+                with clock.lock:
+                    clock.totals[name] = clock.totals.get(name, 0.0) + spent - child
+
+        setattr(owner, attr, timed)
+        self.undo.append((owner, attr, fn))
+
+    def install(self) -> None:
+        import OpenImageIO as oiio
+
+        from void_vfx.media import colour, image_io, image_write
+        from void_vfx.render import assemble, pipeline, prepare, shot
+
+        # EXR (de)compression on the calling thread, not OpenEXR's pool, so that thread CPU time
+        # finds it (the same work: total CPU per frame barely moves).
+        oiio.attribute("exr_threads", -1)
+        oiio.attribute("threads", 1)
+        self.wrap(assemble, "whole_frame", "assemble: plate rows decode (rest of the frame)")
+
+        self.wrap(pipeline, "prepare_window", "prepare: window plan, padding")
+        self.wrap(prepare, "_working_frame", "prepare: crop resize to working size")
+        self.wrap(shot.Shot, "read_rows", "prepare: plate crop rows decode")
+        self.wrap(colour.ColourTransform, "to_working", "prepare: colour to working")
+        self.wrap(shot.Shot, "_make_mask", "quadmask read + snap (once a frame)")
+        self.wrap(pipeline, "commit_window", "commit window")
+        self.wrap(pipeline, "assemble_frame", "assemble: alpha, uncrop, blend")
+        self.wrap(colour.ColourTransform, "from_working", "assemble: colour from working")
+        self.wrap(image_io, "read_image", "plate frame decode, whole (+ mask file read)")
+        self.wrap(image_write, "write_exr", "assemble: EXR encode + write")
+
+    def remove(self) -> None:
+        for owner, attr, fn in reversed(self.undo):
+            setattr(owner, attr, fn)
+        self.undo.clear()
+
+
 def cpu_seconds() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
@@ -195,11 +261,20 @@ def main_run(args, root: str) -> None:
     print(f"simulated engine: {per_window:.2f} s per window")
     engine = SleepEngine(per_window)
     job, out = os.path.join(root, "job"), os.path.join(root, "out_full")
+    clock = StageClock()
+    if args.stages:
+        clock.install()
     cpu0, t0 = cpu_seconds(), time.perf_counter()
     process_shot(spec, engine, job, out)
     wall = time.perf_counter() - t0
     cpu = cpu_seconds() - cpu0
+    clock.remove()
     print(f"cpu per frame: {cpu / frames:.3f} s")
+    if args.stages:
+        staged = sum(clock.totals.values())
+        for name, spent in sorted(clock.totals.items(), key=lambda kv: -kv[1]):
+            print(f"  {name}: {spent / frames:.3f} s per frame")
+        print(f"  everything else (pools, queues, engine's copy): {(cpu - staged) / frames:.3f}")
     print(f"engine total: {engine.total:.2f} s")
     print(f"wall: {wall:.2f} s")
     last = plan.windows[-1]
@@ -240,6 +315,7 @@ def main() -> None:
     ap.add_argument("--engine-s", type=float, default=None, help="simulated engine s per window")
     ap.add_argument("--rss-frames", default=None, help="shot lengths for peak RSS (100,400)")
     ap.add_argument("--no-rss", action="store_true", help="skip the peak RSS runs")
+    ap.add_argument("--stages", action="store_true", help="also print cpu per frame by stage")
     ap.add_argument("--dir", default=None, help="work folder (default: a temporary one)")
     ap.add_argument("--rss-child", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()

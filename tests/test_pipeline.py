@@ -294,3 +294,39 @@ def test_cli_output_mode_reaches_the_spec(shot):
     assert build_remove_spec(args, "preview").output.mode == "full"
     with pytest.raises(SystemExit):
         p.parse_args([plate, "--primary", matte, "--output-mode", "bbox"])
+
+
+def test_half_nonfinite_count_reads_the_exponent_bits():
+    from void_vfx.media.image_io import count_nonfinite
+
+    px = np.zeros((40, 50, 3), np.float16)
+    px[0, 0, 0] = 65504.0  # the largest finite half: exponent 0x7800, not all ones
+    px[1, 1, 1] = -65504.0
+    px[2, 2, 2] = np.float16(6e-8)  # a subnormal
+    assert count_nonfinite(px) == 0
+    px[3, 3, 0], px[4, 4, 1], px[5, 5, 2] = np.nan, np.inf, -np.inf
+    assert count_nonfinite(px) == 3  # hand-placed: one NaN, one +Inf, one -Inf
+    assert count_nonfinite(px.transpose(1, 0, 2)) == 3  # not contiguous: the sum path agrees
+    assert count_nonfinite(px[10:]) == 0
+
+
+def test_rows_kept_from_preparation_give_the_bits_of_a_whole_read(tmp_path, shot, monkeypatch):
+    from void_vfx.render import rowcache
+
+    taken = []
+    take = rowcache.RowCache.take
+
+    def counting(self, frame, path):
+        hit = take(self, frame, path)
+        taken.append(hit is not None)
+        return hit
+
+    monkeypatch.setattr(rowcache.RowCache, "take", counting)
+    kept = process_shot(_spec(shot), _engine, str(tmp_path / "a"), str(tmp_path / "oa"))
+    assert sum(taken) >= 5  # the changed frames were assembled from the kept rows
+    monkeypatch.setattr(rowcache, "BUDGET", 0)  # nothing kept: every frame read whole
+    taken.clear()
+    whole = process_shot(_spec(shot), _engine, str(tmp_path / "b"), str(tmp_path / "ob"))
+    assert not any(taken)
+    for a, b in zip(kept["paths"], whole["paths"], strict=True):
+        assert np.array_equal(_bits(a), _bits(b)), a

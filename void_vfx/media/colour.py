@@ -132,8 +132,11 @@ def unshoulder(values: np.ndarray, knee: float = KNEE, ceiling: float | None = N
     return values
 
 
-def _sanitise(rgb: np.ndarray) -> np.ndarray:
-    out = np.array(rgb, dtype=np.float32, order="C", copy=True)
+def _sanitise(rgb: np.ndarray, owned: bool = False) -> np.ndarray:
+    if owned and rgb.dtype == np.float32 and rgb.flags.c_contiguous and rgb.flags.writeable:
+        out = rgb  # the caller's own scratch array: converted in place, no copy of the crop
+    else:
+        out = np.array(rgb, dtype=np.float32, order="C", copy=True)
     if out.shape[-1] != 3:
         raise ColourError(f"colour transforms take (..., 3) RGB arrays, got shape {out.shape}")
     return _finite(out)
@@ -196,9 +199,10 @@ class ColourTransform:
             f"highlight={self.highlight!r})"
         )
 
-    def to_working(self, rgb: np.ndarray) -> np.ndarray:
-        """Plate RGB (..., 3) -> working encoding in [0, 1], float32, never NaN."""
-        out = _sanitise(rgb)
+    def to_working(self, rgb: np.ndarray, *, owned: bool = False) -> np.ndarray:
+        """Plate RGB (..., 3) -> working encoding in [0, 1], float32, never NaN. ``owned``: the
+        array is the caller's scratch and may be converted in place."""
+        out = _sanitise(rgb, owned)
         self._forward.applyRGB(out)
         _finite(out)
         if self.highlight == "shoulder":

@@ -24,6 +24,7 @@ from void_vfx.model_facts import QUAD_KEEP
 from void_vfx.render.maskcache import CompactMask
 from void_vfx.render.quadmask import dilate
 from void_vfx.render.roi import _box_mean, blend_into, uncrop
+from void_vfx.render.rowcache import whole_frame
 from void_vfx.render.shot import Shot, Warn, display_view, onto_data_window
 from void_vfx.render.store import box_of, load_window_frames, load_window_meta
 from void_vfx.render.windows import WindowPlan
@@ -117,13 +118,15 @@ def assemble_frame(
             return _copy(plate_path, target)
     header = read_header(plate_path, frame=frame)
     native = spec.output.pixel_type == "half" and set(header.channel_types) == {"half"}
-    img = read_image(
-        plate_path,
-        frame=frame,
-        window="data",
-        raw=True,
-        pixel_format="native" if native else "float",
-    )
+    img = whole_frame(shot.rows, plate_path, frame) if native else None
+    if img is None:
+        img = read_image(
+            plate_path,
+            frame=frame,
+            window="data",
+            raw=True,
+            pixel_format="native" if native else "float",
+        )
     shot.note_frame(img, frame, whole=True)
     pixels, origin = img.raw, None
     same = img.header.data_window == img.header.display_window

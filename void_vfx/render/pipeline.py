@@ -193,6 +193,7 @@ def run_windows(
             job_dir, shot, plan, out_dir, frame, frame_metas, stem=stem, stop=stop
         )
         shot.masks.drop(frame)
+        shot.rows.drop(frame)
         written[frame] = path
         tracker.wrote(frame)
 

@@ -141,7 +141,7 @@ def _working_frame(shot: Shot, path: str, frame: int, box, *, plate: bool = True
         from void_vfx.media.image_io import read_image
 
         crop = read_image(path, "rgb", frame=frame).pixels[y0:y1, x0:x1]
-    rgb = shot.colour.to_working(crop)
+    rgb = shot.colour.to_working(crop, owned=plate)  # read_rows returns a fresh array
     return np.clip(inside_to_work(rgb, box, WORK_SIZE), 0.0, 1.0)
 
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from void_vfx.errors import PlanError
-from void_vfx.media.resample import apply_separable, area_weights, axis_weights, fold_reflect
+from void_vfx.media.resample import apply_separable, axis_weights, fold_reflect
 from void_vfx.model_facts import QUAD_KEEP, WORK_HEIGHT, WORK_WIDTH
 from void_vfx.render.quadmask import dilate, snap
 
@@ -191,6 +192,22 @@ def crop_to_work(
     return inside_to_work(image[y0:y1, x0:x1], box, size)
 
 
+def _weights(n_in: int, n_out: int, filt: str) -> np.ndarray:
+    """Axis weights, made once per size pair: every frame of a window shares its crop box, so
+    the plate, the mask and each assembled frame would otherwise rebuild the same matrices.
+    Read-only, as they are shared."""
+    if filt == "auto":
+        filt = "area" if n_in >= n_out else "lanczos3"
+    return _cached_weights(n_in, n_out, filt)
+
+
+@lru_cache(maxsize=8)  # four per window (plate and mask in, result out), two windows at once
+def _cached_weights(n_in: int, n_out: int, filt: str) -> np.ndarray:
+    w = axis_weights(n_in, n_out, filt)
+    w.setflags(write=False)
+    return w
+
+
 def inside_to_work(
     region: np.ndarray, box: CropBox, size: tuple[int, int] = (WORK_HEIGHT, WORK_WIDTH)
 ) -> np.ndarray:
@@ -199,8 +216,8 @@ def inside_to_work(
     x0, y0, x1, y1 = box.inside()
     if region.shape[:2] != (y1 - y0, x1 - x0):
         raise PlanError(f"region {region.shape[:2]} is not the inside of the crop box {box}")
-    wy, ylo, yhi = fold_reflect(axis_weights(box.height, size[0]), box.y0, box.frame_height)
-    wx, xlo, xhi = fold_reflect(axis_weights(box.width, size[1]), box.x0, box.frame_width)
+    wy, ylo, yhi = fold_reflect(_weights(box.height, size[0], "auto"), box.y0, box.frame_height)
+    wx, xlo, xhi = fold_reflect(_weights(box.width, size[1], "auto"), box.x0, box.frame_width)
     return apply_separable(region[ylo - y0 : yhi - y0, xlo - x0 : xhi - x0], wy, wx)
 
 
@@ -217,8 +234,8 @@ def quadmask_to_work(
 def mask_source_rows(box: CropBox, size: tuple[int, int] = (WORK_HEIGHT, WORK_WIDTH)):
     """The frame pixels (x0, y0, x1, y1) and folded weights :func:`quadmask_to_work` uses, so a
     caller holding only part of the mask can supply just that part."""
-    wy, ylo, yhi = fold_reflect(area_weights(box.height, size[0]), box.y0, box.frame_height)
-    wx, xlo, xhi = fold_reflect(area_weights(box.width, size[1]), box.x0, box.frame_width)
+    wy, ylo, yhi = fold_reflect(_weights(box.height, size[0], "area"), box.y0, box.frame_height)
+    wx, xlo, xhi = fold_reflect(_weights(box.width, size[1], "area"), box.x0, box.frame_width)
     return (xlo, ylo, xhi, yhi), wy, wx
 
 
@@ -236,8 +253,8 @@ def uncrop(
     if rx0 < box.x0 or ry0 < box.y0 or rx1 > box.x1 or ry1 > box.y1:
         raise PlanError(f"region {(rx0, ry0, rx1, ry1)} is not inside the crop box {box}")
     hw, ww = result_work.shape[:2]
-    wy = axis_weights(hw, box.height)[ry0 - box.y0 : ry1 - box.y0]
-    wx = axis_weights(ww, box.width)[rx0 - box.x0 : rx1 - box.x0]
+    wy = _weights(hw, box.height, "auto")[ry0 - box.y0 : ry1 - box.y0]
+    wx = _weights(ww, box.width, "auto")[rx0 - box.x0 : rx1 - box.x0]
     return apply_separable(result_work, wy, wx)
 
 

@@ -17,6 +17,7 @@ from void_vfx.errors import ColourError, ImageIOError, MaskError, SequenceError
 from void_vfx.media.resample import resize
 from void_vfx.render.maskcache import CompactMask, MaskCache
 from void_vfx.render.quadmask import build_quadmask, clear_first_frame_affected, snap_quadmask
+from void_vfx.render.rowcache import RowCache
 
 #: Pixels a snapped quadmask value may differ from the file's by before it counts as moved.
 SNAP_TOLERANCE = 8.0
@@ -57,9 +58,12 @@ class Shot:
     fps: str = "24"
     #: Each frame's quadmask, made once (see :mod:`void_vfx.render.maskcache`).
     masks: MaskCache = field(init=False, repr=False)
+    #: Plate rows decoded for a crop, kept for the frame's assembly (:mod:`.rowcache`).
+    rows: RowCache = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.masks = MaskCache(self._make_mask)
+        self.rows = RowCache()
 
     @classmethod
     def open(cls, spec, *, on_warning: Warn | None = None) -> Shot:
@@ -223,6 +227,10 @@ class Shot:
                 c0, c1 = min(self.rgb_index), max(self.rgb_index) + 1
                 types = {str(t) for t in spec.channelformats} or {str(spec.format)}
                 fmt = "half" if types == {"half"} else "float"
+                if fmt == "half" and spec.nchannels <= 8:
+                    # Every channel (a scanline block is decompressed whole anyway), so that
+                    # assembly can reuse these rows for the frame it writes.
+                    c0, c1 = 0, spec.nchannels
                 data = inp.read_scanlines(0, 0, spec.y + y0, spec.y + y1, 0, c0, c1, fmt)
                 if data is None or inp.has_error:
                     raise ImageIOError(
@@ -230,7 +238,10 @@ class Shot:
                         f"{inp.geterror() or 'no data'}; the file is truncated or damaged: "
                         "re-render or re-copy it"
                     )
-                data = data.reshape(y1 - y0, spec.width, c1 - c0)[:, x0:x1]
+                data = data.reshape(y1 - y0, spec.width, c1 - c0)
+                if fmt == "half" and (c0, c1) == (0, spec.nchannels):
+                    self.rows.put(frame, path, y0, data)  # assembly decodes only the rest
+                data = data[:, x0:x1]
                 if self.rgb_index != tuple(range(c0, c1)) or c1 - c0 != 3:
                     data = data[..., [i - c0 for i in self.rgb_index]]
                 return data.astype(np.float32)
