@@ -89,7 +89,9 @@ def add_remove_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--feather", type=int, default=None, help="paste-back feather, pixels (8)")
     p.add_argument("--min-window", type=int, default=None,
                    help="shortest model window, 8j+5 (85; 13 or 21 are faster)")  # fmt: skip
-    p.add_argument("--compression", default=None, help="EXR compression of the output (zip)")
+    p.add_argument("--compression", default=None,
+                   help="EXR compression of the output: plate (the plate's own, default), "
+                   "zip, zip:1, piz, dwaa:45, ...")  # fmt: skip
     p.add_argument("--pixel-type", choices=("half", "float"), default=None)
     p.add_argument("--output-mode", choices=("full", "patch"), default=None,
                    help="full frames (default) or patch: only the changed region as each "

@@ -126,7 +126,9 @@ class OutputSettings:
     dir: str = ""
     name: str = ""
     version: int = 0
-    compression: str = "zip"
+    #: EXR compression: "plate" (the plate's own, with its DWA level; ZIP for a plate that is
+    #: not an EXR), or one of COMPRESSIONS, optionally with a level ("zip:1", "dwaa:45").
+    compression: str = "plate"
     pixel_type: str = "half"
     #: "full": whole frames (unchanged ones copied from the plate when the format matches);
     #: "patch": each EXR's data window only the region the removal changed (Nuke reads it as a
@@ -257,7 +259,9 @@ class JobSpec:
             raise SpecError("sampling.seed", f"{s.seed} must be 0..2**63-1")
         o = self.output
         codec, sep, level = o.compression.partition(":")
-        _one_of("output.compression", codec, COMPRESSIONS)
+        _one_of("output.compression", codec, ("plate", *COMPRESSIONS))
+        if codec == "plate" and sep:
+            raise SpecError("output.compression", "plate takes no level (it is the plate's own)")
         if sep and not level.replace(".", "", 1).isdigit():
             raise SpecError("output.compression", f"level {level!r} must be a number (dwaa:45)")
         _one_of("output.pixel_type", o.pixel_type, PIXEL_TYPES)

@@ -5,7 +5,9 @@ overlapping windows and pasted into the plate under the feathered mask; every ot
 the plate's own bits. Header, channels and data window of the plate are carried.
 
 ``output.mode`` "full" writes whole frames; a frame no window changed is the plate file copied
-byte for byte when its compression and pixel type are the output's (else re-encoded). "patch"
+byte for byte when its compression and pixel type are the output's (else re-encoded), and in a
+changed frame of such a plate (single-part scanline, no overscan) only the chunks over the changed
+rows are encoded, every other chunk being the plate's own bytes. "patch"
 writes only the changed region, as the data window of an EXR whose display window, header and
 metadata are the plate's, and no file for a frame that nothing changed.
 """
@@ -24,7 +26,7 @@ from void_vfx.model_facts import QUAD_KEEP
 from void_vfx.render.maskcache import CompactMask
 from void_vfx.render.quadmask import dilate
 from void_vfx.render.roi import _box_mean, blend_into, uncrop
-from void_vfx.render.rowcache import whole_frame
+from void_vfx.render.rowcache import plate_rows, whole_frame
 from void_vfx.render.shot import Shot, Warn, display_view, onto_data_window
 from void_vfx.render.store import box_of, load_window_frames, load_window_meta
 from void_vfx.render.windows import WindowPlan
@@ -110,13 +112,18 @@ def assemble_frame(
     change = frame_changes(shot, metas, frame)
     plate_path = shot.plate.path(frame)
     target = output_path(shot, out_dir, frame, stem)
+    header = read_header(plate_path, frame=frame)
+    compression = output_compression(spec, header)
     if change is None:
         if mode == "patch":
             return None
-        if _copyable(read_header(plate_path, frame=frame), spec, shot.fps):
+        if _copyable(header, spec, shot.fps):
             _check_stop(stop)
             return _copy(plate_path, target)
-    header = read_header(plate_path, frame=frame)
+    elif mode == "full":
+        done = _splice_frame(job_dir, shot, cover, metas, frame, change, target, compression, stop)
+        if done is not None:
+            return done
     native = spec.output.pixel_type == "half" and set(header.channel_types) == {"half"}
     img = whole_frame(shot.rows, plate_path, frame) if native else None
     if img is None:
@@ -134,13 +141,9 @@ def assemble_frame(
         region, alpha = change
         # The frame was read for this output alone: blend into it rather than into a copy.
         pixels = img.raw if same else display_view(_floats(img)).raw.copy()
-        x0, y0, x1, y1 = region
-        plate_rgb = pixels[y0:y1, x0:x1][..., list(shot.rgb_index)].astype(np.float32)
-        if not np.isfinite(np.add.reduce(plate_rgb, axis=None)):
-            np.nan_to_num(plate_rgb, copy=False, nan=0.0, posinf=65504.0, neginf=0.0)
-        rgb = _window_rgb(shot, job_dir, cover, metas, frame, region, plate_rgb)
-        blend_into(pixels, rgb, region, alpha, shot.rgb_index)
+        _blend_windows(shot, job_dir, cover, metas, frame, pixels, region, alpha)
         if mode == "patch":
+            x0, y0, x1, y1 = region
             pixels, origin = pixels[y0:y1, x0:x1], (x0, y0)
         elif not same:
             pixels, origin = onto_data_window(pixels, _floats(img))
@@ -152,11 +155,92 @@ def assemble_frame(
         pixels,
         header=_with_rate(img.header, shot.fps),
         origin=origin,
-        compression=spec.output.compression,
+        compression=compression,
         pixel_type=spec.output.pixel_type,
         channel_names=img.channel_names,
         sources=[plate_path],
     )
+
+
+def output_compression(spec, header) -> str:
+    """The compression to write: the spec's, or for ``plate`` the plate's own (with its DWA
+    level), ZIP where the plate is not an EXR of a compression an EXR output can have."""
+    from void_vfx.job.spec import COMPRESSIONS
+
+    chosen = spec.output.compression
+    if chosen != "plate":
+        return chosen
+    codec = header.compression.lower()
+    if str(header.file_format).lower() != "openexr" or codec not in COMPRESSIONS:
+        return "zip"
+    level = header.attributes.get("openexr:dwaCompressionLevel")
+    if codec.startswith("dwa") and isinstance(level, int | float) and level > 0:
+        return f"{codec}:{float(level):g}"
+    return codec
+
+
+def _blend_windows(
+    shot: Shot, job_dir: str, cover, metas, frame: int, pixels, region, alpha, row0: int = 0
+):
+    """Blend the frame's crossfaded window results into ``pixels`` over ``region`` (display
+    coordinates; ``pixels`` starts at display row ``row0``), in place."""
+    x0, y0, x1, y1 = region
+    local = (x0, y0 - row0, x1, y1 - row0)
+    plate_rgb = pixels[local[1] : local[3], x0:x1][..., list(shot.rgb_index)].astype(np.float32)
+    if not np.isfinite(np.add.reduce(plate_rgb, axis=None)):
+        np.nan_to_num(plate_rgb, copy=False, nan=0.0, posinf=65504.0, neginf=0.0)
+    rgb = _window_rgb(shot, job_dir, cover, metas, frame, region, plate_rgb)
+    blend_into(pixels, rgb, local, alpha, shot.rgb_index)
+
+
+def _splice_frame(job_dir, shot, cover, metas, frame, change, target, compression, stop):
+    """Full mode over a plate whose file layout the output shares (a single-part scanline EXR,
+    data window = display window, the output's compression and pixel type): only the chunks of
+    rows the removal changed are decoded and encoded; every other chunk is the plate's bytes
+    (:mod:`void_vfx.media.exr_chunks`). Returns the path, or None where that does not apply."""
+    from void_vfx.media.exr_chunks import read_scanline_file, splice
+    from void_vfx.media.image_write import write_exr
+
+    spec = shot.spec
+    plate_path = shot.plate.path(frame)
+    if spec.output.pixel_type != "half":
+        return None
+    plate = read_scanline_file(plate_path)
+    if (
+        plate is None
+        or plate.codec != compression.split(":")[0].lower()
+        or plate.data_window != plate.display_window
+        or any((c.pixel_type, c.x_sampling, c.y_sampling) != (1, 1, 1) for c in plate.channels)
+    ):
+        return None
+    (x0, y0, x1, y1), alpha = change
+    a, b = plate.chunk_rows(y0, y1)
+    img = plate_rows(shot.rows, plate_path, frame, a, b)
+    if img is None:
+        return None
+    shot.note_frame(img, frame, whole=True)
+    _blend_windows(shot, job_dir, cover, metas, frame, img.raw, (x0, y0, x1, y1), alpha, a)
+    _check_stop(stop)
+    folder = os.path.dirname(os.path.abspath(target))
+    band_path = os.path.join(folder, f".{os.path.basename(target)}.{os.getpid()}.band.exr")
+    try:
+        write_exr(
+            band_path,
+            img.raw,
+            header=_with_rate(img.header, shot.fps),
+            origin=img.origin,
+            compression=compression,
+            pixel_type="half",
+            channel_names=img.channel_names,
+            sources=[plate_path],
+        )
+        band = read_scanline_file(band_path)
+        if band is None:
+            raise ImageIOError(f"{band_path}: not a scanline EXR; this is a bug: report it")
+        return splice(plate, band, target)
+    finally:
+        if os.path.exists(band_path):
+            os.remove(band_path)
 
 
 def _floats(img):
@@ -186,7 +270,7 @@ def _copyable(header, spec, fps: str) -> bool:
         same_rate = False
     return (
         str(header.file_format).lower() == "openexr"
-        and header.compression.lower() == spec.output.compression.lower()
+        and header.compression.lower() == output_compression(spec, header).split(":")[0].lower()
         and set(header.channel_types) == {spec.output.pixel_type}
         and same_rate
     )

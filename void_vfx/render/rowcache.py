@@ -47,6 +47,11 @@ class RowCache:
             return None
         return hit[1], hit[2]
 
+    def holds(self, frame: int, path: str) -> bool:
+        with self._lock:
+            hit = self._rows.get(frame)
+        return hit is not None and hit[0] == path
+
     def drop(self, frame: int) -> None:
         with self._lock:
             self._drop(frame)
@@ -61,43 +66,69 @@ def whole_frame(cache: RowCache, path: str, frame: int):
     """The plate frame as :func:`~void_vfx.media.image_io.read_image` with ``window="data"``,
     ``raw=True``, ``pixel_format="native"`` returns it for an all-half scanline file, decoding
     only the rows the cache does not hold; None when it holds none of this frame."""
+    if not cache.holds(frame, path):
+        return None
+    return plate_rows(cache, path, frame)
+
+
+def plate_rows(
+    cache: RowCache,
+    path: str,
+    frame: int,
+    a: int = 0,
+    b: int | None = None,
+    *,
+    count: bool = True,
+):
+    """Rows ``a:b`` of an all-half scanline plate frame whose data window is its display window,
+    every channel, as the file's half values, in an :class:`~void_vfx.media.image_io.Image`
+    whose ``origin`` is its top-left pixel; the rows the cache holds are not decoded again (and
+    leave it). None for any other file. NaN/Inf are counted over these rows (and logged) unless
+    ``count`` is False (the image's ``nonfinite`` is then 0)."""
     from void_vfx.errors import ImageIOError
     from void_vfx.media.image_io import HALF_MAX, Image, _header_from_spec, _open, count_nonfinite
 
     hit = cache.take(frame, path)
-    if hit is None:
-        return None
-    y0, rows = hit
     inp = _open(path, frame)
     try:
         spec = inp.spec()
         types = {str(t) for t in spec.channelformats} or {str(spec.format)}
         window = (spec.x, spec.y, spec.width, spec.height)
+        b = spec.height if b is None else b
         if (
             window != (spec.full_x, spec.full_y, spec.full_width, spec.full_height)
             or spec.tile_width != 0
             or types != {"half"}
-            or rows.shape[1:] != (spec.width, spec.nchannels)
-            or y0 + rows.shape[0] > spec.height
+            or not 0 <= a < b <= spec.height
         ):
             return None
+        if hit is not None and hit[1].shape[1:] != (spec.width, spec.nchannels):
+            hit = None
+        y0, rows = hit if hit is not None else (a, np.empty((0, spec.width, spec.nchannels)))
+        k0, k1 = max(a, y0), min(b, y0 + rows.shape[0])
+        if k1 <= k0:  # the kept rows miss this range: decode all of it
+            k0 = k1 = a
         parts = []
-        for a, b in ((0, y0), (y0 + rows.shape[0], spec.height)):
-            if b <= a:
-                parts.append(None)
+        for lo, hi in ((a, k0), (k0, k1), (k1, b)):
+            if hi <= lo:
                 continue
-            data = inp.read_scanlines(0, 0, spec.y + a, spec.y + b, 0, 0, spec.nchannels, "half")
+            if (lo, hi) == (k0, k1):
+                parts.append(rows[k0 - y0 : k1 - y0])
+                continue
+            data = inp.read_scanlines(0, 0, spec.y + lo, spec.y + hi, 0, 0, spec.nchannels, "half")
             if data is None or inp.has_error:
                 raise ImageIOError(
                     f"{path} (frame {frame}): cannot read pixels: {inp.geterror() or 'no data'}; "
                     "the file is truncated or damaged: re-render or re-copy it"
                 )
-            parts.append(np.asarray(data).reshape(b - a, spec.width, spec.nchannels))
+            parts.append(np.asarray(data).reshape(hi - lo, spec.width, spec.nchannels))
         header = _header_from_spec(path, inp.format_name(), spec)
     finally:
         inp.close()
-    pixels = np.concatenate([p for p in (parts[0], rows, parts[1]) if p is not None], axis=0)
-    bad = count_nonfinite(pixels)
+    pixels = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+    if not pixels.flags.writeable or len(parts) == 1 and hit and b - a < rows.shape[0]:
+        pixels = pixels.copy()  # the caller owns (and may blend into) exactly these rows
+    bad = count_nonfinite(pixels) if count else 0
     if bad:
         log.warning(
             "%s (frame %s): %d NaN/Inf values; replaced for processing (NaN->0, +Inf->%g, -Inf->0)",
@@ -107,4 +138,4 @@ def whole_frame(cache: RowCache, path: str, frame: int):
             HALF_MAX,
         )
     names = tuple(spec.channelnames)
-    return Image(pixels, header, names, bad, pixels, frame, (int(spec.x), int(spec.y)))
+    return Image(pixels, header, names, bad, pixels, frame, (int(spec.x), int(spec.y) + a))

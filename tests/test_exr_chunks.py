@@ -1,0 +1,235 @@
+"""Chunk-level EXR writing: the changed rows encoded anew, every other chunk the plate's bytes.
+
+Expectations come from OpenImageIO decoding files it wrote itself: the plate, and a band file
+encoded over the changed rows. A render through the spliced path is checked against the same
+job written whole through a lossless transcode.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+
+import numpy as np
+import OpenImageIO as oiio
+import pytest
+
+from void_vfx.errors import ImageIOError, SpecError
+from void_vfx.job.spec import JobSpec, MatteSource
+from void_vfx.media.exr_chunks import read_scanline_file, splice
+from void_vfx.media.image_io import read_header, read_image
+from void_vfx.media.image_write import write_exr
+from void_vfx.render.assemble import output_compression
+from void_vfx.render.process import process_shot
+
+W, H = 96, 160
+FIRST, LAST = 1, 5
+
+
+def _decode(path: str) -> np.ndarray:
+    inp = oiio.ImageInput.open(path)
+    px = inp.read_image(0, 0, 0, inp.spec().nchannels, "half")
+    inp.close()
+    return np.asarray(px).view(np.uint16)
+
+
+def _noisy(seed: int, h: int = H, w: int = W, c: int = 4) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    base = np.stack([xx / w, yy / h, 0.5 + 0 * xx, 1 + 0 * xx][:c], axis=-1)
+    return (base + rng.normal(0, 0.05, base.shape)).astype(np.float16)
+
+
+@pytest.mark.parametrize(
+    ("codec", "rows"),
+    [
+        ("none", 1),
+        ("zips", 1),
+        ("zip", 16),
+        ("piz", 32),
+        ("dwaa", 32),
+        ("dwab", 256),
+        ("b44", 32),
+    ],  # fmt: skip
+)
+def test_splice_replaces_the_band_and_keeps_every_other_row(tmp_path, codec, rows):
+    plate_path = write_exr(str(tmp_path / "p.exr"), _noisy(1, 300), compression=codec)
+    plate = read_scanline_file(plate_path)
+    assert (plate.codec, plate.rows_per_chunk) == (codec, rows)
+    a, b = plate.chunk_rows(70, 101)
+    assert (a, b) == ((70 // rows) * rows, min(300, -(-101 // rows) * rows))  # whole chunks
+    band_px = _noisy(2, b - a)
+    band_path = write_exr(
+        str(tmp_path / "b.exr"),
+        band_px,
+        header=read_header(plate_path),
+        origin=(0, a),
+        compression=codec,
+    )
+    out = splice(plate, read_scanline_file(band_path), str(tmp_path / "o.exr"))
+
+    expected = _decode(plate_path).copy()
+    expected[a:b] = _decode(band_path)
+    assert read_header(out).data_window == (0, 0, W, 300)
+    assert np.array_equal(_decode(out), expected)
+
+
+def test_untouched_chunks_are_the_plate_bytes(tmp_path):
+    plate_path = write_exr(str(tmp_path / "p.exr"), _noisy(3), compression="zip")
+    plate = read_scanline_file(plate_path)
+    band_path = write_exr(
+        str(tmp_path / "b.exr"), _noisy(4, 16), header=read_header(plate_path), origin=(0, 64)
+    )
+    out = splice(plate, read_scanline_file(band_path), str(tmp_path / "o.exr"))
+    raw = open(plate_path, "rb").read()
+    written = open(out, "rb").read()
+    # The plate's table gives each chunk's place; chunk 0 (rows 0-15) and the last one (rows
+    # 144-159) must appear in the output byte for byte, chunk 4 (rows 64-79) must not.
+    ends = sorted(struct.unpack_from("<10Q", raw, plate.header_end)) + [len(raw)]
+    chunks = [raw[ends[i] : ends[i + 1]] for i in range(10)]
+    assert chunks[0] in written and chunks[9] in written
+    assert chunks[4] not in written
+
+
+def test_damaged_files_are_named(tmp_path):
+    path = write_exr(str(tmp_path / "p.exr"), _noisy(5), compression="zip")
+    data = open(path, "rb").read()
+    short = tmp_path / "short.exr"
+    short.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageIOError, match=r"short\.exr: .*re-copy it"):
+        read_scanline_file(str(short))
+    plate = read_scanline_file(path)
+    zeroed = bytearray(data)
+    zeroed[plate.header_end + 8 : plate.header_end + 16] = bytes(8)  # an unfinished write
+    (tmp_path / "zeroed.exr").write_bytes(bytes(zeroed))
+    with pytest.raises(ImageIOError, match=r"zeroed\.exr: the chunk table points outside"):
+        read_scanline_file(str(tmp_path / "zeroed.exr"))
+
+
+def test_other_files_are_left_to_a_whole_encode(tmp_path):
+    tiled = tmp_path / "tiled.exr"
+    spec = oiio.ImageSpec(W, H, 3, oiio.HALF)
+    spec.tile_width = spec.tile_height = 32
+    out = oiio.ImageOutput.create(str(tiled))
+    assert out.open(str(tiled), spec) and out.write_image(_noisy(6, c=3))
+    out.close()
+    png = tmp_path / "p.png"
+    buf = oiio.ImageBuf(oiio.ImageSpec(8, 8, 3, oiio.UINT8))
+    assert buf.write(str(png))
+    assert read_scanline_file(str(tiled)) is None
+    assert read_scanline_file(str(png)) is None
+
+
+def test_a_band_off_the_chunk_grid_is_refused(tmp_path):
+    plate_path = write_exr(str(tmp_path / "p.exr"), _noisy(7), compression="zip")
+    band_path = write_exr(
+        str(tmp_path / "b.exr"), _noisy(8, 16), header=read_header(plate_path), origin=(0, 70)
+    )
+    with pytest.raises(ImageIOError, match="do not line up"):
+        splice(read_scanline_file(plate_path), read_scanline_file(band_path), str(tmp_path / "o"))
+    with pytest.raises(ImageIOError, match="refusing to write over a source"):
+        plate = read_scanline_file(plate_path)
+        splice(plate, plate, plate_path)
+
+
+# -- through the render ------------------------------------------------------------------------
+
+
+def _shot(root, compression: str) -> str:
+    for f in range(FIRST, LAST + 1):
+        spec = oiio.ImageSpec(W, H, 4, oiio.HALF)
+        spec.channelnames = ("R", "G", "B", "A")
+        spec.attribute("compression", compression)
+        spec.attribute("FramesPerSecond", oiio.TypeDesc("rational"), (24, 1))
+        out = oiio.ImageOutput.create(str(root / f"plate.{f}.exr"))
+        assert out.open(str(root / f"plate.{f}.exr"), spec) and out.write_image(_noisy(10 + f))
+        out.close()
+        m = np.zeros((H, W), np.float32)
+        m[72:84, 30 + f : 44 + f] = 1.0  # rows 72-84, feathered by 4: rows 68-88 change
+        write_exr(str(root / f"matte.{f}.exr"), m)
+    return str(root / "plate.#.exr")
+
+
+def _spec(plate: str, root, compression: str = "plate") -> JobSpec:
+    spec = JobSpec(
+        plate=plate,
+        primary=MatteSource(str(root / "matte.#.exr"), "Y"),
+        colourspace="Linear Rec.709 (sRGB)",
+        engine="preview",
+    )
+    spec.window.min_length = spec.window.max_length = 5
+    spec.window.overlap = 0
+    spec.roi.feather = 4
+    spec.output.compression = compression
+    return spec.validate()
+
+
+def _engine(window_input):
+    return np.full_like(window_input.frames, 0.25)
+
+
+def test_a_lossy_plate_keeps_its_bits_outside_the_changed_chunks(tmp_path):
+    plate = _shot(tmp_path, "dwaa:60")
+    spliced = process_shot(
+        _spec(plate, tmp_path), _engine, str(tmp_path / "j"), str(tmp_path / "a")
+    )
+    whole = process_shot(
+        _spec(plate, tmp_path, "zip"), _engine, str(tmp_path / "j"), str(tmp_path / "b")
+    )
+    for f in range(FIRST, LAST + 1):
+        path = spliced["paths"][f - FIRST]
+        header = read_header(path)
+        assert header.compression == "dwaa"
+        assert header.attributes["openexr:dwaCompressionLevel"] == 60.0  # the plate's level
+        got, plate_bits = _decode(path), _decode(str(tmp_path / f"plate.{f}.exr"))
+        # DWAA chunks hold 32 rows: rows 68-88 change, so chunks 64-95 are encoded anew.
+        assert np.array_equal(got[:64], plate_bits[:64])
+        assert np.array_equal(got[96:], plate_bits[96:])
+        # Inside, the DWAA encode of what the lossless (ZIP, whole-frame) run wrote.
+        lossless = read_image(whole["paths"][f - FIRST]).raw[64:96]
+        band = read_image(path).raw[64:96]
+        assert np.abs(band.astype(np.float32) - lossless.astype(np.float32)).max() < 0.05
+        assert not np.array_equal(band, lossless)  # really re-encoded by a lossy codec
+    # Re-encoding the whole frame (as before) would not have kept the plate's bits.
+    again = write_exr(
+        str(tmp_path / "again.exr"),
+        read_image(str(tmp_path / "plate.1.exr"), raw=True, pixel_format="native").raw,
+        compression="dwaa:60",
+    )
+    assert not np.array_equal(_decode(again)[:64], _decode(str(tmp_path / "plate.1.exr"))[:64])
+
+
+def test_a_spliced_frame_equals_the_whole_frame_write(tmp_path):
+    """ZIP plate, ZIP output (spliced) against the same pixels as a PIZ plate, ZIP output
+    (decoded and encoded whole): the same bits everywhere."""
+    zip_dir, piz_dir = tmp_path / "z", tmp_path / "p"
+    zip_dir.mkdir()
+    piz_dir.mkdir()
+    a = process_shot(
+        _spec(_shot(zip_dir, "zip"), zip_dir), _engine, str(tmp_path / "ja"), str(tmp_path / "a")
+    )
+    b = process_shot(
+        _spec(_shot(piz_dir, "piz"), piz_dir, "zip"), _engine, str(tmp_path / "jb"),
+        str(tmp_path / "b"),
+    )  # fmt: skip
+    for pa, pb in zip(a["paths"], b["paths"], strict=True):
+        assert read_header(pa).compression == "zip" == read_header(pb).compression
+        assert np.array_equal(_decode(pa), _decode(pb))
+    assert len(os.listdir(tmp_path / "a")) == LAST - FIRST + 1
+    assert all(not n.startswith(".") for n in os.listdir(tmp_path / "a"))  # no band left over
+
+
+def test_plate_compression_is_the_default_and_takes_no_level(tmp_path):
+    spec = JobSpec(plate="p.####.exr", quadmask=MatteSource("q.####.png"))
+    assert spec.output.compression == "plate"
+    spec.output.compression = "plate:4"
+    with pytest.raises(SpecError, match="plate takes no level"):
+        spec.validate()
+    buf = oiio.ImageBuf(oiio.ImageSpec(8, 8, 3, oiio.UINT8))
+    assert buf.write(str(tmp_path / "p.png"))
+    spec.output.compression = "plate"
+    assert output_compression(spec, read_header(str(tmp_path / "p.png"))) == "zip"
+    piz = write_exr(str(tmp_path / "p.exr"), _noisy(9), compression="piz")
+    assert output_compression(spec, read_header(piz)) == "piz"
+    spec.output.compression = "dwaa:45"
+    assert output_compression(spec, read_header(piz)) == "dwaa:45"
