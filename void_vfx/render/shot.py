@@ -213,7 +213,18 @@ class Shot:
         files as half, widened to float32 over the columns kept). Files whose data window is
         not the display window, or tiled ones, are read whole."""
         from void_vfx.media.image_io import _open, read_image
+        from void_vfx.render.rowcache import plate_rows
 
+        # An all-half plate: every channel (a scanline block is decompressed whole anyway), so
+        # that assembly can reuse these rows; rows a previous window kept are not decoded again.
+        img = plate_rows(self.rows, path, frame, y0, y1, count=False)
+        if img is not None:
+            self.rows.put(frame, path, y0, img.raw)
+            c0 = self.rgb_index[0]
+            picked = (
+                slice(c0, c0 + 3) if self.rgb_index == (c0, c0 + 1, c0 + 2) else [*self.rgb_index]
+            )
+            return img.raw[:, x0:x1, picked].astype(np.float32)
         inp = _open(path, frame)
         try:
             spec = inp.spec()
@@ -225,26 +236,15 @@ class Shot:
             )
             if same and spec.tile_width == 0:
                 c0, c1 = min(self.rgb_index), max(self.rgb_index) + 1
-                types = {str(t) for t in spec.channelformats} or {str(spec.format)}
-                fmt = "half" if types == {"half"} else "float"
-                if fmt == "half" and spec.nchannels <= 8:
-                    # Every channel (a scanline block is decompressed whole anyway), so that
-                    # assembly can reuse these rows for the frame it writes.
-                    c0, c1 = 0, spec.nchannels
-                data = inp.read_scanlines(0, 0, spec.y + y0, spec.y + y1, 0, c0, c1, fmt)
+                data = inp.read_scanlines(0, 0, spec.y + y0, spec.y + y1, 0, c0, c1, "float")
                 if data is None or inp.has_error:
                     raise ImageIOError(
                         f"{path} (frame {frame}): cannot read pixels: "
                         f"{inp.geterror() or 'no data'}; the file is truncated or damaged: "
                         "re-render or re-copy it"
                     )
-                data = data.reshape(y1 - y0, spec.width, c1 - c0)
-                if fmt == "half" and (c0, c1) == (0, spec.nchannels):
-                    self.rows.put(frame, path, y0, data)  # assembly decodes only the rest
-                data = data[:, x0:x1]
-                if self.rgb_index != tuple(range(c0, c1)) or c1 - c0 != 3:
-                    data = data[..., [i - c0 for i in self.rgb_index]]
-                return data.astype(np.float32)
+                data = data.reshape(y1 - y0, spec.width, c1 - c0)[:, x0:x1]
+                return data[..., [i - c0 for i in self.rgb_index]].astype(np.float32, copy=False)
         finally:
             inp.close()
         img = read_image(path, frame=frame, raw=True)
