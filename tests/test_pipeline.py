@@ -330,3 +330,20 @@ def test_rows_kept_from_preparation_give_the_bits_of_a_whole_read(tmp_path, shot
     assert not any(taken)
     for a, b in zip(kept["paths"], whole["paths"], strict=True):
         assert np.array_equal(_bits(a), _bits(b)), a
+
+
+def test_a_job_folder_is_refused_to_a_spec_with_other_settings(tmp_path, shot):
+    from void_vfx.errors import PlanError
+
+    job = str(tmp_path / "j")
+    process_shot(_spec(shot), _engine, job, str(tmp_path / "a"))
+    other = _spec(shot)
+    other.prompt, other.mask.dilate = "a field", 2
+    with pytest.raises(PlanError, match=r"differs in mask, prompt\); start a new job folder"):
+        process_shot(other, _engine, job, str(tmp_path / "b"))
+    assert not os.path.exists(tmp_path / "b")  # refused before anything was written
+    # Where the results go and the queue order are not part of them: the windows are reused.
+    again = _spec(shot, compression="piz", mode="patch")
+    again.priority = 5
+    summary = process_shot(again, _engine, job, str(tmp_path / "c"))
+    assert summary["computed"] == [] and summary["reused"] == [0, 1, 2]

@@ -44,10 +44,50 @@ def _load_or_save_plan(job_dir: str, shot: Shot) -> WindowPlan:
     return saved
 
 
+#: Spec fields that do not change what a job folder holds (windows, masks): where results go,
+#: queue order, and the file paths (a farm maps them per worker; the plan check covers frames).
+_NOT_IN_RESULTS = ("output", "priority", "schema")
+
+
+def _what_makes_results(spec) -> dict[str, Any]:
+    data = spec.to_dict()
+    for name in _NOT_IN_RESULTS:
+        data.pop(name, None)
+    data.pop("plate", None)
+    for name in ("primary", "affected", "quadmask", "pass1_result"):
+        if isinstance(data.get(name), dict):
+            data[name] = {k: v for k, v in data[name].items() if k != "path"}
+    return data
+
+
+def _check_same_spec(job_dir: str, spec) -> None:
+    """Keep in ``job_dir`` what made its windows and masks; a rerun with other settings (a
+    prompt, a seed, mask thresholds) would otherwise reuse results that are not its own."""
+    import json
+
+    path = os.path.join(job_dir, "made_by.json")
+    mine = _what_makes_results(spec)
+    if not os.path.isfile(path):
+        os.makedirs(job_dir, exist_ok=True)
+        with atomic_target(path) as tmp, open(tmp, "w") as fh:
+            json.dump(mine, fh, indent=1, sort_keys=True)
+        return
+    with open(path) as fh:
+        saved = json.load(fh)
+    changed = sorted(k for k in set(saved) | set(mine) if saved.get(k) != mine.get(k))
+    if changed:
+        raise PlanError(
+            f"{job_dir}: this job folder holds the results of another spec (it differs in "
+            f"{', '.join(changed)}); start a new job folder, or put those settings back to resume"
+        )
+
+
 def open_job(spec, job_dir: str, *, on_warning: Warn | None = None) -> tuple[Shot, WindowPlan]:
     """The shot checked against the disk and the job's window plan (saved in ``job_dir``); each
-    frame's quadmask is kept in ``job_dir`` once made."""
+    frame's quadmask is kept in ``job_dir`` once made. A job folder made by a spec with other
+    settings is refused."""
     shot = Shot.open(spec, on_warning=on_warning)
+    _check_same_spec(job_dir, spec)
     plan = _load_or_save_plan(job_dir, shot)
     shot.masks.attach(job_dir)
     return shot, plan
@@ -107,7 +147,9 @@ def process_shot(
         "notes": run["notes"],
         "frames_written": len(written),
         "paths": [run["written"][f] for f in written],
-        # NaN/Inf values per plate frame (replaced for processing, kept outside the mask).
+        # NaN/Inf values per plate frame (replaced for processing, kept outside the mask),
+        # counted over the rows decoded for its output: the whole frame, or only the changed
+        # chunks where the others are copied as they are.
         "nonfinite": dict(sorted(shot.nonfinite.items())),
         "first": plan.first,
         "last": plan.last,
