@@ -233,3 +233,40 @@ def test_plate_compression_is_the_default_and_takes_no_level(tmp_path):
     assert output_compression(spec, read_header(piz)) == "piz"
     spec.output.compression = "dwaa:45"
     assert output_compression(spec, read_header(piz)) == "dwaa:45"
+
+
+def test_a_plate_whose_windows_start_off_zero_keeps_them(tmp_path):
+    """Display window = data window at (16, 8): the full frame is spliced on the plate's chunk
+    grid, and a patch's data window sits at the display origin plus the changed region."""
+    for f in range(FIRST, LAST + 1):
+        spec = oiio.ImageSpec(W, H, 3, oiio.HALF)
+        spec.x, spec.y = spec.full_x, spec.full_y = 16, 8
+        spec.full_width, spec.full_height = W, H
+        spec.attribute("compression", "zip")
+        out = oiio.ImageOutput.create(str(tmp_path / f"off.{f}.exr"))
+        assert out.open(str(tmp_path / f"off.{f}.exr"), spec)
+        assert out.write_image(_noisy(20 + f, c=3))
+        out.close()
+        m = np.zeros((H, W), np.float32)
+        m[72:84, 30 + f : 44 + f] = 1.0
+        write_exr(str(tmp_path / f"matte.{f}.exr"), m)
+    plate = str(tmp_path / "off.#.exr")
+    full = process_shot(_spec(plate, tmp_path), _engine, str(tmp_path / "j"), str(tmp_path / "f"))
+    spec = _spec(plate, tmp_path)
+    spec.output.mode = "patch"
+    patch = process_shot(spec, _engine, str(tmp_path / "j"), str(tmp_path / "p"))
+    for f in range(FIRST, LAST + 1):
+        whole = read_header(full["paths"][f - FIRST])
+        assert whole.data_window == whole.display_window == (16, 8, W, H)
+        got = _decode(full["paths"][f - FIRST])
+        plate_bits = _decode(str(tmp_path / f"off.{f}.exr"))
+        assert np.array_equal(got[:64], plate_bits[:64]) and np.array_equal(
+            got[96:], plate_bits[96:]
+        )
+        assert not np.array_equal(got[68:88], plate_bits[68:88])
+        # feather 4: the matte's box grown by 4 on each side, then moved by the display origin
+        x0, y0 = 30 + f - 4, 72 - 4
+        p = read_header(patch["paths"][f - FIRST])
+        assert p.data_window == (16 + x0, 8 + y0, 14 + 8, 12 + 8)
+        assert p.display_window == (16, 8, W, H)
+        assert np.array_equal(_decode(patch["paths"][f - FIRST]), got[y0 : y0 + 20, x0 : x0 + 22])

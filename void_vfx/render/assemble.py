@@ -120,8 +120,9 @@ def assemble_frame(
         if _copyable(header, spec, shot.fps):
             _check_stop(stop)
             return _copy(plate_path, target)
-    elif mode == "full":
-        done = _splice_frame(job_dir, shot, cover, metas, frame, change, target, compression, stop)
+    else:
+        fast = _splice_frame if mode == "full" else _patch_frame
+        done = fast(job_dir, shot, cover, metas, frame, change, target, compression, stop)
         if done is not None:
             return done
     native = spec.output.pixel_type == "half" and set(header.channel_types) == {"half"}
@@ -144,7 +145,8 @@ def assemble_frame(
         _blend_windows(shot, job_dir, cover, metas, frame, pixels, region, alpha)
         if mode == "patch":
             x0, y0, x1, y1 = region
-            pixels, origin = pixels[y0:y1, x0:x1], (x0, y0)
+            dx, dy = img.header.display_window[:2]
+            pixels, origin = pixels[y0:y1, x0:x1], (dx + x0, dy + y0)
         elif not same:
             pixels, origin = onto_data_window(pixels, _floats(img))
     elif not same:
@@ -191,6 +193,33 @@ def _blend_windows(
         np.nan_to_num(plate_rgb, copy=False, nan=0.0, posinf=65504.0, neginf=0.0)
     rgb = _window_rgb(shot, job_dir, cover, metas, frame, region, plate_rgb)
     blend_into(pixels, rgb, local, alpha, shot.rgb_index)
+
+
+def _patch_frame(job_dir, shot, cover, metas, frame, change, target, compression, stop):
+    """Patch mode over an all-half scanline plate without overscan: only the changed region's
+    rows are decoded. Returns the path, or None where that does not apply."""
+    from void_vfx.media.image_write import write_exr
+
+    if shot.spec.output.pixel_type != "half":
+        return None
+    region, alpha = change
+    x0, y0, x1, y1 = region
+    img = plate_rows(shot.rows, shot.plate.path(frame), frame, y0, y1)
+    if img is None:
+        return None
+    shot.note_frame(img, frame, whole=True)
+    _blend_windows(shot, job_dir, cover, metas, frame, img.raw, region, alpha, y0)
+    _check_stop(stop)
+    return write_exr(
+        target,
+        img.raw[:, x0:x1],
+        header=_with_rate(img.header, shot.fps),
+        origin=(img.origin[0] + x0, img.origin[1]),
+        compression=compression,
+        pixel_type="half",
+        channel_names=img.channel_names,
+        sources=[shot.plate.path(frame)],
+    )
 
 
 def _splice_frame(job_dir, shot, cover, metas, frame, change, target, compression, stop):
