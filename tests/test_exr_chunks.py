@@ -270,3 +270,27 @@ def test_a_plate_whose_windows_start_off_zero_keeps_them(tmp_path):
         assert p.data_window == (16 + x0, 8 + y0, 14 + 8, 12 + 8)
         assert p.display_window == (16, 8, W, H)
         assert np.array_equal(_decode(patch["paths"][f - FIRST]), got[y0 : y0 + 20, x0 : x0 + 22])
+
+
+@pytest.mark.parametrize("kernel_copy", [True, False])
+def test_a_long_header_and_either_copy_path(tmp_path, monkeypatch, kernel_copy):
+    """A header far past the first read (a 200 kB note), chunks copied in the kernel or through
+    a buffer: the same file either way."""
+    if not kernel_copy:
+        monkeypatch.delattr(os, "copy_file_range", raising=False)
+    note = "x" * 200_000
+    spec = oiio.ImageSpec(W, H, 4, oiio.HALF)
+    spec.attribute("compression", "zip")
+    spec.attribute("void:note", note)
+    out = oiio.ImageOutput.create(str(tmp_path / "p.exr"))
+    assert out.open(str(tmp_path / "p.exr"), spec) and out.write_image(_noisy(30))
+    out.close()
+    plate = read_scanline_file(str(tmp_path / "p.exr"))
+    assert plate.header_end > 200_000 and len(plate.spans) == H // 16
+    header = read_header(str(tmp_path / "p.exr"))
+    band_path = write_exr(str(tmp_path / "b.exr"), _noisy(31, 32), header=header, origin=(0, 32))
+    target = splice(plate, read_scanline_file(band_path), str(tmp_path / "o.exr"))
+    expected = _decode(str(tmp_path / "p.exr")).copy()
+    expected[32:64] = _decode(band_path)
+    assert np.array_equal(_decode(target), expected)
+    assert read_header(target).attributes["void:note"] == note

@@ -8,8 +8,9 @@ chunks over the changed rows encoded anew: every other pixel keeps the plate's b
 lossy codec, and the codec runs over a fraction of the frame. The layout is OpenEXR's "File
 Layout" document (openexr.com/en/latest/OpenEXRFileLayout.html).
 
-Only what this needs is read: tiled, deep and multi-part files are not handled here (callers
-encode those whole).
+Only what this needs is read (the header, the chunk table, each chunk's row and size); chunks
+are copied file to file, in the kernel where it can. Tiled, deep and multi-part files are not
+handled here (callers encode those whole).
 """
 
 from __future__ import annotations
@@ -52,10 +53,11 @@ class Channel:
 
 @dataclass(frozen=True)
 class ScanlineFile:
-    """One single-part scanline EXR held in memory, with what splicing needs from its header."""
+    """One single-part scanline EXR: its header and chunk table in memory, and where each chunk
+    lies in the file (checked against the table), so chunks can be copied without being read."""
 
     path: str
-    data: bytes
+    head: bytes  # the header and the chunk offset table, as stored
     header_end: int  # where the chunk offset table starts
     attributes: dict[str, tuple[str, int, int]]  # name -> (type, value offset, value size)
     data_window: tuple[int, int, int, int]  # xmin, ymin, xmax, ymax (inclusive, as stored)
@@ -63,7 +65,7 @@ class ScanlineFile:
     compression: int
     line_order: int
     channels: tuple[Channel, ...]
-    offsets: tuple[int, ...]
+    spans: tuple[tuple[int, int], ...]  # per chunk: (file offset, bytes with its row and size)
 
     @property
     def codec(self) -> str:
@@ -77,18 +79,6 @@ class ScanlineFile:
     def height(self) -> int:
         return self.data_window[3] - self.data_window[1] + 1
 
-    def chunk(self, i: int) -> memoryview:
-        """Chunk ``i`` as stored (its row and size fields included), checked against the table."""
-        start = self.offsets[i]
-        if start + 8 > len(self.data):
-            raise _damaged(self.path, f"chunk {i} starts past the end of the file")
-        y, size = struct.unpack_from("<ii", self.data, start)
-        if y != self.data_window[1] + i * self.rows_per_chunk or size < 0:
-            raise _damaged(self.path, f"chunk {i} is tagged row {y} with {size} bytes")
-        if start + 8 + size > len(self.data):
-            raise _damaged(self.path, f"chunk {i} runs past the end of the file")
-        return memoryview(self.data)[start : start + 8 + size]
-
     def chunk_rows(self, y0: int, y1: int) -> tuple[int, int]:
         """Rows ``y0:y1`` (counted from the data window's top) widened to whole chunks."""
         n = self.rows_per_chunk
@@ -99,17 +89,36 @@ def _damaged(path: str, why: str) -> ImageIOError:
     return ImageIOError(f"{path}: {why}; the file is truncated or damaged: re-render or re-copy it")
 
 
-def _cstring(data: bytes, pos: int, limit: int, path: str) -> tuple[str, int]:
-    end = data.find(b"\0", pos, pos + limit + 1)
-    if end < 0:
-        raise _damaged(path, "a header name is unterminated")
-    return data[pos:end].decode("latin-1"), end + 1
+class _Prefix:
+    """The start of a file, read as far as parsing needs (headers are small; files are not)."""
+
+    def __init__(self, fh, path: str, size: int) -> None:
+        self.fh, self.path, self.size = fh, path, size
+        self.buf = fh.read(min(size, 64 * 1024))
+
+    def need(self, end: int, what: str) -> None:
+        if end > self.size:
+            raise _damaged(self.path, f"{what} runs past the end of the file")
+        if end > len(self.buf):
+            self.buf += self.fh.read(max(end, 2 * len(self.buf)) - len(self.buf))
+
+    def cstring(self, pos: int, limit: int) -> tuple[str, int]:
+        while True:
+            end = self.buf.find(b"\0", pos, pos + limit + 1)
+            if end >= 0:
+                return self.buf[pos:end].decode("latin-1"), end + 1
+            if len(self.buf) >= min(self.size, pos + limit + 1):
+                raise _damaged(self.path, "a header name is unterminated")
+            self.need(min(self.size, pos + limit + 1), "the header")
 
 
 def _channels(value: bytes, path: str) -> tuple[Channel, ...]:
     out, pos = [], 0
     while pos < len(value) and value[pos] != 0:
-        name, pos = _cstring(value, pos, 255, path)
+        end = value.find(b"\0", pos, pos + 256)
+        if end < 0:
+            raise _damaged(path, "a channel name is unterminated")
+        name, pos = value[pos:end].decode("latin-1"), end + 1
         if pos + 16 > len(value):
             raise _damaged(path, "the channel list is cut short")
         ptype, _linear, xs, ys = struct.unpack_from("<iB3xii", value, pos)
@@ -122,64 +131,97 @@ def read_scanline_file(path: str) -> ScanlineFile | None:
     """The file at ``path`` parsed down to its chunk table, or None when it is not a
     single-part scanline EXR with a known compression and increasing line order (tiled, deep,
     multi-part and other files are left to a whole-frame encode). A damaged header or chunk
-    table raises :class:`ImageIOError` naming the file."""
+    table raises :class:`ImageIOError` naming the file. Only the header, the table and each
+    chunk's 8-byte row and size are read."""
     with open(path, "rb") as fh:
-        head = fh.read(8)
-        if len(head) < 8 or head[:4] != MAGIC:
+        size = os.fstat(fh.fileno()).st_size
+        f = _Prefix(fh, path, size)
+        if len(f.buf) < 8 or f.buf[:4] != MAGIC:
             return None
-        flags = struct.unpack_from("<i", head, 4)[0]
+        flags = struct.unpack_from("<i", f.buf, 4)[0]
         if flags & (_TILED | _NON_IMAGE | _MULTIPART):
             return None
-        data = head + fh.read()  # the file is copied from, so it is read once, whole
-    limit = 255 if flags & _LONG_NAMES else 31
-    attrs: dict[str, tuple[str, int, int]] = {}
-    pos = 8
-    while True:
-        if pos >= min(len(data), _MAX_HEADER):
-            raise _damaged(path, "the header has no end")
-        if data[pos] == 0:
-            pos += 1
-            break
-        name, pos = _cstring(data, pos, limit, path)
-        kind, pos = _cstring(data, pos, limit, path)
-        if pos + 4 > len(data):
-            raise _damaged(path, f"attribute {name} is cut short")
-        size = struct.unpack_from("<i", data, pos)[0]
-        pos += 4
-        if size < 0 or pos + size > len(data):
-            raise _damaged(path, f"attribute {name} runs past the end of the file")
-        attrs[name] = (kind, pos, size)
-        pos += size
+        limit = 255 if flags & _LONG_NAMES else 31
+        attrs: dict[str, tuple[str, int, int]] = {}
+        pos = 8
+        while True:
+            if pos >= _MAX_HEADER:
+                raise _damaged(path, "the header has no end")
+            f.need(pos + 1, "the header")
+            if f.buf[pos] == 0:
+                pos += 1
+                break
+            name, pos = f.cstring(pos, limit)
+            kind, pos = f.cstring(pos, limit)
+            f.need(pos + 4, f"attribute {name}")
+            n = struct.unpack_from("<i", f.buf, pos)[0]
+            pos += 4
+            if n < 0:
+                raise _damaged(path, f"attribute {name} has a negative size")
+            f.need(pos + n, f"attribute {name}")
+            attrs[name] = (kind, pos, n)
+            pos += n
+        data = f.buf
 
-    def value(name: str, kind: str, size: int) -> bytes:
-        if name not in attrs or attrs[name][0] != kind or attrs[name][2] != size:
-            raise _damaged(path, f"the header lacks a valid {name}")
-        _, at, n = attrs[name]
-        return data[at : at + n]
+        def value(name: str, kind: str, n: int) -> bytes:
+            if name not in attrs or attrs[name][0] != kind or attrs[name][2] != n:
+                raise _damaged(path, f"the header lacks a valid {name}")
+            _, at, _ = attrs[name]
+            return data[at : at + n]
 
-    compression = value("compression", "compression", 1)[0]
-    line_order = value("lineOrder", "lineOrder", 1)[0]
-    if compression >= len(CODECS) or line_order != _INCREASING_Y:
-        return None
-    dw = struct.unpack("<4i", value("dataWindow", "box2i", 16))
-    disp = struct.unpack("<4i", value("displayWindow", "box2i", 16))
-    if "channels" not in attrs or attrs["channels"][0] != "chlist":
-        raise _damaged(path, "the header lacks a channel list")
-    _, at, n = attrs["channels"]
-    channels = _channels(data[at : at + n], path)
-    height = dw[3] - dw[1] + 1
-    if height <= 0 or dw[2] < dw[0]:
-        raise _damaged(path, f"the data window {dw} is empty")
-    count = -(-height // ROWS_PER_CHUNK[compression])
-    if pos + 8 * count > len(data):
-        raise _damaged(path, "the chunk table runs past the end of the file")
-    offsets = struct.unpack_from(f"<{count}Q", data, pos)
-    first = pos + 8 * count
-    if any(o < first or o >= len(data) for o in offsets):
-        raise _damaged(path, "the chunk table points outside the file (an unfinished write?)")
+        compression = value("compression", "compression", 1)[0]
+        line_order = value("lineOrder", "lineOrder", 1)[0]
+        if compression >= len(CODECS) or line_order != _INCREASING_Y:
+            return None
+        dw = struct.unpack("<4i", value("dataWindow", "box2i", 16))
+        disp = struct.unpack("<4i", value("displayWindow", "box2i", 16))
+        if "channels" not in attrs or attrs["channels"][0] != "chlist":
+            raise _damaged(path, "the header lacks a channel list")
+        _, at, n = attrs["channels"]
+        channels = _channels(data[at : at + n], path)
+        height = dw[3] - dw[1] + 1
+        if height <= 0 or dw[2] < dw[0]:
+            raise _damaged(path, f"the data window {dw} is empty")
+        rows = ROWS_PER_CHUNK[compression]
+        count = -(-height // rows)
+        f.need(pos + 8 * count, "the chunk table")
+        offsets = struct.unpack_from(f"<{count}Q", f.buf, pos)
+        first = pos + 8 * count
+        if any(o < first or o + 8 > size for o in offsets):
+            raise _damaged(path, "the chunk table points outside the file (an unfinished write?)")
+        spans = []
+        fd = fh.fileno()
+        for i, o in enumerate(offsets):
+            y, n = struct.unpack("<ii", os.pread(fd, 8, o))
+            if y != dw[1] + i * rows or n < 0:
+                raise _damaged(path, f"chunk {i} is tagged row {y} with {n} bytes")
+            if o + 8 + n > size:
+                raise _damaged(path, f"chunk {i} runs past the end of the file")
+            spans.append((o, 8 + n))
+        head = f.buf[:first]
     return ScanlineFile(
-        path, data, pos, attrs, dw, disp, compression, line_order, channels, offsets
+        path, head, pos, attrs, dw, disp, compression, line_order, channels, tuple(spans)
     )
+
+
+def _copy_range(src: int, dst: int, start: int, length: int, at: int) -> None:
+    """``length`` bytes of ``src`` from ``start`` to ``dst`` at ``at``: in the kernel where it
+    can (``copy_file_range``), else through a buffer."""
+    done = 0
+    fast = hasattr(os, "copy_file_range")
+    while done < length:
+        n = 0
+        if fast:
+            try:
+                n = os.copy_file_range(src, dst, length - done, start + done, at + done)
+            except OSError:
+                fast = False
+        if not fast or n == 0:
+            block = os.pread(src, min(length - done, 8 << 20), start + done)
+            if not block:
+                raise ImageIOError(f"file descriptor {src}: ends before byte {start + length}")
+            n = os.pwrite(dst, block, at + done)
+        done += n
 
 
 def splice(plate: ScanlineFile, band: ScanlineFile, target: str) -> str:
@@ -215,24 +257,38 @@ def splice(plate: ScanlineFile, band: ScanlineFile, target: str) -> str:
             f"{band.path}: its rows {band.data_window} do not line up with the chunks of "
             f"{plate.path} {plate.data_window}, {plate.codec}; this is a bug in void-vfx: report it"
         )
-    header = bytearray(band.data[: band.header_end])
+    header = bytearray(band.head[: band.header_end])
     _, at, _ = band.attributes["dataWindow"]
     header[at : at + 16] = struct.pack("<4i", *plate.data_window)
     if "chunkCount" in band.attributes:  # only multi-part and deep files carry it; kept right
         _, at, _ = band.attributes["chunkCount"]
-        header[at : at + 4] = struct.pack("<i", len(plate.offsets))
-    last = first + len(band.offsets)
-    chunks = [
-        band.chunk(i - first) if first <= i < last else plate.chunk(i)
-        for i in range(len(plate.offsets))
+        header[at : at + 4] = struct.pack("<i", len(plate.spans))
+    last = first + len(band.spans)
+    # (source, file offset, bytes) per output chunk, then merged into runs contiguous in both.
+    pieces = [
+        (1, *band.spans[i - first]) if first <= i < last else (0, *plate.spans[i])
+        for i in range(len(plate.spans))
     ]
-    offsets, pos = [], len(header) + 8 * len(chunks)
-    for c in chunks:
+    offsets, pos = [], len(header) + 8 * len(pieces)
+    for _, _, length in pieces:
         offsets.append(pos)
-        pos += len(c)
+        pos += length
+    runs: list[list[int]] = []
+    for src, start, length in pieces:
+        if runs and runs[-1][0] == src and runs[-1][1] + runs[-1][2] == start:
+            runs[-1][2] += length
+        else:
+            runs.append([src, start, length])
     with atomic_target(target, ".tmp.exr") as tmp:
-        with open(tmp, "wb") as fh:
-            fh.write(header)
-            fh.write(struct.pack(f"<{len(offsets)}Q", *offsets))
-            fh.writelines(chunks)
+        fds = [os.open(plate.path, os.O_RDONLY), os.open(band.path, os.O_RDONLY)]
+        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        try:
+            at = os.pwrite(out, bytes(header) + struct.pack(f"<{len(offsets)}Q", *offsets), 0)
+            for src, start, length in runs:
+                _copy_range(fds[src], out, start, length, at)
+                at += length
+        finally:
+            os.close(out)
+            for fd in fds:
+                os.close(fd)
     return target
