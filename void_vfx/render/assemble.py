@@ -60,16 +60,20 @@ def feathered_alpha(
 
 def _window_rgb(shot: Shot, job_dir: str, cover, metas, frame: int, region, plate_rgb):
     """The crossfaded window results over ``region``, in the plate's colour space."""
-    acc = np.zeros(plate_rgb.shape, dtype=np.float32)
-    for (w, weight), meta in zip(cover, metas, strict=True):
-        if weight == 0:
-            continue
+    live = [(w, weight, meta) for (w, weight), meta in zip(cover, metas, strict=True) if weight]
+
+    def one(w, meta):
         if meta["skipped"]:
-            acc += weight * plate_rgb
-            continue
+            return plate_rgb
         result = np.asarray(load_window_frames(job_dir, w.index)[frame - w.first])
         rgb = np.clip(uncrop(result, box_of(meta), region), 0.0, 1.0)
-        acc += weight * shot.colour.from_working(rgb, ceiling=meta["ceiling"])
+        return shot.colour.from_working(rgb, ceiling=meta["ceiling"])
+
+    if len(live) == 1 and live[0][1] == 1.0:  # one window alone: 0 + 1 * x is x, bit for bit
+        return one(live[0][0], live[0][2])
+    acc = np.zeros(plate_rgb.shape, dtype=np.float32)
+    for w, weight, meta in live:
+        acc += weight * one(w, meta)
     return acc
 
 

@@ -338,8 +338,10 @@ def blend_into(
     res = np.asarray(rgb, dtype=np.float32)
     with np.errstate(invalid="ignore", over="ignore"):
         srcf = src.astype(np.float32)
-        # NaN/Inf under the ramp would poison the mix: there the result stands in for the plate.
-        srcf = np.where(np.isfinite(srcf), srcf, res)
+        # NaN/Inf under the ramp would poison the mix: there the result stands in for the plate
+        # (one sum proves most regions clean).
+        if not np.isfinite(np.add.reduce(srcf, axis=None)):
+            srcf = np.where(np.isfinite(srcf), srcf, res)
         mixed = srcf + (res - srcf) * a
     mixed = np.where(a >= 1.0, res, mixed)
     out[y0:y1, x0:x1, ch] = np.where(a > 0, mixed.astype(out.dtype), src)
