@@ -1,8 +1,10 @@
 """Pipeline benchmark: how much of a job's wall time the core adds around the engine.
 
 Run: ``python bench/pipeline_bench.py`` (4K, several minutes on 2 cores) or ``--quick`` (a
-1024x540 shot, a minute). A synthetic half DWAA EXR shot with a moving quadmask (8-bit PNG,
-long enough for 4 windows of 13 frames) goes through the real render path
+1024x540 shot, a minute). A synthetic half EXR shot (DWAA unless ``--plate-compression``) with
+a moving quadmask (8-bit PNG, long enough for 4 windows of 13 frames) is written with the
+spec's default output compression (the plate's own, unless ``--output-compression``) through
+the real render path
 (:func:`void_vfx.render.process.process_shot`) with a simulated engine that sleeps a fixed time
 per window, standing in for the GPU (``--engine-s``; by default twice the CPU work of a window,
 measured first from a window's preparation and the assembly of a few frames, so that perfect
@@ -36,7 +38,7 @@ FIRST = 1001
 DISTINCT = 6  # distinct plate frames, linked into longer shots
 
 
-def synthetic_plate(width: int, height: int, seed: int) -> np.ndarray:
+def synthetic_plate(width: int, height: int, seed: int, grain: float = 0.02) -> np.ndarray:
     """Smooth gradients plus grain: compresses like a plate, not like noise or flat colour."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
@@ -44,7 +46,7 @@ def synthetic_plate(width: int, height: int, seed: int) -> np.ndarray:
     px[..., 0] = xx / width * (1 + seed % 3)
     px[..., 1] = yy / height
     px[..., 2] = 0.5 + 0.5 * np.sin(xx / (40 + seed)) * np.cos(yy / 70)
-    px += rng.standard_normal((height, width, 3), dtype=np.float32) * 0.02
+    px += rng.standard_normal((height, width, 3), dtype=np.float32) * np.float32(grain)
     return px
 
 
@@ -60,22 +62,25 @@ def synthetic_quadmask(width: int, height: int, offset: int) -> np.ndarray:
     return q
 
 
-def make_shot(root: str, width: int, height: int, frames: int) -> tuple[str, str]:
+def make_shot(
+    root: str, width: int, height: int, frames: int, compression: str = "dwaa", grain=0.02
+) -> tuple[str, str]:
     """Plate (DISTINCT frames, linked) and one quadmask per frame; returns both patterns."""
     import OpenImageIO as oiio
 
     from void_vfx.media.image_write import write_exr
 
     os.makedirs(root, exist_ok=True)
-    distinct = os.path.join(root, "distinct")
+    tag = f"{compression.replace(':', '_')}_{grain:g}"
+    distinct = os.path.join(root, f"distinct_{tag}")
     os.makedirs(distinct, exist_ok=True)
     for i in range(DISTINCT):
         p = os.path.join(distinct, f"d{i}.exr")
         if not os.path.exists(p):
-            write_exr(p, synthetic_plate(width, height, i), compression="dwaa", pixel_type="half")
+            write_exr(p, synthetic_plate(width, height, i, grain), compression=compression)
     for k in range(frames):
         f = FIRST + k
-        link = os.path.join(root, f"plate.{f}.exr")
+        link = os.path.join(root, f"plate_{tag}.{f}.exr")
         if not os.path.exists(link):
             os.symlink(os.path.join(distinct, f"d{k % DISTINCT}.exr"), link)
         mpath = os.path.join(root, f"qm.{f}.png")
@@ -84,10 +89,12 @@ def make_shot(root: str, width: int, height: int, frames: int) -> tuple[str, str
             buf.set_pixels(oiio.ROI(), synthetic_quadmask(width, height, k)[..., None])
             if not buf.write(mpath):
                 raise RuntimeError(f"{mpath}: {buf.geterror()}")
-    return os.path.join(root, "plate.####.exr"), os.path.join(root, "qm.####.png")
+    return os.path.join(root, f"plate_{tag}.####.exr"), os.path.join(root, "qm.####.png")
 
 
-def make_spec(plate: str, qm: str, frames: int, window: int, overlap: int, mode: str = "full"):
+def make_spec(
+    plate: str, qm: str, frames: int, window: int, overlap: int, mode: str = "full", output=None
+):
     from void_vfx.job.spec import JobSpec, MatteSource
 
     spec = JobSpec(
@@ -100,7 +107,8 @@ def make_spec(plate: str, qm: str, frames: int, window: int, overlap: int, mode:
     )
     spec.window.min_length = spec.window.max_length = window
     spec.window.overlap = overlap
-    spec.output.compression = "zip"
+    if output:
+        spec.output.compression = output
     spec.output.pixel_type = "half"
     set_mode(spec, mode)
     return spec.validate()
@@ -180,6 +188,12 @@ class StageClock:
         oiio.attribute("exr_threads", -1)
         oiio.attribute("threads", 1)
         self.wrap(assemble, "whole_frame", "assemble: plate rows decode (rest of the frame)")
+        if hasattr(assemble, "plate_rows"):
+            from void_vfx.media import exr_chunks
+
+            self.wrap(assemble, "plate_rows", "assemble: plate rows decode (changed chunks)")
+            self.wrap(exr_chunks, "read_scanline_file", "assemble: plate + band file read")
+            self.wrap(exr_chunks, "splice", "assemble: chunks copied + written")
 
         self.wrap(pipeline, "prepare_window", "prepare: window plan, padding")
         self.wrap(prepare, "_working_frame", "prepare: crop resize to working size")
@@ -236,8 +250,17 @@ def main_run(args, root: str) -> None:
 
     width, height = (1024, 540) if args.quick else (4096, 2160)
     frames, window, overlap = 40, 13, 4
-    plate, qm = make_shot(os.path.join(root, "main"), width, height, frames)
-    spec = make_spec(plate, qm, frames, window, overlap)
+    plate, qm = make_shot(
+        os.path.join(root, "main"), width, height, frames, args.plate_compression, args.grain
+    )
+    spec = make_spec(plate, qm, frames, window, overlap, output=args.output_compression)
+    from void_vfx.media.image_io import read_header
+    from void_vfx.render.assemble import output_compression
+
+    written = output_compression(spec, read_header(plate.replace("####", str(FIRST))))
+    print(
+        f"plate compression: {args.plate_compression}, output compression: {written}, grain {args.grain:g}"
+    )
 
     # The part no pipeline can hide, each timed alone (and, from their CPU time, the engine's
     # sleep: twice the CPU work of a window, so that perfect overlap is possible).
@@ -302,8 +325,10 @@ def rss_child(args, root: str) -> None:
 
     width, height = (1024, 540) if args.quick else (4096, 2160)
     n = args.rss_child
-    plate, qm = make_shot(os.path.join(root, "rss"), width, height, n)
-    spec = make_spec(plate, qm, n, 85, 16)
+    plate, qm = make_shot(
+        os.path.join(root, "rss"), width, height, n, args.plate_compression, args.grain
+    )
+    spec = make_spec(plate, qm, n, 85, 16, output=args.output_compression)
     process_shot(spec, SleepEngine(0.0), os.path.join(root, f"job{n}"), os.path.join(root, f"o{n}"))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
     print(f"{peak:.3f}")
@@ -315,6 +340,10 @@ def main() -> None:
     ap.add_argument("--engine-s", type=float, default=None, help="simulated engine s per window")
     ap.add_argument("--rss-frames", default=None, help="shot lengths for peak RSS (100,400)")
     ap.add_argument("--no-rss", action="store_true", help="skip the peak RSS runs")
+    ap.add_argument("--grain", type=float, default=0.02, help="grain of the plate (0.02)")
+    ap.add_argument("--plate-compression", default="dwaa", help="the plate's EXR compression")
+    ap.add_argument("--output-compression", default=None,
+                    help="the output's (default: the spec's default, the plate's own)")  # fmt: skip
     ap.add_argument("--stages", action="store_true", help="also print cpu per frame by stage")
     ap.add_argument("--dir", default=None, help="work folder (default: a temporary one)")
     ap.add_argument("--rss-child", type=int, default=0, help=argparse.SUPPRESS)
@@ -330,6 +359,9 @@ def main() -> None:
         lengths = args.rss_frames or ("30,120" if args.quick else "100,400")
         for n in (int(x) for x in lengths.split(",")):
             cmd = [sys.executable, os.path.abspath(__file__), "--rss-child", str(n), "--dir", root]
+            cmd += ["--plate-compression", args.plate_compression, "--grain", str(args.grain)]
+            if args.output_compression:
+                cmd += ["--output-compression", args.output_compression]
             if args.quick:
                 cmd.append("--quick")
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
