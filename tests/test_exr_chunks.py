@@ -294,3 +294,17 @@ def test_a_long_header_and_either_copy_path(tmp_path, monkeypatch, kernel_copy):
     expected[32:64] = _decode(band_path)
     assert np.array_equal(_decode(target), expected)
     assert read_header(target).attributes["void:note"] == note
+
+
+def test_every_compression_is_read_as_oiio_names_it(tmp_path):
+    """The header's compression value and rows per chunk, against what OpenImageIO reports."""
+    from void_vfx.job.spec import COMPRESSIONS
+
+    for codec in COMPRESSIONS:
+        path = write_exr(str(tmp_path / f"{codec}.exr"), _noisy(40, 40, 8), compression=codec)
+        parsed = read_scanline_file(path)
+        inp = oiio.ImageInput.open(path)
+        named = inp.spec().getattribute("compression")
+        rows = inp.spec().getattribute("oiio:RowsPerChunk") or 1
+        inp.close()
+        assert (parsed.codec, parsed.rows_per_chunk) == (named, rows)

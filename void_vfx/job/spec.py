@@ -41,6 +41,7 @@ MAX_VERSION = 9999
 ENGINES = ("void", "preview")
 ROI_MODES = ("crop", "full")
 PIXEL_TYPES = ("half", "float")
+#: EXR compressions, in the order of their value in an EXR header (media/exr_chunks reads it).
 COMPRESSIONS = (
     "none",
     "rle",

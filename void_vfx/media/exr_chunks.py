@@ -20,24 +20,13 @@ import struct
 from dataclasses import dataclass
 
 from void_vfx.errors import ImageIOError
+from void_vfx.job.spec import COMPRESSIONS
 
 MAGIC = b"\x76\x2f\x31\x01"
 _TILED, _LONG_NAMES, _NON_IMAGE, _MULTIPART = 0x200, 0x400, 0x800, 0x1000
-#: Compression names by their value in the header, and the rows of one chunk for each.
-CODECS = (
-    "none",
-    "rle",
-    "zips",
-    "zip",
-    "piz",
-    "pxr24",
-    "b44",
-    "b44a",
-    "dwaa",
-    "dwab",
-    "htj2k256",
-    "htj2k32",
-)
+#: Compression names by their value in the header (the spec's list is in that order), and the
+#: rows of one chunk for each.
+CODECS = COMPRESSIONS
 ROWS_PER_CHUNK = (1, 1, 1, 16, 32, 16, 32, 32, 32, 256, 256, 32)
 _INCREASING_Y = 0
 _MAX_HEADER = 16 * 1024 * 1024  # far above any real header; a bound for damaged files
