@@ -179,9 +179,9 @@ def read_scanline_file(path: str) -> ScanlineFile | None:
         if any(o < first or o + 8 > size for o in offsets):
             raise _damaged(path, "the chunk table points outside the file (an unfinished write?)")
         spans = []
-        fd = fh.fileno()
         for i, o in enumerate(offsets):
-            y, n = struct.unpack("<ii", os.pread(fd, 8, o))
+            fh.seek(o)
+            y, n = struct.unpack("<ii", fh.read(8))
             if y != dw[1] + i * rows or n < 0:
                 raise _damaged(path, f"chunk {i} is tagged row {y} with {n} bytes")
             if o + 8 + n > size:
@@ -193,24 +193,30 @@ def read_scanline_file(path: str) -> ScanlineFile | None:
     )
 
 
-def _copy_range(src: int, dst: int, start: int, length: int, at: int) -> None:
-    """``length`` bytes of ``src`` from ``start`` to ``dst`` at ``at``: in the kernel where it
-    can (``copy_file_range``), else through a buffer."""
+def _copy_range(src, dst, start: int, length: int) -> None:
+    """``length`` bytes of file ``src`` from ``start`` onto the end of file ``dst`` (both
+    binary file objects): in the kernel where it can (``copy_file_range``, Linux), else
+    through a buffer (any system)."""
     done = 0
-    fast = hasattr(os, "copy_file_range")
+    if hasattr(os, "copy_file_range"):
+        dst.flush()
+        out = dst.fileno()
+        try:
+            while done < length:
+                n = os.copy_file_range(src.fileno(), out, length - done, start + done)
+                if n == 0:
+                    break
+                done += n
+        except OSError:
+            pass  # a file system that cannot: copy the rest through a buffer
+        dst.seek(0, os.SEEK_END)
+    src.seek(start + done)
     while done < length:
-        n = 0
-        if fast:
-            try:
-                n = os.copy_file_range(src, dst, length - done, start + done, at + done)
-            except OSError:
-                fast = False
-        if not fast or n == 0:
-            block = os.pread(src, min(length - done, 8 << 20), start + done)
-            if not block:
-                raise ImageIOError(f"file descriptor {src}: ends before byte {start + length}")
-            n = os.pwrite(dst, block, at + done)
-        done += n
+        block = src.read(min(length - done, 8 << 20))
+        if not block:
+            raise ImageIOError(f"{src.name}: ends before byte {start + length}; re-copy it")
+        dst.write(block)
+        done += len(block)
 
 
 def splice(plate: ScanlineFile, band: ScanlineFile, target: str) -> str:
@@ -269,15 +275,8 @@ def splice(plate: ScanlineFile, band: ScanlineFile, target: str) -> str:
         else:
             runs.append([src, start, length])
     with atomic_target(target, ".tmp.exr") as tmp:
-        fds = [os.open(plate.path, os.O_RDONLY), os.open(band.path, os.O_RDONLY)]
-        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-        try:
-            at = os.pwrite(out, bytes(header) + struct.pack(f"<{len(offsets)}Q", *offsets), 0)
+        with open(plate.path, "rb") as p, open(band.path, "rb") as b, open(tmp, "wb") as out:
+            out.write(bytes(header) + struct.pack(f"<{len(offsets)}Q", *offsets))
             for src, start, length in runs:
-                _copy_range(fds[src], out, start, length, at)
-                at += length
-        finally:
-            os.close(out)
-            for fd in fds:
-                os.close(fd)
+                _copy_range((p, b)[src], out, start, length)
     return target
