@@ -308,3 +308,23 @@ def test_every_compression_is_read_as_oiio_names_it(tmp_path):
         rows = inp.spec().getattribute("oiio:RowsPerChunk") or 1
         inp.close()
         assert (parsed.codec, parsed.rows_per_chunk) == (named, rows)
+
+
+def test_preparation_keeps_rows_of_narrow_plates_only(tmp_path):
+    """Up to 8 channels, preparation keeps every channel of its rows for assembly; a wider
+    plate is read as R, G, B alone and nothing is kept (a 30-AOV plate would fill the cache)."""
+    from void_vfx.render.shot import Shot
+
+    for name, channels in (("narrow", 4), ("wide", 10)):
+        px = _noisy(50, c=4)
+        px = np.concatenate([px] + [px[..., :1]] * (channels - 4), axis=-1)
+        names = ("R", "G", "B", "A", *(f"aov{i}" for i in range(channels - 4)))
+        for f in range(FIRST, LAST + 1):
+            write_exr(str(tmp_path / f"{name}.{f}.exr"), px, channel_names=names)
+            m = np.zeros((H, W), np.float32)
+            m[72:84, 30:44] = 1.0
+            write_exr(str(tmp_path / f"matte.{f}.exr"), m)
+        shot = Shot.open(_spec(str(tmp_path / f"{name}.#.exr"), tmp_path))
+        rgb = shot.read_rows(shot.plate.path(FIRST), FIRST, 60, 100, 10, 50)
+        assert np.array_equal(rgb, px[60:100, 10:50, :3].astype(np.float32))
+        assert shot.rows.holds(FIRST, shot.plate.path(FIRST)) == (channels <= 8)

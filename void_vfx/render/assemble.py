@@ -199,6 +199,20 @@ def _blend_windows(
     blend_into(pixels, rgb, local, alpha, shot.rgb_index)
 
 
+def _blended_rows(job_dir, shot, cover, metas, frame, change, a: int, b: int, stop):
+    """Plate rows ``a:b`` of an all-half scanline plate without overscan (decoded where the
+    row cache does not hold them), the frame's windows blended in: an Image, or None for any
+    other plate."""
+    region, alpha = change
+    img = plate_rows(shot.rows, shot.plate.path(frame), frame, a, b)
+    if img is None:
+        return None
+    shot.note_frame(img, frame, whole=True)
+    _blend_windows(shot, job_dir, cover, metas, frame, img.raw, region, alpha, a)
+    _check_stop(stop)
+    return img
+
+
 def _patch_frame(job_dir, shot, cover, metas, frame, change, target, compression, stop):
     """Patch mode over an all-half scanline plate without overscan: only the changed region's
     rows are decoded. Returns the path, or None where that does not apply."""
@@ -206,14 +220,10 @@ def _patch_frame(job_dir, shot, cover, metas, frame, change, target, compression
 
     if shot.spec.output.pixel_type != "half":
         return None
-    region, alpha = change
-    x0, y0, x1, y1 = region
-    img = plate_rows(shot.rows, shot.plate.path(frame), frame, y0, y1)
+    x0, y0, x1, y1 = change[0]
+    img = _blended_rows(job_dir, shot, cover, metas, frame, change, y0, y1, stop)
     if img is None:
         return None
-    shot.note_frame(img, frame, whole=True)
-    _blend_windows(shot, job_dir, cover, metas, frame, img.raw, region, alpha, y0)
-    _check_stop(stop)
     return write_exr(
         target,
         img.raw[:, x0:x1],
@@ -246,14 +256,10 @@ def _splice_frame(job_dir, shot, cover, metas, frame, change, target, compressio
         or any((c.pixel_type, c.x_sampling, c.y_sampling) != (1, 1, 1) for c in plate.channels)
     ):
         return None
-    (x0, y0, x1, y1), alpha = change
-    a, b = plate.chunk_rows(y0, y1)
-    img = plate_rows(shot.rows, plate_path, frame, a, b)
+    a, b = plate.chunk_rows(change[0][1], change[0][3])
+    img = _blended_rows(job_dir, shot, cover, metas, frame, change, a, b, stop)
     if img is None:
         return None
-    shot.note_frame(img, frame, whole=True)
-    _blend_windows(shot, job_dir, cover, metas, frame, img.raw, (x0, y0, x1, y1), alpha, a)
-    _check_stop(stop)
     folder = os.path.dirname(os.path.abspath(target))
     band_path = os.path.join(folder, f".{os.path.basename(target)}.{os.getpid()}.band.exr")
     try:

@@ -79,12 +79,14 @@ def plate_rows(
     b: int | None = None,
     *,
     count: bool = True,
+    max_channels: int | None = None,
 ):
     """Rows ``a:b`` of an all-half scanline plate frame whose data window is its display window,
     every channel, as the file's half values, in an :class:`~void_vfx.media.image_io.Image`
     whose ``origin`` is its top-left pixel; the rows the cache holds are not decoded again (and
-    leave it). None for any other file. NaN/Inf are counted over these rows (and logged) unless
-    ``count`` is False (the image's ``nonfinite`` is then 0)."""
+    leave it). None for any other file, and for one of more than ``max_channels`` channels.
+    NaN/Inf are counted over these rows (and logged) unless ``count`` is False (the image's
+    ``nonfinite`` is then 0)."""
     from void_vfx.errors import ImageIOError
     from void_vfx.media.image_io import HALF_MAX, Image, _header_from_spec, _open, count_nonfinite
 
@@ -100,12 +102,14 @@ def plate_rows(
             or spec.tile_width != 0
             or types != {"half"}
             or not 0 <= a < b <= spec.height
+            or max_channels is not None
+            and spec.nchannels > max_channels
         ):
             return None
         if hit is not None and hit[1].shape[1:] != (spec.width, spec.nchannels):
             hit = None
-        y0, rows = hit if hit is not None else (a, np.empty((0, spec.width, spec.nchannels)))
-        k0, k1 = max(a, y0), min(b, y0 + rows.shape[0])
+        y0, rows = hit if hit is not None else (a, None)
+        k0, k1 = (max(a, y0), min(b, y0 + rows.shape[0])) if rows is not None else (a, a)
         if k1 <= k0:  # the kept rows miss this range: decode all of it
             k0 = k1 = a
         parts = []
@@ -126,7 +130,7 @@ def plate_rows(
     finally:
         inp.close()
     pixels = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
-    if not pixels.flags.writeable or len(parts) == 1 and hit and b - a < rows.shape[0]:
+    if not pixels.flags.writeable or len(parts) == 1 and rows is not None and b - a < len(rows):
         pixels = pixels.copy()  # the caller owns (and may blend into) exactly these rows
     bad = count_nonfinite(pixels) if count else 0
     if bad:

@@ -215,9 +215,10 @@ class Shot:
         from void_vfx.media.image_io import _open, read_image
         from void_vfx.render.rowcache import plate_rows
 
-        # An all-half plate: every channel (a scanline block is decompressed whole anyway), so
-        # that assembly can reuse these rows; rows a previous window kept are not decoded again.
-        img = plate_rows(self.rows, path, frame, y0, y1, count=False)
+        # An all-half plate of up to 8 channels: every channel (a scanline block is decompressed
+        # whole anyway), so that assembly can reuse these rows; rows a previous window kept are
+        # not decoded again. Wider plates read R, G, B alone, below.
+        img = plate_rows(self.rows, path, frame, y0, y1, count=False, max_channels=8)
         if img is not None:
             self.rows.put(frame, path, y0, img.raw)
             c0 = self.rgb_index[0]
