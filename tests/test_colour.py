@@ -149,3 +149,25 @@ def test_guess_colourspace_states_its_reason(tmp_path):
 def test_guess_says_when_a_named_colour_space_is_unknown(tmp_path):
     g = guess_colourspace(_write(tmp_path / "cam.exr", "exr", colorspace=("string", "LogC9 Wide")))
     assert g.name == "ACEScg" and "'LogC9 Wide' is not in the OCIO config" in g.reason
+
+
+def test_conversion_in_blocks_gives_the_bits_of_one_whole_array_pass():
+    """A crop is converted in cache-sized blocks: every value must be what OCIO's own
+    ``applyRGB`` over the whole array, then the shoulder, gives (blocks, a ragged last block,
+    a NaN in one block only)."""
+    from void_vfx.media import colour
+
+    rng = np.random.default_rng(3)
+    rows = 3 * colour.BLOCK_PIXELS // 97 + 2  # three blocks and a ragged part of a fourth
+    lin = rng.random((rows, 97, 3), dtype=np.float32) * np.float32(6.0)
+    assert lin.shape[0] * lin.shape[1] % colour.BLOCK_PIXELS != 0
+    lin[5, 7, 1] = np.nan
+    t = ColourTransform("ACEScg")
+    clean = np.nan_to_num(lin, nan=0.0, posinf=65504.0, neginf=0.0)
+    t._forward.applyRGB(clean)  # in place, over the whole array at once
+    expected = shoulder(clean)
+    work = t.to_working(lin)
+    assert np.array_equal(work, expected) and expected.max() > 0.9  # the shoulder was reached
+    back = unshoulder(work.copy(), ceiling=0.97)
+    t._inverse.applyRGB(back)
+    assert np.array_equal(t.from_working(work, ceiling=0.97), back)
