@@ -87,6 +87,30 @@ def test_snap_dtypes(values):
     assert rep.counts == {0: 2, 63: 2, 127: 1, 255: 1}
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("where", ["inside", "edges", "none"])
+def test_integer_frame_snaps_as_the_float_path_does(dtype, where):
+    """A whole 8/16-bit frame (worked only over the box of its non-top codes) gives the mask
+    and report that the float path gives over every pixel."""
+    rng = np.random.default_rng(11)
+    codes = np.full((90, 160), 255, np.uint8)
+    if where == "inside":
+        codes[20:50, 30:90] = rng.choice([0, 20, 63, 100, 127, 200, 250, 254], size=(30, 60))
+    elif where == "edges":
+        codes[0, 5], codes[89, 159], codes[40, 0] = 127, 70, 254
+    raw = codes.astype(dtype) * (257 if dtype == np.uint16 else 1)
+    q, rep = snap_quadmask(raw, tolerance=8)
+    fq, frep = snap_quadmask(codes.astype(np.float32), tolerance=8, float_scale=1.0)
+    assert np.array_equal(q, fq) and q.dtype == np.uint8
+    assert (rep.moved, rep.max_error, rep.counts, rep.pixels) == (
+        frep.moved,
+        frep.max_error,
+        frep.counts,
+        frep.pixels,
+    )
+    assert rep.counts[255] == int(np.count_nonzero(fq == 255))
+
+
 def test_snap_rejects_int32():
     with pytest.raises(MaskError, match="8-bit, 16-bit or float"):
         snap_quadmask(np.zeros(3, dtype=np.int32))

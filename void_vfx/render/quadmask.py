@@ -150,33 +150,37 @@ def snap_quadmask(
 
 
 def _snap_integers(raw: np.ndarray, tolerance: float) -> tuple[np.ndarray, SnapReport]:
-    """:func:`snap_quadmask` of 8- or 16-bit values through a lookup table: the report comes
-    from a histogram of the codes, so the frame is walked twice instead of a dozen times."""
+    """:func:`snap_quadmask` of 8- or 16-bit values through a lookup table, the report from a
+    histogram of the codes. Most of a frame is the top code (keep, exactly): only the box of
+    the other codes is looked up and counted, the rest is filled."""
     levels = 256 if raw.dtype == np.uint8 else 65536
     codes = np.arange(levels, dtype=np.float32)
     v = codes if levels == 256 else codes / np.float32(257.0)
     lut = snap(v)
     err = np.abs(v - lut.astype(np.float32))
-    q = lut[raw]
-    if levels == 256:  # errors of 8-bit codes are whole numbers: a uint8 table holds them
-        e = err.astype(np.uint8)[raw]
-        rep = SnapReport(
-            pixels=int(raw.size),
-            moved=int(np.count_nonzero(e > tolerance)),
-            max_error=float(e.max()) if raw.size else 0.0,
-            tolerance=float(tolerance),
-            counts={int(k): int(np.count_nonzero(q == k)) for k in QUAD_VALUES},
-        )
-        return q, rep
-    hist = np.bincount(raw.ravel(), minlength=levels)
+    sub, q = raw, None
+    if raw.ndim == 2 and raw.size:
+        other = raw != levels - 1
+        rows = np.flatnonzero(other.any(axis=1))
+        q = np.full(raw.shape, QUAD_KEEP, dtype=np.uint8)
+        if rows.size:
+            cols = np.flatnonzero(other.any(axis=0))
+            box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+            sub = raw[box]
+            q[box] = lut[sub]
+        else:
+            sub = raw[:0, :0]
+    else:
+        q = lut[raw]
+    hist = np.bincount(sub.ravel(), minlength=levels)
+    hist[levels - 1] += raw.size - sub.size  # the top code outside the box: keep, error 0
     seen = hist > 0
-    counts = {int(k): int(hist[lut == k].sum()) for k in QUAD_VALUES}
     rep = SnapReport(
         pixels=int(raw.size),
         moved=int(hist[err > tolerance].sum()),
         max_error=float(err[seen].max()) if raw.size else 0.0,
         tolerance=float(tolerance),
-        counts=counts,
+        counts={int(k): int(hist[lut == k].sum()) for k in QUAD_VALUES},
     )
     return q, rep
 
