@@ -1,7 +1,9 @@
 """Pipeline benchmark: how much of a job's wall time the core adds around the engine.
 
 Run: ``python bench/pipeline_bench.py`` (4K, several minutes on 2 cores) or ``--quick`` (a
-1024x540 shot, a minute). A synthetic half EXR shot (DWAA unless ``--plate-compression``) with
+1024x540 shot, a minute), or ``--sample DIR`` (a VOID sample folder such as
+``sample/moving_ball`` of Netflix/void-model: its movie and quadmask movie become a half EXR
+plate and 8-bit PNG quadmasks of 40 frames at the movie's size). A synthetic half EXR shot (DWAA unless ``--plate-compression``) with
 a moving quadmask (8-bit PNG, long enough for 4 windows of 13 frames) is written with the
 spec's default output compression (the plate's own, unless ``--output-compression``) through
 the real render path
@@ -92,8 +94,60 @@ def make_shot(
     return os.path.join(root, f"plate_{tag}.####.exr"), os.path.join(root, "qm.####.png")
 
 
+def _sample_mask_file(sample: str) -> str:
+    for name in ("quadmask_0.mp4", "trimask_quadmask.mp4"):
+        if os.path.exists(os.path.join(sample, name)):
+            return os.path.join(sample, name)
+    raise SystemExit(f"{sample}: no quadmask_0.mp4 or trimask_quadmask.mp4 (a VOID sample folder)")
+
+
+def make_sample_shot(
+    root: str, sample: str, frames: int, compression: str
+) -> tuple[str, str, int, int]:
+    """A VOID sample folder (``input_video.mp4`` and its quadmask movie) as a half EXR plate in
+    scene-linear Rec.709 (the video's sRGB decoded) and 8-bit PNG quadmasks, ``frames`` long.
+    Returns both patterns and the size."""
+    import av
+    import OpenImageIO as oiio
+
+    from void_vfx.media.image_write import write_exr
+
+    os.makedirs(root, exist_ok=True)
+    k, size = -1, (0, 0)
+    tag = compression.replace(":", "_")
+    plate = os.path.join(root, f"sample_{tag}.####.exr")
+    qm = os.path.join(root, "sample_qm.####.png")
+    with (
+        av.open(os.path.join(sample, "input_video.mp4")) as video,
+        av.open(_sample_mask_file(sample)) as masks,
+    ):
+        pairs = zip(video.decode(video=0), masks.decode(video=0), strict=False)
+        for k, (pic, matte) in enumerate(pairs):
+            if k == frames:
+                break
+            srgb = pic.to_ndarray(format="rgb24").astype(np.float32) / 255.0
+            lin = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+            write_exr(plate.replace("####", str(FIRST + k)), lin, compression=compression)
+            size = (lin.shape[1], lin.shape[0])
+            m = np.ascontiguousarray(matte.to_ndarray(format="gray"))
+            buf = oiio.ImageBuf(oiio.ImageSpec(m.shape[1], m.shape[0], 1, oiio.UINT8))
+            buf.set_pixels(oiio.ROI(), m[..., None])
+            if not buf.write(qm.replace("####", str(FIRST + k))):
+                raise RuntimeError(f"{qm}: {buf.geterror()}")
+    if k + 1 < frames:
+        raise SystemExit(f"{sample}: the movie has {k + 1} frames, fewer than {frames}")
+    return plate, qm, *size
+
+
 def make_spec(
-    plate: str, qm: str, frames: int, window: int, overlap: int, mode: str = "full", output=None
+    plate: str,
+    qm: str,
+    frames: int,
+    window: int,
+    overlap: int,
+    mode: str = "full",
+    output=None,
+    colourspace: str = "ACEScg",
 ):
     from void_vfx.job.spec import JobSpec, MatteSource
 
@@ -101,7 +155,7 @@ def make_spec(
         plate=plate,
         quadmask=MatteSource(qm, "Y"),
         frame_range=(FIRST, FIRST + frames - 1),
-        colourspace="ACEScg",
+        colourspace=colourspace,
         prompt="an empty room",
         engine="preview",
     )
@@ -248,19 +302,27 @@ def main_run(args, root: str) -> None:
     from void_vfx.render.prepare import prepare_window
     from void_vfx.render.process import open_job, process_shot
 
-    width, height = (1024, 540) if args.quick else (4096, 2160)
     frames, window, overlap = 40, 13, 4
-    plate, qm = make_shot(
-        os.path.join(root, "main"), width, height, frames, args.plate_compression, args.grain
+    if args.sample:
+        plate, qm, width, height = make_sample_shot(
+            os.path.join(root, "main"), args.sample, frames, args.plate_compression
+        )
+        space = "Linear Rec.709 (sRGB)"
+    else:
+        width, height = (1024, 540) if args.quick else (4096, 2160)
+        plate, qm = make_shot(
+            os.path.join(root, "main"), width, height, frames, args.plate_compression, args.grain
+        )
+        space = "ACEScg"
+    spec = make_spec(
+        plate, qm, frames, window, overlap, output=args.output_compression, colourspace=space
     )
-    spec = make_spec(plate, qm, frames, window, overlap, output=args.output_compression)
     from void_vfx.media.image_io import read_header
     from void_vfx.render.assemble import output_compression
 
     written = output_compression(spec, read_header(plate.replace("####", str(FIRST))))
-    print(
-        f"plate compression: {args.plate_compression}, output compression: {written}, grain {args.grain:g}"
-    )
+    source = f"sample {args.sample}" if args.sample else f"synthetic, grain {args.grain:g}"
+    print(f"plate compression: {args.plate_compression}, output compression: {written}, {source}")
 
     # The part no pipeline can hide, each timed alone (and, from their CPU time, the engine's
     # sleep: twice the CPU work of a window, so that perfect overlap is possible).
@@ -344,6 +406,9 @@ def main() -> None:
     ap.add_argument("--plate-compression", default="dwaa", help="the plate's EXR compression")
     ap.add_argument("--output-compression", default=None,
                     help="the output's (default: the spec's default, the plate's own)")  # fmt: skip
+    ap.add_argument("--sample", default=None,
+                    help="a VOID sample folder (input_video.mp4 + quadmask movie, e.g. "
+                    "moving_ball) as the plate instead of the synthetic one")  # fmt: skip
     ap.add_argument("--stages", action="store_true", help="also print cpu per frame by stage")
     ap.add_argument("--dir", default=None, help="work folder (default: a temporary one)")
     ap.add_argument("--rss-child", type=int, default=0, help=argparse.SUPPRESS)
@@ -354,7 +419,7 @@ def main() -> None:
             rss_child(args, root if args.dir is None else args.dir)
             return
         main_run(args, root)
-        if args.no_rss:
+        if args.no_rss or args.sample:
             return
         lengths = args.rss_frames or ("30,120" if args.quick else "100,400")
         for n in (int(x) for x in lengths.split(",")):
