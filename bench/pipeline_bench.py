@@ -1,12 +1,12 @@
 """Pipeline benchmark: how much of a job's wall time the core adds around the engine.
 
 Run: ``python bench/pipeline_bench.py`` (4K, several minutes on 2 cores) or ``--quick`` (a
-1024x540 shot, a minute), or ``--sample DIR`` (a VOID sample folder such as
-``sample/moving_ball`` of Netflix/void-model: its movie and quadmask movie become a half EXR
-plate and 8-bit PNG quadmasks of 40 frames at the movie's size). A synthetic half EXR shot (DWAA unless ``--plate-compression``) with
-a moving quadmask (8-bit PNG, long enough for 4 windows of 13 frames) is written with the
-spec's default output compression (the plate's own, unless ``--output-compression``) through
-the real render path
+1024x540 shot, a minute). A synthetic half EXR shot (DWAA unless ``--plate-compression``) with
+a moving quadmask (8-bit PNG, long enough for 4 windows of 13 frames), or with ``--sample DIR``
+a VOID sample folder (such as ``sample/moving_ball`` of Netflix/void-model: its movie and
+quadmask movie become a half EXR plate and 8-bit PNG quadmasks of 40 frames at the movie's
+size), is written with the spec's default output compression (the plate's own, unless
+``--output-compression``) through the real render path
 (:func:`void_vfx.render.process.process_shot`) with a simulated engine that sleeps a fixed time
 per window, standing in for the GPU (``--engine-s``; by default twice the CPU work of a window,
 measured first from a window's preparation and the assembly of a few frames, so that perfect
