@@ -99,12 +99,23 @@ def test_full_copies_unchanged_frames_and_patch_writes_the_changed_region(tmp_pa
         assert filecmp.cmp(out("full", f), shot / f"plate.{f}.exr", shallow=False)
     assert not filecmp.cmp(out("full", FIRST), shot / f"plate.{FIRST}.exr", shallow=False)
 
+    reports = []
     patch = process_shot(
-        _spec(shot, mode="patch"), _engine, str(tmp_path / "j"), str(tmp_path / "patch")
+        _spec(shot, mode="patch"),
+        _engine,
+        str(tmp_path / "j"),
+        str(tmp_path / "patch"),
+        lambda done, total, message, *, stats=None: reports.append((message, stats)),
     )
     assert patch["reused"] == [0, 1, 2] and patch["computed"] == []
     written = sorted(os.listdir(tmp_path / "patch"))
     assert written == [f"plate_void_v001.{f}.exr" for f in range(FIRST, OBJECT_LAST + 1)]
+    # progress tells files from frames left out: both finish the job, only files count written
+    message, last = reports[-1]
+    assert last["frames_written"] == OBJECT_LAST + 1 - FIRST == patch["frames_written"]
+    assert last["frames_unchanged"] == LAST - OBJECT_LAST and last["done"] == last["total"]
+    assert f"{OBJECT_LAST + 1 - FIRST}/{LAST + 1 - FIRST} frames written" in message
+    assert f"({LAST - OBJECT_LAST} unchanged, no file)" in message
     for f in (FIRST, 1005):
         y0, y1, x0, x1 = _square(f)
         r = 4  # feather 4: dilated by 2, then averaged over radius 2

@@ -68,11 +68,14 @@ class Tracker:
         self.run_frames = 0
         self.windows_done = self.windows_total - len(todo)
         self.frames_written = 0
+        #: Frames patch mode leaves out (nothing changed there): done, but no file.
+        self.frames_unchanged = 0
         self._last = 0.0
 
     def stats(self) -> dict[str, Any]:
         elapsed = time.monotonic() - self.t0
-        done = self.frames_read + self.run_frames + self.frames_written
+        finished = self.frames_written + self.frames_unchanged
+        done = self.frames_read + self.run_frames + finished
         total = 2 * self.read_total + self.frames_total
         eta = elapsed * (total - done) / done if done else None
         return {
@@ -81,8 +84,9 @@ class Tracker:
             "windows_done": self.windows_done,
             "windows": self.windows_total,
             "frames_written": self.frames_written,
+            "frames_unchanged": self.frames_unchanged,
             "frames": self.frames_total,
-            "rate_fps": self.frames_written / elapsed if elapsed > 0 else 0.0,
+            "rate_fps": finished / elapsed if elapsed > 0 else 0.0,
             "eta_s": eta,
             "done": done,
             "total": total,
@@ -99,27 +103,33 @@ class Tracker:
             self.run_frames += frames
         self.report(f"window {window.index}: {what}", True)
 
-    def wrote(self, frame: int) -> None:
+    def wrote(self, frame: int, path: str | None) -> None:
+        """A frame is done: written to ``path``, or (None) left out by patch mode."""
         with self.lock:
-            self.frames_written += 1
-        self.report(f"frame {frame} written", False)
+            if path is None:
+                self.frames_unchanged += 1
+            else:
+                self.frames_written += 1
+        self.report(f"frame {frame} " + ("written" if path else "unchanged, no file"), False)
 
     def report(self, event: str, always: bool) -> None:
         if self.progress is None:
             return
         with self.lock:
             now = time.monotonic()
-            last = self.frames_written == self.frames_total
+            last = self.frames_written + self.frames_unchanged == self.frames_total
             if not (always or last or now - self._last >= REPORT_EVERY_S):
                 return
             self._last = now
             s = self.stats()
             eta = "" if s["eta_s"] is None else f", about {_duration(s['eta_s'])} left"
+            same = s["frames_unchanged"]
             message = (
                 f"{event}; {s['frames_read']}/{s['frames_to_read']} frames read, "
                 f"{s['windows_done']}/{s['windows']} windows run, "
-                f"{s['frames_written']}/{s['frames']} frames written, "
-                f"{s['rate_fps']:.2f} frames/s{eta}"
+                f"{s['frames_written']}/{s['frames']} frames written"
+                + (f" ({same} unchanged, no file)" if same else "")
+                + f", {s['rate_fps']:.2f} frames/s{eta}"
             )
             # On the windows' scale the server already shows, moving with all the work: it
             # reaches the window count only when the last frame is written.
@@ -195,7 +205,7 @@ def run_windows(
         shot.masks.drop(frame)
         shot.rows.drop(frame)
         written[frame] = path
-        tracker.wrote(frame)
+        tracker.wrote(frame, path)
 
     def check() -> None:
         if should_cancel is not None and should_cancel():
