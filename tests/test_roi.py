@@ -183,3 +183,34 @@ def test_paste_back_reflected_box_and_size_errors():
         paste_back(plate, np.ones((*WORK, 3), np.float32), box, np.zeros((10, 10), np.float32))
     with pytest.raises(PlanError, match="planned for"):
         crop_to_work(np.zeros((100, 100, 3), np.float32), box)
+
+
+def test_blend_into_gives_the_per_pixel_formula():
+    """Each pixel is the documented mix in float32, stored as the plate's type; alpha 0 keeps
+    the plate's bits, alpha 1 is the result, NaN under the ramp takes the result; channels in
+    any order."""
+    import void_vfx.render.roi as roi
+
+    rng = np.random.default_rng(5)
+    plate = (rng.random((60, 90, 4), dtype=np.float32) * 3).astype(np.float16)
+    plate[20, 30, 2] = np.nan
+    region = (7, 3, 77, 50)
+    h, w = 47, 70
+    alpha = rng.choice([0.0, 0.25, 0.5, 1.0], size=(h, w)).astype(np.float32)
+    alpha[20 - 3, 30 - 7] = 0.5
+    res = rng.random((h, w, 3), dtype=np.float32)
+    channels = (2, 1, 0)
+    out = plate.copy()
+    roi.blend_into(out, res, region, alpha, channels)
+
+    src = plate[3:50, 7:77][..., list(channels)].astype(np.float32)
+    src = np.where(np.isfinite(src), src, res)
+    a = alpha[..., None]
+    mix = np.where(a >= 1, res, src + (res - src) * a).astype(np.float16)
+    expected = plate.copy()
+    sub = expected[3:50, 7:77]
+    picked = np.where(a > 0, mix, sub[..., list(channels)])
+    for i, c in enumerate(channels):
+        sub[..., c] = picked[..., i]
+    assert np.array_equal(out.view(np.uint16), expected.view(np.uint16))
+    assert np.isfinite(out[20, 30, 2]) and out[0, 0].tobytes() == plate[0, 0].tobytes()

@@ -59,19 +59,21 @@ def feathered_alpha(
 
 
 def _window_rgb(shot: Shot, job_dir: str, cover, metas, frame: int, region, plate_rgb):
-    """The crossfaded window results over ``region``, in the plate's colour space."""
+    """The crossfaded window results over ``region``, in the plate's colour space.
+    ``plate_rgb()`` gives the plate's own RGB there, the contribution of a skipped window."""
     live = [(w, weight, meta) for (w, weight), meta in zip(cover, metas, strict=True) if weight]
 
     def one(w, meta):
         if meta["skipped"]:
-            return plate_rgb
+            return plate_rgb()
         result = np.asarray(load_window_frames(job_dir, w.index)[frame - w.first])
         rgb = np.clip(uncrop(result, box_of(meta), region), 0.0, 1.0)
         return shot.colour.from_working(rgb, ceiling=meta["ceiling"])
 
     if len(live) == 1 and live[0][1] == 1.0:  # one window alone: 0 + 1 * x is x, bit for bit
         return one(live[0][0], live[0][2])
-    acc = np.zeros(plate_rgb.shape, dtype=np.float32)
+    x0, y0, x1, y1 = region
+    acc = np.zeros((y1 - y0, x1 - x0, 3), dtype=np.float32)
     for w, weight, meta in live:
         acc += weight * one(w, meta)
     return acc
@@ -192,9 +194,13 @@ def _blend_windows(
     coordinates; ``pixels`` starts at display row ``row0``), in place."""
     x0, y0, x1, y1 = region
     local = (x0, y0 - row0, x1, y1 - row0)
-    plate_rgb = pixels[local[1] : local[3], x0:x1][..., list(shot.rgb_index)].astype(np.float32)
-    if not np.isfinite(np.add.reduce(plate_rgb, axis=None)):
-        np.nan_to_num(plate_rgb, copy=False, nan=0.0, posinf=65504.0, neginf=0.0)
+
+    def plate_rgb() -> np.ndarray:  # only a skipped window needs it
+        rgb = pixels[local[1] : local[3], x0:x1][..., list(shot.rgb_index)].astype(np.float32)
+        if not np.isfinite(np.add.reduce(rgb, axis=None)):
+            np.nan_to_num(rgb, copy=False, nan=0.0, posinf=65504.0, neginf=0.0)
+        return rgb
+
     rgb = _window_rgb(shot, job_dir, cover, metas, frame, region, plate_rgb)
     blend_into(pixels, rgb, local, alpha, shot.rgb_index)
 
