@@ -199,12 +199,23 @@ def test_a_lossy_plate_keeps_its_bits_outside_the_changed_chunks(tmp_path):
     assert not np.array_equal(_decode(again)[:64], _decode(str(tmp_path / "plate.1.exr"))[:64])
 
 
-def test_a_spliced_frame_equals_the_whole_frame_write(tmp_path):
+def test_a_spliced_frame_equals_the_whole_frame_write(tmp_path, monkeypatch):
     """ZIP plate, ZIP output (spliced) against the same pixels as a PIZ plate, ZIP output
-    (decoded and encoded whole): the same bits everywhere."""
+    (decoded and encoded whole): the same bits everywhere. The band file is scratch in the job
+    folder, never in the delivery folder."""
+    from void_vfx.media import exr_chunks
+
     zip_dir, piz_dir = tmp_path / "z", tmp_path / "p"
     zip_dir.mkdir()
     piz_dir.mkdir()
+    bands, real_splice = [], exr_chunks.splice
+
+    def splice(plate, band, target):
+        folder = os.path.dirname(target)
+        bands.append((band.path, sorted(os.listdir(folder)) if os.path.isdir(folder) else []))
+        return real_splice(plate, band, target)
+
+    monkeypatch.setattr(exr_chunks, "splice", splice)
     a = process_shot(
         _spec(_shot(zip_dir, "zip"), zip_dir), _engine, str(tmp_path / "ja"), str(tmp_path / "a")
     )
@@ -217,6 +228,13 @@ def test_a_spliced_frame_equals_the_whole_frame_write(tmp_path):
         assert np.array_equal(_decode(pa), _decode(pb))
     assert len(os.listdir(tmp_path / "a")) == LAST - FIRST + 1
     assert all(not n.startswith(".") for n in os.listdir(tmp_path / "a"))  # no band left over
+    assert len(bands) == LAST - FIRST + 1
+    for band_path, delivery in bands:
+        assert os.path.dirname(band_path) == str(tmp_path / "ja" / "bands")
+        # outputs alone (or another writer's output under its temporary name)
+        assert all(n.lstrip(".").startswith("plate_void.") for n in delivery), delivery
+        assert not any("band" in n for n in delivery)
+    assert os.listdir(tmp_path / "ja" / "bands") == []  # removed once spliced
 
 
 def test_plate_compression_is_the_default_and_takes_no_level(tmp_path):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import uuid
 from threading import Event
 
 import numpy as np
@@ -266,8 +267,11 @@ def _splice_frame(job_dir, shot, cover, metas, frame, change, target, compressio
     img = _blended_rows(job_dir, shot, cover, metas, frame, change, a, b, stop)
     if img is None:
         return None
-    folder = os.path.dirname(os.path.abspath(target))
-    band_path = os.path.join(folder, f".{os.path.basename(target)}.{os.getpid()}.band.exr")
+    # The band is scratch: it lives in the job folder, so a kill at this moment leaves nothing
+    # in the delivery folder (the output itself is written to a temporary name there).
+    folder = os.path.join(job_dir, "bands")
+    os.makedirs(folder, exist_ok=True)
+    band_path = os.path.join(folder, f"{frame}.{uuid.uuid4().hex}.exr")
     try:
         write_exr(
             band_path,
