@@ -158,20 +158,16 @@ def _snap_integers(raw: np.ndarray, tolerance: float) -> tuple[np.ndarray, SnapR
     v = codes if levels == 256 else codes / np.float32(257.0)
     lut = snap(v)
     err = np.abs(v - lut.astype(np.float32))
-    sub, q = raw, None
     if raw.ndim == 2 and raw.size:
         other = raw != levels - 1
         rows = np.flatnonzero(other.any(axis=1))
+        cols = np.flatnonzero(other.any(axis=0))
+        box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] if rows.size else np.s_[:0, :0]
+        sub = raw[box]
         q = np.full(raw.shape, QUAD_KEEP, dtype=np.uint8)
-        if rows.size:
-            cols = np.flatnonzero(other.any(axis=0))
-            box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-            sub = raw[box]
-            q[box] = lut[sub]
-        else:
-            sub = raw[:0, :0]
+        q[box] = lut[sub]
     else:
-        q = lut[raw]
+        sub, q = raw, lut[raw]
     hist = np.bincount(sub.ravel(), minlength=levels)
     hist[levels - 1] += raw.size - sub.size  # the top code outside the box: keep, error 0
     seen = hist > 0
