@@ -148,12 +148,13 @@ def _sanitise(rgb: np.ndarray, owned: bool = False) -> np.ndarray:
         out = np.array(rgb, dtype=np.float32, order="C", copy=True)
     if out.shape[-1] != 3:
         raise ColourError(f"colour transforms take (..., 3) RGB arrays, got shape {out.shape}")
-    return _finite(out)
+    return replace_nonfinite(out)
 
 
-def _finite(values: np.ndarray) -> np.ndarray:
-    """NaN -> 0, +Inf -> 65504, -Inf -> 0, in place; one sum proves most arrays clean, so the
-    three full scans of ``nan_to_num`` run only where something is to be replaced."""
+def replace_nonfinite(values: np.ndarray) -> np.ndarray:
+    """NaN -> 0, +Inf -> 65504, -Inf -> 0, in place (float32); one sum proves most arrays
+    clean, so the three full scans of ``nan_to_num`` run only where something is to be
+    replaced."""
     with np.errstate(over="ignore", invalid="ignore"):
         clean = np.isfinite(np.add.reduce(values, axis=None))
     if not clean:
@@ -161,17 +162,13 @@ def _finite(values: np.ndarray) -> np.ndarray:
     return values
 
 
-def _apply(processor, rgb: np.ndarray) -> None:
-    """Run an OCIO CPU processor over a C-contiguous float32 (..., 3) array in place. Through a
-    packed image view, which converts in place (``applyRGB`` copies the array in and out:
-    half as fast again over a crop); the same values."""
+def _apply(processor, block: np.ndarray) -> None:
+    """Run an OCIO CPU processor over a C-contiguous float32 (N, 3) block in place, through a
+    packed image view of it (one row of N pixels)."""
     import PyOpenColorIO as OCIO
 
-    width = rgb.shape[-2] if rgb.ndim >= 2 else 1
-    height = rgb.size // (3 * width) if width else 0
-    if height == 0:
-        return
-    processor.apply(OCIO.PackedImageDesc(rgb, width, height, 3))
+    if len(block):
+        processor.apply(OCIO.PackedImageDesc(block, len(block), 1, 3))
 
 
 def _blocks(rgb: np.ndarray):
@@ -234,7 +231,7 @@ class ColourTransform:
         out = _sanitise(rgb, owned)
         for block in _blocks(out):
             _apply(self._forward, block)
-            _finite(block)
+            replace_nonfinite(block)
             if self.highlight == "shoulder":
                 shoulder(block, self.knee)
             else:

@@ -23,6 +23,7 @@ from threading import Event
 import numpy as np
 
 from void_vfx.errors import Cancelled, ImageIOError
+from void_vfx.media.colour import replace_nonfinite
 from void_vfx.model_facts import QUAD_KEEP
 from void_vfx.render.maskcache import CompactMask
 from void_vfx.render.quadmask import dilate
@@ -127,7 +128,7 @@ def assemble_frame(
         if _copyable(header, spec, shot.fps):
             _check_stop(stop)
             return _copy(plate_path, target)
-    else:
+    elif spec.output.pixel_type == "half":  # the row paths keep the plate's half values
         fast = _splice_frame if mode == "full" else _patch_frame
         done = fast(job_dir, shot, cover, metas, frame, change, target, compression, stop)
         if done is not None:
@@ -198,9 +199,7 @@ def _blend_windows(
 
     def plate_rgb() -> np.ndarray:  # only a skipped window needs it
         rgb = pixels[local[1] : local[3], x0:x1][..., list(shot.rgb_index)].astype(np.float32)
-        if not np.isfinite(np.add.reduce(rgb, axis=None)):
-            np.nan_to_num(rgb, copy=False, nan=0.0, posinf=65504.0, neginf=0.0)
-        return rgb
+        return replace_nonfinite(rgb)
 
     rgb = _window_rgb(shot, job_dir, cover, metas, frame, region, plate_rgb)
     blend_into(pixels, rgb, local, alpha, shot.rgb_index)
@@ -221,12 +220,10 @@ def _blended_rows(job_dir, shot, cover, metas, frame, change, a: int, b: int, st
 
 
 def _patch_frame(job_dir, shot, cover, metas, frame, change, target, compression, stop):
-    """Patch mode over an all-half scanline plate without overscan: only the changed region's
-    rows are decoded. Returns the path, or None where that does not apply."""
+    """Patch mode, half output, over an all-half scanline plate without overscan: only the
+    changed region's rows are decoded. Returns the path, or None where that does not apply."""
     from void_vfx.media.image_write import write_exr
 
-    if shot.spec.output.pixel_type != "half":
-        return None
     x0, y0, x1, y1 = change[0]
     img = _blended_rows(job_dir, shot, cover, metas, frame, change, y0, y1, stop)
     if img is None:
@@ -244,17 +241,15 @@ def _patch_frame(job_dir, shot, cover, metas, frame, change, target, compression
 
 
 def _splice_frame(job_dir, shot, cover, metas, frame, change, target, compression, stop):
-    """Full mode over a plate whose file layout the output shares (a single-part scanline EXR,
-    data window = display window, the output's compression and pixel type): only the chunks of
-    rows the removal changed are decoded and encoded; every other chunk is the plate's bytes
-    (:mod:`void_vfx.media.exr_chunks`). Returns the path, or None where that does not apply."""
+    """Full mode, half output, over a plate whose file layout the output shares (a single-part
+    scanline EXR, data window = display window, all half, the output's compression): only the
+    chunks of rows the removal changed are decoded and encoded; every other chunk is the
+    plate's bytes (:mod:`void_vfx.media.exr_chunks`). Returns the path, or None where that
+    does not apply."""
     from void_vfx.media.exr_chunks import read_scanline_file, splice
     from void_vfx.media.image_write import write_exr
 
-    spec = shot.spec
     plate_path = shot.plate.path(frame)
-    if spec.output.pixel_type != "half":
-        return None
     plate = read_scanline_file(plate_path)
     if (
         plate is None
