@@ -171,3 +171,76 @@ def test_conversion_in_blocks_gives_the_bits_of_one_whole_array_pass():
     back = unshoulder(work.copy(), ceiling=0.97)
     t._inverse.applyRGB(back)
     assert np.array_equal(t.from_working(work, ceiling=0.97), back)
+
+
+def _every_half_value(seed: int) -> np.ndarray:
+    """All 65536 half bit patterns (NaN, Inf, subnormals, negatives) in each channel, each
+    channel in its own order, as a (256, 256, 3) half image."""
+    rng = np.random.default_rng(seed)
+    bits = np.stack([rng.permutation(65536).astype(np.uint16) for _ in range(3)], axis=-1)
+    return bits.reshape(256, 256, 3).view(np.float16)
+
+
+def _ocio_then_highlight(config, source: str, half: np.ndarray, highlight: str) -> np.ndarray:
+    """What the module docstring says a conversion is: NaN/Inf replaced, the config's own
+    transform to the working space, NaN/Inf replaced, then the shoulder (by its formula) or a
+    clip; float32 throughout."""
+    import PyOpenColorIO as OCIO
+
+    values = np.nan_to_num(half.astype(np.float32), nan=0.0, posinf=65504.0, neginf=0.0)
+    proc = config.getProcessor(source, find_working_space(config))
+    proc.getOptimizedCPUProcessor(OCIO.OPTIMIZATION_LOSSLESS).applyRGB(values)
+    values = np.nan_to_num(values, nan=0.0, posinf=65504.0, neginf=0.0)
+    if highlight == "clip":
+        return np.clip(values, 0.0, 1.0)
+    k, s = np.float32(0.8), np.float32(0.2)
+    e = np.maximum(values, np.float32(0.0))
+    return np.where(e > k, k + ((e - k) * s) / ((e - k) + s), e)
+
+
+@pytest.mark.parametrize("highlight", ["shoulder", "clip"])
+@pytest.mark.parametrize(
+    "source",
+    ["Linear Rec.709 (sRGB)", "ACEScg", "Gamma 2.2 Rec.709 - Texture", "ARRI LogC3 (EI800)"],
+)
+def test_every_half_value_converts_to_the_bits_of_the_ocio_transform(source, highlight):
+    """Half plates are converted through a table when the transform has no crosstalk between
+    channels (Linear Rec.709, a gamma) and value by value when it has (ACEScg, LogC3: a
+    matrix). Either way, every half value in every channel must come out as the config's own
+    transform and the highlight curve give it."""
+    t = ColourTransform(source, highlight=highlight)
+    for seed in (1, 2):  # the second call uses the table made by the first
+        half = _every_half_value(seed)
+        expected = _ocio_then_highlight(t.config, t.source_space, half, highlight)
+        assert np.array_equal(t.to_working(half), expected)
+        assert np.array_equal(t.to_working(half[40:90, 7:200]), expected[40:90, 7:200])
+
+
+def _gain_config(matrix: list[float]):
+    """A config with a working sRGB space and a 'plate' space that is ``matrix`` (3x3) away."""
+    import PyOpenColorIO as OCIO
+
+    cfg = OCIO.Config.CreateRaw()
+    working = OCIO.ColorSpace(name="sRGB Encoded Rec.709 (sRGB)")
+    plate = OCIO.ColorSpace(name="plate")
+    m = matrix
+    m44 = [m[0], m[1], m[2], 0, m[3], m[4], m[5], 0, m[6], m[7], m[8], 0, 0, 0, 0, 1]
+    plate.setTransform(OCIO.MatrixTransform(m44), OCIO.COLORSPACE_DIR_TO_REFERENCE)
+    cfg.addColorSpace(working)
+    cfg.addColorSpace(plate)
+    return cfg
+
+
+@pytest.mark.parametrize(
+    "matrix",
+    [
+        [2.0, 0, 0, 0, 0.5, 0, 0, 0, 1.5],  # a gain per channel: three different tables
+        [0.6, 0.3, 0.1, 0.2, 0.7, 0.1, 0.0, 0.1, 0.9],  # crosstalk: no table can hold it
+    ],
+)
+def test_a_matrix_is_looked_up_only_when_it_has_no_crosstalk(matrix):
+    cfg = _gain_config(matrix)
+    t = ColourTransform("plate", cfg)
+    half = _every_half_value(5)
+    expected = _ocio_then_highlight(cfg, "plate", half, "shoulder")
+    assert np.array_equal(t.to_working(half), expected)

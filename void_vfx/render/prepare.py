@@ -141,7 +141,9 @@ def _working_frame(shot: Shot, path: str, frame: int, box, *, plate: bool = True
         from void_vfx.media.image_io import read_image
 
         crop = read_image(path, "rgb", frame=frame).pixels[y0:y1, x0:x1]
-    rgb = shot.colour.to_working(crop, owned=plate)  # read_rows returns a fresh array
+    # read_rows gives float32 rows as a fresh array (converted in place) and half rows as
+    # read-only values, which the conversion only reads.
+    rgb = shot.colour.to_working(crop, owned=plate)
     return np.clip(inside_to_work(rgb, box, WORK_SIZE), 0.0, 1.0)
 
 

@@ -208,10 +208,11 @@ class Shot:
     def read_rows(
         self, path: str, frame: int, y0: int, y1: int, x0: int = 0, x1: int | None = None
     ) -> np.ndarray:
-        """Display rows ``y0:y1`` (columns ``x0:x1``) of a plate frame's R, G, B as float32,
-        NaN/Inf left as they are: only the scanlines a window's crop needs are decoded (half
-        files as half, widened to float32 over the columns kept). Files whose data window is
-        not the display window, or tiled ones, are read whole."""
+        """Display rows ``y0:y1`` (columns ``x0:x1``) of a plate frame's R, G, B, NaN/Inf left
+        as they are: only the scanlines a window's crop needs are decoded. An all-half plate's
+        rows come as its half values, read-only (they are the row cache's, and the colour
+        conversion looks half values up in a table); other plates' as float32, a fresh array.
+        Files whose data window is not the display window, or tiled ones, are read whole."""
         from void_vfx.media.image_io import _open, read_image
         from void_vfx.render.rowcache import plate_rows
 
@@ -225,7 +226,9 @@ class Shot:
             picked = (
                 slice(c0, c0 + 3) if self.rgb_index == (c0, c0 + 1, c0 + 2) else [*self.rgb_index]
             )
-            return img.raw[:, x0:x1, picked].astype(np.float32)
+            rows = img.raw[:, x0:x1, picked]
+            rows.flags.writeable = False
+            return rows
         inp = _open(path, frame)
         try:
             spec = inp.spec()
