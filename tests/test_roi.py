@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from void_vfx.errors import PlanError
-from void_vfx.media.resample import area_weights, lanczos_weights, reflect_index, resize
+from void_vfx.media.resample import (
+    area_weights,
+    axis_weights,
+    lanczos_weights,
+    reflect_index,
+    resize,
+)
 from void_vfx.render.roi import (
     CropBox,
     crop_to_work,
@@ -103,6 +109,33 @@ def test_weights_rows_sum_to_one_and_reflect():
             assert w.shape == (n_out, n_in)
             np.testing.assert_allclose(w.sum(axis=1), 1.0, atol=1e-9)
     assert reflect_index(np.array([-2, -1, 0, 3, 4, 5]), 4).tolist() == [2, 1, 0, 3, 2, 1]
+
+
+@pytest.mark.parametrize(
+    "shape, size",
+    [
+        ((1072, 1876, 3), (384, 672)),  # a crop shrunk to the working size: rows go first
+        ((384, 672, 3), (826, 567)),  # a result enlarged back to a region: columns go first
+        ((384, 672), (900, 40)),  # one channel, a thin region
+        ((7, 3000), (5, 20)),
+    ],
+)
+def test_separable_resize_is_the_dense_product_in_either_pass_order(shape, size):
+    """Whichever axis goes first, every channel must be wy @ img @ wx.T as a float64 matrix
+    product gives it, to float32 rounding."""
+    from void_vfx.media.resample import apply_separable
+
+    rng = np.random.default_rng(7)
+    img = rng.random(shape, dtype=np.float32)
+    wy = axis_weights(shape[0], size[0])
+    wx = axis_weights(shape[1], size[1])
+    planes = img if img.ndim == 3 else img[..., None]
+    expected = np.stack(
+        [wy @ planes[..., c].astype(np.float64) @ wx.T for c in range(planes.shape[-1])], -1
+    )
+    out = apply_separable(img, wy, wx)
+    assert out.shape == size + shape[2:] and out.dtype == np.float32
+    np.testing.assert_allclose(out.reshape(expected.shape), expected, rtol=0, atol=2e-6)
 
 
 def test_crop_to_work_matches_reflect_pad_reference():

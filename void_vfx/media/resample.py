@@ -98,23 +98,38 @@ def _band(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return start, np.take_along_axis(w, cols, axis=1).astype(np.float32)
 
 
-def _apply_rows(a: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Resample a C-contiguous float32 ``a`` along axis 0: whole rows are gathered (contiguous
-    copies), scaled by one tap each and summed."""
-    start, taps = _band(w)
+def _apply_rows(a: np.ndarray, band: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Resample a C-contiguous float32 ``a`` along axis 0 by a :func:`_band`: whole rows are
+    gathered (contiguous copies), scaled by one tap each and summed."""
+    start, taps = band
     shape = (-1,) + (1,) * (a.ndim - 1)
-    out = np.zeros((w.shape[0],) + a.shape[1:], dtype=np.float32)
+    out = np.zeros((len(start),) + a.shape[1:], dtype=np.float32)
     for k in range(taps.shape[1]):
         out += a[start + k] * taps[:, k].reshape(shape)
     return out
 
 
 def apply_separable(img: np.ndarray, wy: np.ndarray, wx: np.ndarray) -> np.ndarray:
-    """out = wy @ img @ wx.T on every channel of an (H, W) or (H, W, C) array, float32 out."""
+    """out = wy @ img @ wx.T on every channel of an (H, W) or (H, W, C) array, float32 out.
+
+    The axis that shrinks the work most goes first: a crop shrunk to the working size is
+    resampled down its rows first, a result enlarged back to a region along its columns first
+    (the intermediate is then the small one). Either order gives the same values to float32
+    rounding."""
     a = np.ascontiguousarray(img, dtype=np.float32)
-    t = _apply_rows(a, wy)
-    t = _apply_rows(np.ascontiguousarray(t.swapaxes(0, 1)), wx)
-    return np.ascontiguousarray(t.swapaxes(0, 1))
+    by, bx = _band(wy), _band(wx)
+    (h, w), ho, wo = a.shape[:2], wy.shape[0], wx.shape[0]
+    ky, kx = by[1].shape[1], bx[1].shape[1]
+    # Work in pixel-taps: a pass costs its output times its taps; a transpose (a strided copy)
+    # costs about three taps a pixel, as measured on 4K crops.
+    rows_first = ho * w * ky + wo * ho * kx + 3 * (ho * w + wo * ho)
+    cols_first = wo * h * kx + ho * wo * ky + 3 * (h * w + wo * h)
+    if rows_first <= cols_first:
+        t = _apply_rows(a, by)
+        t = _apply_rows(np.ascontiguousarray(t.swapaxes(0, 1)), bx)
+        return np.ascontiguousarray(t.swapaxes(0, 1))
+    t = _apply_rows(np.ascontiguousarray(a.swapaxes(0, 1)), bx)
+    return _apply_rows(np.ascontiguousarray(t.swapaxes(0, 1)), by)
 
 
 def resize(img: np.ndarray, size: tuple[int, int], filt: str = "auto") -> np.ndarray:
