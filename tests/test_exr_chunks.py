@@ -234,7 +234,9 @@ def test_a_spliced_frame_equals_the_whole_frame_write(tmp_path, monkeypatch):
         # outputs alone (or another writer's output under its temporary name)
         assert all(n.lstrip(".").startswith("plate_void.") for n in delivery), delivery
         assert not any("band" in n for n in delivery)
-    assert os.listdir(tmp_path / "ja" / "bands") == []  # removed once spliced
+    # Each band is removed once spliced, and the scratch folder once the job's writers end.
+    assert not os.path.exists(tmp_path / "ja" / "bands")
+    assert os.path.isdir(tmp_path / "ja")
 
 
 def test_plate_compression_is_the_default_and_takes_no_level(tmp_path):

@@ -247,3 +247,22 @@ def test_blend_into_gives_the_per_pixel_formula():
         sub[..., c] = picked[..., i]
     assert np.array_equal(out.view(np.uint16), expected.view(np.uint16))
     assert np.isfinite(out[20, 30, 2]) and out[0, 0].tobytes() == plate[0, 0].tobytes()
+
+
+def test_resampling_with_shared_read_only_weights_uses_each_matrix_own_taps():
+    """Read-only weight matrices (the cached, shared ones) have their taps remembered. A new
+    matrix, even one given the memory and id of a freed one, must be resampled with its own
+    taps: each result is held to its own dense product."""
+    from void_vfx.media.resample import apply_separable
+
+    rng = np.random.default_rng(11)
+    img = rng.random((300, 200, 3), dtype=np.float32)
+    for n_out in (90, 120, 90, 450, 90):
+        wy = axis_weights(300, n_out)
+        wx = axis_weights(200, 64)
+        wy.setflags(write=False)
+        wx.setflags(write=False)
+        expected = np.stack([wy @ img[..., c].astype(np.float64) @ wx.T for c in range(3)], -1)
+        for _ in range(2):  # the second call uses the remembered taps
+            np.testing.assert_allclose(apply_separable(img, wy, wx), expected, rtol=0, atol=2e-6)
+        del wy, wx

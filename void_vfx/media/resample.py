@@ -13,6 +13,8 @@ caller clamps).
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 
@@ -98,6 +100,25 @@ def _band(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return start, np.take_along_axis(w, cols, axis=1).astype(np.float32)
 
 
+#: Bands of read-only weight matrices (the shared, cached ones), by the matrix's id while it
+#: lives: every frame of a window is resampled with the same matrices.
+_BANDS: dict[int, tuple[weakref.ref, tuple[np.ndarray, np.ndarray]]] = {}
+
+
+def _band_of(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_band`, made once for a read-only matrix that owns its values (nothing changes
+    them under it); views and writable matrices are banded anew."""
+    if w.flags.writeable or not w.flags.owndata:
+        return _band(w)
+    key = id(w)
+    hit = _BANDS.get(key)
+    if hit is not None and hit[0]() is w:
+        return hit[1]
+    band = _band(w)
+    _BANDS[key] = (weakref.ref(w, lambda _, key=key: _BANDS.pop(key, None)), band)
+    return band
+
+
 def _apply_rows(a: np.ndarray, band: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """Resample a C-contiguous float32 ``a`` along axis 0 by a :func:`_band`: whole rows are
     gathered (contiguous copies), scaled by one tap each and summed."""
@@ -117,7 +138,7 @@ def apply_separable(img: np.ndarray, wy: np.ndarray, wx: np.ndarray) -> np.ndarr
     (the intermediate is then the small one). Either order gives the same values to float32
     rounding."""
     a = np.ascontiguousarray(img, dtype=np.float32)
-    by, bx = _band(wy), _band(wx)
+    by, bx = _band_of(wy), _band_of(wx)
     (h, w), ho, wo = a.shape[:2], wy.shape[0], wx.shape[0]
     ky, kx = by[1].shape[1], bx[1].shape[1]
     # Work in pixel-taps: a pass costs its output times its taps; a transpose (a strided copy)

@@ -34,6 +34,8 @@ from void_vfx.render.store import box_of, load_window_frames, load_window_meta
 from void_vfx.render.windows import WindowPlan
 
 OUTPUT_MODES = ("full", "patch")
+#: The job folder's scratch folder for the bands a splice encodes (never the delivery folder).
+BANDS_DIR = "bands"
 
 
 def feathered_alpha(
@@ -264,7 +266,7 @@ def _splice_frame(job_dir, shot, cover, metas, frame, change, target, compressio
         return None
     # The band is scratch: it lives in the job folder, so a kill at this moment leaves nothing
     # in the delivery folder (the output itself is written to a temporary name there).
-    folder = os.path.join(job_dir, "bands")
+    folder = os.path.join(job_dir, BANDS_DIR)
     os.makedirs(folder, exist_ok=True)
     band_path = os.path.join(folder, f"{frame}.{uuid.uuid4().hex}.exr")
     try:

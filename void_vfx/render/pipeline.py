@@ -11,6 +11,7 @@ a temporary name and renamed, so nothing half-written is left.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import queue
@@ -21,7 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from void_vfx.errors import Cancelled, MaskError
-from void_vfx.render.assemble import assemble_frame
+from void_vfx.render.assemble import BANDS_DIR, assemble_frame
 from void_vfx.render.prepare import prepare_window
 from void_vfx.render.shot import Shot
 from void_vfx.render.store import commit_skipped, commit_window, load_window_meta
@@ -282,6 +283,10 @@ def run_windows(
         reader.join()
         readers.shutdown(wait=True, cancel_futures=True)
         writers.shutdown(wait=True, cancel_futures=True)
+        # The writers' scratch folder for spliced bands, now that no writer can use it (it
+        # stays only where a killed run left a band in it).
+        with contextlib.suppress(OSError):
+            os.rmdir(os.path.join(job_dir, BANDS_DIR))
     return {
         "computed": computed,
         "skipped": skipped,
