@@ -85,13 +85,14 @@ def test_send_reads_back_the_result_and_a_second_send_keeps_v001(nk, shot, tmp_p
     assert sorted(p.name for p in v1.iterdir()) == [
         f"demo_plate_void_v001.{f}.exr" for f in shot.frames
     ]
-    # Only the matte behind the Multiply was rendered, one frame at a time on the main thread.
+    # Only the matte behind the Multiply was rendered, in one execute (one progress meter) on
+    # the main thread; Send's knob changes are one undo step.
     assert nuke._executed == [("VOIDRemove.write_object", f) for f in shot.frames]
+    assert nuke._meters == 1 and nuke._undo_groups == ["VOID Remove Send"]
     spec = json.loads(load_spec(sender.job_id))
     assert spec["plate"] == shot.plate and spec["affected"]["path"] == shot.affected
     assert "/void_send_inputs/" in spec["primary"]["path"] and spec["frame_range"] == [1001, 1013]
     assert not (out / "void_send_inputs").exists()  # the rendered matte went with the job
-    assert nuke._tasks[-1]._progress[-1] == 100
     # The node's output is the cleaned plate: the result frame, equal to the plate away from
     # the mattes (dilated by more than the feather) and different on the object.
     frame = 1007
@@ -122,16 +123,16 @@ def test_send_reads_back_the_result_and_a_second_send_keeps_v001(nk, shot, tmp_p
     assert np.array_equal(shown, plate[..., 0])  # "none" shows the plate again
 
 
-def test_cancel_while_rendering_leaves_nothing(nk, shot, tmp_path, server):
+def test_cancel_on_the_render_meter_leaves_nothing(nk, shot, tmp_path, server):
     nuke, _, nuke_send = nk
     group, _ = _node(nk, shot, tmp_path, server.port)
     with connect("127.0.0.1", server.port, token=server.token) as c:
         before = len(c.jobs())
-    sender = _press_send(nk, group, until=lambda: len(nuke._executed) >= 3)
-    group["cancel"].execute()
-    assert nuke._process_events(until=sender.finished.is_set)
+    nuke._cancel_render_after = 3  # the artist presses Cancel on nuke.execute's meter
+    sender = _press_send(nk, group)
+    assert sender.state == "cancelled"
     assert group["status"].value() == "cancelled while rendering; nothing was sent"
-    assert 3 <= len(nuke._executed) < FRAMES
+    assert len(nuke._executed) == 3
     out = tmp_path / "out"
     assert not out.exists() or list(out.iterdir()) == []  # no version, no rendered frames
     with connect("127.0.0.1", server.port, token=server.token) as c:
@@ -153,8 +154,10 @@ def test_cancel_a_sent_job_leaves_no_version(nk, shot, tmp_path, server):
     assert not (tmp_path / "out" / "void_send_inputs").exists()
 
 
-def test_server_down_is_a_status_line(nk, shot, tmp_path):
+def test_server_down_is_a_status_line(nk, shot, tmp_path, monkeypatch):
     import socket
+
+    monkeypatch.setenv("VOID_VFX_TOKEN_FILE", str(tmp_path / "no_token"))  # not the token's fault
 
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
@@ -165,6 +168,7 @@ def test_server_down_is_a_status_line(nk, shot, tmp_path):
         f"server 127.0.0.1:{port} is not reachable: start it with 'void-vfx serve' or fix the "
         "server knob"
     )
+    assert nk[0]._executed == []  # checked before anything was rendered
     assert sender.state == "error" and not list((tmp_path / "out").glob("demo_plate_void_v*"))
     assert not (tmp_path / "out" / "void_send_inputs").exists()
 

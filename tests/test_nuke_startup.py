@@ -36,8 +36,21 @@ def test_init_puts_void_vfx_on_the_path_and_menu_registers_the_node(monkeypatch,
         assert group.knob(knob) is not None, knob
     assert group["engine"].values() == ["void", "preview"] and group["engine"].value() == "void"
     assert group["progress"].enabled() is False and group["job_id"].visible() is False
-    registered = sys.modules["nukescripts.panels"]._registered
-    assert registered["com.void_vfx.JobPanel"] == ("void_vfx.ui.job_panel.JobPanel", "VOID Jobs")
+    # The pane: Foundry's panels.py evaluates the widget string in __main__, where menu.py's
+    # names are not bound, also when a saved workspace restores it (restorePanel).
+    panels = sys.modules["nukescripts.panels"]
+    widget, name = panels._registered["com.void_vfx.JobPanel"]
+    assert name == "VOID Jobs" and nuke.menu("Pane").findItem("VOID Jobs") is not None
+    import void_vfx.ui.job_panel as job_panel
+
+    for panel in (panels.restorePanel("com.void_vfx.JobPanel"),
+                  nuke.menu("Pane").findItem("VOID Jobs").script()()):  # fmt: skip
+        knob = eval(panel.command, panels._main_namespace())  # what the PyCustom_Knob does
+        assert knob.widget is job_panel.JobPanel
+    # The fake is strict where Nuke is: a bare dotted name is not bound in __main__.
+    with pytest.raises(NameError):
+        panels.registerWidgetAsPanel("void_vfx.ui.job_panel.JobPanel", "x", "x.y", True).makeUI()
+    assert len(panels._main_namespace()) == 3  # __main__ gained nothing from menu.py
 
 
 def test_a_broken_install_does_not_break_startup(monkeypatch, tmp_path, capsys):

@@ -1,5 +1,6 @@
 """void-vfx for Nuke's GUI: the VOID Remove node in Nodes > VOID (and the Tab menu), the job panel,
-and Nuke > VOID menu commands. Wrapped so a broken install never breaks Nuke's start-up."""
+Nuke > VOID menu commands, and re-attaching VOID Remove nodes to their jobs when a script opens.
+Wrapped so a broken install never breaks Nuke's start-up."""
 
 import traceback
 
@@ -12,9 +13,20 @@ try:
     _menu = nuke.menu("Nuke").addMenu("VOID")
     _menu.addCommand("VOID Remove", _create)
     _menu.addCommand("Job panel", "import void_vfx.ui.job_panel as m; m.open_panel()")
+    # Foundry's panels.py evaluates this string in __main__ (inside a PyCustom_Knob), also when a
+    # saved workspace restores the pane: it must import what it names.
     nukescripts.panels.registerWidgetAsPanel(
-        "void_vfx.ui.job_panel.JobPanel", "VOID Jobs", "com.void_vfx.JobPanel"
+        "__import__('void_vfx.ui.job_panel', fromlist=['JobPanel']).JobPanel",
+        "VOID Jobs",
+        "com.void_vfx.JobPanel",
     )
+
+    def _reattach():
+        import void_vfx.hosts.nuke_send as m
+
+        m.on_script_load()
+
+    nuke.addOnScriptLoad(_reattach)
 except BaseException:  # noqa: BLE001 - Nuke must start whatever happens here
     traceback.print_exc()
     print("void-vfx: the VOID menu could not be registered (see above); Nuke starts without it")

@@ -19,7 +19,7 @@ import time
 import traceback
 from types import ModuleType
 
-from fakes_nuke import graph, knobs, nodes
+from fakes_nuke import graph, knobs, nodes, tcl
 
 
 class ProgressTask:
@@ -46,6 +46,28 @@ class ProgressTask:
 
     def _cancel(self) -> None:
         self._cancelled = True
+
+
+class Undo:
+    """``nuke.Undo()``: ``begin(name)`` ... ``end()`` groups the changes between them into one
+    undo step (Foundry's reference, ``nuke.Undo``); the fake records the named groups."""
+
+    def __init__(self, module) -> None:
+        self._module, self._name = module, None
+
+    def begin(self, name: str | None = None) -> None:
+        if self._name is not None:
+            raise RuntimeError("fake nuke: Undo.begin twice without end")
+        self._name = name or ""
+
+    def end(self) -> None:
+        if self._name is None:
+            raise RuntimeError("fake nuke: Undo.end without begin")
+        self._module._undo_groups.append(self._name)
+        self._name = None
+
+    def cancel(self) -> None:
+        self._name = None
 
 
 class MenuItem:
@@ -119,6 +141,11 @@ def make_module(gui: bool = True) -> ModuleType:
     m._plugin_paths: list[str] = []
     m._executed: list = []
     m._saved: list = []
+    m._meters = 0
+    m._cancel_render_after = None
+    m._on_script_load: list = []
+    m._undo_groups: list = []
+    m._knob_changed_on_set = False  # True plays Nuke 17.1 (see knobs.Knob._changed)
 
     def root_():
         return m._root
@@ -186,16 +213,71 @@ def make_module(gui: bool = True) -> ModuleType:
 
     def execute(nameOrNode, start: int, end: int, incr: int = 1, views=None,
                 continueOnError: bool = False) -> None:  # fmt: skip
+        executeMultiple((nameOrNode,), ((start, end, incr),), views, continueOnError)
+
+    def executeMultiple(nodes, ranges=(), views=None, continueOnError: bool = False) -> None:
+        """NDG ``nuke.execute``/``executeMultiple``: main thread only; each call shows one
+        progress meter in the GUI whose Cancel raises ``RuntimeError("Cancelled")``; without
+        ``views`` every view of the script is rendered (hosts-facts, third round). A test presses
+        the meter's Cancel after n frames with ``nuke._cancel_render_after = n``."""
         if threading.current_thread() is not m._main:
             raise RuntimeError("fake nuke: nuke.execute must run on the main thread")
-        node = toNode(nameOrNode) if isinstance(nameOrNode, str) else nameOrNode
-        if node is None or node.Class() != "Write":
-            raise ValueError(f"fake nuke: execute needs a Write node, got {nameOrNode!r}")
-        if node["disable"].value():
-            raise RuntimeError(f"{node.name()} is disabled")
-        for frame in range(int(start), int(end) + 1, int(incr)):
-            graph.write_frame(node, frame)
-            m._executed.append((node.fullName(), frame))
+        found = [toNode(n) if isinstance(n, str) else n for n in nodes]
+        for node, name in zip(found, nodes, strict=True):
+            if node is None or node.Class() != "Write":
+                raise ValueError(f"fake nuke: execute needs a Write node, got {name!r}")
+            if node["disable"].value():
+                raise RuntimeError(f"{node.name()} is disabled")
+        m._meters += 1 if m.GUI else 0
+        for view in list(views) if views is not None else views_():
+            if view not in views_():
+                raise ValueError(f"fake nuke: no view {view!r}")
+            for start, end, incr in ranges:
+                for frame in range(int(start), int(end) + 1, int(incr)):
+                    if m._cancel_render_after is not None and (
+                            len(m._executed) >= m._cancel_render_after):  # fmt: skip
+                        raise RuntimeError("Cancelled")
+                    for node in found:
+                        graph.write_frame(node, frame)
+                        m._executed.append((node.fullName(), frame))
+
+    def views_() -> list:
+        """``nuke.views()``: the script's view names (Root ``views``)."""
+        return [v.split()[0] for v in m._root["views"].value().splitlines() if v.strip()]
+
+    def filename(node, i=None):
+        """Foundry's reference: the current filename of a node with a file knob, "based on the
+        root.proxy settings": the ``proxy`` file when proxy is on and one is filled in; all
+        expressions evaluated; ``%04d``/``####`` left as they are unless ``i`` is REPLACE (not
+        played)."""
+        if i is not None:
+            raise NotImplementedError("fake nuke: filename(node, REPLACE) is not played")
+        knob = node.knob("file")
+        if knob is None:
+            return None
+        proxy = node.knob("proxy")
+        if m._root["proxy"].value() and proxy is not None and proxy.value():
+            knob = proxy
+        return tcl.substitute(knob.value(), node) or None
+
+    def allNodes(filter=None, group=None, recurseGroups: bool = False) -> list:
+        out, todo = [], list((group or _current())._children)
+        while todo:
+            node = todo.pop(0)
+            if filter is None or node.Class() == filter:
+                out.append(node)
+            if recurseGroups and node.Class() == "Group":
+                todo.extend(node._children)
+        return out
+
+    def addOnScriptLoad(call, args=(), kwargs=None, nodeClass: str = "Root") -> None:
+        """NDG callbacks: run after a script is loaded (GUI and ``-t``)."""
+        m._on_script_load.append((call, tuple(args), dict(kwargs or {})))
+
+    def _script_loaded() -> None:
+        """Test hook: a script was opened; Nuke runs its onScriptLoad callbacks."""
+        for call, args, kwargs in list(m._on_script_load):
+            call(*args, **kwargs)
 
     def _on_main_check(what: str) -> None:
         if threading.current_thread() is m._main:
@@ -251,6 +333,8 @@ def make_module(gui: bool = True) -> ModuleType:
     def _user_sets(node, knob: str, value) -> None:
         """A user changes a knob in the panel (test hook): Nuke then runs the knobChanged."""
         node[knob].setValue(value)
+        if m._knob_changed_on_set:
+            return  # setValue ran it already (17.1)
         code = node["knobChanged"].value() if node.knob("knobChanged") else ""
         if code:
             _run_callback(code, node, node[knob])
@@ -267,8 +351,11 @@ def make_module(gui: bool = True) -> ModuleType:
 
     for fn in (root_, createNode, toNode, selectedNode, thisNode, thisKnob, execute,
                executeInMainThread, executeInMainThreadWithResult, menu, pluginAddPath,
-               pluginPath, scriptOpen, scriptSave):  # fmt: skip
+               pluginPath, scriptOpen, scriptSave, executeMultiple, views_, filename, allNodes,
+               addOnScriptLoad):  # fmt: skip
         setattr(m, fn.__name__.rstrip("_"), fn)
+    m.Undo = lambda: Undo(m)
+    m._script_loaded = _script_loaded
     m.nodes = _Nodes()
     m.ProgressTask = lambda name: ProgressTask(m, name)
     m._run_callback = _run_callback

@@ -49,7 +49,7 @@ def evaluate(node, frame: int) -> dict:
     if cls == "Read":
         return _read(node, frame)
     if cls == "Switch":
-        which = max(0, min(node["which"].value(), node.inputs() - 1))
+        which = max(0, min(node["which"].valueAt(frame), node.inputs() - 1))
         return evaluate(node.input(which), frame)
     if cls == "Copy":
         b = evaluate(node.input(0), frame)
@@ -83,8 +83,13 @@ def _read(node, frame: int) -> dict:
     import OpenImageIO as oiio
 
     first, last = node["first"].value(), node["last"].value()
-    if not first <= frame <= last:
-        raise RuntimeError(f"{node.name()}: frame {frame} is outside {first}-{last}")
+    if not first <= frame <= last:  # Foundry's Read reference: before/after, "hold" by default
+        mode = node["before" if frame < first else "after"].value()
+        if mode == "black":
+            return {"planes": {}, "meta": {}, "size": (0, 0)}
+        if mode != "hold":
+            raise NotImplementedError(f"fake nuke: Read {mode!r} outside the range")
+        frame = min(max(frame, first), last)
     path = frame_path(node["file"].value(), frame)
     buf = oiio.ImageBuf(path)
     if buf.has_error:
@@ -120,6 +125,7 @@ def write_frame(write, frame: int) -> str:
     names = [c for c in wanted if c in img["planes"]] or list(_RGBA[:3])
     w, h = img["size"]
     data = np.stack([img["planes"].get(c, np.zeros((h, w), np.float32)) for c in names], -1)
+    data, w, h = _at_active_scale(write, data)
     fmt = oiio.HALF if write["datatype"].value() == "16 bit half" else oiio.FLOAT
     spec = oiio.ImageSpec(w, h, len(names), fmt)
     spec.channelnames = tuple(_NUKE_TO_OIIO.get(c, c) for c in names)
@@ -136,6 +142,21 @@ def write_frame(write, frame: int) -> str:
     out.close()
     os.replace(tmp, path)
     return path
+
+
+def _at_active_scale(write, data: np.ndarray):
+    """Foundry's Write reference: a Write "executes all renders at the currently active scale":
+    with Root ``proxy`` on (proxy_type scale) the frame is rendered at ``proxy_scale``."""
+    root = write._module.root()
+    if not root["proxy"].value():
+        return data, data.shape[1], data.shape[0]
+    if root["proxy_type"].value() != "scale":
+        raise NotImplementedError("fake nuke: only proxy_type 'scale' is played")
+    k = root["proxy_scale"].value()
+    h, w = max(1, int(round(data.shape[0] * k))), max(1, int(round(data.shape[1] * k)))
+    ys = np.minimum((np.arange(h) / k).astype(int), data.shape[0] - 1)
+    xs = np.minimum((np.arange(w) / k).astype(int), data.shape[1] - 1)
+    return np.ascontiguousarray(data[ys][:, xs]), w, h
 
 
 class Expr:

@@ -56,7 +56,20 @@ class Knob:
 
     def setValue(self, value) -> bool:
         self._value = self._coerce(value)
+        self._changed()
         return True
+
+    def _changed(self) -> None:
+        """Nuke 17.1 documents the node's knobChanged running on programmatic changes too
+        (``../shared/docs/hosts-facts.md``, third round); earlier versions run it only for the
+        user's changes. The fake plays 17.1 when ``nuke._knob_changed_on_set`` is True."""
+        node = self._node
+        module = getattr(node, "_module", None)
+        if module is None or not getattr(module, "_knob_changed_on_set", False):
+            return
+        code = node["knobChanged"].value() if node.knob("knobChanged") else ""
+        if code and self._name != "knobChanged":
+            module._run_callback(code, node, self)
 
     def setFlag(self, flag: int) -> None:
         self._flags |= int(flag)
@@ -88,6 +101,14 @@ class Knob:
 
 class String_Knob(Knob):
     _kind = "String_Knob"
+
+    def getEvaluatedValue(self, oc=None) -> str:
+        """The text with its TCL ``[...]`` expressions evaluated (Foundry's reference,
+        ``nuke.String_Knob.getEvaluatedValue``; deadline-cloud-for-nuke's ``assets.py`` reads Root
+        ``project_directory`` this way)."""
+        from fakes_nuke import tcl
+
+        return tcl.substitute(self._value, self._node)
 
 
 class Multiline_Eval_String_Knob(String_Knob):
@@ -121,7 +142,44 @@ class File_Knob(String_Knob):
                 node[name].setValue(v)
 
 
-class Int_Knob(Knob):
+class _NumberKnob(Knob):
+    """``nuke.Int_Knob(name, label)`` / ``nuke.Double_Knob(name, label)``: Foundry's reference
+    documents two arguments, then ``setValue``; a third is refused. Array_Knob's
+    ``setExpression(expr)`` makes the value follow a Nuke expression of ``frame``."""
+
+    def __init__(self, name: str, label: str | None = None, *extra, value=None) -> None:
+        if extra:
+            raise TypeError(f"fake nuke: {self._kind}(name, label) takes no value; use setValue")
+        super().__init__(name, label, value)
+        self._expression = ""
+
+    def setExpression(self, expression: str, channel: int = -1, view=None) -> bool:
+        self._expression = str(expression)
+        return True
+
+    def hasExpression(self, index: int = -1) -> bool:
+        return bool(self._expression)
+
+    def clearAnimated(self, index: int = -1, view=None) -> bool:
+        self._expression = ""
+        return True
+
+    def setValue(self, value) -> bool:
+        self._expression = ""  # a plain value replaces the expression, as typing one in does
+        return super().setValue(value)
+
+    def valueAt(self, time: float, index: int = 0, view=None):
+        if not self._expression:
+            return self._value
+        import numpy as np
+
+        from fakes_nuke import graph
+
+        value = graph.Expr(self._expression).evaluate({"frame": np.float32(time)})
+        return self._coerce(float(np.asarray(value)))
+
+
+class Int_Knob(_NumberKnob):
     _kind = "Int_Knob"
 
     def _default(self):
@@ -133,7 +191,7 @@ class Int_Knob(Knob):
         return int(value)
 
 
-class Double_Knob(Knob):
+class Double_Knob(_NumberKnob):
     _kind = "Double_Knob"
 
     def _default(self):

@@ -26,6 +26,11 @@ def _read_knobs():
         K.Enumeration_Knob("on_error", items=["error", "black", "checkerboard", "nearest frame"]),
         K.Enumeration_Knob("frame_mode", items=["expression", "start at", "offset"]),
         K.String_Knob("frame"), K.Boolean_Knob("premultiplied"),
+        # Foundry's Read reference: before/after "hold" by default (the first/last frame is held
+        # outside the range); "black" gives an empty frame. ``proxy`` is the proxy file.
+        K.Enumeration_Knob("before", items=["hold", "loop", "bounce", "black"]),
+        K.Enumeration_Knob("after", items=["hold", "loop", "bounce", "black"]),
+        K.File_Knob("proxy"),
     ]  # fmt: skip
 
 
@@ -57,6 +62,22 @@ CLASS_KNOBS = {
     "Group": lambda: [K.String_Knob("knobChanged")],
     "Root": lambda: [K.Int_Knob("first_frame", value=1), K.Int_Knob("last_frame", value=100)],
 }
+_ROOT_BASE = CLASS_KNOBS["Root"]
+
+
+def _root_knobs():
+    """Root's proxy and project knobs (Foundry's Project Settings reference): ``proxy`` on makes
+    renders run at ``proxy_scale`` (proxy_type "scale"); ``project_directory`` is what relative
+    file paths are relative to (deadline-cloud-for-nuke ``assets.py`` ``get_project_path``);
+    ``views`` is the script's list of views, one per line (``nuke.views()`` reads it)."""
+    return _ROOT_BASE() + [
+        K.Boolean_Knob("proxy"), K.Enumeration_Knob("proxy_type", items=["format", "scale"]),
+        K.Double_Knob("proxy_scale", value=0.5), K.String_Knob("project_directory"),
+        K.String_Knob("views", value="main"),
+    ]  # fmt: skip
+
+
+CLASS_KNOBS["Root"] = _root_knobs
 MAX_INPUTS = {"Read": 0, "Input": 0, "Copy": 2, "Switch": 8, "Output": 1, "Root": 0}
 
 

@@ -7,23 +7,35 @@ worker marshals with ``nuke.executeInMainThreadWithResult``). Imports ``nuke``; 
 Inside the group: Inputs ``plate``, ``object``, ``affected``; Writes ``write_plate``,
 ``write_object``, ``write_affected`` (disabled except while Send renders, so a script-wide render
 never runs them); ``copy_affected`` + ``quadmask_view`` (the quadmask Expression); ``result``, the
-Read of the cleaned plate; ``switch`` (0 plate, 1 result, 2 quadmask view) into ``Output1``.
+Read of the cleaned plate; ``in_range`` (a Switch showing the result on its frames and the plate
+elsewhere); ``switch`` (0 plate, 1 result in range, 2 quadmask view) into ``Output1``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 
 import nuke
 
 from void_vfx.hosts import nuke_quadmask, nuke_versions
-from void_vfx.hosts.nuke_spec import INPUTS, PASS_THROUGH, RANGE_MODES, THIRD_INPUT, NodeSettings
+from void_vfx.hosts.nuke_spec import (
+    INPUTS,
+    PASS_THROUGH,
+    RANGE_MODES,
+    THIRD_INPUT,
+    NodeSettings,
+    absolute_path,
+)
 
 LABEL = "VOID Remove"
 NAME = "VOIDRemove"
 SHOW_PLATE, SHOW_RESULT, SHOW_QUADMASK = 0, 1, 2
 _CALL = "import void_vfx.hosts.{module} as m; m.{fn}(nuke.thisNode())"
 _D = NodeSettings()
+#: Nodes whose show_version runs now: Nuke 17.1 runs knobChanged for programmatic changes too,
+#: so setting the version knob from show_version must not call show_version again.
+_SHOWING: set[str] = set()
 
 
 def create():
@@ -58,8 +70,11 @@ def build(group) -> None:
         view = nuke.nodes.Expression(name="quadmask_view")
         view.setInput(0, copy)
         result = nuke.nodes.Read(name="result", on_error="error")
+        in_range = nuke.nodes.Switch(name="in_range", which=0)
+        in_range.setInput(0, inputs[0])
+        in_range.setInput(1, result)
         switch = nuke.nodes.Switch(name="switch", which=SHOW_PLATE)
-        for i, node in enumerate((inputs[0], result, view)):
+        for i, node in enumerate((inputs[0], in_range, view)):
             switch.setInput(i, node)
         nuke.nodes.Output(name="Output1").setInput(0, switch)
     finally:
@@ -68,7 +83,9 @@ def build(group) -> None:
     update_view(group)
 
 
-def _knob(group, knob, tooltip: str = "", newline: bool = True):
+def _knob(group, knob, tooltip: str = "", newline: bool = True, value=None):
+    if value is not None:  # Foundry documents Int_Knob/Double_Knob(name, label), then setValue
+        knob.setValue(value)
     if tooltip:
         knob.setTooltip(tooltip)
     if not newline:
@@ -87,17 +104,18 @@ def _add_knobs(g) -> None:
     _knob(g, nuke.Multiline_Eval_String_Knob("prompt", "prompt"),
           "what the shot looks like after the removal")  # fmt: skip
     _knob(g, nuke.Enumeration_Knob("range_mode", "frame range", list(RANGE_MODES)))
-    _knob(g, nuke.Int_Knob("first", "first", _D.first), newline=False)
-    _knob(g, nuke.Int_Knob("last", "last", _D.last), newline=False)
+    _knob(g, nuke.Int_Knob("first", "first"), newline=False, value=_D.first)
+    _knob(g, nuke.Int_Knob("last", "last"), newline=False, value=_D.last)
     passes = _knob(g, nuke.Enumeration_Knob("passes", "passes", ["1", "2"]))
     passes.setValue(str(_D.passes))
-    _knob(g, nuke.Int_Knob("steps", "steps", _D.steps), "Pass 1 denoising steps", False)
-    _knob(g, nuke.Int_Knob("seed", "seed", _D.seed), newline=False)
-    _knob(g, nuke.Int_Knob("min_window", "min window", _D.min_window),
-          "shortest model window (8j+5): 13 or 21 is faster, 85 is what VOID was trained on")  # fmt: skip
-    _knob(g, nuke.Double_Knob("roi_margin", "ROI margin", _D.roi_margin),
-          "margin around the mask's box, as a fraction of the box")  # fmt: skip
-    _knob(g, nuke.Int_Knob("roi_feather", "feather", _D.roi_feather), newline=False)
+    _knob(g, nuke.Int_Knob("steps", "steps"), "Pass 1 denoising steps", False, _D.steps)
+    _knob(g, nuke.Int_Knob("seed", "seed"), newline=False, value=_D.seed)
+    _knob(g, nuke.Int_Knob("min_window", "min window"),
+          "shortest model window (8j+5): 13 or 21 is faster, 85 is what VOID was trained on",
+          value=_D.min_window)  # fmt: skip
+    _knob(g, nuke.Double_Knob("roi_margin", "ROI margin"),
+          "margin around the mask's box, as a fraction of the box", value=_D.roi_margin)  # fmt: skip
+    _knob(g, nuke.Int_Knob("roi_feather", "feather"), newline=False, value=_D.roi_feather)
     _knob(g, nuke.File_Knob("output_dir", "output folder"),
           "where the versions go; empty: void/ beside the saved script")  # fmt: skip
     _knob(g, nuke.String_Knob("output_name", "output name"),
@@ -130,7 +148,15 @@ def describe(node) -> dict:
     if node.Class() == "Read":
         for name in ("file", "first", "last", "frame", "premultiplied", "colorspace", "raw"):
             out[name] = node[name].value()
+        out["file"] = file_path(node)
     return out
+
+
+def file_path(node) -> str:
+    """A Read's file as Nuke reads it: TCL evaluated (``nuke.filename``, frame and view tokens
+    kept) and made absolute against the Root's evaluated ``project_directory``."""
+    project = nuke.root()["project_directory"].getEvaluatedValue() or ""
+    return absolute_path(nuke.filename(node) or "", project, os.getcwd())
 
 
 def upstream(group, index: int) -> tuple[list[dict], dict | None]:
@@ -178,6 +204,17 @@ def refresh_versions(group) -> list[str]:
 
 def show_version(group, item: str) -> bool:
     """Point the inner Read at version ``item`` and show it; "none" shows the plate."""
+    key = group.fullName()
+    if key in _SHOWING:
+        return True
+    _SHOWING.add(key)
+    try:
+        return _show_version(group, item)
+    finally:
+        _SHOWING.discard(key)
+
+
+def _show_version(group, item: str) -> bool:
     s = state(group)
     found = nuke_versions.version_sequence(s.get("out_dir", ""), s.get("name", ""), item)
     if found is None:
@@ -195,6 +232,9 @@ def show_version(group, item: str) -> bool:
     read["raw"].setValue(bool(s.get("raw")))
     read["on_error"].setValue("error")  # a missing result frame must show, not pass as black
     read["reload"].execute()
+    in_range = group.node("in_range")  # absent in nodes built before it existed
+    if in_range is not None:  # outside the cleaned frames the plate passes through
+        in_range["which"].setExpression(f"frame >= {int(first)} && frame <= {int(last)}")
     update_view(group)
     return True
 

@@ -1,10 +1,11 @@
 """Send and Cancel of the VOID Remove node: render what must be rendered, submit, follow, read back.
 
 Send runs on the main thread only long enough to read the knobs and set up the Writes; then one
-worker thread renders frame by frame under a ``nuke.ProgressTask`` (each frame executed on the main
-thread through ``nuke.executeInMainThreadWithResult``, so the UI stays live between frames and the
-task's Cancel is honoured), submits through :mod:`void_vfx.client`, follows the job and points the
-node's Read at the result. Every touch of a node from the worker goes through :func:`on_main`,
+worker thread checks that the server answers and takes the token, renders the inputs with one
+``nuke.executeMultiple`` on the main thread (one progress meter, whose Cancel ends the Send as
+cancelled; full size whatever the proxy setting), submits through :mod:`void_vfx.client`, follows
+the job and points the node's Read at the result. Opening a script re-attaches its nodes to the
+jobs they sent (:func:`on_script_load`). Every touch of a node from the worker goes through :func:`on_main`,
 which calls directly when already on the main thread (command-line Nuke, where everything runs
 inline) and never calls ``executeInMainThread*`` from it (Nuke hangs). Failures become one line on
 the node's status knob, never a traceback dialog.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import threading
 import traceback
 import uuid
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 import nuke
 
 from void_vfx.client import cancel_message, connect
-from void_vfx.errors import SpecError, VoidVfxError
+from void_vfx.errors import ServerError, SpecError, VoidVfxError
 from void_vfx.hosts import nuke_node, nuke_text, nuke_versions
 from void_vfx.hosts.nuke_spec import (
     INPUTS,
@@ -34,6 +36,7 @@ from void_vfx.hosts.nuke_spec import (
     output_folder,
     output_name,
     parse_server,
+    stereo_refusal,
 )
 from void_vfx.jobspec import JobSpec
 from void_vfx.ui.job_records import save_spec
@@ -57,10 +60,29 @@ class Plan:
     server: str
     host: str
     port: int
-    spec: JobSpec
+    spec: JobSpec | None
     frames: tuple[int, int]
     writes: list[str] = field(default_factory=list)
     render_dir: str = ""
+    node_name: str = ""
+    view: str = ""
+
+
+class full_size:  # noqa: N801 - used as a context manager, like open
+    """Root ``proxy`` off while the block runs (main thread): a Write "executes all renders at the
+    currently active scale" (Foundry's Write reference) and ``nuke.filename`` names the proxy file
+    in proxy mode; VOID needs the full-size plate. The artist's setting comes back after."""
+
+    def __enter__(self):
+        self.knob = nuke.root()["proxy"]
+        self.was = bool(self.knob.value())
+        if self.was:
+            self.knob.setValue(False)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.was:
+            self.knob.setValue(True)
 
 
 def _configure_write(group, role: str, pattern: str, read: dict | None) -> None:
@@ -80,7 +102,17 @@ def _configure_write(group, role: str, pattern: str, read: dict | None) -> None:
 
 
 def prepare(group) -> Plan:
-    """Read the node into a Plan and set up its Writes (main thread)."""
+    """Read the node into a Plan and set up its Writes (main thread), as one undo step."""
+    undo = nuke.Undo()
+    undo.begin(f"{nuke_node.LABEL} Send")
+    try:
+        with full_size():
+            return _prepare(group)
+    finally:
+        undo.end()
+
+
+def _prepare(group) -> Plan:
     s = nuke_node.settings(group)
     host, port = parse_server(s.server)
     if group.input(0) is None:
@@ -90,11 +122,16 @@ def prepare(group) -> Plan:
     out_dir = output_folder(s.output_dir, nuke.root().name())
     name = output_name(s, plate_read, group.name())
     render_dir = os.path.join(out_dir, SEND_FOLDER, f"{name}_{uuid.uuid4().hex[:8]}")
-    files, writes = {}, []
+    files, writes, chains = {}, [], {}
     for index, role in enumerate(INPUTS):
-        if group.input(index) is None:
-            continue
-        chain, read = nuke_node.upstream(group, index)
+        if group.input(index) is not None:
+            chains[role] = nuke_node.upstream(group, index)
+    views = list(nuke.views())
+    paths = [read["file"] for _, read in chains.values() if read and read.get("file")]
+    why = stereo_refusal(views, paths)
+    if why:
+        raise SpecError("views", why)
+    for role, (chain, read) in chains.items():
         pattern, _why = files_as_they_are(chain, rng)
         if pattern is None:
             pattern = os.path.join(render_dir, role, f"{role}.####.exr")
@@ -107,33 +144,56 @@ def prepare(group) -> Plan:
     group["void_state"].setValue(
         json.dumps({"out_dir": out_dir, "name": name, "colorspace": colour, "raw": raw})
     )
-    return Plan(s.server, host, port, spec, rng, writes, render_dir if writes else "")
+    nuke_node.update_view(group)  # the quadmask view follows inputs rewired with the panel shut
+    return Plan(s.server, host, port, spec, rng, writes, render_dir if writes else "",
+                group.name(), views[0] if views else "")  # fmt: skip
 
 
-def _render_frame(group, writes: list[str], frame: int, text: str):
-    """Execute the Writes for one frame (main thread); True, or the error's text."""
-    nuke_node.set_status(group, text)
-    for name in writes:
-        write = group.node(name)
+#: What :func:`_render_all` answers when the artist pressed Cancel on Nuke's progress meter.
+CANCELLED = "cancelled"
+
+
+def _render_all(group, writes: list[str], frames: tuple[int, int], view: str):
+    """Execute the Writes over the range in one call (main thread, one progress meter, full
+    size, the one view): True, CANCELLED, or the error's text."""
+    nuke_node.set_status(group, f"rendering frames {frames[0]}-{frames[1]}")
+    nodes = [group.node(name) for name in writes]
+    for write in nodes:
         write["disable"].setValue(False)
-        try:
-            nuke.execute(write, frame, frame)
-        except RuntimeError as ex:
-            return f"{name} frame {frame}: {ex}"
-        finally:
+    try:
+        with full_size():
+            nuke.executeMultiple(nodes, ((frames[0], frames[1], 1),), [view] if view else None)
+    except RuntimeError as ex:
+        # nuke.execute raises RuntimeError "Cancelled" when its meter's Cancel is pressed (NDG)
+        return CANCELLED if str(ex).strip().lower() == "cancelled" else f"{ex}"
+    finally:
+        for write in nodes:
             write["disable"].setValue(True)
     return True
+
+
+def check_server(host: str, port: int) -> None:
+    """Before anything is rendered: a server answers at host:port and takes our token. The
+    socket comes first, so a missing server is never reported as a token problem."""
+    try:
+        socket.create_connection((host, port), timeout=5.0).close()
+    except OSError as ex:
+        raise ServerError(
+            f"cannot reach a void-vfx server at {host}:{port} ({ex}); start one with "
+            "'void-vfx serve' or fix the server knob"
+        ) from None
+    connect(host, port).close()
 
 
 class Sender:
     """One Send of one node, run on a worker thread (or inline in command-line Nuke)."""
 
-    def __init__(self, group, plan: Plan) -> None:
+    def __init__(self, group, plan: Plan, job_id: str = "") -> None:
         self.group, self.plan = group, plan
         self.key = group.fullName()
         self.cancel_requested = threading.Event()
         self.finished = threading.Event()
-        self.job_id = ""
+        self.job_id = job_id  # set: re-attach to this job instead of sending
         self.state = ""  # the job's last state, or "error" / "cancelled" before a job exists
         self._client = None
         self._cancel_sent = False
@@ -160,6 +220,14 @@ class Sender:
             self.finished.set()
 
     def _run(self) -> None:
+        if self.job_id:  # re-attach: the job was sent before the script was reopened
+            self.status(f"re-attaching to job {self.job_id} on {self.plan.server}")
+            with connect(self.plan.host, self.plan.port) as client:
+                self._client = client
+                self._follow(client, self.job_id)
+            return
+        self.status(f"checking the server {self.plan.server}", 0.0)
+        check_server(self.plan.host, self.plan.port)
         if self.plan.writes and not self._render():
             return
         self.status(f"connecting to {self.plan.server}", 0.0)
@@ -169,32 +237,29 @@ class Sender:
             self.job_id = job
             save_spec(job, self.plan.spec.to_json())
             on_main(_set_job_id, self.group, job)
-            final = client.follow(job, callback=self._progress, poll_s=0.25)
-            self.state = final["state"]
-            if self.state == "done":
-                paths = client.download_results(job)
-                on_main(read_back, self.group, paths)
-            else:
-                self.status(nuke_text.status_line(job, final), nuke_text.progress_percent(final))
+            self._follow(client, job)
+
+    def _follow(self, client, job: str) -> None:
+        final = client.follow(job, callback=self._progress, poll_s=0.25)
+        self.state = final["state"]
+        if self.state == "done":
+            paths = client.download_results(job)
+            on_main(read_back, self.group, paths, job)
+        else:
+            self.status(nuke_text.status_line(job, final), nuke_text.progress_percent(final))
 
     def _render(self) -> bool:
-        first, last = self.plan.frames
-        count = last - first + 1
-        task = nuke.ProgressTask(f"{nuke_node.LABEL}: rendering {self.group.name()}")
-        try:
-            for i, frame in enumerate(range(first, last + 1)):
-                if task.isCancelled() or self.cancel_requested.is_set():
-                    self.state = "cancelled"
-                    self.status("cancelled while rendering; nothing was sent", 0.0)
-                    return False
-                task.setMessage(f"frame {frame}")
-                text = f"rendering frame {frame} ({i + 1}/{count})"
-                done = on_main(_render_frame, self.group, self.plan.writes, frame, text)
-                if done is not True:
-                    raise VoidVfxError(f"render failed: {done or 'see the script editor'}")
-                task.setProgress(int(100 * (i + 1) / count))
-        finally:
-            del task
+        if self.cancel_requested.is_set():
+            done = CANCELLED
+        else:
+            done = on_main(_render_all, self.group, self.plan.writes, self.plan.frames,
+                           self.plan.view)  # fmt: skip
+        if done == CANCELLED:
+            self.state = "cancelled"
+            self.status("cancelled while rendering; nothing was sent", 0.0)
+            return False
+        if done is not True:
+            raise VoidVfxError(f"render failed: {done or 'see the script editor'}")
         return True
 
     def _progress(self, status: dict, events: tuple) -> None:
@@ -217,9 +282,12 @@ def _set_job_id(group, job_id: str) -> None:
     group["job_id"].setValue(job_id)
 
 
-def read_back(group, paths: list[str]) -> None:
-    """The job is done: list the versions and show the new one (main thread)."""
+def read_back(group, paths: list[str], job_id: str = "") -> None:
+    """The job is done: list the versions and show the new one (main thread). The job id is
+    kept as read back, so reopening the script does not fetch it again."""
     state = nuke_node.state(group)
+    if job_id:
+        group["void_state"].setValue(json.dumps(dict(state, read_job=job_id)))
     version = nuke_versions.version_of_path(sorted(paths)[0], state.get("name", ""))
     nuke_node.refresh_versions(group)
     nuke_node.show_version(group, version)
@@ -240,12 +308,8 @@ def send(group) -> Sender | None:
         nuke_node.set_status(group, nuke_text.error_line(ex))
         return None
     sender = Sender(group, plan)
-    ACTIVE[key] = sender
     nuke_node.set_status(group, "starting", 0.0)
-    if nuke.GUI:
-        threading.Thread(target=sender.run, name=f"void-vfx {key}", daemon=True).start()
-    else:
-        sender.run()
+    _start(sender)
     return sender
 
 
@@ -267,3 +331,44 @@ def cancel(group) -> None:
             nuke_node.set_status(group, cancel_message(job_id, client.cancel(job_id)))
     except VoidVfxError as ex:
         nuke_node.set_status(group, nuke_text.error_line(ex, settings.server))
+
+
+def _start(sender: Sender) -> None:
+    ACTIVE[sender.key] = sender
+    if nuke.GUI:
+        threading.Thread(target=sender.run, name=f"void-vfx {sender.key}", daemon=True).start()
+    else:
+        sender.run()
+
+
+def reattach(group) -> Sender | None:
+    """A reopened script: show the versions on disk, and follow the node's job if it was never
+    read back (it may still run, or have finished while Nuke was closed)."""
+    nuke_node.refresh_versions(group)
+    saved = group["version"].value()
+    nuke_node.show_version(group, saved)
+    job_id = group["job_id"].value()
+    if not job_id or nuke_node.state(group).get("read_job") == job_id:
+        return None
+    if group.fullName() in ACTIVE:
+        return ACTIVE[group.fullName()]
+    server = nuke_node.settings(group).server
+    try:
+        host, port = parse_server(server)
+    except VoidVfxError as ex:
+        nuke_node.set_status(group, nuke_text.error_line(ex))
+        return None
+    sender = Sender(group, Plan(server, host, port, None, (0, 0), node_name=group.name()), job_id)
+    _start(sender)
+    return sender
+
+
+def on_script_load() -> list[Sender]:
+    """Nuke's onScriptLoad: re-attach every VOID Remove node of the script (main thread)."""
+    started = []
+    for node in nuke.allNodes("Group", recurseGroups=True):
+        if node.knob("void_state") is not None and node.knob("job_id") is not None:
+            sender = reattach(node)
+            if sender is not None:
+                started.append(sender)
+    return started

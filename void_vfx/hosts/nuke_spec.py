@@ -177,3 +177,31 @@ def build_spec(
         output=OutputSettings(dir=out_dir, name=name),
     )
     return spec.validate()
+
+
+def absolute_path(evaluated: str, project_dir: str, cwd: str) -> str:
+    """A file knob's evaluated path made absolute as Nuke reads it: relative to the Root's
+    ``project_directory`` (itself relative to ``cwd`` if relative), else to ``cwd``
+    (deadline-cloud-for-nuke ``assets.py``: ``normpath(join(project_path, path))``)."""
+    path = (evaluated or "").strip()
+    if not path:
+        return ""
+    base = os.path.join(cwd, project_dir.strip()) if project_dir.strip() else cwd
+    return os.path.normpath(os.path.join(base, os.path.expanduser(path)))
+
+
+def stereo_refusal(views: list[str], paths: list[str]) -> str:
+    """Why a Send must not go ahead with these script views and input paths ("" when it may).
+
+    ``nuke.execute`` renders every view by default and ``%V``/``%v`` in a path names one per view:
+    VOID Remove sends one view, so a stereo script or plate is refused with what to do."""
+    stereo = [p for p in paths if "%v" in p.lower()]
+    if len(views) <= 1 and not stereo:
+        return ""
+    what = (
+        f"the script has views {', '.join(views)}" if len(views) > 1 else f"{stereo[0]} is stereo"
+    )
+    return (
+        f"{what}; VOID Remove sends one view: render that view to EXRs (OneView + Write) and "
+        "send them from a script with one view"
+    )

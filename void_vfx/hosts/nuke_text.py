@@ -41,8 +41,8 @@ def status_line(job_id: str, status: dict) -> str:
 
 def error_line(error: BaseException, server: str = "") -> str:
     """A failure as one line saying what to do."""
-    if isinstance(error, AuthError):
-        return f"server {server} refused the token: {error}"
+    if isinstance(error, AuthError):  # the message says whether the server refused it
+        return f"server {server}: {error}"
     if isinstance(error, ServerError) and "cannot reach" in str(error):
         return (
             f"server {server} is not reachable: start it with 'void-vfx serve' or fix the "
