@@ -70,10 +70,11 @@ def _root_knobs():
     renders run at ``proxy_scale`` (proxy_type "scale"); ``project_directory`` is what relative
     file paths are relative to (deadline-cloud-for-nuke ``assets.py`` ``get_project_path``);
     ``views`` is the script's list of views, one per line (``nuke.views()`` reads it)."""
+    proxy_type = K.Enumeration_Knob("proxy_type", items=["format", "scale"])
+    proxy_type.setValue("scale")  # the Project Settings default: scale 0.5
     return _ROOT_BASE() + [
-        K.Boolean_Knob("proxy"), K.Enumeration_Knob("proxy_type", items=["format", "scale"]),
-        K.Double_Knob("proxy_scale", value=0.5), K.String_Knob("project_directory"),
-        K.String_Knob("views", value="main"),
+        K.Boolean_Knob("proxy"), proxy_type, K.Double_Knob("proxy_scale", value=0.5),
+        K.String_Knob("project_directory"), K.String_Knob("views", value="main"),
     ]  # fmt: skip
 
 
