@@ -105,12 +105,17 @@ def test_proxy_range_and_17_1_knob_changed(nk, shot, tmp_path, server):
     assert group["version"].value() == "v001" and group.node("switch")["which"].value() == 1
 
 
-def _reopen(monkeypatch, tmp_path, shot, saved: dict):
+def _reopen(monkeypatch, tmp_path, shot, saved: dict, old: bool = False):
     """Nuke quits and opens the saved script: fresh modules, menu.py, the nodes with the knob
-    values the script saved, then the onScriptLoad callbacks."""
+    values the script saved, then the onScriptLoad callbacks. ``old``: the node was saved by
+    a void-vfx without ``in_range`` and the ``void_node`` version knob."""
     nuke, nuke_node, nuke_send = harness.fresh(monkeypatch, tmp_path)
     runpy.run_path(str(MENU))
     group, _ = harness.comp(nuke, nuke_node, shot)
+    if old:
+        nuke.delete(group.node("in_range"))
+        group.node("switch").setInput(1, group.node("result"))
+        group.removeKnob(group["void_node"])
     group["version"].setValues(saved.pop("version_items"))
     for knob, value in saved.items():
         group[knob].setValue(value)
@@ -161,11 +166,18 @@ def test_reopening_with_the_server_gone_shows_what_is_on_disk(nk, shot, tmp_path
         tmp_path / "out")  # fmt: skip
     saved = {"server": f"127.0.0.1:{port}", "void_state": state, "job_id": "j0",
              "version_items": ["none"]}  # fmt: skip
-    nuke, group, nuke_send = _reopen(monkeypatch, tmp_path, shot, saved)
+    nuke, group, nuke_send = _reopen(monkeypatch, tmp_path, shot, saved, old=True)
     sender = nuke_send.ACTIVE[group.fullName()]
     assert nuke._process_events(until=sender.finished.is_set, timeout=30)
     assert group["version"].values() == ["none", "v001"]
     assert group["status"].value().startswith(f"server 127.0.0.1:{port} is not reachable")
+    # The old node was brought up to date: the result goes through in_range, which shows
+    # v001 on its frames and the plate elsewhere.
+    in_range = group.node("in_range")
+    assert group["void_node"].value() == 2 and group.node("switch").input(1) is in_range
+    assert (in_range.input(0), in_range.input(1)) == (group.node("plate"), group.node("result"))
+    nuke._user_sets(group, "version", "v001")
+    assert [in_range["which"].valueAt(f) for f in (1000, 1001, 1009, 1010)] == [0, 1, 1, 0]
 
 
 def test_relative_and_tcl_paths_are_sent_as_nuke_reads_them(nk, shot, tmp_path, server):

@@ -241,6 +241,12 @@ def make_module(gui: bool = True) -> ModuleType:
                         graph.write_frame(node, frame)
                         m._executed.append((node.fullName(), frame))
 
+    def delete(node) -> None:
+        """``nuke.delete(node)``: the node goes; whatever it fed loses that input."""
+        node._parent._children.remove(node)
+        for other in allNodes(group=node._parent):
+            other._inputs = [None if i is node else i for i in other._inputs]
+
     def views_() -> list:
         """``nuke.views()``: the script's view names (Root ``views``)."""
         return [v.split()[0] for v in m._root["views"].value().splitlines() if v.strip()]
@@ -352,7 +358,7 @@ def make_module(gui: bool = True) -> ModuleType:
     for fn in (root_, createNode, toNode, selectedNode, thisNode, thisKnob, execute,
                executeInMainThread, executeInMainThreadWithResult, menu, pluginAddPath,
                pluginPath, scriptOpen, scriptSave, executeMultiple, views_, filename, allNodes,
-               addOnScriptLoad):  # fmt: skip
+               addOnScriptLoad, delete):  # fmt: skip
         setattr(m, fn.__name__.rstrip("_"), fn)
     m.Undo = lambda: Undo(m)
     m._script_loaded = _script_loaded

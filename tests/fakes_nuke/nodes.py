@@ -126,10 +126,21 @@ class Node:
     def Class(self) -> str:
         return self._class
 
+    def _main_thread_only(self) -> None:
+        """NDG threading guide: Nuke's API that touches nodes is not thread-safe and must run on
+        the main thread (marshal with ``nuke.executeInMainThread*``); in the GUI the fake refuses
+        node access from other threads. Command-line Nuke runs everything inline."""
+        import threading
+
+        if self._module.GUI and threading.current_thread() is not self._module._main:
+            raise RuntimeError(f"fake nuke: {self._name} touched off the main thread")
+
     def name(self) -> str:
+        self._main_thread_only()
         return self._name
 
     def fullName(self) -> str:
+        self._main_thread_only()
         if self._parent is None or self._parent._class == "Root":
             return self._name
         return f"{self._parent.fullName()}.{self._name}"
@@ -151,15 +162,23 @@ class Node:
 
     # -- knobs -----------------------------------------------------------------------------
     def knob(self, name: str):
+        self._main_thread_only()
         return self._knobs.get(name)
 
     def knobs(self) -> dict:
         return dict(self._knobs)
 
     def __getitem__(self, name: str):
+        self._main_thread_only()
         if name not in self._knobs:
             raise NameError(f"knob {name} does not exist")
         return self._knobs[name]
+
+    def removeKnob(self, knob: K.Knob) -> None:
+        """Foundry's reference: ValueError when the knob is not on the node."""
+        if self._knobs.get(knob.name()) is not knob:
+            raise ValueError(f"fake nuke: {knob.name()} is not a knob of {self._name}")
+        del self._knobs[knob.name()]
 
     def addKnob(self, knob: K.Knob) -> None:
         if self._class != "Group":
@@ -175,6 +194,7 @@ class Node:
         return MAX_INPUTS.get(self._class, 1)
 
     def setInput(self, i: int, node) -> bool:
+        self._main_thread_only()
         if not 0 <= i < self.maxInputs():
             raise IndexError(f"fake nuke: {self._class} {self._name} has no input {i}")
         while len(self._inputs) <= i:
@@ -183,6 +203,7 @@ class Node:
         return True
 
     def input(self, i: int):
+        self._main_thread_only()
         return self._inputs[i] if 0 <= i < len(self._inputs) else None
 
     def inputs(self) -> int:

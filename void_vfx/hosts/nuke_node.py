@@ -31,6 +31,10 @@ from void_vfx.hosts.nuke_spec import (
 LABEL = "VOID Remove"
 NAME = "VOIDRemove"
 SHOW_PLATE, SHOW_RESULT, SHOW_QUADMASK = 0, 1, 2
+#: The inner layout's version, kept in the hidden ``void_node`` knob (absent: 1). 2 added
+#: ``in_range``. A saved script's nodes are brought up to date when it opens (:func:`upgrade`);
+#: the buttons and callbacks call into void_vfx, so everything else picks up fixes by itself.
+NODE_VERSION = 2
 _CALL = "import void_vfx.hosts.{module} as m; m.{fn}(nuke.thisNode())"
 _D = NodeSettings()
 #: Nodes whose show_version runs now: Nuke 17.1 runs knobChanged for programmatic changes too,
@@ -133,7 +137,29 @@ def _add_knobs(g) -> None:
     for name in ("job_id", "void_state"):
         hidden = _knob(g, nuke.String_Knob(name, name))
         hidden.setVisible(False)
+    _knob(g, nuke.Int_Knob("void_node", "void_node"), value=NODE_VERSION).setVisible(False)
     g["knobChanged"].setValue(_CALL.format(module="nuke_node", fn="knob_changed"))
+
+
+def upgrade(group) -> bool:
+    """Bring a node saved by an older void-vfx up to :data:`NODE_VERSION`; True if it changed."""
+    knob = group.knob("void_node")
+    if knob is not None and knob.value() >= NODE_VERSION:
+        return False
+    if group.node("in_range") is None:
+        group.begin()
+        try:
+            in_range = nuke.nodes.Switch(name="in_range", which=0)
+            in_range.setInput(0, group.node(INPUTS[0]))
+            in_range.setInput(1, group.node("result"))
+            group.node("switch").setInput(SHOW_RESULT, in_range)
+        finally:
+            group.end()
+    if knob is None:
+        knob = _knob(group, nuke.Int_Knob("void_node", "void_node"))
+        knob.setVisible(False)
+    knob.setValue(NODE_VERSION)
+    return True
 
 
 # -- reading the node ------------------------------------------------------------------------

@@ -344,6 +344,7 @@ def _start(sender: Sender) -> None:
 def reattach(group) -> Sender | None:
     """A reopened script: show the versions on disk, and follow the node's job if it was never
     read back (it may still run, or have finished while Nuke was closed)."""
+    nuke_node.upgrade(group)
     nuke_node.refresh_versions(group)
     saved = group["version"].value()
     nuke_node.show_version(group, saved)
