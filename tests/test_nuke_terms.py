@@ -195,8 +195,12 @@ def test_relative_and_tcl_paths_are_sent_as_nuke_reads_them(nk, shot, tmp_path, 
     plan = nuke_send.prepare(group)
     assert plan.spec.plate == shot.plate and plan.spec.primary.path == shot.primary
     assert plan.writes == [] and nuke.root()["proxy"].value() is True
+    nuke._filename_printf = True  # the other reading: #### comes back as %04d
+    plan = nuke_send.prepare(group)
+    assert plan.spec.plate == shot.plate.replace("####", "%04d")
     sender = _send(nk, group)
     assert sender.state == "done", group["status"].value()
+    assert len(list((tmp_path / "out" / "demo_plate_void_v001").iterdir())) == FRAMES
 
 
 def test_stereo_is_refused_before_anything_starts(nk, shot, tmp_path, server):

@@ -1,4 +1,4 @@
-"""``nuke -t void_send.py [--script shot.nk] --node VOIDRemove1``: send a VOID Remove node from
+"""``nuke -t void_send.py [--script shot.nk] --node VOIDRemove``: send a VOID Remove node from
 command-line Nuke, wait, and exit with the job's status (0 done, 1 failed, 2 cancelled, 3 not run).
 """
 

@@ -14,6 +14,7 @@ Names starting with ``_`` are test hooks, never Nuke API; production code must n
 from __future__ import annotations
 
 import queue
+import re
 import threading
 import time
 import traceback
@@ -145,6 +146,7 @@ def make_module(gui: bool = True) -> ModuleType:
     m._cancel_render_after = None
     m._on_script_load: list = []
     m._undo_groups: list = []
+    m._filename_printf = False  # True: nuke.filename gives #### back as %04d
     m._knob_changed_on_set = False  # True plays Nuke 17.1 (see knobs.Knob._changed)
 
     def root_():
@@ -252,10 +254,10 @@ def make_module(gui: bool = True) -> ModuleType:
         return [v.split()[0] for v in m._root["views"].value().splitlines() if v.strip()]
 
     def filename(node, i=None):
-        """Foundry's reference: the current filename of a node with a file knob, "based on the
-        root.proxy settings": the ``proxy`` file when proxy is on and one is filled in; all
-        expressions evaluated; ``%04d``/``####`` left as they are unless ``i`` is REPLACE (not
-        played)."""
+        """NDG 13.1 ``nuke.filename``: the current filename of a node with a file knob, "based on
+        the root.proxy settings": the ``proxy`` file when proxy is on and one is filled in; "all
+        expansion of commands and variables is done"; frame tokens kept unless ``i`` is
+        REPLACE (not played)."""
         if i is not None:
             raise NotImplementedError("fake nuke: filename(node, REPLACE) is not played")
         knob = node.knob("file")
@@ -264,7 +266,11 @@ def make_module(gui: bool = True) -> ModuleType:
         proxy = node.knob("proxy")
         if m._root["proxy"].value() and proxy is not None and proxy.value():
             knob = proxy
-        return tcl.substitute(knob.value(), node) or None
+        text = tcl.substitute(knob.value(), node)
+        if m._filename_printf:  # NDG 13.1: "it will still have %04d sequences in it"; DCN's
+            # assets.py: the knob's #### reads back as %04d. The fake plays either reading.
+            text = re.sub(r"#+", lambda h: f"%0{len(h.group(0))}d", text)
+        return text or None
 
     def allNodes(filter=None, group=None, recurseGroups: bool = False) -> list:
         out, todo = [], list((group or _current())._children)

@@ -1,6 +1,6 @@
 """Command-line Nuke: send a VOID Remove node without the UI, wait, exit with the job's status.
 
-``nuke -t <void-vfx>/hosts/nuke/void_send.py [--script shot.nk] --node VOIDRemove1`` runs
+``nuke -t <void-vfx>/hosts/nuke/void_send.py [--script shot.nk] --node VOIDRemove`` runs
 :func:`main`. In ``-t`` there is no GUI event loop, so the Send runs inline on the main thread
 (renders with ``nuke.execute``, submit, follow, read-back) and prints the node's status lines.
 """
