@@ -12,6 +12,7 @@ from fakes_nuke import harness
 from host_python import run_like_a_host
 
 from void_vfx.cli.main import main as cli_main
+from void_vfx.hosts import nuke_quadmask
 
 REPO = Path(__file__).resolve().parents[1]
 NUKE_DIR = REPO / "hosts" / "nuke"
@@ -51,6 +52,19 @@ def test_init_puts_void_vfx_on_the_path_and_menu_registers_the_node(monkeypatch,
     with pytest.raises(NameError):
         panels.registerWidgetAsPanel("void_vfx.ui.job_panel.JobPanel", "x", "x.y", True).makeUI()
     assert len(panels._main_namespace()) == 3  # __main__ gained nothing from menu.py
+    # Inputs rewired with the panel shut: no knobChanged runs, updateUI (at idle) does.
+    view = group.node("quadmask_view")["expr0"]
+    before = view.value()
+    reads = [nuke.nodes.Read(name=f"r{i}") for i in range(3)]
+    for i, read in enumerate(reads):
+        read["file"].fromUserText(f"/s/{i}.####.exr 1001-1010")
+        group.setInput(i, read)
+    assert view.value() == before  # nothing ran yet
+    nuke._idle()
+    assert view.value() != before and "frame != 1001" in view.value()
+    group.setInput(2, None)
+    nuke._idle()
+    assert view.value() == nuke_quadmask.quadmask_expression(has_affected=False)
 
 
 def test_a_broken_install_does_not_break_startup(monkeypatch, tmp_path, capsys):

@@ -27,6 +27,13 @@ try:
         m.on_script_load()
 
     nuke.addOnScriptLoad(_reattach)
+
+    def _update_ui():
+        import void_vfx.hosts.nuke_node as m
+
+        m.update_ui(nuke.thisNode())
+
+    nuke.addUpdateUI(_update_ui, nodeClass="Group")
 except BaseException:  # noqa: BLE001 - Nuke must start whatever happens here
     traceback.print_exc()
     print("void-vfx: the VOID menu could not be registered (see above); Nuke starts without it")

@@ -145,6 +145,7 @@ def make_module(gui: bool = True) -> ModuleType:
     m._meters = 0
     m._cancel_render_after = None
     m._on_script_load: list = []
+    m._update_ui: list = []
     m._undo_groups: list = []
     m._filename_printf = False  # True: nuke.filename gives #### back as %04d
     m._knob_changed_on_set = False  # True plays Nuke 17.1 (see knobs.Knob._changed)
@@ -286,6 +287,24 @@ def make_module(gui: bool = True) -> ModuleType:
         """NDG callbacks: run after a script is loaded (GUI and ``-t``)."""
         m._on_script_load.append((call, tuple(args), dict(kwargs or {})))
 
+    def addUpdateUI(call, args=(), kwargs=None, nodeClass: str = "*") -> None:
+        """NDG 13.0 ``nuke.addUpdateUI``: run for every node (of ``nodeClass``) "when things
+        change ... during idle", with ``nuke.thisNode()`` the node; NDG 13.2
+        ``addKnobChanged``: knobChanged is for the open panel, "use addUpdateUI() for changes
+        that should happen even when the panel is closed". The fake never runs knobChanged
+        for a rewired input (a panel that is shut); a test runs the idle step with ``_idle``."""
+        m._update_ui.append((call, tuple(args), dict(kwargs or {}), nodeClass))
+
+    def _idle() -> None:
+        for call, args, kwargs, cls in list(m._update_ui):
+            for node in allNodes(group=m._root, recurseGroups=True):
+                if cls in ("*", node.Class()):
+                    m._this.append((node, None))
+                    try:
+                        call(*args, **kwargs)
+                    finally:
+                        m._this.pop()
+
     def _script_loaded() -> None:
         """Test hook: a script was opened; Nuke runs its onScriptLoad callbacks."""
         for call, args, kwargs in list(m._on_script_load):
@@ -364,10 +383,11 @@ def make_module(gui: bool = True) -> ModuleType:
     for fn in (root_, createNode, toNode, selectedNode, thisNode, thisKnob, execute,
                executeInMainThread, executeInMainThreadWithResult, menu, pluginAddPath,
                pluginPath, scriptOpen, scriptSave, executeMultiple, views_, filename, allNodes,
-               addOnScriptLoad, delete):  # fmt: skip
+               addOnScriptLoad, delete, addUpdateUI):  # fmt: skip
         setattr(m, fn.__name__.rstrip("_"), fn)
     m.Undo = lambda: Undo(m)
     m._script_loaded = _script_loaded
+    m._idle = _idle
     m.nodes = _Nodes()
     m.ProgressTask = lambda name: ProgressTask(m, name)
     m._run_callback = _run_callback

@@ -275,16 +275,31 @@ def update_view(group) -> None:
         first = s.first if s.range_mode == "custom" else input_range(group)[0]
     expr = nuke_quadmask.quadmask_expression(has_affected=has_affected, clear_first_frame=first)
     inner = {n.name(): n for n in group.nodes()}
-    for i in range(4):
-        inner["quadmask_view"][f"expr{i}"].setValue(expr)
-    inner["switch"].setInput(SHOW_QUADMASK, inner["affected" if quad_mode else "quadmask_view"])
+    for i in range(4):  # only what differs is set: update_ui runs this at every idle moment
+        _set(inner["quadmask_view"][f"expr{i}"], expr)
+    source = inner["affected" if quad_mode else "quadmask_view"]
+    if inner["switch"].input(SHOW_QUADMASK) is not source:
+        inner["switch"].setInput(SHOW_QUADMASK, source)
     if group.knob("show_quadmask") and group["show_quadmask"].value():
         which = SHOW_QUADMASK
     elif group.knob("version") and group["version"].value() != nuke_versions.NONE:
         which = SHOW_RESULT
     else:
         which = SHOW_PLATE
-    inner["switch"]["which"].setValue(which)
+    _set(inner["switch"]["which"], which)
+
+
+def _set(knob, value) -> None:
+    if knob.value() != value:
+        knob.setValue(value)
+
+
+def update_ui(group) -> None:
+    """Nuke's updateUI callback (menu.py): knobChanged runs only while the node's panel is open,
+    so inputs rewired with the panel shut would leave the quadmask view stale; updateUI runs at
+    idle whether the panel is open or not (NDG ``nuke.addKnobChanged`` / ``addUpdateUI``)."""
+    if group.knob("void_node") is not None and group.node("quadmask_view") is not None:
+        update_view(group)
 
 
 def knob_changed(group) -> None:
