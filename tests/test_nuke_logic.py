@@ -132,3 +132,17 @@ def test_versions_on_disk(tmp_path):
         str(tmp_path / "sh_void_v001" / "sh_void_v001.####.exr"), 998, 1000)  # fmt: skip
     assert nuke_versions.version_sequence(str(tmp_path), "sh", "v003") is None
     assert nuke_versions.version_of_path("/o/sh_void_v012/sh_void_v012.1001.exr", "sh") == "v012"
+
+
+def test_paths_and_views_as_nuke_reads_them():
+    # deadline-cloud-for-nuke assets.py: normpath(join(project_directory, path)), else the cwd
+    assert nuke_spec.absolute_path("plates/a.%04d.exr", "/show/sh010", "/home") == (
+        "/show/sh010/plates/a.%04d.exr")  # fmt: skip
+    assert nuke_spec.absolute_path("../a.####.exr", "", "/home/x") == "/home/a.####.exr"
+    assert nuke_spec.absolute_path("/abs/a.exr", "/show", "/home") == "/abs/a.exr"
+    assert nuke_spec.absolute_path("a.exr", "proj", "/home") == "/home/proj/a.exr"
+    assert nuke_spec.in_view("/s/%V/p_%v.####.exr", "left") == "/s/left/p_l.####.exr"
+    assert nuke_spec.choose_view(["main"], "") == "main"
+    assert nuke_spec.choose_view(["left", "right"], "right") == "right"
+    with pytest.raises(SpecError, match="view: 'main' is not a view of this script"):
+        nuke_spec.choose_view(["left", "right"], "main")

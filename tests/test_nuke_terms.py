@@ -203,20 +203,32 @@ def test_relative_and_tcl_paths_are_sent_as_nuke_reads_them(nk, shot, tmp_path, 
     assert len(list((tmp_path / "out" / "demo_plate_void_v001").iterdir())) == FRAMES
 
 
-def test_stereo_is_refused_before_anything_starts(nk, shot, tmp_path, server):
+def test_stereo_sends_the_chosen_view(nk, shot, tmp_path, server):
+    import shutil
+
     nuke, _, nuke_send = nk
-    group, reads = _node(nk, shot, tmp_path, server.port)
+    group, reads = _node(nk, shot, tmp_path, server.port, object_through="Multiply")
     nuke.root()["views"].setValue("left\nright")
-    group["send"].execute()
+    group["send"].execute()  # the node was made in a one-view script: its view is "main"
     assert group["status"].value() == (
-        "error: views: the script has views left, right; VOID Remove sends one view: render "
-        "that view to EXRs (OneView + Write) and send them from a script with one view"
+        "error: view: 'main' is not a view of this script (left, right): pick one in the node's "
+        "view knob; each Send sends one view"
     )
-    nuke.root()["views"].setValue("main")
-    reads["plate"]["file"].setValue(shot.plate.replace("plate.", "plate_%V."))
-    group["send"].execute()
-    assert "plate_%V." in group["status"].value() and "is stereo" in group["status"].value()
     assert nuke_send.ACTIVE == {} and nuke._executed == [] and nuke._queue.empty()
+    runpy.run_path(str(MENU))  # Nuke started with void-vfx's menu.py
+    nuke._idle()  # the view knob follows the script's views
+    assert group["view"].values() == ["left", "right"]
+    plate = Path(shot.plate)
+    for view in ("left", "right"):
+        shutil.copytree(plate.parent, tmp_path / "stereo" / view)
+    reads["plate"]["file"].setValue(str(tmp_path / "stereo" / "%V" / plate.name))
+    nuke._user_sets(group, "view", "right")
+    sender = _send(nk, group)
+    v1 = tmp_path / "out" / "demo_plate_right_void_v001"
+    assert group["status"].value() == f"done: v001, {FRAMES} frames in {v1}", sender.state
+    assert sender.plan.spec.plate == str(tmp_path / "stereo" / "right" / plate.name)
+    # The rendered matte: one view, not one pass per view of the script.
+    assert nuke._executed == [("VOIDRemove.write_object", f) for f in shot.frames]
 
 
 def test_a_refused_token_is_said_before_rendering(nk, shot, tmp_path, server, monkeypatch):

@@ -110,6 +110,7 @@ def _add_knobs(g) -> None:
     _knob(g, nuke.Enumeration_Knob("range_mode", "frame range", list(RANGE_MODES)))
     _knob(g, nuke.Int_Knob("first", "first"), newline=False, value=_D.first)
     _knob(g, nuke.Int_Knob("last", "last"), newline=False, value=_D.last)
+    _add_view_knob(g)
     passes = _knob(g, nuke.Enumeration_Knob("passes", "passes", ["1", "2"]))
     passes.setValue(str(_D.passes))
     _knob(g, nuke.Int_Knob("steps", "steps"), "Pass 1 denoising steps", False, _D.steps)
@@ -141,6 +142,11 @@ def _add_knobs(g) -> None:
     g["knobChanged"].setValue(_CALL.format(module="nuke_node", fn="knob_changed"))
 
 
+def _add_view_knob(group) -> None:
+    _knob(group, nuke.Enumeration_Knob("view", "view", list(nuke.views())),
+          "the view each Send sends (one job per view); a script with one view sends it")  # fmt: skip
+
+
 def upgrade(group) -> bool:
     """Bring a node saved by an older void-vfx up to :data:`NODE_VERSION`; True if it changed."""
     knob = group.knob("void_node")
@@ -155,6 +161,8 @@ def upgrade(group) -> bool:
             group.node("switch").setInput(SHOW_RESULT, in_range)
         finally:
             group.end()
+    if group.knob("view") is None:
+        _add_view_knob(group)
     if knob is None:
         knob = _knob(group, nuke.Int_Knob("void_node", "void_node"))
         knob.setVisible(False)
@@ -274,6 +282,9 @@ def update_view(group) -> None:
     if group.knob("server") and group.input(0) is not None:
         first = s.first if s.range_mode == "custom" else input_range(group)[0]
     expr = nuke_quadmask.quadmask_expression(has_affected=has_affected, clear_first_frame=first)
+    views = list(nuke.views())
+    if group.knob("view") is not None and group["view"].values() != views:
+        group["view"].setValues(views)  # the script's views, kept current at idle
     inner = {n.name(): n for n in group.nodes()}
     for i in range(4):  # only what differs is set: update_ui runs this at every idle moment
         _set(inner["quadmask_view"][f"expr{i}"], expr)

@@ -30,13 +30,14 @@ from void_vfx.hosts import nuke_node, nuke_text, nuke_versions
 from void_vfx.hosts.nuke_spec import (
     INPUTS,
     build_spec,
+    choose_view,
     colourspace_of,
     files_as_they_are,
     frame_range,
+    in_view,
     output_folder,
     output_name,
     parse_server,
-    stereo_refusal,
 )
 from void_vfx.jobspec import JobSpec
 from void_vfx.ui.job_records import save_spec
@@ -118,19 +119,23 @@ def _prepare(group) -> Plan:
     if group.input(0) is None:
         raise SpecError("plate", "connect the plate to the node's 'plate' input")
     rng = frame_range(s, nuke_node.input_range(group))
-    _, plate_read = nuke_node.upstream(group, 0)
-    out_dir = output_folder(s.output_dir, nuke.root().name())
-    name = output_name(s, plate_read, group.name())
-    render_dir = os.path.join(out_dir, SEND_FOLDER, f"{name}_{uuid.uuid4().hex[:8]}")
-    files, writes, chains = {}, [], {}
+    views = list(nuke.views())
+    view = choose_view(views, group["view"].value() if group.knob("view") else "")
+    chains = {}
     for index, role in enumerate(INPUTS):
         if group.input(index) is not None:
-            chains[role] = nuke_node.upstream(group, index)
-    views = list(nuke.views())
-    paths = [read["file"] for _, read in chains.values() if read and read.get("file")]
-    why = stereo_refusal(views, paths)
-    if why:
-        raise SpecError("views", why)
+            chain, read = nuke_node.upstream(group, index)
+            for d in [*chain, read or {}]:
+                if d.get("file"):
+                    d["file"] = in_view(d["file"], view)
+            chains[role] = (chain, read)
+    plate_read = chains["plate"][1]
+    out_dir = output_folder(s.output_dir, nuke.root().name())
+    name = output_name(s, plate_read, group.name())
+    if len(views) > 1 and view not in name:
+        name = f"{name}_{view}"  # each view's versions apart
+    render_dir = os.path.join(out_dir, SEND_FOLDER, f"{name}_{uuid.uuid4().hex[:8]}")
+    files, writes = {}, []
     for role, (chain, read) in chains.items():
         pattern, _why = files_as_they_are(chain, rng)
         if pattern is None:
@@ -146,7 +151,7 @@ def _prepare(group) -> Plan:
     )
     nuke_node.update_view(group)  # the quadmask view follows inputs rewired with the panel shut
     return Plan(s.server, host, port, spec, rng, writes, render_dir if writes else "",
-                group.name(), views[0] if views else "")  # fmt: skip
+                group.name(), view)  # fmt: skip
 
 
 #: What :func:`_render_all` answers when the artist pressed Cancel on Nuke's progress meter.

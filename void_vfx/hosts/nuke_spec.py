@@ -190,18 +190,20 @@ def absolute_path(evaluated: str, project_dir: str, cwd: str) -> str:
     return os.path.normpath(os.path.join(base, os.path.expanduser(path)))
 
 
-def stereo_refusal(views: list[str], paths: list[str]) -> str:
-    """Why a Send must not go ahead with these script views and input paths ("" when it may).
+def choose_view(views: list[str], chosen: str) -> str:
+    """The one view a Send sends (``nuke.execute`` renders every view unless told): the script's
+    only view, else the node's choice, which must be one of the script's views."""
+    if len(views) <= 1:
+        return views[0] if views else ""
+    if chosen in views:
+        return chosen
+    raise SpecError(
+        "view", f"{chosen!r} is not a view of this script ({', '.join(views)}): pick one in the "
+        "node's view knob; each Send sends one view"
+    )  # fmt: skip
 
-    ``nuke.execute`` renders every view by default and ``%V``/``%v`` in a path names one per view:
-    VOID Remove sends one view, so a stereo script or plate is refused with what to do."""
-    stereo = [p for p in paths if "%v" in p.lower()]
-    if len(views) <= 1 and not stereo:
-        return ""
-    what = (
-        f"the script has views {', '.join(views)}" if len(views) > 1 else f"{stereo[0]} is stereo"
-    )
-    return (
-        f"{what}; VOID Remove sends one view: render that view to EXRs (OneView + Write) and "
-        "send them from a script with one view"
-    )
+
+def in_view(path: str, view: str) -> str:
+    """A path in one view: ``%V`` is the view's name, ``%v`` its first letter (Nuke's view
+    tokens, as deadline-cloud-for-nuke's ``assets.py`` reads them)."""
+    return path.replace("%V", view).replace("%v", view[:1]) if view else path
