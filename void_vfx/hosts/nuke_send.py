@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import nuke
 
 from void_vfx.client import cancel_message, connect
-from void_vfx.errors import ServerError, SpecError, VoidVfxError
+from void_vfx.errors import AuthError, ServerError, SpecError, VoidVfxError
 from void_vfx.hosts import nuke_node, nuke_text, nuke_versions
 from void_vfx.hosts.nuke_spec import (
     INPUTS,
@@ -167,7 +167,11 @@ def _render_all(group, writes: list[str], frames: tuple[int, int], view: str):
         write["disable"].setValue(False)
     try:
         with full_size():
-            nuke.executeMultiple(nodes, ((frames[0], frames[1], 1),), [view] if view else None)
+            ranges = ((frames[0], frames[1], 1),)
+            if view:
+                nuke.executeMultiple(tuple(nodes), ranges, [view])
+            else:
+                nuke.executeMultiple(tuple(nodes), ranges)
     except RuntimeError as ex:
         # nuke.execute raises RuntimeError "Cancelled" when its meter's Cancel is pressed (NDG)
         return CANCELLED if str(ex).strip().lower() == "cancelled" else f"{ex}"
@@ -178,16 +182,19 @@ def _render_all(group, writes: list[str], frames: tuple[int, int], view: str):
 
 
 def check_server(host: str, port: int) -> None:
-    """Before anything is rendered: a server answers at host:port and takes our token. The
-    socket comes first, so a missing server is never reported as a token problem."""
+    """Before anything is rendered: a server answers at host:port and takes our token. A token
+    problem where no server answers is reported as the missing server, the first thing to fix."""
     try:
-        socket.create_connection((host, port), timeout=5.0).close()
-    except OSError as ex:
-        raise ServerError(
-            f"cannot reach a void-vfx server at {host}:{port} ({ex}); start one with "
-            "'void-vfx serve' or fix the server knob"
-        ) from None
-    connect(host, port).close()
+        connect(host, port).close()
+    except AuthError:
+        try:
+            socket.create_connection((host, port), timeout=5.0).close()
+        except OSError as ex:
+            raise ServerError(
+                f"cannot reach a void-vfx server at {host}:{port} ({ex}); start one with "
+                "'void-vfx serve' or fix the server knob"
+            ) from None
+        raise
 
 
 class Sender:
