@@ -231,6 +231,15 @@ def test_stereo_sends_the_chosen_view(nk, shot, tmp_path, server):
     assert nuke._executed == [("VOIDRemove.write_object", f) for f in shot.frames]
 
 
+def test_main_thread_rules(nk):
+    nuke, _, nuke_send = nk
+    # NDG threading: executeInMainThread* from the main thread hangs Nuke; the fake refuses it,
+    # and on_main calls directly there.
+    with pytest.raises(RuntimeError, match="from the main thread"):
+        nuke.executeInMainThreadWithResult(lambda: 1)
+    assert nuke_send.on_main(lambda a: a + 1, 1) == 2
+
+
 def test_a_refused_token_is_said_before_rendering(nk, shot, tmp_path, server, monkeypatch):
     nuke, _, _ = nk
     bad = tmp_path / "bad_token"
