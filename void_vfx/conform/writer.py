@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import os
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from void_vfx.atomic import atomic_target
 from void_vfx.conform.clock import frames_at
@@ -189,11 +190,15 @@ def _tally(timeline, folders: list[str]) -> dict:
 
     def url(clip) -> str:
         ref = clip.media_reference
-        return str(getattr(ref, "target_url", "") or getattr(ref, "target_url_base", "") or "")
+        text = getattr(ref, "target_url", "") or getattr(ref, "target_url_base", "") or ""
+        return unquote(str(text)).replace("\\", "/")
 
-    names = [os.path.basename(f.rstrip("/\\")) for f in folders]
+    # A result is found by its shot folder and version folder (adapters may rewrite the rest of
+    # the path into a URL); two shots of one plate share the version folder's name.
+    names = ["/".join(f.replace("\\", "/").rstrip("/").split("/")[-2:]) for f in folders]
+    urls = [url(c) for c in clips]
     return {
-        "results": sum(1 for n in names if n and any(n in url(c) for c in clips)),
+        "results": sum(1 for n in names if n and any(n in u for u in urls)),
         "tracks": len(timeline.tracks),
         "clips": len(clips),
         "markers": sum(len(i.markers) for i in timeline.find_children() if hasattr(i, "markers"))
