@@ -167,3 +167,24 @@ def test_an_output_extension_no_adapter_writes_is_refused_before_any_job(tmp_pat
     err = capsys.readouterr().err
     assert code == 1 and "no installed OpenTimelineIO adapter writes .kdenlive" in err
     assert "Traceback" not in err and not list(tmp_path.iterdir())
+
+
+def test_clip_markers_count_in_source_time_or_as_an_offset_else_are_reported():
+    from void_vfx.conform.shots import find_shots
+
+    def clip(name, at, **meta):
+        c = otio.schema.Clip(name=name, media_reference=otio.schema.MissingReference(),
+                             source_range=_tr(86400, 50, 24))  # fmt: skip
+        c.markers.append(otio.schema.Marker(name="VOID", marked_range=_tr(at, 0, 24),
+                                            metadata=meta))  # fmt: skip
+        return c
+
+    # Source time (OTIO's reading), an offset from the clip's first frame (ayon's Resolve export:
+    # GetMarkers() frame keys, the note in metadata["note"]), the contrib Hiero exporter's
+    # tag.note, and a locator 70 frames away from a 50-frame clip.
+    tl = _timeline(clip("src", 86410, Resolve_OTIO={"Note": "a"}), clip("off", 10, note="b"),
+                   clip("hiero", 3, Hiero={"tag.note": "c"}), clip("far", 86470))  # fmt: skip
+    shots, skipped = find_shots(tl)
+    assert [(s.name, s.prompt) for s in shots] == [("src", "a"), ("off", "b"), ("hiero", "c")]
+    ((name, reason),) = [(s.name, s.reason) for s in skipped]
+    assert name == "far" and "lies outside the clip's source range" in reason

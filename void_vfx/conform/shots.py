@@ -79,12 +79,13 @@ def void_marker(marker) -> tuple[bool, str, dict]:
 
 
 #: Where NLE exports keep a marker's note when OTIO's ``comment`` is empty: Resolve writes
-#: ``Resolve_OTIO.Note``; Hiero/ayon tags ``metadata["note"]`` (ayon-hiero's tag export);
+#: ``Resolve_OTIO.Note``; ayon's Hiero and Resolve exports ``metadata["note"]``;
 #: FCP7 ``fcp_xml.comment``; AAF ``AAF.Comment`` (the Avid locator's comment).
 NOTE_PLACES = (
     (None, ("note", "Note", "comment", "Comment")),
     ("Resolve_OTIO", ("Note", "note", "Comment", "comment")),
     ("hiero", ("note", "Note", "comment")),
+    ("Hiero", ("tag.note", "note")),  # OTIO's contrib Hiero exporter: the tag's metadata
     ("fcp_xml", ("comment", "Comment", "note")),
     ("AAF", ("Comment", "comment", "CommentMarkerUSer", "Note")),
 )
@@ -262,13 +263,26 @@ def _is_results_track(track) -> bool:
 
 
 def _inside(marker, clip) -> bool:
-    """Whether a clip's marker lies in the clip's source range (markers are in its source
-    time); an AAF may attach every locator of a track to one clip."""
+    """Whether a clip's marker lies in the clip's range: an AAF may attach every locator of a
+    track to one clip. OTIO puts clip markers in the clip's source time; exports built on the
+    NLEs' scripting APIs put them at an offset from the clip's first frame (ayon-resolve's
+    ``create_otio_markers`` uses ``TimelineItem.GetMarkers()`` frame keys, Flame's exporter
+    ``marker - record_in + 1``), so either reading counts."""
+    import opentimelineio as otio
+
     rng = clip.trimmed_range()
+    offset = otio.opentime.TimeRange(rng.start_time - rng.start_time, rng.duration)
     m = marker.marked_range
-    if m.duration.value > 0:
-        return m.start_time < rng.end_time_exclusive() and rng.start_time < m.end_time_exclusive()
-    return rng.start_time <= m.start_time < rng.end_time_exclusive()
+    for span in (rng, offset):
+        if m.duration.value > 0:
+            if (
+                m.start_time < span.end_time_exclusive()
+                and span.start_time < m.end_time_exclusive()
+            ):
+                return True
+        elif span.start_time <= m.start_time < span.end_time_exclusive():
+            return True
+    return False
 
 
 def _stray_reason(markers, clip) -> str:
@@ -276,7 +290,8 @@ def _stray_reason(markers, clip) -> str:
     at = ", ".join(_tc(m.marked_range.start_time) for m in markers)
     return (
         f"its VOID marker (at {at}) lies outside the clip's source range "
-        f"{_tc(rng.start_time)}-{_tc(rng.end_time_exclusive())}, so it may "
+        f"{_tc(rng.start_time)}-{_tc(rng.end_time_exclusive())} (and past its "
+        f"{rng.duration.value:g} frames as an offset), so it may "
         "belong to another clip; move the marker onto the clip (or mark it with --shot)"
     )
 
