@@ -271,7 +271,9 @@ def _inside(marker, clip) -> bool:
     import opentimelineio as otio
 
     rng = clip.trimmed_range()
-    offset = otio.opentime.TimeRange(rng.start_time - rng.start_time, rng.duration)
+    one = otio.opentime.RationalTime(1, rng.duration.rate)
+    # 0-based (Resolve) or 1-based (Flame): frames 0 to the clip's length
+    offset = otio.opentime.TimeRange(rng.start_time - rng.start_time, rng.duration + one)
     m = marker.marked_range
     for span in (rng, offset):
         if m.duration.value > 0:
