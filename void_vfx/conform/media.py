@@ -17,7 +17,7 @@ from void_vfx.conform.locate import PathMap
 from void_vfx.conform.mattes import find_mattes, safe_name
 from void_vfx.conform.problems import ShotError
 from void_vfx.conform.shots import MarkedShot
-from void_vfx.conform.sources import Source, source_for
+from void_vfx.conform.sources import Source, source_for, transition_message
 from void_vfx.errors import VoidVfxError
 
 _RETIME_WORDS = ("retime", "speed", "timewarp", "time warp", "time remap", "freeze")
@@ -238,21 +238,6 @@ def resolve(shot: MarkedShot, options: Options) -> ResolvedShot:
         handles=(head, tail), clock=clock, mattes=mattes, notes=notes, shift=shift,
         colourspace=_movie_space(src.path, notes) if src.kind == "movie" else "",
     )  # fmt: skip
-
-
-def transition_message(a: int, b: int, ca: int, cb: int, avail, path: str) -> str:
-    """A transition that needs media the file does not have, said as such."""
-    parts = []
-    if a < avail[0]:
-        parts.append(f"the transition at its head needs source frames {a}-{ca - 1}, "
-                     f"{avail[0] - a} before the media's first frame {avail[0]}")  # fmt: skip
-    if b > avail[1]:
-        parts.append(f"the transition at its tail needs source frames {cb + 1}-{b}, "
-                     f"{b - avail[1]} after the media's last frame {avail[1]}")  # fmt: skip
-    return (
-        f"{' and '.join(parts)} ({path}; its cut {ca}-{cb} is there): shorten or move the "
-        "transition in the edit, or relink the clip to longer media"
-    )
 
 
 def _movie_space(movie: str, notes: list[str]) -> str:

@@ -117,14 +117,27 @@ def sequence_from_file(path: str, avail, rate: Fraction, want: tuple[int, ...] |
         clock = MediaClock(rate, first, first, span, "files numbered by timecode")
         return Source("sequence", pattern, clock, notes)
     if len(want) == 4 and span[0] <= want[2] and want[3] <= span[1]:
-        from void_vfx.conform.media import transition_message
-
         raise SequenceError(transition_message(*want, span, pattern))
     raise SequenceError(
         f"{pattern}: cannot place source frames {want[0]}-{want[1]} in files "
         f"{scan.frames[0]}-{scan.frames[-1]}: the files carry no timecode header and the edit "
         "gives no available range; write the timecode into the headers, number the files by "
         "timecode, or name the plate with metadata void_vfx.plate"
+    )
+
+
+def transition_message(a: int, b: int, ca: int, cb: int, avail, path: str) -> str:
+    """A transition that needs media the file does not have, said as such."""
+    parts = []
+    if a < avail[0]:
+        parts.append(f"the transition at its head needs source frames {a}-{ca - 1}, "
+                     f"{avail[0] - a} before the media's first frame {avail[0]}")  # fmt: skip
+    if b > avail[1]:
+        parts.append(f"the transition at its tail needs source frames {cb + 1}-{b}, "
+                     f"{b - avail[1]} after the media's last frame {avail[1]}")  # fmt: skip
+    return (
+        f"{' and '.join(parts)} ({path}; its cut {ca}-{cb} is there): shorten or move the "
+        "transition in the edit, or relink the clip to longer media"
     )
 
 
