@@ -148,8 +148,9 @@ def test_speed_effects_are_refused_per_clip_and_the_exit_status_counts_them(tmp_
     # Z677_4C: 01:00:01:21 for 126 frames at 24 -> frames 86445-86570.
     write_shot(media, "Z677_4C.", range(86445, 86571))
     text = shared_file("otio/speed_effects_small.edl").read_text()
-    for event in (1, 2, 5):
-        text = add_locator(text, event, "* LOC: 01:00:01:22 WHITE VOID the empty road")
+    # Each locator inside its event's source range (a locator elsewhere is reported, not used).
+    for event, tc in ((1, "01:00:01:22"), (2, "01:00:10:21"), (5, "01:00:06:01")):
+        text = add_locator(text, event, f"* LOC: {tc} WHITE VOID the empty road")
     edit = tmp_path / "speed.edl"
     edit.write_text(text)
     code = main(["conform", str(edit), "--rate", "24", "--search", str(media), "--dry-run",

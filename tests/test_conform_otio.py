@@ -136,12 +136,15 @@ def test_messy_otio_conforms_every_marked_shot_at_its_record_time(tmp_path):
     # sh010: source 1000.5 for 13 frames covers frames 1000-1013; handles stop at the media.
     assert (by_name["sh010"]["frames"], by_name["sh010"]["handles"]) == ([1000, 1013], [0, 0])
     assert by_name["sh010"]["fps"] == "24000/1001"
-    # sh020 ends in a 4-frame transition: its frames 2001-2020 plus 2 handles -> 2022.
+    # sh020 ends in a 4-frame transition: its cut 2001-2016, 4 frames more under the
+    # transition (2020) plus 2 handles -> 2022; the cut excludes the transition's frames.
     assert by_name["sh020"]["prompt"] == "the wall without the poster"
-    assert by_name["sh020"]["cut"] == [2001, 2020] and by_name["sh020"]["frames"] == [2001, 2022]
+    assert by_name["sh020"]["cut"] == [2001, 2016] and by_name["sh020"]["frames"] == [2001, 2022]
     assert by_name["sh030"]["mattes"][0]["how"] == "metadata matte"
     # sh030 (source 1005 + 4) starts in the transition: 4 more frames before it, handles after.
-    assert by_name["sh030"]["cut"] == [1001, 1008] and by_name["sh030"]["frames"] == [1001, 1010]
+    assert by_name["sh030"]["cut"] == [1005, 1008] and by_name["sh030"]["frames"] == [1001, 1010]
+    # Record timecode counts from the timeline's global start (01:00:00:00): sh010 at record 5.
+    assert by_name["sh010"]["record"]["timecode"] == "01:00:00:05"
 
     text = (tmp_path / "out.otio").read_text()
     assert '"Clip.1"' in text and '"Clip.2"' not in text  # written for OTIO 0.14 readers

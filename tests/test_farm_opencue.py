@@ -76,3 +76,37 @@ def test_dry_run_prints_the_memory_estimate_and_writes_nothing(job, tmp_path) ->
     assert re.search(r"^ \* offload-fp8 +11674 MiB", made.stdout, re.M)
     assert re.search(r"^   gpu +19354 MiB", made.stdout, re.M)
     assert not (tmp_path / "b").exists()
+
+
+def test_tags_follow_cuebots_rule_and_a_preview_job_asks_for_no_gpu_host(job, tmp_path, capsys):
+    import dataclasses
+
+    from void_vfx.cli.main import main
+    from void_vfx.errors import SpecError
+    from void_vfx.farm.job import describe_job
+    from void_vfx.farm.opencue import build_outline, job_xml, parse_tags
+
+    # cuebot JobSpec.java: a tag matches ^([\w\.-]{3,})$
+    assert parse_tags("gpu | gpu_a100, rtx.6000 a-b") == ["gpu", "gpu_a100", "rtx.6000", "a-b"]
+    for bad in ("gp", "gpu+", "gpu/a100", "ab"):
+        with pytest.raises(SpecError, match="Cuebot refuses"):
+            parse_tags(f"gpu | {bad}")
+    root, spec = job
+
+    def infer(s, **kw):
+        xml = job_xml(build_outline(describe_job(s, job_dir=str(tmp_path / "jd")), **kw))
+        layers = {la.get("name"): la for la in ET.fromstring(xml.split("?>", 1)[1]).iter("layer")}
+        return layers["infer"]
+
+    # pyoutline alone drops a tag that is not alphanumeric; this one reaches the XML.
+    assert infer(spec, tags="gpu | gpu_a100").findtext("tags") == "gpu | gpu_a100"
+    void = infer(spec)
+    assert (void.findtext("tags"), void.findtext("services/service")) == ("gpu", "void")
+    preview = infer(dataclasses.replace(spec, engine="preview"))
+    assert preview.find("tags") is None and preview.find("gpus") is None
+    assert preview.findtext("services/service") != "void"
+    code = main(["farm", "opencue", str(root / "job.json"), "--tags", "gp", "--xml",
+                 str(tmp_path / "x.xml")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("void-vfx farm: --tags: Cuebot refuses the tag(s) 'gp'")
+    assert not (tmp_path / "x.xml").exists()

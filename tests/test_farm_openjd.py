@@ -105,27 +105,60 @@ def test_openjd_run_gives_the_server_paths_frames(farm) -> None:
 
 def test_a_retried_infer_task_is_a_no_op(farm, tmp_path) -> None:
     assert farm["run"].returncode == 0
-    npy = farm["job_dir"] / "windows" / "w001.npy"
-    marker = npy.with_suffix(".json")
-    before = [(p.stat().st_ino, p.stat().st_mtime_ns) for p in (npy, marker)]
-    data = npy.read_bytes()
+    # The job has ended: the INOUT job folder keeps no window cache (Deadline would sync it back).
+    assert sorted(os.listdir(farm["job_dir"])) == ["assembled.json", "job.json"]
     log = tmp_path / "engine.log"
     env = worker_env(VOID_VFX_TEST_ENGINE_LOG=str(log))
-    retry = ["run", str(farm["bundle"] / "template.yaml"), "--step", "Infer", "-tp", "Window=1",
-             "-p", f"JobDir={farm['job_dir']}", "-p", "OutputDir=/tmp/unused",
-             "-p", "Engine=farm_counting_engine:CountingPreview"]  # fmt: skip
-    again = run_openjd(retry, env)
+
+    def retry(job_dir):
+        return ["run", str(farm["bundle"] / "template.yaml"), "--step", "Infer", "-tp",
+                "Window=1", "-p", f"JobDir={job_dir}", "-p", "OutputDir=/tmp/unused",
+                "-p", "Engine=farm_counting_engine:CountingPreview"]  # fmt: skip
+
+    again = run_openjd(retry(farm["job_dir"]), env)
     assert again.returncode == 0, again.stdout[-3000:]
     assert "window 1 is already committed; nothing to do" in again.stdout
     assert not log.exists()  # the engine was never even loaded
-    assert [(p.stat().st_ino, p.stat().st_mtime_ns) for p in (npy, marker)] == before
-    # Control: the same task on an uncommitted window does run the engine, once, and commits
-    # the same bits again.
-    marker.unlink()
-    redo = run_openjd(retry, env)
-    assert redo.returncode == 0, redo.stdout[-3000:]
+    # Control: in a prepared job folder the same task runs the engine once and commits; run
+    # again, it is a no-op with the same bits.
+    fresh = tmp_path / "fresh"
+    prep = run_openjd(["run", str(farm["bundle"] / "template.yaml"), "--step", "Prepare", "-p",
+                       f"JobDir={fresh}", "-p", "OutputDir=/tmp/unused"], env)  # fmt: skip
+    assert prep.returncode == 0, prep.stdout[-3000:]
+    first = run_openjd(retry(fresh), env)
+    assert first.returncode == 0, first.stdout[-3000:]
+    npy = fresh / "windows" / "w001.npy"
+    before = (npy.stat().st_ino, npy.stat().st_mtime_ns, npy.read_bytes())
+    second = run_openjd(retry(fresh), env)
+    assert "window 1 is already committed; nothing to do" in second.stdout
     assert [line.split()[0] for line in log.read_text().splitlines()] == ["load", "run"]
-    assert marker.exists() and npy.read_bytes() == data
+    assert (npy.stat().st_ino, npy.stat().st_mtime_ns, npy.read_bytes()) == before
+
+
+def test_default_job_folder_is_beside_the_output_folder_and_long_names_pass_openjd_check(
+    farm, tmp_path
+) -> None:
+    import dataclasses
+
+    from void_vfx.errors import SpecError
+    from void_vfx.farm.openjd import check_template
+    from void_vfx.farm.submit import submit_job
+
+    long = dataclasses.replace(farm["spec"], output=dataclasses.replace(
+        farm["spec"].output, dir=str(tmp_path / "out"), name="sh" + "0123456789" * 14))  # fmt: skip
+    answer = submit_job(long, "openjd", out_dir=str(tmp_path / "bundles"))
+    job_dir = Path(answer["job_dir"])
+    # Beside OUT (never inside it: OUT is synced back as output), in .void-vfx-farm/
+    assert job_dir.parent == tmp_path / ".void-vfx-farm"
+    name = _load(Path(answer["bundle"]) / "template.yaml")["name"]
+    assert len(name) == 128 and name.startswith("sh0123456789")
+    check = run_openjd(["check", str(Path(answer["bundle"]) / "template.yaml")])
+    assert check.returncode == 0, check.stdout
+    assert "(template checked (openjd check))" in answer["message"]
+    # The guard itself: a 129-character name fails as openjd check fails it.
+    bad = _load(Path(answer["bundle"]) / "template.yaml") | {"name": "x" * 129}
+    with pytest.raises(SpecError, match="fails openjd check"):
+        check_template(bad)
 
 
 def test_a_retried_assemble_does_not_take_a_new_version(farm) -> None:

@@ -29,7 +29,15 @@ def test_assemble_waits_for_every_window_then_writes_frames_and_otio(tmp_path, c
     out_root = tmp_path / "shot" / "out"
     assert not out_root.exists() or os.listdir(out_root) == []  # no empty version left behind
     assert _worker("run-window", job, "1") == 0
+    # A band a killed Assemble left in the job folder's scratch (render/assemble.py BANDS_DIR).
+    os.makedirs(os.path.join(job, "bands"))
+    open(os.path.join(job, "bands", "1001.0123abcd.exr"), "wb").close()
     assert _worker("assemble", job, "--otio") == 0
+    # The job has ended: its caches and the stray band are gone, the spec and record stay.
+    assert sorted(os.listdir(job)) == ["assembled.json", "job.json"]
+    assert _worker("run-window", job, "1") == 0  # a retried window after the end: a no-op
+    assert "already committed; nothing to do" in "".join(capsys.readouterr())
+    assert sorted(os.listdir(job)) == ["assembled.json", "job.json"]
     folder = out_root / "demo_plate_void_v001"
     exrs = sorted(p.name for p in folder.glob("*.exr"))
     assert exrs == [f"demo_plate_void_v001.{f}.exr" for f in range(1001, 1010)]

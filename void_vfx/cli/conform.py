@@ -111,6 +111,10 @@ def run_conform(args: argparse.Namespace) -> int:
         shots=tuple(args.shot),
         prompt=args.prompt,
     )
+    if not (args.dry_run or args.farm):
+        from void_vfx.conform.writer import output_adapter
+
+        output_adapter(options.output)  # an extension no adapter writes: refused before any job
     if args.dry_run or args.farm:
         engine = args.engine if args.engine != "auto" else _server_engine(args)
         return batch.conform(options, engine=engine, dry_run=args.dry_run, farm=args.farm)

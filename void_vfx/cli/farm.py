@@ -22,9 +22,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoints", default="", help="void_pass1/2.safetensors folder on workers")
     p.add_argument("--raft", default="", help="RAFT-large weights file on the workers")
     p.add_argument("--job-dir", default=None, help="job folder every worker reaches "
-                   "(default: .void-vfx-farm/<job> inside the output folder)")  # fmt: skip
+                   "(default: .void-vfx-farm/<job> beside the output folder)")  # fmt: skip
     p.add_argument("--otio", action="store_true", help="Assemble also writes an OTIO clip")
-    p.add_argument("--command", default="void-vfx", help="the void-vfx command on the workers")
+    # dest: ``args.command`` is the subcommand's name, which the error line prints
+    p.add_argument("--command", dest="worker_command", default="void-vfx",
+                   help="the void-vfx command on the workers")  # fmt: skip
     p.add_argument("--dry-run", action="store_true", help="print the job and memory estimate")
 
 
@@ -38,8 +40,12 @@ def add_farm_arguments(p: argparse.ArgumentParser) -> None:
     c.add_argument("--xml", default=None, metavar="OUT", help="write the job XML, do not submit")
     c.add_argument("--show", default="", help="OpenCue show")
     c.add_argument("--shot", default="", help="OpenCue shot (default: the job name)")
-    c.add_argument("--tags", default="gpu", help="host tags of the infer layer, | separated")
-    c.add_argument("--service", default="void", help="service of the infer layer")
+    c.add_argument("--tags", default=None,
+                   help="host tags of the infer layer, | separated (default: gpu for a job that "
+                   "needs a GPU, none for a preview job)")  # fmt: skip
+    c.add_argument("--service", default=None,
+                   help="service of the infer layer (default: void for a job that needs a GPU, "
+                   "Cuebot's default for a preview job)")  # fmt: skip
 
 
 def run_farm(args: argparse.Namespace) -> int:
@@ -51,7 +57,7 @@ def run_farm(args: argparse.Namespace) -> int:
     options = {
         "memory_mode": args.memory_mode, "engine": args.engine, "weights": args.weights,
         "checkpoints": args.checkpoints, "raft": args.raft, "job_dir": args.job_dir,
-        "otio": args.otio, "command": args.command,
+        "otio": args.otio, "command": args.worker_command,
         "on_warning": lambda m: print(f"warning: {m}"),
     }  # fmt: skip
     if args.farm == "openjd":

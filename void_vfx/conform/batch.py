@@ -85,8 +85,10 @@ def conform(options: BatchOptions, *, client=None, engine: str = "", engine_choi
     from void_vfx.conform.plan import describe, plan_jobs
     from void_vfx.conform.report import build_report, write_report
     from void_vfx.conform.runner import run_on_farm, run_on_server
-    from void_vfx.conform.writer import conformed, write_timeline
+    from void_vfx.conform.writer import conformed, output_adapter, write_timeline
 
+    if not dry_run and not farm:
+        output_adapter(options.output)  # an extension no adapter writes: refused before any job
     timeline, adapter, resolved, failed, skipped = resolve_all(options)
     server = ""
     if client is not None:
@@ -122,7 +124,7 @@ def conform(options: BatchOptions, *, client=None, engine: str = "", engine_choi
         done = [r for r in results if r.pattern]
         out_tl = conformed(timeline, done, options.as_reference)
         args = {"style": _edl_style(options.timeline)} if adapter == "cmx_3600" else None
-        written = write_timeline(out_tl, options.output, options.otio_version, args)
+        written = write_timeline(out_tl, options.output, options.otio_version, args, done)
         if written.message:
             print(written.message, file=out)
         print(f"conformed timeline: {written.path} ({len(done)} shot(s) added)", file=out)

@@ -1,6 +1,7 @@
 """Media paths as editorial files write them, turned into paths on this machine.
 
-Edits carry ``file://localhost/D%3a/media/a.mov``, ``S:\\path\\to\\a.0001.exr``, paths of another
+Edits carry ``file://localhost/D%3a/media/a.mov``, ``file://C:/Users/a.mov`` (Avid: the drive
+where a URL's host goes), ``S:\\path\\to\\a.0001.exr``, paths of another
 mount (``/mnt/show`` here, ``/Volumes/show`` there) and folders whose trailing space was lost or
 added on the way. ``--map FROM=TO`` rewrites prefixes (Windows prefixes match case-insensitively
 with either slash); a folder that is not found is looked up again ignoring surrounding spaces.
@@ -73,8 +74,11 @@ def url_to_path(url: str) -> str:
         return text
     parsed = urlparse(text)
     path = unquote(parsed.path)
+    host = unquote(parsed.netloc)
     if re.match(r"^/[A-Za-z]:", path):  # file:///D:/media or file://localhost/D%3a/media
         path = path[1:]
+    elif re.match(r"^[A-Za-z][:|]$", host):  # file://C:/Users/... as Avid writes it: a drive
+        path = f"{host[0]}:{path or '/'}"
     elif parsed.netloc and parsed.netloc.lower() != "localhost":
         path = f"//{parsed.netloc}{path}"  # a UNC share: file://server/share/a.mov
     return path

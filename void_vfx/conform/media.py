@@ -17,7 +17,7 @@ from void_vfx.conform.locate import PathMap
 from void_vfx.conform.mattes import find_mattes, safe_name
 from void_vfx.conform.problems import ShotError
 from void_vfx.conform.shots import MarkedShot
-from void_vfx.conform.sources import Source, source_for
+from void_vfx.conform.sources import Source, source_for, transition_message
 from void_vfx.errors import VoidVfxError
 
 _RETIME_WORDS = ("retime", "speed", "timewarp", "time warp", "time remap", "freeze")
@@ -64,51 +64,88 @@ class Options:
     realign: bool = False
 
 
-def check_retime(clip) -> None:
-    """Refuse speed effects (LinearTimeWarp != 1, FreezeFrame, NLE retime effects)."""
+def _retime_of(item) -> str:
+    """What speed effect ``item`` carries ("" for none)."""
     import opentimelineio as otio
 
-    for fx in clip.effects:
+    for fx in item.effects:
         name = (fx.effect_name or fx.name or type(fx).__name__).strip()
         if isinstance(fx, otio.schema.FreezeFrame):
-            what = "a freeze frame"
-        elif isinstance(fx, otio.schema.LinearTimeWarp):
+            return "a freeze frame"
+        if isinstance(fx, otio.schema.LinearTimeWarp):
             if abs(fx.time_scalar - 1.0) < 1e-9:
                 continue
-            what = f"a speed change ({fx.time_scalar * 100:.1f}%)"
-        elif isinstance(fx, otio.schema.TimeEffect) or any(
-            w in name.lower() for w in _RETIME_WORDS
-        ):
-            what = f"a time effect ({name})"
-        else:
-            continue
-        raise ShotError(
-            clip.name or "clip",
-            f"has {what}: VOID processes source frames one to one, so a "
-            "retimed clip is refused; render the retime to new media and conform that, or "
-            "remove the effect",  # fmt: skip
-        )
+            return f"a speed change ({fx.time_scalar * 100:.1f}%)"
+        if isinstance(fx, otio.schema.TimeEffect) or any(w in name.lower() for w in _RETIME_WORDS):
+            return f"a time effect ({name})"
+    return ""
 
 
-def visible_media_frames(clip, rate: Fraction) -> tuple[int, int, list[str]]:
-    """(first, last) media frames the clip shows, transitions included, at the media rate."""
-    try:
-        rng = clip.visible_range() if clip.parent() is not None else clip.trimmed_range()
-    except Exception:  # noqa: BLE001 - OTIO cannot widen by the transitions: use the cut
-        rng = clip.trimmed_range()
+def check_retime(clip) -> None:
+    """Refuse speed effects (LinearTimeWarp != 1, FreezeFrame, NLE retime effects) on the clip
+    or on any composition that holds it (a nested stack retimed as a whole)."""
+    node, holder = clip, ""
+    while node is not None:
+        what = _retime_of(node)
+        if what:
+            where = f" (on {holder})" if holder else ""
+            raise ShotError(
+                clip.name or "clip",
+                f"has {what}{where}: VOID processes source frames one to one, so a "
+                "retimed clip is refused; render the retime to new media and conform that, or "
+                "remove the effect",  # fmt: skip
+            )
+        node = node.parent()
+        if node is not None:
+            holder = f"the {type(node).__name__.lower()} {node.name or '(unnamed)'!r} that holds it"
+
+
+def _span(rng, rate: Fraction) -> tuple[float, float]:
     start = frames_at(rng.start_time.value, rng.start_time.rate, rate)
     end = frames_at(rng.end_time_exclusive().value, rng.start_time.rate, rate)
+    return start, end
+
+
+def visible_media_frames(clip, rate: Fraction, window=None) -> tuple[int, int, list[str], int, int]:
+    """(first, last, notes, cut first, cut last) media frames at the media rate: first-last is
+    what the clip shows, transitions included; the cut is its own range (``window``: the part
+    its enclosing compositions show, default its trimmed range), without transition frames."""
+    trimmed = clip.trimmed_range()
+    window = window or trimmed
+    try:
+        rng = clip.visible_range() if clip.parent() is not None else trimmed
+    except Exception:  # noqa: BLE001 - OTIO cannot widen by the transitions: use the cut
+        rng = trimmed
+    start, end = _span(rng, rate)
+    cut_start, cut_end = _span(window, rate)
+    if window.start_time > trimmed.start_time:  # cut by an enclosing trim: no head transition
+        start = cut_start
+    if window.end_time_exclusive() < trimmed.end_time_exclusive():
+        end = cut_end
     a, exact_a = whole(start, up=False)
     b, exact_b = whole(end, up=True)
+    ca, _ = whole(cut_start, up=False)
+    cb, _ = whole(cut_end, up=True)
     notes = []
     if not (exact_a and exact_b):
         notes.append(
             f"source range {start:.3f}-{end:.3f} is not on whole frames at {float(rate):g} fps; "
             f"processing frames {a}-{b - 1}, which cover it"
         )
-    if b <= a:
+    if b <= a or cb <= ca:
         raise ShotError(clip.name or "clip", "has an empty source range")
-    return a, b - 1, notes
+    return a, b - 1, notes, ca, cb - 1
+
+
+def _by_seconds(window, clip_rate: float, rate: Fraction) -> int | None:
+    """The first media frame of ``window`` converted through seconds, where clip and media
+    rates differ only by the NTSC factor (source timecode of 23.976 fps media counted at 24,
+    as Hiero and Resolve exports hold it: ayon-core's editorial tests place source 883159 at
+    23.976 on media 883750+ at 24 fps at media frame 884043)."""
+    ratio = float(rate) / clip_rate if clip_rate > 0 else 1.0
+    if abs(ratio - 1.0) < 1e-9 or abs(ratio - 1.0) > 0.002:
+        return None
+    return whole(window.start_time.value * ratio, up=False)[0]
 
 
 def resolve(shot: MarkedShot, options: Options) -> ResolvedShot:
@@ -121,37 +158,51 @@ def resolve(shot: MarkedShot, options: Options) -> ResolvedShot:
                             f"({shot.where}); check its track's and parents' ranges")  # fmt: skip
         check_retime(clip)
         clip_rate = clip.trimmed_range().duration.rate
+        window = shot.window or clip.trimmed_range()
 
-        def wanted(rate: Fraction) -> tuple[int, int]:
-            return visible_media_frames(clip, rate)[:2]
+        def wanted(rate: Fraction) -> tuple[int, int, int, int]:
+            a, b, _notes, ca, cb = visible_media_frames(clip, rate, window)
+            return a, b, ca, cb
 
         src: Source = source_for(clip, shot.meta, options.paths, list(options.search), wanted)
         clock = src.clock
-        a, b, notes = visible_media_frames(clip, clock.rate)
+        a, b, notes, ca, cb = visible_media_frames(clip, clock.rate, window)
         notes = src.notes + notes
         if abs(frames_at(1.0, clip_rate, clock.rate) - 1.0) > 1e-9:
             notes.append(f"clip rate {clip_rate:g} differs from media rate "
                          f"{float(clock.rate):g}: times converted through seconds")  # fmt: skip
         avail = clock.available
         shift = 0
-        if avail is not None and (b < avail[0] or a > avail[1]):
-            if not options.realign or (b - a) > (avail[1] - avail[0]):
+        if avail is not None and (cb < avail[0] or ca > avail[1]):
+            by_time = _by_seconds(window, clip_rate, clock.rate)
+            if by_time is not None and avail[0] <= by_time and by_time + cb - ca <= avail[1]:
+                shift = by_time - ca
+                notes.append(
+                    f"source {ca}-{cb} at {clip_rate:g} fps placed by time on the "
+                    f"{float(clock.rate):g} fps media: frames {ca + shift}-{cb + shift}"
+                )  # fmt: skip
+            elif not options.realign or (cb - ca) > (avail[1] - avail[0]):
                 raise ShotError(
                     name,
-                    f"source frames {a}-{b} lie outside the media's available frames "
+                    f"source frames {ca}-{cb} lie outside the media's available frames "
                     f"{avail[0]}-{avail[1]} ({src.path}, {clock.how}); fix the edit's media "
                     "timecode, or pass --realign-source to read the clip from the media's "
                     "first frame",  # fmt: skip
                 )
-            shift = avail[0] - a
-            notes.append(f"source frames {a}-{b} realigned to the media's {avail[0]}-{b + shift}")
-            a, b = a + shift, b + shift
-        if avail is not None and (a < avail[0] or b > avail[1]):
+            else:
+                shift = avail[0] - ca
+                notes.append(
+                    f"source frames {ca}-{cb} realigned to the media's {avail[0]}-{cb + shift}"
+                )
+            a, b, ca, cb = a + shift, b + shift, ca + shift, cb + shift
+        if avail is not None and (ca < avail[0] or cb > avail[1]):
             raise ShotError(
                 name,
-                f"source frames {a}-{b} run past the media's available frames "
+                f"source frames {ca}-{cb} run past the media's available frames "
                 f"{avail[0]}-{avail[1]} ({src.path}); trim the clip in the edit",  # fmt: skip
             )
+        if avail is not None and (a < avail[0] or b > avail[1]):
+            raise ShotError(name, transition_message(a, b, ca, cb, avail, src.path))
         lo, hi = avail if avail is not None else (a - options.handles, b + options.handles)
         head = min(options.handles, max(0, a - lo))
         tail = min(options.handles, max(0, hi - b))
@@ -183,7 +234,7 @@ def resolve(shot: MarkedShot, options: Options) -> ResolvedShot:
         raise ShotError(name, str(exc)) from exc
     return ResolvedShot(
         shot=shot, plate=plate, kind=src.kind, movie=src.path if src.kind == "movie" else "",
-        first=first, last=last, cut_first=clock.file_frame(a), cut_last=clock.file_frame(b),
+        first=first, last=last, cut_first=clock.file_frame(ca), cut_last=clock.file_frame(cb),
         handles=(head, tail), clock=clock, mattes=mattes, notes=notes, shift=shift,
         colourspace=_movie_space(src.path, notes) if src.kind == "movie" else "",
     )  # fmt: skip

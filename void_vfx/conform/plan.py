@@ -136,7 +136,7 @@ def describe(jobs: list[ShotJob], failed: list, skipped: list) -> str:
     for i, j in enumerate(jobs, 1):
         r = j.resolved
         rec = r.shot.record
-        where = f"record {rec.start_time.to_timecode()}" if rec is not None else r.shot.where
+        where = f"record {r.shot.record_timecode}" if rec is not None else r.shot.where
         lines.append(
             f"[{i}/{len(jobs)}] {r.shot.name} ({r.shot.where}, {where}) key {j.key}\n"
             f"    plate {r.plate} frames {r.first}-{r.last} at {rate_label(r.rate)} fps "

@@ -36,7 +36,7 @@ def _shot_entry(job, result=None) -> dict:
             "start": rec.start_time.value,
             "duration": rec.duration.value,
             "rate": rec.start_time.rate,
-            "timecode": rec.start_time.to_timecode(),
+            "timecode": r.shot.record_timecode,
         },  # fmt: skip
         "windows": [[w.first, w.last, w.length] for w in job.plan.windows],
         "estimate_gpu_s": round(job.estimate_s, 1),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from void_vfx.conform.plan import ShotJob
 from void_vfx.errors import VoidVfxError
 
 STATE_DIR = ".void_conform"
+#: ``<stem>.<frame>.exr`` as the render names results (``OutputName.path``).
+_FRAME = re.compile(r"^(?P<prefix>.*\.)(?P<num>-?\d+)(?P<suffix>\.[A-Za-z0-9]+)$")
 
 
 @dataclass
@@ -60,12 +63,27 @@ def save_record(media_root: str, key: str, record: dict) -> None:
 
 
 def result_pattern(paths: list[str]) -> tuple[str, tuple[int, int]]:
-    """The ``####`` pattern and frame range of a job's result files."""
-    from void_vfx.media.sequences import find_sequence
+    """The ``#`` pattern and frame range of a job's result files.
 
-    frames_paths = [p for p in paths if p.endswith(".exr")]
-    seq = find_sequence(frames_paths[0])
-    numbers = sorted(int(os.path.basename(p).split(".")[-2]) for p in frames_paths)
+    The padding is read from every file name, not one: a zero-led number gives it exactly
+    (``00012`` is 5), otherwise the shortest number bounds it (timecode-numbered results
+    ``86400``-``86430`` at padding 4 name the same files at 4 or 5)."""
+    from void_vfx.media.sequences import Sequence
+
+    frames_paths = sorted(p for p in paths if p.endswith(".exr"))
+    digits = []
+    for p in frames_paths:
+        m = _FRAME.match(os.path.basename(p))
+        if m is None:
+            raise VoidVfxError(f"{p}: a result file with no frame number")
+        digits.append(m.group("num"))
+    m = _FRAME.match(os.path.basename(frames_paths[0]))
+    bare = [d.lstrip("-") for d in digits]
+    led = [len(d) for d in bare if len(d) > 1 and d.startswith("0")]
+    padding = max(led) if led else min(len(d) for d in bare)
+    seq = Sequence(os.path.dirname(frames_paths[0]), m.group("prefix"), m.group("suffix"),
+                   padding, "hash")  # fmt: skip
+    numbers = sorted(int(d) for d in digits)
     return seq.format("hash"), (numbers[0], numbers[-1])
 
 

@@ -21,7 +21,11 @@ from void_vfx.conform.locate import PathMap, find_existing_folder
 from void_vfx.conform.rates import usable_rate
 from void_vfx.errors import SequenceError
 
-MOVIE_EXTENSIONS = (".mov", ".mp4", ".m4v", ".mxf", ".avi", ".mkv", ".webm", ".mts")
+#: Movie containers PyAV (FFmpeg) decodes; Avid and Premiere edits also link Windows Media,
+#: MPEG program/transport streams, DV and Flash video.
+MOVIE_EXTENSIONS = (".mov", ".mp4", ".m4v", ".mxf", ".avi", ".mkv", ".webm", ".mts", ".m2ts",
+                    ".ts", ".wmv", ".asf", ".mpg", ".mpeg", ".m2v", ".vob", ".dv", ".flv",
+                    ".3gp", ".ogv")  # fmt: skip
 IMAGE_EXTENSIONS = (".exr", ".dpx", ".tif", ".tiff", ".png", ".jpg", ".jpeg", ".cin", ".sxr")
 
 
@@ -84,8 +88,11 @@ def _header_timecode(path: str, rate: Fraction) -> int | None:
     return None
 
 
-def sequence_from_file(path: str, avail, rate: Fraction, want: tuple[int, int] | None) -> Source:
-    """A frame file or pattern on disk and how media time maps onto its numbers."""
+def sequence_from_file(path: str, avail, rate: Fraction, want: tuple[int, ...] | None) -> Source:
+    """A frame file or pattern on disk and how media time maps onto its numbers.
+
+    ``want``: (first, last) media frames the clip shows, optionally followed by its cut's
+    (first, last) without transition frames."""
     from void_vfx.media.sequences import find_sequence
 
     pattern, note = find_existing_folder(path)
@@ -105,15 +112,32 @@ def sequence_from_file(path: str, avail, rate: Fraction, want: tuple[int, int] |
         span = (tc, tc + scan.frames[-1] - first)
         clock = MediaClock(rate, tc, first, span, f"timecode header of frame {first}")
         return Source("sequence", pattern, clock, notes)
-    if want is None or (scan.frames[0] <= want[0] and want[1] <= scan.frames[-1]):
-        span = (scan.frames[0], scan.frames[-1])
+    span = (scan.frames[0], scan.frames[-1])
+    if want is None or (span[0] <= want[0] and want[1] <= span[1]):
         clock = MediaClock(rate, first, first, span, "files numbered by timecode")
         return Source("sequence", pattern, clock, notes)
+    if len(want) == 4 and span[0] <= want[2] and want[3] <= span[1]:
+        raise SequenceError(transition_message(*want, span, pattern))
     raise SequenceError(
         f"{pattern}: cannot place source frames {want[0]}-{want[1]} in files "
         f"{scan.frames[0]}-{scan.frames[-1]}: the files carry no timecode header and the edit "
         "gives no available range; write the timecode into the headers, number the files by "
         "timecode, or name the plate with metadata void_vfx.plate"
+    )
+
+
+def transition_message(a: int, b: int, ca: int, cb: int, avail, path: str) -> str:
+    """A transition that needs media the file does not have, said as such."""
+    parts = []
+    if a < avail[0]:
+        parts.append(f"the transition at its head needs source frames {a}-{ca - 1}, "
+                     f"{avail[0] - a} before the media's first frame {avail[0]}")  # fmt: skip
+    if b > avail[1]:
+        parts.append(f"the transition at its tail needs source frames {cb + 1}-{b}, "
+                     f"{b - avail[1]} after the media's last frame {avail[1]}")  # fmt: skip
+    return (
+        f"{' and '.join(parts)} ({path}; its cut {ca}-{cb} is there): shorten or move the "
+        "transition in the edit, or relink the clip to longer media"
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import os
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from void_vfx.atomic import atomic_target
 from void_vfx.conform.clock import frames_at
@@ -45,8 +46,10 @@ def result_reference(res: ShotResult, clip):
     import opentimelineio as otio
 
     r = res.job.resolved
-    folder, name = os.path.split(res.pattern)
-    prefix, _, suffix = name.partition("####")
+    from void_vfx.media.sequences import Sequence
+
+    seq = Sequence.parse(res.pattern)  # the result's own padding: 4, 5, 6 or timecode numbers
+    folder, prefix, suffix = seq.directory, seq.prefix, seq.suffix
     first, last = res.frames
     clip_rate = clip.trimmed_range().duration.rate
     same_frames = abs(frames_at(1.0, clip_rate, r.rate) - 1.0) < 1e-9
@@ -59,7 +62,7 @@ def result_reference(res: ShotResult, clip):
         start_frame=first,
         frame_step=1,
         rate=rate,
-        frame_zero_padding=4,
+        frame_zero_padding=seq.padding,
         available_range=otio.opentime.TimeRange(
             otio.opentime.RationalTime(start, rate),
             otio.opentime.RationalTime(last - first + 1, rate),
@@ -114,7 +117,7 @@ def add_void_tracks(timeline, results: list[ShotResult]) -> list:
         clip = otio.schema.Clip(
             name=f"{orig.name} VOID",
             media_reference=result_reference(res, orig),
-            source_range=copy.deepcopy(orig.trimmed_range()),
+            source_range=copy.deepcopy(res.job.resolved.shot.window or orig.trimmed_range()),
         )
         clip.metadata[NAMESPACE] = _result_meta(res)
         track.append(clip)
@@ -157,14 +160,93 @@ def conformed(timeline, results: list[ShotResult], as_reference: bool):
     return out
 
 
-def write_timeline(timeline, path: str, otio_version: str = "", adapter_args=None) -> Written:
-    """Write in the format of ``path``'s extension, else as .otio beside it; atomic."""
+def output_adapter(path: str) -> str:
+    """The adapter that writes ``path``'s extension; SpecError for one no installed adapter
+    claims (never OTIO JSON under another format's name)."""
     import opentimelineio as otio
 
+    from void_vfx.errors import SpecError
+
     ext = os.path.splitext(path)[1].lower()
-    adapter = EXTENSIONS.get(ext, "otio_json")
+    if ext in EXTENSIONS:
+        return EXTENSIONS[ext]
+    try:
+        return otio.adapters.from_filepath(path).name
+    except Exception:  # noqa: BLE001 - OTIO's NoKnownAdapterForExtensionError and kin
+        pass
+    known = ", ".join(sorted(EXTENSIONS))
+    raise SpecError(
+        "--output",
+        f"{path}: no installed OpenTimelineIO adapter writes {ext or 'a file with no extension'}"
+        f"; give -o with one of {known} (.otio keeps everything)",
+    )
+
+
+def _tally(timeline, folders: list[str]) -> dict:
+    """What a timeline holds, to say what a native format kept and lost."""
+    import opentimelineio as otio
+
+    clips = list(timeline.find_clips())
+
+    def url(clip) -> str:
+        ref = clip.media_reference
+        text = getattr(ref, "target_url", "") or getattr(ref, "target_url_base", "") or ""
+        return unquote(str(text)).replace("\\", "/")
+
+    # A result is found by its shot folder and version folder (adapters may rewrite the rest of
+    # the path into a URL); two shots of one plate share the version folder's name.
+    names = ["/".join(f.replace("\\", "/").rstrip("/").split("/")[-2:]) for f in folders]
+    urls = [url(c) for c in clips]
+    return {
+        "results": sum(1 for n in names if n and any(n in u for u in urls)),
+        "tracks": len(timeline.tracks),
+        "clips": len(clips),
+        "markers": sum(len(i.markers) for i in timeline.find_children() if hasattr(i, "markers"))
+        + len(timeline.tracks.markers),  # fmt: skip
+        "transitions": sum(
+            1 for i in timeline.find_children() if isinstance(i, otio.schema.Transition)
+        ),  # fmt: skip
+        "void_vfx metadata": sum(1 for c in clips if c.metadata and NAMESPACE in c.metadata),
+    }
+
+
+def _compare(before: dict, after: dict) -> tuple[str, bool]:
+    """("kept ...; lost ...", every result kept)."""
+    kept = [f"{after[k]} of {v} {k}" for k, v in before.items() if v and after.get(k, 0) >= v]
+    lost = [f"{v - after.get(k, 0)} of {v} {k}" for k, v in before.items()
+            if after.get(k, 0) < v]  # fmt: skip
+    text = "kept " + (", ".join(kept) or "nothing counted")
+    if lost:
+        text += "; lost " + ", ".join(lost)
+    return text, after["results"] >= before["results"]
+
+
+def _read_back(path: str, adapter: str, timeline):
+    import opentimelineio as otio
+
+    from void_vfx.conform.reading import first_timeline
+
+    kwargs = {}
+    if adapter == "cmx_3600":
+        clip = next(iter(timeline.find_clips()), None)
+        kwargs["rate"] = clip.trimmed_range().duration.rate if clip is not None else 24.0
+    return first_timeline(otio.adapters.read_from_file(path, adapter_name=adapter, **kwargs), path)
+
+
+def write_timeline(timeline, path: str, otio_version: str = "", adapter_args=None,
+                   results: list[ShotResult] | None = None) -> Written:  # fmt: skip
+    """Write in the format of ``path``'s extension, else as .otio beside it; atomic.
+
+    A native file is read back with its adapter before it is moved into place: it is kept only
+    where every result is still in it, and the message says what it kept and lost; otherwise
+    the timeline goes to .otio and the message says why."""
+    import opentimelineio as otio
+
+    adapter = output_adapter(path)
+    folders = [os.path.dirname(r.pattern) for r in results or () if r.pattern]
     message = ""
     if adapter not in ("otio_json",):
+        ext = os.path.splitext(path)[1].lower()
         try:
             installed_adapter(adapter)
             if adapter in NO_SEQUENCES and any(
@@ -172,14 +254,26 @@ def write_timeline(timeline, path: str, otio_version: str = "", adapter_args=Non
                 for c in timeline.find_clips()
             ):
                 raise otio.exceptions.NotSupportedError(NO_SEQUENCES[adapter])
+            before = _tally(timeline, folders)
             with atomic_target(path, suffix=ext) as tmp:
                 otio.adapters.write_to_file(timeline, tmp, adapter_name=adapter,
                                             **(adapter_args or {}))  # fmt: skip
-            return Written(path, adapter)
+                if adapter not in ("otioz", "otiod"):
+                    try:
+                        back = _read_back(tmp, adapter, timeline)
+                    except Exception as exc:  # noqa: BLE001 - the adapter's own error
+                        raise otio.exceptions.OTIOError(
+                            f"its own reader cannot read what it wrote: {exc}"
+                        ) from exc
+                    said, complete = _compare(before, _tally(back, folders))
+                    if not complete:
+                        raise otio.exceptions.OTIOError(f"read back, it {said}")
+                    message = f"{os.path.basename(path)} read back with {adapter}: {said}"
+            return Written(path, adapter, message)
         except Exception as exc:  # noqa: BLE001 - any adapter failure falls back to .otio
             fallback = os.path.splitext(path)[0] + ".otio"
             message = (f"the {adapter} adapter cannot write this timeline ({exc}); wrote "
-                       f"{fallback} instead")  # fmt: skip
+                       f"{fallback} instead, which keeps everything")  # fmt: skip
             path, adapter = fallback, "otio_json"
     kwargs = {}
     if otio_version:

@@ -85,11 +85,31 @@ class FarmJob:
         return self.engine != "preview"
 
 
+#: OpenJD's limit on a job template's name (openjd-model ``JobTemplateName``: 1-128 characters).
+MAX_NAME = 128
+
+
 def job_name(spec: Any) -> str:
-    """``void_<output name or plate stem>``, letters, digits, ``_`` and ``-`` only."""
+    """``<output name or plate stem>_void``, letters, digits, ``_`` and ``-`` only, at most
+    :data:`MAX_NAME` characters: a longer one keeps its head and a hash of the whole, so two
+    long names that share a head stay apart."""
+    import hashlib
+
     from void_vfx.job.naming import output_base
 
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", output_base(spec)).strip("_") or "void_job"
+    name = re.sub(r"[^A-Za-z0-9_-]+", "_", output_base(spec)).strip("_") or "void_job"
+    if len(name) > MAX_NAME:
+        digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+        name = f"{name[: MAX_NAME - 9].rstrip('_-')}_{digest}"
+    return name
+
+
+def default_job_dir(out_dir: str, name: str) -> str:
+    """``.void-vfx-farm/<name>-<id>`` beside the output folder, never inside it: OpenJD's job
+    folder is INOUT, which Deadline syncs both ways, so caches inside OUT would travel back as
+    output and stay there."""
+    parent = os.path.dirname(os.path.abspath(out_dir).rstrip(os.sep)) or os.sep
+    return os.path.join(parent, ".void-vfx-farm", f"{name}-{uuid.uuid4().hex[:8]}")
 
 
 def input_files(spec: Any, frames: list[int]) -> list[str]:
@@ -124,7 +144,7 @@ def describe_job(
     on_warning=None,
 ) -> FarmJob:
     """The farm job of a spec. ``job_dir``: a folder every worker can reach (default: a new
-    ``.void-vfx-farm/<name>-<id>`` inside the output folder, which the farm must reach anyway)."""
+    ``.void-vfx-farm/<name>-<id>`` beside the output folder, which the farm reaches anyway)."""
     from void_vfx.job.naming import output_dir
     from void_vfx.render.prepare import shot_plan
     from void_vfx.render.shot import Shot
@@ -138,7 +158,7 @@ def describe_job(
     plan = shot_plan(shot)
     name = job_name(spec)
     out = output_dir(spec)
-    folder = job_dir or os.path.join(out, ".void-vfx-farm", f"{name}-{uuid.uuid4().hex[:8]}")
+    folder = job_dir or default_job_dir(out, name)
     frames = max(w.length for w in plan.windows)
     eng = engine or spec.engine
     return FarmJob(

@@ -18,8 +18,13 @@ from void_vfx.errors import SpecError
 from void_vfx.farm.job import FarmJob
 
 FRAME_TOKEN = "#IFRAME#"
+#: Tags and service of an infer layer that needs a GPU, unless given; a job that needs no GPU
+#: (the preview engine) asks for neither, so it runs on any host under Cuebot's default service.
 DEFAULT_TAGS = "gpu"
 DEFAULT_SERVICE = "void"
+#: Cuebot's rule for a tag (``JobSpec.java``: ``^([\w\.-]{3,})$``); pyoutline's own check
+#: (``scrub_tags``: alphanumeric only) silently drops others, so tags go to it as a list.
+TAG = re.compile(r"^([\w\.-]{3,})$", re.ASCII)
 
 
 def _cmd(job: FarmJob, args: list[str]) -> str:
@@ -28,16 +33,21 @@ def _cmd(job: FarmJob, args: list[str]) -> str:
     return " ".join(a if a == FRAME_TOKEN else shlex.quote(a) for a in [job.command, *args])
 
 
-def _tags(tags: str) -> str:
+def parse_tags(tags: str) -> list[str]:
+    """``gpu | a100`` (also ``,`` or space separated) as a list; SpecError for a tag Cuebot
+    refuses (3 or more letters, digits, ``_``, ``.`` or ``-``)."""
     parts = [t.strip() for t in re.split(r"[|,\s]+", tags) if t.strip()]
-    bad = [t for t in parts if not t.isalnum()]
+    bad = [t for t in parts if not TAG.match(t)]
     if bad:
-        raise SpecError("tags", f"OpenCue tags must be letters and digits, got {bad}")
-    return " | ".join(parts)
+        raise SpecError(
+            "--tags", f"Cuebot refuses the tag(s) {', '.join(map(repr, bad))}: a tag is 3 or "
+            "more letters, digits, '_', '.' or '-' (e.g. --tags 'gpu | gpu_a100')",
+        )  # fmt: skip
+    return parts
 
 
-def build_outline(job: FarmJob, *, show: str = "", shot: str = "", tags: str = DEFAULT_TAGS,
-                  service: str = DEFAULT_SERVICE):  # fmt: skip
+def build_outline(job: FarmJob, *, show: str = "", shot: str = "", tags: str | None = None,
+                  service: str | None = None):  # fmt: skip
     """The pyoutline ``Outline`` of the job (layers prepare -> infer -> assemble)."""
     import outline
     from outline.modules.shell import Shell
@@ -50,13 +60,19 @@ def build_outline(job: FarmJob, *, show: str = "", shot: str = "", tags: str = D
         range="1", chunk=1,
     )  # fmt: skip
     req = job.requirement
-    gpu = {}
+    extra: dict = {}
     if req.gpus:
-        gpu = {"gpus": req.gpus, "gpu_memory": f"{math.ceil(req.gpu_mib / 1024)}g"}
+        extra = {"gpus": req.gpus, "gpu_memory": f"{math.ceil(req.gpu_mib / 1024)}g"}
+    tags = tags if tags is not None else (DEFAULT_TAGS if req.gpus else "")
+    service = service if service is not None else (DEFAULT_SERVICE if req.gpus else "")
+    if tags.strip():
+        extra["tags"] = parse_tags(tags)
+    if service.strip():
+        extra["service"] = service.strip()
     infer = Shell(
         "infer",
         command=_cmd(job, job.worker_args("run-window", job_dir=job.job_dir, window=FRAME_TOKEN)),
-        range=_range(job.windows), chunk=1, tags=_tags(tags), service=service, **gpu,
+        range=_range(job.windows), chunk=1, **extra,
     )  # fmt: skip
     assemble = Shell(
         "assemble",

@@ -12,6 +12,7 @@ file (``Session.PathMappingRulesFile``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -225,13 +226,48 @@ def _dump(data: dict[str, Any], header: str = "") -> str:
     return comment + body
 
 
+def check_template(data: dict[str, Any], where: str = "the job template") -> str:
+    """What ``openjd check`` checks, on the template as written (openjd-model's decoder):
+    SpecError naming the problem, else how it was checked."""
+    try:
+        from openjd.model import DecodeValidationError, decode_job_template
+    except ImportError:
+        return "not checked: openjd-model is not installed (pip install 'void-vfx[farm]')"
+    try:
+        decode_job_template(template=data)
+    except DecodeValidationError as exc:
+        raise SpecError(
+            "bundle", f"{where} fails openjd check: {' '.join(str(exc).split())}; this is a "
+            "bug in void-vfx, report it with the spec",
+        ) from None  # fmt: skip
+    return "checked (openjd check)"
+
+
+def check_bundle(bundle: str) -> str:
+    """``openjd check`` on a written bundle's ``template.yaml``."""
+    path = os.path.join(bundle, "template.yaml")
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    try:
+        import yaml
+
+        data = yaml.safe_load(text)
+    except ImportError:
+        data = json.loads("".join(line for line in text.splitlines(True)
+                                  if not line.startswith("#")))  # fmt: skip
+    return check_template(data, path)
+
+
 def write_bundle(job: FarmJob, bundle: str) -> dict[str, str]:
-    """Write the bundle into the folder ``bundle`` (new, or empty); return its files."""
+    """Write the bundle into the folder ``bundle`` (new, or empty) and check it as
+    ``openjd check`` does; return its files. A bundle that fails the check is removed."""
     bundle = os.path.abspath(bundle)
     if os.path.isdir(bundle) and os.listdir(bundle):
         raise SpecError(
             "bundle", f"{bundle} is not empty; give a new folder for the bundle (-o NEW_FOLDER)"
         )
+    check_template(template(job))  # before anything is written
+    made = not os.path.isdir(bundle)
     os.makedirs(bundle, exist_ok=True)
     header = (
         f"void-vfx job bundle for {job.spec.plate}\n"
@@ -246,9 +282,19 @@ def write_bundle(job: FarmJob, bundle: str) -> dict[str, str]:
         "asset_references.yaml": _dump(asset_references(job)),
     }
     out = {}
-    for name, text in files.items():
-        path = os.path.join(bundle, name)
-        with atomic_target(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        out[name] = path
+    try:
+        for name, text in files.items():
+            path = os.path.join(bundle, name)
+            with atomic_target(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            out[name] = path
+        check_bundle(bundle)
+    except BaseException:
+        for path in out.values():
+            with contextlib.suppress(OSError):
+                os.remove(path)
+        if made:
+            with contextlib.suppress(OSError):
+                os.rmdir(bundle)
+        raise
     return out

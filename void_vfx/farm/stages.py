@@ -10,6 +10,7 @@ once assembly has reserved it, the output version (``assembled.json``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable
@@ -21,6 +22,10 @@ from void_vfx.farm.pathmap import Rule, map_spec
 
 SPEC_FILE = "job.json"
 ASSEMBLED_FILE = "assembled.json"
+#: The job folder's scratch (window results, mask cache, splice bands): removed once the job is
+#: assembled, so an INOUT job folder (Deadline syncs it both ways) carries nothing back and
+#: nothing stays. The spec and the assembly record stay (a few KB), so a retried task knows.
+SCRATCH = ("windows", "masks", "bands", "plan.json", "made_by.json")
 
 Say = Callable[[str], None]
 Progress = Callable[[float], None]
@@ -98,9 +103,28 @@ def window_of(plan, index: int):
 
 
 def committed(job_dir: str, index: int) -> bool:
+    """Whether window ``index`` needs no run: committed, or the whole job already assembled
+    (its scratch is gone then)."""
     from void_vfx.render.store import load_window_meta
 
+    record = _record(job_dir)
+    if record and record.get("done"):
+        return True
     return load_window_meta(job_dir, index) is not None
+
+
+def clean_scratch(job_dir: str, names: tuple[str, ...] = SCRATCH) -> None:
+    """Remove the job folder's scratch entries (only these names: a ``--job-dir`` may hold
+    other things)."""
+    import shutil
+
+    for name in names:
+        path = os.path.join(job_dir, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        elif os.path.lexists(path):
+            with contextlib.suppress(OSError):
+                os.remove(path)
 
 
 def run_window(
@@ -173,6 +197,7 @@ def assemble_job(
     record = _record(job_dir)
     if record and record.get("done") and os.path.isdir(record["folder"]):
         return {**record, "state": "already assembled"}
+    clean_scratch(job_dir, ("bands",))  # bands a killed Assemble left: only one Assemble runs
     shot, plan = open_job(spec, job_dir, on_warning=say)
     metas = {w.index: load_window_meta(job_dir, w.index) for w in plan.windows}
     missing = [i for i, m in metas.items() if m is None]
@@ -218,4 +243,5 @@ def assemble_job(
     record = {**record, "done": True, "frames": len(written), "first": frames[0],
               "last": frames[-1], "otio": clip}  # fmt: skip
     _save_record(job_dir, record)
+    clean_scratch(job_dir)  # the job has ended: its caches go
     return {**record, "state": "assembled", "paths": paths}

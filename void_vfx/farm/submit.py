@@ -56,7 +56,7 @@ def submit_job(
             "memory_mode": job.memory_mode, "gpu_mib": job.requirement.gpu_mib,
             "job_dir": job.job_dir}  # fmt: skip
     if farm == "openjd":
-        from void_vfx.farm.openjd import run_command, write_bundle
+        from void_vfx.farm.openjd import check_template, run_command, template, write_bundle
 
         if bundle_dir:
             bundle = os.path.abspath(bundle_dir)
@@ -64,8 +64,9 @@ def submit_job(
             bundle = os.path.abspath(os.path.join(out_dir or os.getcwd(), job.name))
             if os.path.isdir(bundle) and os.listdir(bundle):
                 bundle = _free_name(bundle)
+        checked = check_template(template(job))
         run = run_command(job, bundle)
-        lines = [_summary(job), f"bundle: {bundle}", f"run it here: {run}",
+        lines = [_summary(job), f"bundle: {bundle} (template {checked})", f"run it here: {run}",
                  f"submit it:   deadline bundle submit {shlex.quote(bundle)}"]  # fmt: skip
         if dry_run:
             return {**base, "bundle": bundle, "message": "dry run, nothing written\n" + "\n".join(lines),
@@ -74,7 +75,8 @@ def submit_job(
                 "message": "\n".join(lines), "openjd_run": run}  # fmt: skip
     from void_vfx.farm import opencue
 
-    ol_args = {k: cue[k] for k in ("show", "shot", "tags", "service") if cue.get(k)}
+    ol_args = {k: cue[k] for k in ("show", "shot") if cue.get(k)}
+    ol_args.update({k: cue[k] for k in ("tags", "service") if cue.get(k) is not None})
     ol = opencue.build_outline(job, **ol_args)
     xml_path = cue.get("xml")
     if dry_run:
