@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from void_vfx.errors import ServerError, SpecError, VoidVfxError
+from void_vfx.errors import AuthError, ServerError, SpecError, VoidVfxError
 from void_vfx.protocol.wire import DEFAULT_PORT
 
 
@@ -128,6 +128,7 @@ _SPEC_OPTIONS = (
 
 def build_remove_spec(args: argparse.Namespace, engine: str):
     """The job spec from ``--spec`` (if given) with every option given on the line applied."""
+    from void_vfx.job.naming import split_output_pattern
     from void_vfx.job.spec import JobSpec, MatteSource
 
     if args.spec:
@@ -161,7 +162,17 @@ def build_remove_spec(args: argparse.Namespace, engine: str):
         if value is not None:
             setattr(getattr(spec, group) if group else spec, field, value)
     if args.output is not None:
-        spec.output.dir = os.path.abspath(args.output) if args.output else ""
+        pattern = split_output_pattern(args.output)
+        if pattern:
+            folder, spec.output.name = pattern
+            spec.output.dir = os.path.abspath(folder)
+            _say(
+                f"-o {args.output} names files: they go to a new version folder in {folder}, "
+                f"{spec.output.name}_void_v###/{spec.output.name}_void_v###.####.exr "
+                "(outputs are versioned and never overwritten)"
+            )
+        else:
+            spec.output.dir = os.path.abspath(args.output) if args.output else ""
     spec.engine = engine
     return spec.validate()
 
@@ -181,7 +192,12 @@ def _say(text: str) -> None:
 
 def _preflight(spec) -> None:
     """Checks and notes before submitting (see :mod:`void_vfx.cli.preflight`)."""
-    from void_vfx.cli.preflight import check_mask_channels, colour_note, setting_warnings
+    from void_vfx.cli.preflight import (
+        check_mask_channels,
+        colour_note,
+        drop_noop_settings,
+        setting_warnings,
+    )
 
     check_mask_channels(spec)
     note = colour_note(spec)
@@ -189,6 +205,7 @@ def _preflight(spec) -> None:
         _say(note)
     for text in setting_warnings(spec):
         _say(f"warning: {text}")
+    drop_noop_settings(spec)
 
 
 def _drop_new_empty(folder: str, existed: bool) -> None:
@@ -221,7 +238,13 @@ def run_remove(args: argparse.Namespace) -> int:
             _drop_new_empty(base, existed)
             raise
     else:
-        with _connect(args) as client:
+        try:
+            connection = _connect(args)
+        except AuthError:
+            raise
+        except ServerError as ex:  # no server answered: this command can run without one
+            raise ServerError(f"{ex}; or run the job here without a server: add --local") from None
+        with connection as client:
             info = client.info()
             engine = args.engine if args.engine != "auto" else info.get("engine", "preview")
             if engine not in ("preview", "void"):

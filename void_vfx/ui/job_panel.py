@@ -198,20 +198,24 @@ class JobPanel(QtWidgets.QWidget):
         super().closeEvent(event)
 
 
-def open_panel(address: tuple[str, int] | None = None) -> JobPanel:
-    """Show the panel as a top-level window (making a QApplication when none exists)."""
+def open_panel(address: tuple[str, int] | None = None, token_file: str | None = None) -> JobPanel:
+    """Show the panel as a top-level window (making a QApplication when none exists).
+
+    ``token_file``: the server's token file (default: $VOID_VFX_TOKEN_FILE, else the user's
+    config folder)."""
     app = QtWidgets.QApplication.instance()
     if app is None:
         app = QtWidgets.QApplication([])
         _KEEP.append(app)
     connect_fn = None
-    if address is not None:
-        from void_vfx.client import connect
+    if address is not None or token_file:
+        from void_vfx.client import connect, find_token
+        from void_vfx.protocol.wire import DEFAULT_PORT
 
-        host, port = address
+        host, port = address or ("127.0.0.1", DEFAULT_PORT)
 
         def connect_fn():
-            return connect(host, int(port))
+            return connect(host, int(port), token=find_token(token_file))
 
     panel = JobPanel(connect_fn)
     panel.resize(720, 320)
