@@ -187,9 +187,9 @@ def test_progress_in_a_log_has_no_carriage_returns_and_no_repeats():
     bar(None)
     assert "\r" not in log.getvalue()
     assert log.getvalue().splitlines() == [
-        "job1: running window 0/2: window 0: preparing",
-        "job1: running window 1/2: window 0: committed",
-        "job1: done window 2/2: finished in 3.0 s",
+        "job1: running: window 0/2 (window 0: preparing)",
+        "job1: running: window 1/2, step 86/86 (window 0: committed)",
+        "job1: done: window 2/2 (finished in 3.0 s)",
     ]
     demo_log = io.StringIO()
     show = _printer(False, demo_log)

@@ -216,3 +216,84 @@ def test_an_output_pattern_is_taken_as_the_output_name(shot, tmp_path, capsys):
         f"sh010_clean_void_v001.{f}.exr" for f in shot.frames
     ]
     assert "names files: they go to a new version folder in" in capsys.readouterr().err
+
+
+# -- progress, whole -----------------------------------------------------------------------------
+#: A running job's status as a server sends it: the render's counts under "progress".
+RUNNING = {
+    "state": "running", "window": 1, "windows": 3, "step": 3, "steps": 14,
+    "message": "measuring optical flow",
+    "progress": {
+        "frames_read": 26, "frames_to_read": 39, "windows_done": 1, "windows": 3,
+        "frames_written": 8, "frames_unchanged": 0, "frames": 30, "rate_fps": 2.44,
+        "eta_s": 83.0, "done": 60, "total": 108,
+    },
+}  # fmt: skip
+
+
+def test_a_log_gets_the_whole_progress_and_a_terminal_keeps_rate_and_estimate():
+    import io
+
+    from void_vfx.client.progress import fit_line, make_bar, progress_parts
+
+    log = io.StringIO()
+    make_bar("job1", stream=log)(RUNNING)
+    assert log.getvalue() == (
+        "job1: running: 8/30 frames written, 2.44 frames/s, about 1 min 23 s left, "
+        "1/3 windows run, 26/39 frames read, step 3/14 (measuring optical flow)\n"
+    )
+    parts = progress_parts(RUNNING)
+    wide = fit_line("job1 running", 60 / 108, parts, 200)
+    assert wide == (
+        "job1 running [###########.........]  55% | 8/30 frames written | 2.44 frames/s | "
+        "about 1 min 23 s left | 1/3 windows run | 26/39 frames read | step 3/14"
+    )
+    # 80 columns: the bar goes before frames, rate or estimate would.
+    assert fit_line("job1 running", 60 / 108, parts, 80) == (
+        "job1 running  55% | 8/30 frames written | 2.44 frames/s | about 1 min 23 s left"
+    )
+
+
+def test_progress_under_a_pseudo_terminal_fits_and_in_a_pipe_is_whole(shot, tmp_path, capsys):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    args = [sys.executable, "-m", "void_vfx", "remove", shot.plate, "--primary", shot.primary,
+            "--primary-channel", "A", "--local", "--engine", "preview",
+            "-o", str(tmp_path / "o")]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 72, 0, 0))
+    proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    assert proc.wait(timeout=120) == 0, out.decode()
+    os.close(master)
+    redraws = [r for r in out.decode().replace("\r\n", "\n").split("\r") if "frames written" in r]
+    assert redraws, out.decode()
+    for line in redraws:
+        shown = line.split("\n")[0].rstrip()
+        assert len(shown) <= 71 and "frames written" in shown
+    # In a pipe (not a terminal): plain whole lines, none cut, the rate in them.
+    from void_vfx.cli.main import main
+
+    pipe_args = args[3:-1] + [str(tmp_path / "p")]
+    assert main(pipe_args) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    last = [line for line in err.splitlines() if "frames written" in line][-1]
+    assert last == (
+        f"demo_plate: done: 3/3 frames written, {last.split(', ')[1]}, 1/1 windows run, "
+        "3/3 frames read (finished in " + last.split("(finished in ")[1]
+    )
+    assert last.split(", ")[1].endswith(" frames/s")

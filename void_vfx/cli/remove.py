@@ -177,15 +177,6 @@ def build_remove_spec(args: argparse.Namespace, engine: str):
     return spec.validate()
 
 
-def _printer(status: dict, events: tuple) -> None:
-    from void_vfx.client.progress import event_line
-
-    for e in events:
-        line = event_line(e)
-        if line is not None:
-            print(line, file=sys.stderr)
-
-
 def _say(text: str) -> None:
     print(f"void-vfx remove: {text}", file=sys.stderr)
 
@@ -220,7 +211,8 @@ def _drop_new_empty(folder: str, existed: bool) -> None:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    from void_vfx.job.naming import output_dir
+    from void_vfx.client.progress import make_reporter
+    from void_vfx.job.naming import output_dir, plate_stem
 
     if args.local:
         from void_vfx.client.local import run_local_job
@@ -233,7 +225,8 @@ def run_remove(args: argparse.Namespace) -> int:
         base = output_dir(spec)
         existed = os.path.isdir(base)
         try:
-            paths = run_local_job(spec, engine=engine, progress=_printer, files_mode=args.files)
+            report = make_reporter(plate_stem(spec.plate))  # bar or log lines, and events
+            paths = run_local_job(spec, engine=engine, progress=report, files_mode=args.files)
         except (VoidVfxError, KeyboardInterrupt):
             _drop_new_empty(base, existed)
             raise
@@ -291,6 +284,30 @@ def add_jobs_arguments(p: argparse.ArgumentParser) -> None:
     _add_connection(p)
 
 
+def job_row(job: dict, now: float) -> tuple[str, ...]:
+    """One job of ``void-vfx jobs``: id, state, priority, mode, done, elapsed, created, and the
+    whole message and progress (never cut: a terminal wraps, a pipe keeps it)."""
+    import time
+
+    from void_vfx.client.progress import duration_text, progress_fraction, progress_text
+
+    fraction = progress_fraction(job)
+    started, finished = job.get("started"), job.get("finished")
+    elapsed = duration_text((finished or now) - started) if started else "-"
+    created = time.strftime("%Y-%m-%d %H:%M", time.localtime(job["created"]))
+    detail = "; ".join(t for t in (job.get("message") or "", progress_text(job)) if t)
+    return (
+        job["id"],
+        job["state"],
+        str(job["priority"]),
+        job["mode"],
+        "-" if fraction is None else f"{int(100 * fraction)}%",
+        elapsed,
+        created,
+        detail,
+    )
+
+
 def run_jobs(args: argparse.Namespace) -> int:
     import time
 
@@ -299,12 +316,12 @@ def run_jobs(args: argparse.Namespace) -> int:
     if not jobs:
         print("no jobs")
         return 0
-    print(f"{'ID':16}  {'STATE':9}  {'PRI':>3}  {'MODE':6}  {'WIN':>7}  CREATED           MESSAGE")
-    for j in jobs:
-        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(j["created"]))
-        win = f"{j['window']}/{j['windows']}"
-        print(f"{j['id']:16}  {j['state']:9}  {j['priority']:>3}  {j['mode']:6}  {win:>7}  "
-              f"{created}  {j['message'][:60]}")  # fmt: skip
+    rows = [("ID", "STATE", "PRI", "MODE", "DONE", "ELAPSED", "CREATED", "MESSAGE")]
+    now = time.time()
+    rows += [job_row(j, now) for j in jobs]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1])
     return 0
 
 
