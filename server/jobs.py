@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     steps INTEGER NOT NULL DEFAULT 0,
     eta_s REAL,
     message TEXT NOT NULL DEFAULT '',
-    cancel_requested INTEGER NOT NULL DEFAULT 0
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    progress TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -59,10 +60,56 @@ CREATE INDEX IF NOT EXISTS events_job ON events(job_id, seq);
 _COLUMNS = (
     "id", "state", "priority", "mode", "spec", "out_dir", "created", "updated", "started",
     "finished", "window", "windows", "step", "steps", "eta_s", "message", "cancel_requested",
+    "progress",
 )  # fmt: skip
 _STATUS_FIELDS = (
     "state", "window", "windows", "step", "steps", "eta_s", "message", "mode", "out_dir",
+    "progress",
 )  # fmt: skip
+#: The counts a job's ``progress`` holds (the render's, see void_vfx.render.pipeline.Tracker).
+PROGRESS_KEYS = (
+    "frames_read", "frames_to_read", "windows_done", "windows", "frames_written",
+    "frames_unchanged", "frames", "rate_fps", "eta_s", "done", "total",
+)  # fmt: skip
+
+
+def progress_json(stats: dict[str, Any]) -> str:
+    """The render's counts as stored: the known keys with plain number (or None) values."""
+    keep = {
+        k: stats[k]
+        for k in PROGRESS_KEYS
+        if k in stats and (stats[k] is None or type(stats[k]) in (int, float))
+    }
+    return json.dumps(keep)
+
+
+def _listed(row: dict[str, Any]) -> dict[str, Any]:
+    """A listed job: its spec replaced by the plate's file name, frame range and engine."""
+    try:
+        spec = json.loads(row.pop("spec") or "{}")
+    except ValueError:
+        spec = {}
+    spec = spec if isinstance(spec, dict) else {}
+    plate, frames = spec.get("plate"), spec.get("frame_range")
+    row["plate"] = os.path.basename(plate) if isinstance(plate, str) else ""
+    row["frames"] = (
+        f"{frames[0]}-{frames[1]}"
+        if isinstance(frames, list) and len(frames) == 2 and all(type(f) is int for f in frames)
+        else ""
+    )
+    row["engine"] = spec.get("engine") if isinstance(spec.get("engine"), str) else ""
+    return row
+
+
+def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+    """A row with its ``progress`` as a dict (``{}`` before the first report)."""
+    if "progress" in row:
+        try:
+            value = json.loads(row["progress"] or "{}")
+        except ValueError:
+            value = {}
+        row["progress"] = value if isinstance(value, dict) else {}
+    return row
 
 
 class JobStore:
@@ -80,6 +127,9 @@ class JobStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        have = {r[1] for r in self._db.execute("PRAGMA table_info(jobs)")}
+        if "progress" not in have:  # a data folder of an earlier version
+            self._db.execute("ALTER TABLE jobs ADD COLUMN progress TEXT NOT NULL DEFAULT '{}'")
         self.wakeup = threading.Condition(self._lock)
 
     def close(self) -> None:
@@ -147,15 +197,17 @@ class JobStore:
         return self.row(job_id, "state")["state"]
 
     def status(self, job_id: str) -> dict[str, Any]:
-        return self.row(job_id, *_STATUS_FIELDS)
+        return _decoded(self.row(job_id, *_STATUS_FIELDS))
 
     def list(self) -> list[dict[str, Any]]:
+        """Every job, oldest first, with what a list shows of its spec: the plate's file name,
+        the frame range and the engine."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, state, priority, mode, created, window, windows, message FROM jobs "
-                "ORDER BY created"
+                "SELECT id, state, priority, mode, created, started, finished, window, windows, "
+                "message, progress, spec FROM jobs ORDER BY created"
             ).fetchall()
-        return [dict(r) for r in rows]
+        return [_listed(_decoded(dict(r))) for r in rows]
 
     def update(self, job_id: str, **fields: Any) -> None:
         if not fields:

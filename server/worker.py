@@ -23,7 +23,7 @@ from typing import Any
 from void_vfx.errors import Cancelled, EngineError, VoidVfxError
 
 from . import transfer
-from .jobs import JobStore
+from .jobs import JobStore, progress_json
 
 log = logging.getLogger("void_vfx_server.worker")
 
@@ -106,14 +106,23 @@ class Worker(threading.Thread):
         def should_cancel() -> bool:
             return self._halt.is_set() or store.cancel_requested(job_id)
 
-        def window_progress(index: int, total: int, message: str = "") -> None:
+        def window_progress(
+            index: int, total: int, message: str = "", stats: dict | None = None
+        ) -> None:
             if message.startswith("assembling") and should_cancel():
                 raise Cancelled(f"job {job_id} cancelled before its frames were assembled")
             state["window"], state["windows"] = int(index), int(total)
             eta = None
             if index > 0 and total > 0:
                 eta = (time.time() - t0) / index * (total - index)
-            store.update(job_id, window=int(index), windows=int(total), eta_s=eta, message=message)
+            fields: dict[str, Any] = {}
+            if stats:  # the render's own counts: what every front end shows
+                fields["progress"] = progress_json(stats)
+                if stats.get("eta_s") is not None:
+                    eta = float(stats["eta_s"])
+            store.update(
+                job_id, window=int(index), windows=int(total), eta_s=eta, message=message, **fields
+            )
             if message:
                 store.add_event(job_id, "progress", message)
 

@@ -77,6 +77,7 @@ def test_mask_resize_is_an_option_and_the_hint_names_it(shot, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "the primary mask is 48x32 but the plate is 96x64" in err
     assert 'add --mask-resize ("mask": {"resize": true} in a --spec file)' in err
+    assert not (tmp_path / "out").exists()  # said from the headers, before any job
     assert main([*args, "--mask-resize"]) == 0, capsys.readouterr().err
     assert len(list((tmp_path / "out" / "demo_plate_void_v001").iterdir())) == 3
 
@@ -108,19 +109,22 @@ def test_settings_that_would_do_nothing_are_said_once(shot, tmp_path, capsys):
 
     spec = build_spec(shot, "preview", str(tmp_path / "out"))
     spec.sampling.passes = 2
-    assert setting_warnings(spec) == []  # said by the engine, as a note every host shows
+    (text,) = setting_warnings(spec)
+    assert text.startswith("--passes 2 does nothing on the preview engine")
     spec = build_spec(shot, "void", str(tmp_path / "out"))
     assert setting_warnings(spec) == []  # the demo's prompt
     spec.prompt = "  "
     (text,) = setting_warnings(spec)
     assert text.startswith("no --prompt: VOID is steered by a prompt that describes the scene")
-    # through the command: said once, by the engine, with what to type
+    # through the command: said once, before the job runs, with what to type
     rc = main(["remove", shot.plate, "--primary", shot.primary, "--primary-channel", "A",
                "--dilate", "2", "--passes", "2", "--local", "--engine", "preview",
                "-o", str(tmp_path / "cli")])  # fmt: skip
     assert rc == 0
     err = capsys.readouterr().err
-    assert err.count("Pass 2 needs the VOID engine") == 1
+    assert err.count("--passes 2 does nothing on the preview engine") == 1
+    assert "Pass 2 needs the VOID engine" not in err  # one pass was sent: no second note
+    assert err.index("--passes 2 does nothing") < err.index("state: running")
     assert "--engine void" in err and "drop --passes 2" in err
 
 
@@ -183,9 +187,9 @@ def test_progress_in_a_log_has_no_carriage_returns_and_no_repeats():
     bar(None)
     assert "\r" not in log.getvalue()
     assert log.getvalue().splitlines() == [
-        "job1: running window 0/2: window 0: preparing",
-        "job1: running window 1/2: window 0: committed",
-        "job1: done window 2/2: finished in 3.0 s",
+        "job1: running: window 0/2 (window 0: preparing)",
+        "job1: running: window 1/2, step 86/86 (window 0: committed)",
+        "job1: done: window 2/2 (finished in 3.0 s)",
     ]
     demo_log = io.StringIO()
     show = _printer(False, demo_log)

@@ -186,10 +186,18 @@ def test_cli_remove_jobs_cancel_doctor(tmp_path, capsys):
         assert "warning" not in err
         # following a remote job: its events once each, progress as plain lines in a log
         assert err.count("  summary: windows computed [0], reused [], skipped []") == 1
-        assert "\r" not in err and ": done window 1/1: " in err
+        assert "\r" not in err
+        assert ": done: 3/3 frames written, " in err and "1/1 windows run" in err
         assert cli_main(["jobs", *conn]) == 0
-        listing = capsys.readouterr().out
-        assert "done" in listing and "stream" in listing
+        listing = capsys.readouterr().out.splitlines()
+        assert listing[0].split() == [
+            "ID", "STATE", "PRI", "MODE", "DONE", "ELAPSED", "CREATED", "MESSAGE"
+        ]  # fmt: skip
+        row = listing[1].split()
+        assert row[1:5] == ["done", "0", "stream", "100%"]
+        # the whole message and the render's counts, never cut
+        assert listing[1].endswith("3/3 frames written, " + listing[1].split(", ")[-3] + ", 1/1 "
+                                   "windows run, 3/3 frames read")  # fmt: skip
         with connect("127.0.0.1", srv.port, token=srv.token) as c:
             queued = c.submit(spec, files_mode="path", start=False)
         assert cli_main(["cancel", queued, *conn]) == 0

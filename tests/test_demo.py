@@ -105,7 +105,8 @@ def test_choose_engine_says_which_and_why(tmp_path, monkeypatch):
         "preview",
         f"no VOID weights (base model weights not found in the Hugging Face cache "
         f"{tmp_path / 'empty_hub'} for alibaba-pai/CogVideoX-Fun-V1.5-5b-InP; run `void-vfx "
-        "fetch-weights` or pass the folder)",
+        "fetch-weights`, or give the folders: void-vfx serve --weights BASE_DIR --checkpoints "
+        "VOID_DIR (a --local run and the demo look in the Hugging Face cache only))",
     )
     with pytest.raises(SpecError, match="engine"):
         choose_engine("gpu")

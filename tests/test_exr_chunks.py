@@ -239,20 +239,63 @@ def test_a_spliced_frame_equals_the_whole_frame_write(tmp_path, monkeypatch):
     assert os.path.isdir(tmp_path / "ja")
 
 
-def test_plate_compression_is_the_default_and_takes_no_level(tmp_path):
+def test_auto_is_the_default_and_plate_and_auto_take_no_level(tmp_path):
     spec = JobSpec(plate="p.####.exr", quadmask=MatteSource("q.####.png"))
-    assert spec.output.compression == "plate"
-    spec.output.compression = "plate:4"
-    with pytest.raises(SpecError, match="plate takes no level"):
-        spec.validate()
+    assert spec.output.compression == "auto"
+    for word in ("plate", "auto"):
+        spec.output.compression = f"{word}:4"
+        with pytest.raises(SpecError, match=f"{word} takes no level"):
+            spec.validate()
     buf = oiio.ImageBuf(oiio.ImageSpec(8, 8, 3, oiio.UINT8))
     assert buf.write(str(tmp_path / "p.png"))
-    spec.output.compression = "plate"
-    assert output_compression(spec, read_header(str(tmp_path / "p.png"))) == "zip"
     piz = write_exr(str(tmp_path / "p.exr"), _noisy(9), compression="piz")
-    assert output_compression(spec, read_header(piz)) == "piz"
-    spec.output.compression = "dwaa:45"
-    assert output_compression(spec, read_header(piz)) == "dwaa:45"
+    dwaa = write_exr(str(tmp_path / "d.exr"), _noisy(9), compression="dwaa:60")
+    b44 = write_exr(str(tmp_path / "b.exr"), _noisy(9), compression="b44")
+    # (compression asked, plate) -> what is written: "plate" is the plate's own, lossy or not;
+    # "auto" the plate's own where it is lossless (OpenEXR: DWAA/DWAB/B44/B44A are lossy).
+    cases = {
+        ("plate", "p.png"): "zip",
+        ("plate", piz): "piz",
+        ("plate", dwaa): "dwaa:60",
+        ("auto", "p.png"): "zip",
+        ("auto", piz): "piz",
+        ("auto", dwaa): "zip",
+        ("auto", b44): "zip",
+        ("dwaa:45", piz): "dwaa:45",
+    }
+    for (asked, plate), expected in cases.items():
+        spec.output.compression = asked
+        assert output_compression(spec, read_header(str(tmp_path / plate))) == expected
+
+
+def test_a_lossy_plate_is_bit_exact_outside_the_fix_by_default_and_says_why(tmp_path):
+    """The default output of a DWAA plate: every pixel outside the changed region is the
+    plate's decoded pixel, across the whole width of the changed rows too, and the job says
+    why the output is ZIP."""
+    plate = _shot(tmp_path, "dwaa:60")
+    notes: list[str] = []
+    out = process_shot(
+        _spec(plate, tmp_path, "auto"),
+        _engine,
+        str(tmp_path / "j"),
+        str(tmp_path / "o"),
+        on_warning=notes.append,
+    )
+    assert [n for n in notes if "lossy" in n] == [
+        "the plate is DWAA, a lossy compression: the output is written ZIP (lossless) so that "
+        "every pixel outside the fix is the plate's own, bit for bit; --compression plate "
+        "writes DWAA instead (smaller files, but each changed band of rows is re-encoded across "
+        "the whole width)"
+    ]
+    for f in range(FIRST, LAST + 1):
+        path = out["paths"][f - FIRST]
+        assert read_header(path).compression == "zip"
+        got, plate_bits = _decode(path), _decode(str(tmp_path / f"plate.{f}.exr"))
+        # The matte covers rows 72-84, columns 30+f..44+f, feathered by 4 (see _shot).
+        outside = np.ones((H, W), bool)
+        outside[68:88, 26 + f : 48 + f] = False
+        assert np.array_equal(got[outside], plate_bits[outside])
+        assert not np.array_equal(got, plate_bits)  # the fix is there
 
 
 def test_a_plate_whose_windows_start_off_zero_keeps_them(tmp_path):

@@ -50,9 +50,21 @@ def test_panel_lists_cancels_retries_and_reveals(qtbot, served):
     panel = _panel(qtbot, srv)
     rows = {panel.table.item(r, 0).text(): r for r in range(panel.table.rowCount())}
     assert set(rows) == {done, waiting}
-    assert panel.table.item(rows[done], 1).text() == "done"
-    assert panel.table.item(rows[done], 2).text() == "100%"
-    assert panel.table.item(rows[waiting], 1).text() == "created"
+    from void_vfx.ui.job_panel import COLUMNS
+
+    col = {name: i for i, name in enumerate(COLUMNS)}
+    assert panel.table.item(rows[done], col["state"]).text() == "done"
+    assert panel.table.item(rows[done], col["progress"]).text() == "100%"
+    assert panel.table.cellWidget(rows[done], col["progress"]).value() == 100  # a real bar
+    assert panel.table.item(rows[waiting], col["state"]).text() == "created"
+    # What the job is: the plate's file, its frames and engine, when it was sent, how long it ran
+    assert panel.table.item(rows[done], col["plate"]).text() == "demo_plate.####.exr"
+    assert panel.table.item(rows[done], col["engine"]).text() == "preview"
+    assert panel.table.item(rows[done], col["elapsed"]).text().endswith(" s")
+    assert panel.table.item(rows[waiting], col["elapsed"]).text() == ""  # never started
+    # The whole message and the render's counts: nothing cut.
+    message = panel.table.item(rows[done], col["message"]).text()
+    assert message.startswith("finished in ") and "frames written" in message
 
     assert panel.select_job(waiting)
     qtbot.mouseClick(panel.buttons["Cancel"], _left())

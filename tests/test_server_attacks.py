@@ -387,10 +387,10 @@ def test_auto_mode_writes_nothing_beside_the_plates(server, tmp_path, monkeypatc
     src = Path(spec.plate).parent
     stamp = (src.stat().st_mtime_ns, sorted(os.listdir(src)))
     with connect("127.0.0.1", server.port, token=server.token) as c:
-        # Output folder = the plate folder: no probe there, so no path mode either.
+        # Output folder = the plate folder: refused before anything is probed or sent.
         spec.output.dir = str(src)
-        job = c.submit(spec, start=False)
-        assert c.status(job)["mode"] == "stream"
+        with pytest.raises(SpecError, match="nothing is written among the plates"):
+            c.submit(spec, start=False)
         assert (src.stat().st_mtime_ns, sorted(os.listdir(src))) == stamp
         # Default output folder (the current one): path mode, proven without writing at src.
         work = tmp_path / "work"

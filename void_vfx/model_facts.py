@@ -43,6 +43,17 @@ def is_valid_length(frames: int) -> bool:
     return MIN_FRAMES <= frames <= MAX_FRAMES and (frames - 5) % 8 == 0
 
 
+def length_problem(frames: int) -> str:
+    """Why ``frames`` is no window length, with the nearest valid ones and the full list."""
+    below = [n for n in range(MIN_FRAMES, MAX_FRAMES + 1, 8) if n < frames]
+    above = [n for n in range(MIN_FRAMES, MAX_FRAMES + 1, 8) if n > frames]
+    near = " or ".join(str(n) for n in (below[-1:] + above[:1]))
+    return (
+        f"{frames} is not a valid window length (8j + 5 frames): the nearest are {near}; "
+        f"valid: {MIN_FRAMES}, 13, 21, 29, ..., 85, ..., {MAX_FRAMES - 8}, {MAX_FRAMES}"
+    )
+
+
 def next_valid_length(frames: int, minimum: int = MIN_FRAMES) -> int:
     """Smallest valid window length >= max(frames, minimum); raises past MAX_FRAMES."""
     n = max(frames, minimum, MIN_FRAMES)

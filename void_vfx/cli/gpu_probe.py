@@ -20,7 +20,9 @@ _CODE = (
 def probe_gpu(timeout: float = 120.0) -> tuple[bool, str]:
     """(found, what): a CUDA GPU visible to torch, with its name and memory, or why not."""
     if importlib.util.find_spec("torch") is None:
-        return False, "torch is not installed: pip install 'void-vfx[server]' on the GPU machine"
+        from void_vfx.cli.extras import install_line
+
+        return False, f"torch is not installed: {install_line('server')} (on the GPU machine)"
     try:
         done = subprocess.run(
             [sys.executable, "-c", _CODE], capture_output=True, text=True, timeout=timeout

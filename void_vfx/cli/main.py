@@ -14,6 +14,7 @@ import logging
 import sys
 
 from void_vfx import __version__
+from void_vfx.cli.extras import missing_module_message
 from void_vfx.errors import VoidVfxError
 
 #: (command, module, one-line help)
@@ -55,8 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
             add = getattr(module, f"add_{attr}_arguments")
             run = getattr(module, f"run_{attr}")
         except (ImportError, AttributeError) as exc:
-            p = sub.add_parser(name, help=f"{summary} (unavailable: {exc})")
-            p.set_defaults(_unavailable=f"{name} is unavailable: {exc}")
+            why = (missing_module_message(exc) if isinstance(exc, ImportError) else None) or exc
+            p = sub.add_parser(name, help=f"{summary} (unavailable: {why})")
+            p.set_defaults(_unavailable=f"{name} is unavailable: {why}")
             continue
         p = sub.add_parser(name, help=summary, description=summary)
         add(p)
@@ -64,9 +66,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def command_parser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    """The parser of ``command`` (it holds the command's options), else ``parser`` itself."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return action.choices[command]
+    return parser
+
+
+def unknown_option_message(parser: argparse.ArgumentParser, command: str, extra: list[str]) -> str:
+    """``unrecognized arguments`` with, for a misspelt option, the nearest one the command takes."""
+    import difflib
+
+    options: list[str] = []
+    for action in command_parser(parser, command)._actions:
+        options.extend(o for o in action.option_strings if o.startswith("--"))
+    words = []
+    for arg in extra:
+        flag = arg.split("=", 1)[0]
+        near = difflib.get_close_matches(flag, options, n=1, cutoff=0.6) if flag[:2] == "--" else []
+        words.append(f"{arg} (did you mean {near[0]}?)" if near else arg)
+    return f"unrecognized arguments: {' '.join(words)}; 'void-vfx {command} --help' lists them"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        command_parser(parser, args.command or "").print_usage(sys.stderr)
+        print(
+            f"void-vfx {args.command or ''}: error: "
+            f"{unknown_option_message(parser, args.command or '', extra)}",
+            file=sys.stderr,
+        )
+        return 2
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
@@ -82,6 +115,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(run(args) or 0)
     except VoidVfxError as exc:
         print(f"void-vfx {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except ImportError as exc:
+        # A module of an optional extra that this install lacks: say what to install.
+        text = missing_module_message(exc)
+        if text is None:
+            raise
+        print(f"void-vfx {args.command}: {text}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("void-vfx: interrupted", file=sys.stderr)

@@ -24,12 +24,14 @@ def channel_hint(role: str) -> str:
 
 
 def check_mask_channels(spec) -> None:
-    """Every mask source's first plate frame has the channel the spec asks for (headers only);
-    ImageIOError naming the file, the channels it has and the option otherwise."""
+    """Every mask source's first plate frame has the channel the spec asks for, and the plate's
+    size unless ``mask.resize`` (headers only); ImageIOError or MaskError naming the file, what
+    it has and the option otherwise."""
+    from void_vfx.errors import MaskError
     from void_vfx.media.image_io import check_channel, read_header
     from void_vfx.media.sequences import find_sequence
 
-    first = None
+    first = size = None
     for role in CHANNEL_OPTIONS:
         src = getattr(spec, role)
         if src is None:
@@ -37,10 +39,19 @@ def check_mask_channels(spec) -> None:
         if first is None:
             plate = find_sequence(spec.plate)
             first = plate.frames(tuple(spec.frame_range) if spec.frame_range else None)[0]
+            plate_header = read_header(plate.path(first), frame=first)
+            size = (plate_header.width, plate_header.height)
         seq = find_sequence(src.path)
         frame = None if seq.is_still else first
         header = read_header(seq.path(first) if frame is not None else seq.path(), frame=frame)
         check_channel(header, src.channel, hint=channel_hint(role), frame=frame)
+        if (header.width, header.height) != size and not spec.mask.resize:
+            at = f" (frame {frame})" if frame is not None else ""
+            raise MaskError(
+                f"{header.path}{at}: the {role} mask is {header.width}x{header.height} but the "
+                f"plate is {size[0]}x{size[1]}; render it at the plate's size or add "
+                '--mask-resize ("mask": {"resize": true} in a --spec file)'
+            )
 
 
 def colour_note(spec) -> str | None:
@@ -63,9 +74,16 @@ def colour_note(spec) -> str | None:
 def setting_warnings(spec) -> list[str]:
     """Settings that would be silent no-ops on the chosen engine, each with what to type.
 
-    ``--passes 2`` on the preview engine is said by the engine itself (a note every host shows),
-    so it is not said twice here."""
+    ``--passes 2`` on the preview engine is said here, before the job is sent, and the caller
+    sends one pass (:func:`drop_noop_settings`), so the engine's own note, which hosts that do
+    not run these checks show, is not said a second time."""
     out = []
+    if spec.engine == "preview" and spec.sampling.passes == 2 and spec.pass1_result is None:
+        out.append(
+            "--passes 2 does nothing on the preview engine (Pass 2 refines VOID's Pass 1), "
+            "so one pass runs; for two, send the job to a server with VOID (void-vfx serve "
+            "--engine void), or drop --passes 2"
+        )
     if spec.engine == "void" and not str(spec.prompt or "").strip():
         out.append(
             "no --prompt: VOID is steered by a prompt that describes the scene after the "
@@ -73,3 +91,9 @@ def setting_warnings(spec) -> list[str]:
             'cars"; without one the fill follows the picture alone'
         )
     return out
+
+
+def drop_noop_settings(spec) -> None:
+    """Sets that :func:`setting_warnings` said do nothing, put back to what will run."""
+    if spec.engine == "preview" and spec.sampling.passes == 2 and spec.pass1_result is None:
+        spec.sampling.passes = 1

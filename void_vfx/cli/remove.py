@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from void_vfx.errors import ServerError, SpecError, VoidVfxError
+from void_vfx.errors import AuthError, ServerError, SpecError, VoidVfxError
 from void_vfx.protocol.wire import DEFAULT_PORT
 
 
@@ -128,6 +128,7 @@ _SPEC_OPTIONS = (
 
 def build_remove_spec(args: argparse.Namespace, engine: str):
     """The job spec from ``--spec`` (if given) with every option given on the line applied."""
+    from void_vfx.job.naming import split_output_pattern
     from void_vfx.job.spec import JobSpec, MatteSource
 
     if args.spec:
@@ -161,18 +162,19 @@ def build_remove_spec(args: argparse.Namespace, engine: str):
         if value is not None:
             setattr(getattr(spec, group) if group else spec, field, value)
     if args.output is not None:
-        spec.output.dir = os.path.abspath(args.output) if args.output else ""
+        pattern = split_output_pattern(args.output)
+        if pattern:
+            folder, spec.output.name = pattern
+            spec.output.dir = os.path.abspath(folder)
+            _say(
+                f"-o {args.output} names files: they go to a new version folder in {folder}, "
+                f"{spec.output.name}_void_v###/{spec.output.name}_void_v###.####.exr "
+                "(outputs are versioned and never overwritten)"
+            )
+        else:
+            spec.output.dir = os.path.abspath(args.output) if args.output else ""
     spec.engine = engine
     return spec.validate()
-
-
-def _printer(status: dict, events: tuple) -> None:
-    from void_vfx.client.progress import event_line
-
-    for e in events:
-        line = event_line(e)
-        if line is not None:
-            print(line, file=sys.stderr)
 
 
 def _say(text: str) -> None:
@@ -181,7 +183,12 @@ def _say(text: str) -> None:
 
 def _preflight(spec) -> None:
     """Checks and notes before submitting (see :mod:`void_vfx.cli.preflight`)."""
-    from void_vfx.cli.preflight import check_mask_channels, colour_note, setting_warnings
+    from void_vfx.cli.preflight import (
+        check_mask_channels,
+        colour_note,
+        drop_noop_settings,
+        setting_warnings,
+    )
 
     check_mask_channels(spec)
     note = colour_note(spec)
@@ -189,6 +196,7 @@ def _preflight(spec) -> None:
         _say(note)
     for text in setting_warnings(spec):
         _say(f"warning: {text}")
+    drop_noop_settings(spec)
 
 
 def _drop_new_empty(folder: str, existed: bool) -> None:
@@ -203,7 +211,8 @@ def _drop_new_empty(folder: str, existed: bool) -> None:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    from void_vfx.job.naming import output_dir
+    from void_vfx.client.progress import make_reporter
+    from void_vfx.job.naming import output_dir, plate_stem
 
     if args.local:
         from void_vfx.client.local import run_local_job
@@ -216,12 +225,19 @@ def run_remove(args: argparse.Namespace) -> int:
         base = output_dir(spec)
         existed = os.path.isdir(base)
         try:
-            paths = run_local_job(spec, engine=engine, progress=_printer, files_mode=args.files)
+            report = make_reporter(plate_stem(spec.plate))  # bar or log lines, and events
+            paths = run_local_job(spec, engine=engine, progress=report, files_mode=args.files)
         except (VoidVfxError, KeyboardInterrupt):
             _drop_new_empty(base, existed)
             raise
     else:
-        with _connect(args) as client:
+        try:
+            connection = _connect(args)
+        except AuthError:
+            raise
+        except ServerError as ex:  # no server answered: this command can run without one
+            raise ServerError(f"{ex}; or run the job here without a server: add --local") from None
+        with connection as client:
             info = client.info()
             engine = args.engine if args.engine != "auto" else info.get("engine", "preview")
             if engine not in ("preview", "void"):
@@ -268,6 +284,30 @@ def add_jobs_arguments(p: argparse.ArgumentParser) -> None:
     _add_connection(p)
 
 
+def job_row(job: dict, now: float) -> tuple[str, ...]:
+    """One job of ``void-vfx jobs``: id, state, priority, mode, done, elapsed, created, and the
+    whole message and progress (never cut: a terminal wraps, a pipe keeps it)."""
+    import time
+
+    from void_vfx.client.progress import duration_text, progress_fraction, progress_text
+
+    fraction = progress_fraction(job)
+    started, finished = job.get("started"), job.get("finished")
+    elapsed = duration_text((finished or now) - started) if started else "-"
+    created = time.strftime("%Y-%m-%d %H:%M", time.localtime(job["created"]))
+    detail = "; ".join(t for t in (job.get("message") or "", progress_text(job)) if t)
+    return (
+        job["id"],
+        job["state"],
+        str(job["priority"]),
+        job["mode"],
+        "-" if fraction is None else f"{int(100 * fraction)}%",
+        elapsed,
+        created,
+        detail,
+    )
+
+
 def run_jobs(args: argparse.Namespace) -> int:
     import time
 
@@ -276,12 +316,12 @@ def run_jobs(args: argparse.Namespace) -> int:
     if not jobs:
         print("no jobs")
         return 0
-    print(f"{'ID':16}  {'STATE':9}  {'PRI':>3}  {'MODE':6}  {'WIN':>7}  CREATED           MESSAGE")
-    for j in jobs:
-        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(j["created"]))
-        win = f"{j['window']}/{j['windows']}"
-        print(f"{j['id']:16}  {j['state']:9}  {j['priority']:>3}  {j['mode']:6}  {win:>7}  "
-              f"{created}  {j['message'][:60]}")  # fmt: skip
+    rows = [("ID", "STATE", "PRI", "MODE", "DONE", "ELAPSED", "CREATED", "MESSAGE")]
+    now = time.time()
+    rows += [job_row(j, now) for j in jobs]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1])
     return 0
 
 

@@ -1,11 +1,14 @@
-"""The progress display of ``Client.follow``: a tqdm bar over windows, or one status line.
+"""The progress display of ``Client.follow``, from the job's status: the render's counts
+(frames read, windows run, frames written, rate, estimate) as a status line fitted to a terminal,
+or as whole plain lines in a log. The panel and ``void-vfx jobs`` use the same parts.
 
-Stdlib only; tqdm is used when it can be imported (it is optional in host Pythons).
+Stdlib only (host Pythons have no tqdm).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -13,59 +16,142 @@ from typing import Any
 
 from void_vfx.model_facts import FINISHED_STATES
 
+#: A log gets a progress line at least this often while a job's counts move (seconds).
+LOG_EVERY_S = 10.0
 
-def _line_printer(job_id: str, stream) -> Callable[[dict | None], None]:
-    """For logs (stderr not a terminal): one plain line each time the window or state changes,
-    never a carriage return."""
-    last: dict[str, Any] = {"key": None}
+
+def duration_text(seconds: float) -> str:
+    """``42 s``, ``3 min 5 s``, ``2 h 4 min``: an estimate as a person reads it."""
+    s = int(round(max(seconds, 0.0)))
+    if s >= 3600:
+        return f"{s // 3600} h {s % 3600 // 60} min"
+    return f"{s // 60} min {s % 60} s" if s >= 60 else f"{s} s"
+
+
+def progress_parts(status: dict) -> list[str]:
+    """A job's progress as short parts, most important first: frames written, rate, estimate,
+    windows run, frames read (from the render's counts, ``status["progress"]``), then the
+    engine's step; only windows and steps where a server sends no counts."""
+    p = status.get("progress") or {}
+    parts = []
+    if p.get("frames"):
+        unchanged = int(p.get("frames_unchanged") or 0)
+        written = int(p.get("frames_written") or 0)
+        parts.append(
+            f"{written + unchanged}/{p['frames']} frames written"
+            + (f" ({unchanged} unchanged, no file)" if unchanged else "")
+        )
+        if p.get("rate_fps"):
+            parts.append(f"{float(p['rate_fps']):.2f} frames/s")
+        if p.get("eta_s") is not None and status.get("state") == "running":
+            parts.append(f"about {duration_text(float(p['eta_s']))} left")
+        parts.append(f"{p.get('windows_done', 0)}/{p.get('windows', 0)} windows run")
+        if p.get("frames_to_read"):
+            parts.append(f"{p.get('frames_read', 0)}/{p['frames_to_read']} frames read")
+    elif status.get("windows"):
+        parts.append(f"window {status.get('window', 0)}/{status['windows']}")
+    if status.get("steps") and status.get("state") == "running":
+        parts.append(f"step {status.get('step', 0)}/{status['steps']}")
+    return parts
+
+
+def progress_fraction(status: dict) -> float | None:
+    """How much of the job is done, 0-1, or None before anything is known."""
+    if status.get("state") == "done":
+        return 1.0
+    p = status.get("progress") or {}
+    if p.get("total"):
+        return min(float(p.get("done") or 0) / float(p["total"]), 1.0)
+    if p.get("frames"):
+        done = int(p.get("frames_written") or 0) + int(p.get("frames_unchanged") or 0)
+        return min(done / int(p["frames"]), 1.0)
+    if status.get("windows"):
+        return min(int(status.get("window") or 0) / int(status["windows"]), 1.0)
+    return None
+
+
+def _event_part(status: dict) -> str:
+    """What the job is doing now, from its message: the part before the counts that a server
+    with progress counts appends after '; ' (they are shown from the counts themselves)."""
+    message = str(status.get("message") or "")
+    return message.split("; ", 1)[0] if status.get("progress") else message
+
+
+def progress_text(status: dict) -> str:
+    """The whole progress in one line: every part, nothing cut (logs, the panel, ``jobs``)."""
+    return ", ".join(progress_parts(status))
+
+
+#: Parts of a status line that stay when a terminal is narrow: frames written, rate, estimate.
+KEEP_PARTS = 3
+
+
+def fit_line(prefix: str, fraction: float | None, parts: list[str], width: int) -> str:
+    """A terminal status line no wider than ``width``: the prefix, a bar and a percentage, then
+    as many parts as fit, in order. Where the first :data:`KEEP_PARTS` do not fit, the bar goes
+    first, then the prefix, so frames written, rate and estimate stay visible."""
+    pct = "" if fraction is None else f"{int(100 * fraction):3d}%"
+    cells = int(round(20 * (fraction or 0.0)))
+    bar = "" if fraction is None else f"[{'#' * cells}{'.' * (20 - cells)}] "
+    line = ""
+    for head in (f"{prefix} {bar}{pct}", f"{prefix} {pct}", pct):
+        line, shown = head.strip(), 0
+        for part in parts:
+            wider = f"{line} | {part}" if line else part
+            if len(wider) > width:
+                break
+            line, shown = wider, shown + 1
+        if shown >= min(KEEP_PARTS, len(parts)):
+            return line
+    return line[:width]
+
+
+def _line_printer(job_id: str, stream, every_s: float = LOG_EVERY_S):
+    """For logs (stderr not a terminal): a whole plain line when the state or the windows run
+    change, and otherwise at most every ``every_s`` seconds while the counts move; never a
+    carriage return, never cut."""
+    last: dict[str, Any] = {"key": None, "text": None, "t": 0.0}
 
     def update(status: dict | None) -> None:
-        if status is None:
+        if status is None or not (status.get("windows") or status.get("progress")):
             return
-        key = (status["state"], status["window"], status["windows"])
-        if key == last["key"] or not status["windows"]:
+        p = status.get("progress") or {}
+        key = (status["state"], p.get("windows_done", status.get("window")), status["windows"])
+        text = progress_text(status)
+        now = time.monotonic()
+        moved = text != last["text"] and now - last["t"] >= every_s
+        if key == last["key"] and not moved:
             return
-        last["key"] = key
-        print(f"{job_id}: {status['state']} window {status['window']}/{status['windows']}: "
-              f"{status['message'][:80]}", file=stream, flush=True)  # fmt: skip
+        last.update(key=key, text=text, t=now)
+        event = _event_part(status)
+        print(f"{job_id}: {status['state']}: {text}" + (f" ({event})" if event else ""),
+              file=stream, flush=True)  # fmt: skip
 
     return update
 
 
-def make_bar(job_id: str, stream=None) -> Callable[[dict | None], None] | None:
-    """A tqdm bar over windows on a terminal (a one-line status where tqdm is missing); plain
-    lines, one per window, when the output is a log file or a pipe."""
+def make_bar(job_id: str, stream=None) -> Callable[[dict | None], None]:
+    """On a terminal, one status line redrawn in place and fitted to its width (frames written,
+    rate and estimate first); in a log file or a pipe, whole plain lines (:func:`_line_printer`)."""
     stream = stream or sys.stderr
     isatty = getattr(stream, "isatty", None)
     if not (callable(isatty) and isatty()):
         return _line_printer(job_id, stream)
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        tqdm = None
-    state: dict[str, Any] = {"bar": None}
+    state: dict[str, Any] = {"shown": False}
 
     def update(status: dict | None) -> None:
         if status is None:
-            if state["bar"] is not None:
-                state["bar"].close()
-            elif tqdm is None:
-                print(file=stream)  # end the status line
+            if state["shown"]:
+                print(file=stream, flush=True)  # end the status line
+                state["shown"] = False
             return
-        text = f"{status['state']} window {status['window']}/{status['windows']} " + (
-            f"step {status['step']}/{status['steps']}" if status.get("steps") else ""
-        )
-        if tqdm is None:
-            print(f"\r{job_id}: {text} {status['message'][:60]:60}", end="", file=stream)
-            return
-        if state["bar"] is None:
-            state["bar"] = tqdm(
-                total=max(status["windows"], 1), desc=job_id, unit="window", file=stream
-            )
-        bar = state["bar"]
-        bar.total = max(status["windows"], 1)
-        bar.n = status["window"]
-        bar.set_postfix_str(text, refresh=True)
+        width = shutil.get_terminal_size((100, 20)).columns - 1
+        parts = progress_parts(status)
+        if _event_part(status) and status.get("state") == "running":
+            parts.append(_event_part(status))
+        line = fit_line(f"{job_id} {status['state']}", progress_fraction(status), parts, width)
+        print(f"\r{line:<{width}}", end="", file=stream, flush=True)
+        state["shown"] = True
 
     return update
 

@@ -50,6 +50,20 @@ def safe_component(name: object, what: str = "name") -> str:
     return name
 
 
+#: Image file endings that make an ``-o`` argument a file pattern rather than a folder.
+_IMAGE_ENDINGS = (".exr", ".dpx", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
+
+
+def split_output_pattern(text: str) -> tuple[str, str] | None:
+    """``(folder, name)`` when ``text`` names output files rather than a folder (Nuke's habit:
+    ``out/sh010_clean.####.exr``), else None. The files then go into a version folder of that
+    name in that folder, as every output does: ``out/sh010_clean_void_v001/...``."""
+    base = os.path.basename(text.rstrip("/\\"))
+    if not (_FRAME_TOKEN.search(base) or base.lower().endswith(_IMAGE_ENDINGS)):
+        return None
+    return os.path.dirname(text) or ".", plate_stem(base)
+
+
 def join_component(folder: str, name: str, what: str = "name") -> str:
     """``folder/name`` for a checked single component ``name``."""
     return os.path.join(folder, safe_component(name, what))
@@ -147,10 +161,36 @@ def reserve_output(
         return OutputName(candidate, folder, stem)
 
 
+def plate_folder(pattern: str) -> str:
+    """The absolute folder that holds the plate's frames."""
+    return os.path.dirname(os.path.abspath(os.path.expanduser(pattern)))
+
+
+def _inside(path: str, folder: str) -> bool:
+    """True when ``path`` is ``folder`` or lies below it (both absolute; links resolved)."""
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
 def output_dir(spec: Any) -> str:
-    """The folder that holds the version folders: ``output.dir``, else the current folder (never
-    the plate's folder: facilities lock plate folders)."""
-    return os.path.abspath(spec.output.dir or os.getcwd())
+    """The folder that holds the version folders: ``output.dir``, else the current folder.
+
+    Never the plate's folder, nor one below it when the current folder is taken by default:
+    facilities lock plate folders, and a version folder among the plates is one nobody asked
+    for. SpecError naming ``-o`` then, before anything is created.
+    """
+    explicit = bool(spec.output.dir)
+    out = os.path.abspath(spec.output.dir or os.getcwd())
+    plates = plate_folder(spec.plate)
+    if os.path.realpath(out) == os.path.realpath(plates) or (not explicit and _inside(out, plates)):
+        how = "-o" if explicit else "the current folder, the default of -o,"
+        raise SpecError(
+            "output.dir",
+            f"{how} is {out}, {'the plate' if out == plates else 'under the plate'}'s folder "
+            f"{plates}: nothing is written among the plates; give an output folder elsewhere, "
+            "e.g. -o ~/void_out (output.dir in a --spec file)",
+        )
+    return out
 
 
 def output_base(spec: Any) -> str:

@@ -25,6 +25,7 @@ from void_vfx.model_facts import (
     PASS2_GUIDANCE,
     PASS2_STEPS,
     is_valid_length,
+    length_problem,
 )
 
 SCHEMA = "void-vfx/job/1"
@@ -127,9 +128,11 @@ class OutputSettings:
     dir: str = ""
     name: str = ""
     version: int = 0
-    #: EXR compression: "plate" (the plate's own, with its DWA level; ZIP for a plate that is
-    #: not an EXR), or one of COMPRESSIONS, optionally with a level ("zip:1", "dwaa:45").
-    compression: str = "plate"
+    #: EXR compression: "auto" (the plate's own unless it is lossy, DWA or B44, then ZIP: every
+    #: pixel outside the fix stays the plate's), "plate" (the plate's own, with its DWA level,
+    #: lossy or not; ZIP for a plate that is not an EXR), or one of COMPRESSIONS, optionally
+    #: with a level ("zip:1", "dwaa:45").
+    compression: str = "auto"
     pixel_type: str = "half"
     #: "full": whole frames (unchanged ones copied from the plate when the format matches);
     #: "patch": each EXR's data window only the region the removal changed (Nuke reads it as a
@@ -233,9 +236,7 @@ class JobSpec:
         for name in ("min_length", "max_length"):
             value = getattr(w, name)
             if not is_valid_length(value):
-                raise SpecError(
-                    f"window.{name}", f"{value} is not 8j + 5 between 5 and {MAX_FRAMES}"
-                )
+                raise SpecError(f"window.{name}", length_problem(value))
         if w.min_length > w.max_length:
             raise SpecError(
                 "window.min_length", f"{w.min_length} exceeds max_length {w.max_length}"
@@ -260,9 +261,11 @@ class JobSpec:
             raise SpecError("sampling.seed", f"{s.seed} must be 0..2**63-1")
         o = self.output
         codec, sep, level = o.compression.partition(":")
-        _one_of("output.compression", codec, ("plate", *COMPRESSIONS))
-        if codec == "plate" and sep:
-            raise SpecError("output.compression", "plate takes no level (it is the plate's own)")
+        _one_of("output.compression", codec, ("auto", "plate", *COMPRESSIONS))
+        if codec in ("auto", "plate") and sep:
+            raise SpecError(
+                "output.compression", f"{codec} takes no level (it is the plate's own codec)"
+            )
         if sep and not level.replace(".", "", 1).isdigit():
             raise SpecError("output.compression", f"level {level!r} must be a number (dwaa:45)")
         _one_of("output.pixel_type", o.pixel_type, PIXEL_TYPES)

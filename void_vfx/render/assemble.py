@@ -174,21 +174,50 @@ def assemble_frame(
     )
 
 
+#: EXR compressions that change pixel values (PXR24 only on 32-bit float channels).
+LOSSY_COMPRESSIONS = ("dwaa", "dwab", "b44", "b44a")
+
+
+def plate_is_lossy(header) -> bool:
+    """True when the plate's own EXR compression would alter pixels written back with it."""
+    codec = header.compression.lower().split(":")[0]
+    return codec in LOSSY_COMPRESSIONS or (codec == "pxr24" and header.pixel_type == "float")
+
+
 def output_compression(spec, header) -> str:
-    """The compression to write: the spec's, or for ``plate`` the plate's own (with its DWA
-    level), ZIP where the plate is not an EXR of a compression an EXR output can have."""
+    """The compression to write: the spec's; for ``plate`` the plate's own (with its DWA level),
+    ZIP where the plate is not an EXR of a compression an EXR output can have; for ``auto`` (the
+    default) the plate's own unless it is lossy, then ZIP, so that every pixel outside the fix
+    is the plate's, bit for bit."""
     from void_vfx.job.spec import COMPRESSIONS
 
     chosen = spec.output.compression
-    if chosen != "plate":
+    if chosen not in ("plate", "auto"):
         return chosen
     codec = header.compression.lower()
     if str(header.file_format).lower() != "openexr" or codec not in COMPRESSIONS:
+        return "zip"
+    if chosen == "auto" and plate_is_lossy(header):
         return "zip"
     level = header.attributes.get("openexr:dwaCompressionLevel")
     if codec.startswith("dwa") and isinstance(level, int | float) and level > 0:
         return f"{codec}:{float(level):g}"
     return codec
+
+
+def compression_note(spec, header) -> str | None:
+    """What the default output compression chose for a lossy plate, and how to choose its own."""
+    if spec.output.compression != "auto" or str(header.file_format).lower() != "openexr":
+        return None
+    if not plate_is_lossy(header):
+        return None
+    codec = header.compression.upper()
+    return (
+        f"the plate is {codec}, a lossy compression: the output is written ZIP (lossless) so "
+        "that every pixel outside the fix is the plate's own, bit for bit; --compression plate "
+        f"writes {codec} instead (smaller files, but each changed band of rows is re-encoded "
+        "across the whole width)"
+    )
 
 
 def _blend_windows(

@@ -182,6 +182,22 @@ class MaskCache:
         return (
             f"{source}: quadmask snapped to 0/63/127/255 on {len(hit)} of {len(snaps)} frames; "
             f"{100 * moved / pixels:.3f}% of all pixels moved by more than {tolerance:g}; worst "
-            f"frame {worst}: {100 * w_moved / w_pixels:.3f}% moved, max {w_err:.1f}. A lossy "
-            "(video) quadmask does this; deliver it as PNG or EXR to keep its exact values"
+            f"frame {worst}: {100 * w_moved / w_pixels:.3f}% moved, max {w_err:.1f}. "
+            + _snap_advice(source)
         )
+
+
+#: Movie endings: a quadmask read from one of these went through a lossy codec.
+_MOVIE_ENDINGS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mxf", ".wmv")
+
+
+def _snap_advice(source: str) -> str:
+    """Why a quadmask needed snapping and how to deliver one that does not, by its format."""
+    if source.lower().endswith(_MOVIE_ENDINGS):
+        return (
+            "A lossy (video) quadmask does this; deliver it as PNG or EXR to keep its exact values"
+        )
+    return (
+        "Its values are not exactly 0/63/127/255 (filtered or anti-aliased edges, or 64/128 "
+        "for 63/127); render it with those four values and no filtering"
+    )

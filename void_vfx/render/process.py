@@ -15,6 +15,8 @@ from typing import Any
 
 from void_vfx.atomic import atomic_target
 from void_vfx.errors import PlanError
+from void_vfx.media.image_io import read_header
+from void_vfx.render.assemble import compression_note
 from void_vfx.render.pipeline import run_windows
 from void_vfx.render.prepare import shot_plan
 from void_vfx.render.shot import Shot, Warn
@@ -87,6 +89,10 @@ def open_job(spec, job_dir: str, *, on_warning: Warn | None = None) -> tuple[Sho
     frame's quadmask is kept in ``job_dir`` once made. A job folder made by a spec with other
     settings is refused."""
     shot = Shot.open(spec, on_warning=on_warning)
+    first = shot.frames[0]
+    note = compression_note(spec, read_header(shot.plate.path(first), frame=first))
+    if note and on_warning is not None:
+        on_warning(note)
     _check_same_spec(job_dir, spec)
     plan = _load_or_save_plan(job_dir, shot)
     shot.masks.attach(job_dir)

@@ -19,8 +19,8 @@ from void_vfx.model_facts import (
     DEFAULT_MIN_WINDOW,
     DEFAULT_WINDOW_OVERLAP,
     MAX_FRAMES,
-    MIN_FRAMES,
     is_valid_length,
+    length_problem,
     next_valid_length,
 )
 
@@ -178,10 +178,7 @@ class WindowPlan:
 def _check_lengths(min_length: int, max_length: int, overlap: int) -> None:
     for name, value in (("min_length", min_length), ("max_length", max_length)):
         if not is_valid_length(value):
-            raise PlanError(
-                f"{name} {value} is not a valid window length: use 8j + 5 between "
-                f"{MIN_FRAMES} and {MAX_FRAMES} (13, 21, ..., 85, ..., 197)"
-            )
+            raise PlanError(f"{name} {length_problem(value)}")
     if min_length > max_length:
         raise PlanError(f"min_length {min_length} is larger than max_length {max_length}")
     if not 0 <= overlap <= (max_length - 1) // 2:

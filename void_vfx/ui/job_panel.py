@@ -9,13 +9,19 @@ small local call; a server that is down shows as a line on the panel, never an e
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 
+from void_vfx.client.progress import progress_fraction, progress_text
 from void_vfx.errors import VoidVfxError
 from void_vfx.ui import job_records
 from void_vfx.ui.qt import QtCore, QtGui, QtWidgets
 
-COLUMNS = ("job", "state", "progress", "message")
+COLUMNS = (
+    "job", "plate", "frames", "engine", "state", "progress", "submitted", "elapsed", "message",
+)  # fmt: skip
+#: The column that holds a progress bar rather than text.
+PROGRESS_COLUMN = COLUMNS.index("progress")
 POLL_MS = 1000
 _KEEP: list = []  # top-level windows live as long as the host: Python must not collect them
 
@@ -31,11 +37,32 @@ def _open_folder(folder: str) -> None:
 
 
 def job_percent(job: dict) -> int:
-    """A listed job's progress, 0-100, from its finished windows."""
-    if job.get("state") == "done":
-        return 100
-    windows = int(job.get("windows") or 0)
-    return int(100 * min(int(job.get("window") or 0), windows) / windows) if windows else 0
+    """A listed job's progress, 0-100: the render's counts where the server sends them (frames
+    read, through the engine and written), else its finished windows."""
+    fraction = progress_fraction(job)
+    return int(100 * fraction) if fraction is not None else 0
+
+
+def job_cells(job: dict, now: float) -> tuple[str, ...]:
+    """The text of a job's row, column by column (:data:`COLUMNS`): the whole message, with the
+    render's progress after it."""
+    from void_vfx.client.progress import duration_text
+
+    started, finished = job.get("started"), job.get("finished")
+    elapsed = duration_text((finished or now) - started) if started else ""
+    submitted = time.strftime("%Y-%m-%d %H:%M", time.localtime(job["created"]))
+    message = "; ".join(t for t in (job.get("message", ""), progress_text(job)) if t)
+    return (
+        job["id"],
+        job.get("plate", ""),
+        job.get("frames", ""),
+        job.get("engine", ""),
+        job["state"],
+        f"{job_percent(job)}%",
+        submitted,
+        elapsed,
+        message,
+    )
 
 
 class JobPanel(QtWidgets.QWidget):
@@ -56,6 +83,7 @@ class JobPanel(QtWidgets.QWidget):
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setWordWrap(False)
         self.message = QtWidgets.QLabel("", self)
         self.message.setWordWrap(True)
         buttons = QtWidgets.QHBoxLayout()
@@ -107,10 +135,19 @@ class JobPanel(QtWidgets.QWidget):
         self.jobs = list(reversed(jobs))  # newest first
         selected = self.selected_job_id()
         self.table.setRowCount(len(self.jobs))
+        now = time.time()
         for row, job in enumerate(self.jobs):
-            values = (job["id"], job["state"], f"{job_percent(job)}%", job.get("message", ""))
-            for col, value in enumerate(values):
-                self.table.setItem(row, col, QtWidgets.QTableWidgetItem(str(value)))
+            for col, value in enumerate(job_cells(job, now)):
+                item = QtWidgets.QTableWidgetItem(value)
+                item.setToolTip(progress_text(job) or job.get("message", ""))
+                self.table.setItem(row, col, item)
+            bar = self.table.cellWidget(row, PROGRESS_COLUMN)
+            if bar is None:
+                bar = QtWidgets.QProgressBar(self.table)
+                bar.setRange(0, 100)
+                self.table.setCellWidget(row, PROGRESS_COLUMN, bar)
+            bar.setValue(job_percent(job))
+            bar.setFormat(f"{job_percent(job)}%")
             if job["id"] == selected:
                 self.table.selectRow(row)
 
@@ -198,20 +235,24 @@ class JobPanel(QtWidgets.QWidget):
         super().closeEvent(event)
 
 
-def open_panel(address: tuple[str, int] | None = None) -> JobPanel:
-    """Show the panel as a top-level window (making a QApplication when none exists)."""
+def open_panel(address: tuple[str, int] | None = None, token_file: str | None = None) -> JobPanel:
+    """Show the panel as a top-level window (making a QApplication when none exists).
+
+    ``token_file``: the server's token file (default: $VOID_VFX_TOKEN_FILE, else the user's
+    config folder)."""
     app = QtWidgets.QApplication.instance()
     if app is None:
         app = QtWidgets.QApplication([])
         _KEEP.append(app)
     connect_fn = None
-    if address is not None:
-        from void_vfx.client import connect
+    if address is not None or token_file:
+        from void_vfx.client import connect, find_token
+        from void_vfx.protocol.wire import DEFAULT_PORT
 
-        host, port = address
+        host, port = address or ("127.0.0.1", DEFAULT_PORT)
 
         def connect_fn():
-            return connect(host, int(port))
+            return connect(host, int(port), token=find_token(token_file))
 
     panel = JobPanel(connect_fn)
     panel.resize(720, 320)

@@ -201,7 +201,7 @@ def locate_weights(
         if not folders:
             raise WeightsError(
                 f"VOID checkpoints not found: no {PASS_FILES[1]} in the Hugging Face cache "
-                f"({hub_cache_dir()}); run `void-vfx fetch-weights` or pass the folder"
+                f"({hub_cache_dir()}); run `void-vfx fetch-weights`, or give the folders: void-vfx serve --weights BASE_DIR --checkpoints VOID_DIR (a --local run and the demo look in the Hugging Face cache only)"
             )
         ckpt_dir = folders[0]
     else:
@@ -227,7 +227,7 @@ def _pick(given: str | Path | None, repo: str, check: Any, what: str) -> Path:
     detail = f" ({errors[0]})" if errors else ""
     raise WeightsError(
         f"{what} weights not found in the Hugging Face cache {hub_cache_dir()} for {repo}{detail}; "
-        "run `void-vfx fetch-weights` or pass the folder"
+        "run `void-vfx fetch-weights`, or give the folders: void-vfx serve --weights BASE_DIR --checkpoints VOID_DIR (a --local run and the demo look in the Hugging Face cache only)"
     )
 
 
