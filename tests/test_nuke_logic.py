@@ -92,7 +92,7 @@ def test_knobs_to_spec():
     spec = nuke_spec.build_spec(quad, {"plate": "/p.#.exr", "affected": "/q.#.exr"}, (1, 5),
                                 "", "/o", "p")  # fmt: skip
     assert spec.primary is None and (spec.quadmask.path, spec.quadmask.channel) == ("/q.#.exr", "r")
-    with pytest.raises(SpecError, match="window.min_length: 20 is not 8j"):
+    with pytest.raises(SpecError, match="window.min_length: 20 is not a valid window length"):
         nuke_spec.build_spec(nuke_spec.NodeSettings(min_window=20), files, (1, 9), "", "/o", "p")
 
 
