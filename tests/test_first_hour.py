@@ -297,3 +297,35 @@ def test_progress_under_a_pseudo_terminal_fits_and_in_a_pipe_is_whole(shot, tmp_
         "3/3 frames read (finished in " + last.split("(finished in ")[1]
     )
     assert last.split(", ")[1].endswith(" frames/s")
+
+
+# -- soft roto edges -----------------------------------------------------------------------------
+def test_a_soft_roto_edge_is_removed_with_the_object_but_not_far_noise():
+    from void_vfx.render.quadmask import build_quadmask
+
+    matte = np.zeros((5, 16), np.float32)
+    matte[2, 2:5] = 1.0  # the solid part
+    matte[2, 5] = 0.4  # its anti-aliased edge, beside it
+    matte[2, 6] = 0.1  # the edge's faint outside, two pixels out
+    matte[2, 1] = 0.01  # below the noise floor (0.02): not an edge
+    matte[0, 15] = 0.3  # alone, 11 pixels from the solid part: noise, not an edge
+    q = build_quadmask(matte, soft_edge_px=4)
+    assert q[2].tolist() == [255, 255, 0, 0, 0, 0, 0] + [255] * 9
+    assert q[0, 15] == 255
+    # The old rule (the threshold alone) leaves the edge: the faint ring users saw.
+    assert build_quadmask(matte)[2].tolist() == [255, 255, 0, 0, 0] + [255] * 11
+
+
+def test_the_soft_edge_is_on_by_default_and_an_option(tmp_path):
+    from void_vfx.cli.main import build_parser
+    from void_vfx.cli.remove import build_remove_spec
+    from void_vfx.job.spec import JobSpec
+
+    assert (
+        JobSpec.from_json('{"plate": "p.####.exr", "quadmask": {"path": "q.png"}}').mask.soft_edge
+        == 4
+    )
+    args = build_parser().parse_args(
+        ["remove", "p.####.exr", "--primary", "m.####.exr", "--soft-edge", "0", "-o", str(tmp_path)]
+    )
+    assert build_remove_spec(args, "preview").mask.soft_edge == 0

@@ -81,6 +81,9 @@ def add_remove_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pass2-steps", type=int, default=None, help="Pass 2 denoising steps (50)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--dilate", type=int, default=None, help="grow the primary matte (pixels)")
+    p.add_argument("--soft-edge", type=int, default=None, metavar="PX",
+                   help="the primary matte's soft edge within PX pixels of its solid part is "
+                   "removed too (4; 0: the threshold alone)")  # fmt: skip
     p.add_argument("--mask-resize", action="store_const", const=True, default=None,
                    help="resize mattes or a quadmask of another size to the plate's")  # fmt: skip
     p.add_argument("--roi", choices=("crop", "full"), default=None,
@@ -115,6 +118,7 @@ _SPEC_OPTIONS = (
     ("pass2_steps", "sampling", "pass2_steps"),
     ("seed", "sampling", "seed"),
     ("dilate", "mask", "dilate"),
+    ("soft_edge", "mask", "soft_edge"),
     ("mask_resize", "mask", "resize"),
     ("roi", "roi", "mode"),
     ("margin", "roi", "margin"),
