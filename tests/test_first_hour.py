@@ -329,3 +329,42 @@ def test_the_soft_edge_is_on_by_default_and_an_option(tmp_path):
         ["remove", "p.####.exr", "--primary", "m.####.exr", "--soft-edge", "0", "-o", str(tmp_path)]
     )
     assert build_remove_spec(args, "preview").mask.soft_edge == 0
+
+
+# -- a review of every job -----------------------------------------------------------------------
+def test_every_job_gets_a_contact_sheet_and_a_labelled_movie_beside_its_version(shot, tmp_path):
+    from void_vfx.review.draw import GAP, TEXT_HEIGHT
+
+    out = tmp_path / "out"
+    rc = main(["remove", shot.plate, "--primary", shot.primary, "--primary-channel", "A",
+               "--local", "--engine", "preview", "--output-mode", "patch",
+               "-o", str(out)])  # fmt: skip
+    assert rc == 0
+    review = out / "demo_plate_void_v001_review"
+    assert sorted(os.listdir(out)) == ["demo_plate_void_v001", "demo_plate_void_v001_review"]
+    assert sorted(os.listdir(review)) == ["before_after.mp4", "contact_sheet.png"]
+    sheet = oiio.ImageBuf(str(review / "contact_sheet.png"))
+    spec = sheet.spec()
+    # Four cells of 320 (plate, mask, result, difference) with 3 gaps; a title, the column
+    # names and the legend, then one row per frame (3 frames: all shown), cells 320x213.
+    cell_h = round(SIZE[1] * 320 / SIZE[0])
+    assert spec.width == 4 * 320 + 3 * GAP
+    assert spec.height == 3 * TEXT_HEIGHT + 3 * (cell_h) + 5 * GAP
+    pixels = sheet.get_pixels(oiio.FLOAT)
+    first_row = 3 * TEXT_HEIGHT + 3 * GAP
+    label_box = pixels[first_row : first_row + TEXT_HEIGHT, :80]
+    assert (label_box > 0.8).any()  # "frame 1001" written on the first plate cell
+    # The difference column is black where the result is the plate (patch: over the plate)...
+    diff = pixels[first_row + TEXT_HEIGHT :, 3 * (320 + GAP) :]
+    assert np.median(diff) < 0.01
+    # ...and not where the ball was removed.
+    assert diff.max() > 0.2
+    import imageio.v3 as iio
+
+    movie = iio.imread(str(review / "before_after.mp4"))
+    assert movie.shape[0] == len(shot.frames)
+    assert movie.shape[2] == 2 * 480 and movie.shape[1] == round(SIZE[1] * 480 / SIZE[0]) // 2 * 2
+    # --no-review: nothing beside the version.
+    assert main(["remove", shot.plate, "--primary", shot.primary, "--primary-channel", "A",
+                 "--local", "--engine", "preview", "--no-review", "-o", str(out)]) == 0  # fmt: skip
+    assert sorted(os.listdir(out))[-1] == "demo_plate_void_v002"
