@@ -297,3 +297,74 @@ def test_progress_under_a_pseudo_terminal_fits_and_in_a_pipe_is_whole(shot, tmp_
         "3/3 frames read (finished in " + last.split("(finished in ")[1]
     )
     assert last.split(", ")[1].endswith(" frames/s")
+
+
+# -- soft roto edges -----------------------------------------------------------------------------
+def test_a_soft_roto_edge_is_removed_with_the_object_but_not_far_noise():
+    from void_vfx.render.quadmask import build_quadmask
+
+    matte = np.zeros((5, 16), np.float32)
+    matte[2, 2:5] = 1.0  # the solid part
+    matte[2, 5] = 0.4  # its anti-aliased edge, beside it
+    matte[2, 6] = 0.1  # the edge's faint outside, two pixels out
+    matte[2, 1] = 0.01  # below the noise floor (0.02): not an edge
+    matte[0, 15] = 0.3  # alone, 11 pixels from the solid part: noise, not an edge
+    q = build_quadmask(matte, soft_edge_px=4)
+    assert q[2].tolist() == [255, 255, 0, 0, 0, 0, 0] + [255] * 9
+    assert q[0, 15] == 255
+    # The old rule (the threshold alone) leaves the edge: the faint ring users saw.
+    assert build_quadmask(matte)[2].tolist() == [255, 255, 0, 0, 0] + [255] * 11
+
+
+def test_the_soft_edge_is_on_by_default_and_an_option(tmp_path):
+    from void_vfx.cli.main import build_parser
+    from void_vfx.cli.remove import build_remove_spec
+    from void_vfx.job.spec import JobSpec
+
+    assert (
+        JobSpec.from_json('{"plate": "p.####.exr", "quadmask": {"path": "q.png"}}').mask.soft_edge
+        == 4
+    )
+    args = build_parser().parse_args(
+        ["remove", "p.####.exr", "--primary", "m.####.exr", "--soft-edge", "0", "-o", str(tmp_path)]
+    )
+    assert build_remove_spec(args, "preview").mask.soft_edge == 0
+
+
+# -- a review of every job -----------------------------------------------------------------------
+def test_every_job_gets_a_contact_sheet_and_a_labelled_movie_beside_its_version(shot, tmp_path):
+    from void_vfx.review.draw import GAP, TEXT_HEIGHT
+
+    out = tmp_path / "out"
+    rc = main(["remove", shot.plate, "--primary", shot.primary, "--primary-channel", "A",
+               "--local", "--engine", "preview", "--output-mode", "patch",
+               "-o", str(out)])  # fmt: skip
+    assert rc == 0
+    review = out / "demo_plate_void_v001_review"
+    assert sorted(os.listdir(out)) == ["demo_plate_void_v001", "demo_plate_void_v001_review"]
+    assert sorted(os.listdir(review)) == ["before_after.mp4", "contact_sheet.png"]
+    sheet = oiio.ImageBuf(str(review / "contact_sheet.png"))
+    spec = sheet.spec()
+    # Four cells of 320 (plate, mask, result, difference) with 3 gaps; a title, the column
+    # names and the legend, then one row per frame (3 frames: all shown), cells 320x213.
+    cell_h = round(SIZE[1] * 320 / SIZE[0])
+    assert spec.width == 4 * 320 + 3 * GAP
+    assert spec.height == 3 * TEXT_HEIGHT + 3 * (cell_h) + 5 * GAP
+    pixels = sheet.get_pixels(oiio.FLOAT)
+    first_row = 3 * TEXT_HEIGHT + 3 * GAP
+    label_box = pixels[first_row : first_row + TEXT_HEIGHT, :80]
+    assert (label_box > 0.8).any()  # "frame 1001" written on the first plate cell
+    # The difference column is black where the result is the plate (patch: over the plate)...
+    diff = pixels[first_row + TEXT_HEIGHT :, 3 * (320 + GAP) :]
+    assert np.median(diff) < 0.01
+    # ...and not where the ball was removed.
+    assert diff.max() > 0.2
+    import imageio.v3 as iio
+
+    movie = iio.imread(str(review / "before_after.mp4"))
+    assert movie.shape[0] == len(shot.frames)
+    assert movie.shape[2] == 2 * 480 and movie.shape[1] == round(SIZE[1] * 480 / SIZE[0]) // 2 * 2
+    # --no-review: nothing beside the version.
+    assert main(["remove", shot.plate, "--primary", shot.primary, "--primary-channel", "A",
+                 "--local", "--engine", "preview", "--no-review", "-o", str(out)]) == 0  # fmt: skip
+    assert sorted(os.listdir(out))[-1] == "demo_plate_void_v002"

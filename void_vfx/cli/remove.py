@@ -81,6 +81,9 @@ def add_remove_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pass2-steps", type=int, default=None, help="Pass 2 denoising steps (50)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--dilate", type=int, default=None, help="grow the primary matte (pixels)")
+    p.add_argument("--soft-edge", type=int, default=None, metavar="PX",
+                   help="the primary matte's soft edge within PX pixels of its solid part is "
+                   "removed too (4; 0: the threshold alone)")  # fmt: skip
     p.add_argument("--mask-resize", action="store_const", const=True, default=None,
                    help="resize mattes or a quadmask of another size to the plate's")  # fmt: skip
     p.add_argument("--roi", choices=("crop", "full"), default=None,
@@ -97,6 +100,9 @@ def add_remove_arguments(p: argparse.ArgumentParser) -> None:
                    help="full frames (default) or patch: only the changed region as each "
                    "EXR's data window, to comp over the plate")  # fmt: skip
     p.add_argument("--priority", type=int, default=None, help="higher runs first")
+    p.add_argument("--review", action=argparse.BooleanOptionalAction, default=True,
+                   help="after the job, a contact sheet (plate, mask, result, difference) and "
+                   "a labelled before/after movie beside the version folder (default: on)")  # fmt: skip
     p.add_argument("--files", default="auto", choices=("auto", "path", "stream"),
                    help="path: the server reads the files; stream: upload them (auto: probe)")  # fmt: skip
     _add_connection(p)
@@ -115,6 +121,7 @@ _SPEC_OPTIONS = (
     ("pass2_steps", "sampling", "pass2_steps"),
     ("seed", "sampling", "seed"),
     ("dilate", "mask", "dilate"),
+    ("soft_edge", "mask", "soft_edge"),
     ("mask_resize", "mask", "resize"),
     ("roi", "roi", "mode"),
     ("margin", "roi", "margin"),
@@ -253,7 +260,23 @@ def run_remove(args: argparse.Namespace) -> int:
                 raise
     folder = Path(paths[0]).parent if paths else None
     print(f"{len(paths)} files written to {folder}")
+    if args.review and paths:
+        _review(spec, paths)
     return 0
+
+
+def _review(spec, paths: list[str]) -> None:
+    """The job's review beside its version folder; a review that cannot be made is a warning,
+    never a failed job (the frames are written)."""
+    from void_vfx.review import review_job
+
+    try:
+        files = review_job(spec, paths, say=_say)
+    except (VoidVfxError, OSError) as ex:
+        _say(f"warning: no review was made ({ex}); the frames are complete")
+        return
+    for path in files:
+        print(f"review: {path}")
 
 
 def _remote_job(client, spec, files_mode: str) -> list[str]:

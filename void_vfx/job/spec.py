@@ -88,6 +88,9 @@ class MaskSettings:
     dilate: int = 0
     clear_first_frame: bool = True
     resize: bool = False
+    #: Pixels of the primary matte's soft (anti-aliased, blurred) edge beside its solid part
+    #: that count as the object, whatever their coverage (above noise); 0 = the threshold alone.
+    soft_edge: int = 4
 
 
 @dataclass
@@ -232,6 +235,8 @@ class JobSpec:
                 raise SpecError(f"mask.{name}", f"{value} must be in [0, 1)")
         if m.dilate < 0:
             raise SpecError("mask.dilate", f"{m.dilate} must be >= 0 pixels")
+        if not 0 <= m.soft_edge <= 64:
+            raise SpecError("mask.soft_edge", f"{m.soft_edge} must be 0..64 pixels")
         w = self.window
         for name in ("min_length", "max_length"):
             value = getattr(w, name)

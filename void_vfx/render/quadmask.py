@@ -41,6 +41,10 @@ def _window_any(mask: np.ndarray, radius: int, axis: int) -> np.ndarray:
     return (np.take(c, hi, axis=axis) - np.take(c, lo, axis=axis)) > 0
 
 
+#: Matte coverage below this is noise (an 8-bit matte's 1/255 and lossy ringing), not an edge.
+SOFT_EDGE_FLOOR = 0.02
+
+
 def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     """Grow a boolean (…, H, W) mask by ``radius`` pixels (square structuring element)."""
     m = np.asarray(mask, dtype=bool)
@@ -56,12 +60,19 @@ def build_quadmask(
     primary_threshold: float = 0.5,
     affected_threshold: float = 0.5,
     dilate_px: int = 0,
+    soft_edge_px: int = 0,
 ) -> np.ndarray:
     """Quadmask from soft mattes in 0-1: primary only -> 0, primary and affected -> 63,
     affected only -> 127, neither -> 255. A matte pixel counts when it is > its threshold (NaN
-    counts as 0). The primary may be grown by ``dilate_px`` pixels to cover motion blur and
-    matte edges the artist did not roto."""
-    p = np.nan_to_num(np.asarray(primary, dtype=np.float32), nan=0.0) > primary_threshold
+    counts as 0). ``soft_edge_px``: the primary's soft edge, any coverage above
+    :data:`SOFT_EDGE_FLOOR` within that many pixels of its solid part, counts too, so an
+    anti-aliased or blurred roto edge is removed with the object rather than left as a faint
+    ring. The primary may then be grown by ``dilate_px`` pixels to cover motion blur and matte
+    edges the artist did not roto."""
+    values = np.nan_to_num(np.asarray(primary, dtype=np.float32), nan=0.0)
+    p = values > primary_threshold
+    if soft_edge_px and primary_threshold > SOFT_EDGE_FLOOR:
+        p |= (values > SOFT_EDGE_FLOOR) & dilate(p, int(soft_edge_px))
     if dilate_px:
         p = dilate(p, int(dilate_px))
     q = np.full(p.shape, QUAD_KEEP, dtype=np.uint8)

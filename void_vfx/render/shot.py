@@ -200,6 +200,7 @@ class Shot:
                 primary_threshold=m.primary_threshold,
                 affected_threshold=m.affected_threshold,
                 dilate_px=m.dilate,
+                soft_edge_px=getattr(m, "soft_edge", 0),
             )
         if m.clear_first_frame and frame == self.first:
             clear_first_frame_affected(q, inplace=True)
