@@ -43,21 +43,40 @@ def check_mask_channels(spec) -> None:
         check_channel(header, src.channel, hint=channel_hint(role), frame=frame)
 
 
-def colour_note(spec) -> str | None:
-    """The plate's colour space when its header names it and the spec does not (information:
-    the server warns itself when it has to guess)."""
-    if spec.colourspace:
-        return None
-    from void_vfx.media.colour import guess_colourspace
+def check_colour(spec, *, trusted: bool = True):
+    """The plate's colour space as the server will decide it (the spec's name in the spec's
+    config, else the plate's first frame by the rules of :mod:`void_vfx.media.colour_rules`),
+    checked on this machine before anything is rendered, uploaded or queued: a
+    :class:`~void_vfx.media.colour_rules.ColourDecision`, or ColourError naming the plate's
+    first file and frame and the option to add. Every front end with OpenColorIO calls this
+    (CLI, conform plan, farm prepare); hosts without it check names with
+    :func:`void_vfx.media.colour_names.check_name`."""
+    from void_vfx.errors import ColourError
+    from void_vfx.media.colour_rules import resolve_spec_colour
     from void_vfx.media.image_io import read_header
     from void_vfx.media.sequences import find_sequence
 
-    plate = find_sequence(spec.plate)
-    frame = plate.frames(tuple(spec.frame_range) if spec.frame_range else None)[0]
-    guess = guess_colourspace(read_header(plate.path(frame), frame=frame))
-    if not guess.read:
+    header = where = None
+    if not spec.colourspace:
+        plate = find_sequence(spec.plate)
+        frame = plate.frames(tuple(spec.frame_range) if spec.frame_range else None)[0]
+        frame = None if plate.is_still else frame
+        path = plate.path(frame) if frame is not None else plate.path()
+        header = read_header(path, frame=frame)
+        where = f"{path} (frame {frame})" if frame is not None else path
+    try:
+        return resolve_spec_colour(spec, header, trusted=trusted)
+    except ColourError as exc:
+        raise ColourError(f"{where or spec.plate}: {exc}") from None
+
+
+def colour_note(spec) -> str | None:
+    """What to say of the plate's colour space before a job (ColourError when it cannot be
+    told): the rule that decided it, when the spec does not name it."""
+    decision = check_colour(spec)
+    if spec.colourspace:
         return None
-    return f"plate colour space {guess.name} ({guess.reason}); --colourspace NAME overrides it"
+    return f"plate colour space {decision}; --colourspace NAME overrides it"
 
 
 def setting_warnings(spec) -> list[str]:
