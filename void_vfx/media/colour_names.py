@@ -46,8 +46,11 @@ NUKE_DEFAULT_SPACES: dict[str, tuple[str, object]] = {
     "linear": ("alias", "Linear Rec.709 (sRGB)"),
     # sRGB: IEC 61966-2-1 piecewise curve (make.py fromSRGB: cut 0.04045, 12.92, 1.055, 2.4).
     "sRGB": ("alias", "sRGB Encoded Rec.709 (sRGB)"),
-    # rec709: the BT.709 camera curve (make.py fromRec709: 4.5 below 0.018, 1.099 x^0.45 - 0.099).
-    "rec709": ("alias", "Camera Rec.709"),
+    # rec709: make.py fromRec709 (v/4.5 below 0.081, ((v + 0.099)/1.099)^(1/0.45) above), which
+    # jumps by 6e-5 at the break: no analytic OCIO op has that jump (the ACES configs' "Camera
+    # Rec.709" moves the break to be continuous: 0.3% off in the toe), so it is nuke-default's
+    # own LUT, made from the formula as make.py makes rec709.spi1d.
+    "rec709": ("lut", "rec709"),
     # Gamma1.8/2.2: make.py ExponentTransform(1.8)/(2.2).
     "Gamma1.8": ("alias", "Gamma 1.8 Encoded Rec.709"),
     "Gamma2.2": ("alias", "Gamma 2.2 Encoded Rec.709"),
@@ -84,6 +87,24 @@ NUKE_DEFAULT_SPACES: dict[str, tuple[str, object]] = {
     ),
     "raw": ("data", ""),
 }
+#: nuke-default's LUT layout (make.py: NUM_SAMPLES = 2**12 + 5 over RANGE = (-0.125, 1.125),
+#: interpolation linear).
+LUT_SAMPLES = 2**12 + 5
+LUT_RANGE = (-0.125, 1.125)
+
+
+def nuke_lut_values(curve: str) -> list[float]:
+    """The samples of a nuke-default LUT made from its formula (code value -> linear)."""
+    lo, hi = LUT_RANGE
+    out = []
+    for i in range(LUT_SAMPLES):
+        v = lo + (hi - lo) * i / (LUT_SAMPLES - 1.0)
+        if curve != "rec709":
+            raise ValueError(f"no nuke-default LUT formula {curve!r}")
+        out.append(v / 4.5 if v < 0.018 * 4.5 else ((v + 0.099) / 1.099) ** (1.0 / 0.45))
+    return out
+
+
 #: nuke-default's roles (its config.ocio "roles:"), names there too.
 NUKE_DEFAULT_ROLES = {
     "color_picking": "sRGB",

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from void_vfx.errors import ColourError
 from void_vfx.media.colour_names import (
     DEFAULT_CONFIG,
+    LUT_RANGE,
     NUKE_DEFAULT,
     NUKE_DEFAULT_ROLES,
     NUKE_DEFAULT_SPACES,
@@ -34,6 +35,7 @@ from void_vfx.media.colour_names import (
     config_kind,
     config_uri,
     is_nuke_name,
+    nuke_lut_values,
     unknown_nuke_name,
 )
 
@@ -200,6 +202,8 @@ def nuke_default_config():
                 direction=ocio.TRANSFORM_DIR_INVERSE,
             )
             curve.setBase(base)
+        elif kind == "lut":
+            curve = _nuke_lut(value)
         else:  # logc
             log_slope, log_offset, lin_slope, lin_offset, brk, slope = value
             curve = ocio.LogCameraTransform(
@@ -224,6 +228,25 @@ def nuke_default_config():
     cfg.setName(f"{NUKE_DEFAULT} (on {load_config(DEFAULT_CONFIG).getName()})")
     cfg.validate()
     return cfg
+
+
+def _nuke_lut(curve: str):
+    """A nuke-default spi1d LUT in OCIO ops: the code range scaled onto the LUT's [0, 1]
+    domain, then the samples, interpolated linearly (as OCIO reads the .spi1d)."""
+    import PyOpenColorIO as ocio
+
+    lo, hi = LUT_RANGE
+    values = nuke_lut_values(curve)
+    lut = ocio.Lut1DTransform(length=len(values), inputHalfDomain=False)
+    for i, v in enumerate(values):
+        lut.setValue(i, v, v, v)
+    lut.setInterpolation(ocio.INTERP_LINEAR)
+    scale = 1.0 / (hi - lo)
+    to_domain = ocio.MatrixTransform(
+        matrix=[scale, 0, 0, 0, 0, scale, 0, 0, 0, 0, scale, 0, 0, 0, 0, 1],
+        offset=[-lo * scale] * 3 + [0.0],
+    )
+    return ocio.GroupTransform([to_domain, lut])
 
 
 def config_label(config, ref: str = "") -> str:
