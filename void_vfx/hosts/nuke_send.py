@@ -28,12 +28,13 @@ from void_vfx.hosts import nuke_node, nuke_text, nuke_versions
 from void_vfx.hosts.nuke_spec import (
     INPUTS,
     build_spec,
-    colourspace_of,
     files_as_they_are,
     frame_range,
     output_folder,
     output_name,
     parse_server,
+    plate_colour,
+    root_colour,
 )
 from void_vfx.jobspec import JobSpec
 from void_vfx.ui.job_records import save_spec
@@ -87,6 +88,7 @@ def prepare(group) -> Plan:
         raise SpecError("plate", "connect the plate to the node's 'plate' input")
     rng = frame_range(s, nuke_node.input_range(group))
     _, plate_read = nuke_node.upstream(group, 0)
+    config, space = plate_colour(plate_read, root_colour(nuke.root()))  # before any Write is set
     out_dir = output_folder(s.output_dir, nuke.root().name())
     name = output_name(s, plate_read, group.name())
     render_dir = os.path.join(out_dir, SEND_FOLDER, f"{name}_{uuid.uuid4().hex[:8]}")
@@ -101,7 +103,7 @@ def prepare(group) -> Plan:
             _configure_write(group, role, pattern, plate_read if role == "plate" else read)
             writes.append(f"write_{role}")
         files[role] = pattern
-    spec = build_spec(s, files, rng, colourspace_of(plate_read), out_dir, name)
+    spec = build_spec(s, files, rng, space, out_dir, name, ocio_config=config)
     colour = plate_read.get("colorspace", "") if plate_read else ""
     raw = bool(plate_read and plate_read.get("raw"))
     group["void_state"].setValue(
