@@ -183,3 +183,48 @@ def unknown_nuke_name(name: str) -> str:
         f"(known: {known}); convert the plate to linear in Nuke (a Colorspace node, or the "
         "Read's colorspace) or use an OCIO config (Project Settings > Color)"
     )
+
+
+# -- DaVinci Resolve's colour management -------------------------------------------------------
+# Project settings (Project.GetSetting, Blackmagic's scripting README; values as scripts set
+# them): colorScienceMode "davinciYRGB" (unmanaged), "davinciYRGBColorManagedv2" (RCM),
+# "acescct"/"acescc"; colorSpaceInput/Timeline/Output, with colorSpace*Gamma when
+# separateColorSpaceAndGamma is "1". A clip's "Input Color Space" (and "Input Gamma")
+# clip properties, "Project" meaning the project's input space. Each Resolve space below is
+# the same primaries and curve as the ACES studio config space it maps to.
+RESOLVE_CONFIG = DEFAULT_CONFIG
+RESOLVE_SPACES = {
+    "Rec.709 Gamma 2.4": "Gamma 2.4 Encoded Rec.709",
+    "Rec.709 Gamma 2.2": "Gamma 2.2 Encoded Rec.709",
+    "sRGB": "sRGB Encoded Rec.709 (sRGB)",
+    "Rec.709 (Scene)": "Camera Rec.709",
+}
+RESOLVE_PAIRS = {
+    ("Rec.709", "Linear"): "Linear Rec.709 (sRGB)",
+    ("Rec.709", "Gamma 2.4"): "Gamma 2.4 Encoded Rec.709",
+    ("Rec.709", "Gamma 2.2"): "Gamma 2.2 Encoded Rec.709",
+    ("Rec.709", "sRGB"): "sRGB Encoded Rec.709 (sRGB)",
+    ("Rec.709", "Rec.709"): "Camera Rec.709",
+    ("Rec.2020", "Linear"): "Linear Rec.2020",
+    ("P3-D65", "Linear"): "Linear P3-D65",
+    ("DaVinci WG", "Linear"): "Linear DaVinci WideGamut",
+    ("DaVinci WG", "DaVinci Intermediate"): "DaVinci Intermediate WideGamut",
+    ("Sony S-Gamut3.Cine", "S-Log3"): "S-Log3 S-Gamut3.Cine",
+    ("ARRI Wide Gamut 3", "ARRI LogC3"): "ARRI LogC3 (EI800)",
+    ("ARRI Wide Gamut 4", "ARRI LogC4"): "ARRI LogC4",
+}
+RESOLVE_UNMANAGED = "davinciYRGB"
+RESOLVE_ACES = ("acescct", "acescc")
+
+
+def resolve_space(space: str, gamma: str = "") -> str:
+    """The ACES studio config name of a Resolve colour space (and gamma), or ColourNameError."""
+    found = RESOLVE_PAIRS.get((space, gamma)) if gamma else RESOLVE_SPACES.get(space)
+    if found:
+        return found
+    said = f"{space!r} with gamma {gamma!r}" if gamma else repr(space)
+    known = ", ".join([*RESOLVE_SPACES, *(f"{s}/{g}" for s, g in RESOLVE_PAIRS)])
+    raise ColourNameError(
+        f"Resolve's colour space {said} has no exact OCIO equivalent known (known: {known}); "
+        "set the clip's Input Color Space (or the project's) to one of these"
+    )
