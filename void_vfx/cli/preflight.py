@@ -48,26 +48,18 @@ def check_colour(spec, *, trusted: bool = True):
     config, else the plate's first frame by the rules of :mod:`void_vfx.media.colour_rules`),
     checked on this machine before anything is rendered, uploaded or queued: a
     :class:`~void_vfx.media.colour_rules.ColourDecision`, or ColourError naming the plate's
-    first file and frame and the option to add. Every front end with OpenColorIO calls this
-    (CLI, conform plan, farm prepare); hosts without it check names with
-    :func:`void_vfx.media.colour_names.check_name`."""
-    from void_vfx.errors import ColourError
-    from void_vfx.media.colour_rules import resolve_spec_colour
-    from void_vfx.media.image_io import read_header
+    first file and frame and the option to add. Hosts without OpenColorIO check names with
+    :func:`void_vfx.media.colour_names.check_name`; the conform checks each shot's plate with
+    :func:`~void_vfx.media.colour_rules.check_plate_colour`, the farm when it opens the shot."""
+    from void_vfx.media.colour_rules import check_plate_colour
     from void_vfx.media.sequences import find_sequence
 
-    header = where = None
+    first = None
     if not spec.colourspace:
         plate = find_sequence(spec.plate)
-        frame = plate.frames(tuple(spec.frame_range) if spec.frame_range else None)[0]
-        frame = None if plate.is_still else frame
-        path = plate.path(frame) if frame is not None else plate.path()
-        header = read_header(path, frame=frame)
-        where = f"{path} (frame {frame})" if frame is not None else path
-    try:
-        return resolve_spec_colour(spec, header, trusted=trusted)
-    except ColourError as exc:
-        raise ColourError(f"{where or spec.plate}: {exc}") from None
+        first = plate.frames(tuple(spec.frame_range) if spec.frame_range else None)[0]
+    config = getattr(spec, "ocio_config", "")
+    return check_plate_colour(spec.plate, first, spec.colourspace, config, trusted=trusted)
 
 
 def colour_note(spec) -> str | None:

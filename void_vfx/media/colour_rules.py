@@ -397,3 +397,28 @@ def guess_colourspace(header, config=None) -> ColourDecision:
 
     cfg = config if config is not None and not isinstance(config, str) else None
     return decide(header, cfg or config_for(config or ""), config if cfg is None else "")
+
+
+def check_plate_colour(
+    plate: str, frame: int | None, colourspace: str = "", ocio_config: str = "", *, trusted=True
+) -> ColourDecision:
+    """The colour space a job on ``plate`` will use, checked before it starts (front ends with
+    OpenColorIO: CLI, conform, farm): the name in its config, else the plate's first frame by
+    the rules; ColourError naming the file and frame and the option to add."""
+    from types import SimpleNamespace
+
+    from void_vfx.media.image_io import read_header
+    from void_vfx.media.sequences import find_sequence
+
+    spec = SimpleNamespace(colourspace=colourspace, ocio_config=ocio_config)
+    header = where = None
+    if not colourspace:
+        seq = find_sequence(plate)
+        frame = None if seq.is_still else frame
+        path = seq.path(frame) if frame is not None else seq.path()
+        header = read_header(path, frame=frame)
+        where = f"{path} (frame {frame})" if frame is not None else path
+    try:
+        return resolve_spec_colour(spec, header, trusted=trusted)
+    except ColourError as exc:
+        raise ColourError(f"{where or plate}: {exc}") from None
