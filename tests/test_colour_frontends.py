@@ -63,3 +63,15 @@ def test_the_conforms_check_names_the_frame_of_a_dpx_with_no_transfer(tmp_path):
         assert oiio.ImageBuf(oiio.ImageSpec(8, 8, 3, "uint16")).write(str(tmp_path / f"s.{f}.dpx"))
     with pytest.raises(ColourError, match=r"s\.2\.dpx \(frame 2\): .*DPX transfer field"):
         check_plate_colour(str(tmp_path / "s.#.dpx"), 2)
+
+
+def test_farm_prepare_refuses_it_before_a_job_is_described(tmp_path):
+    from void_vfx.farm.job import describe_job
+    from void_vfx.job.spec import JobSpec, MatteSource
+
+    plate, matte = _tiffs(tmp_path)
+    spec = JobSpec(plate=plate, primary=MatteSource(matte, "Y"), engine="preview")
+    spec.output.dir = str(tmp_path / "out")
+    with pytest.raises(ColourError, match=r"plate\.1001\.tif \(frames 1001-1005\).*--colourspace"):
+        describe_job(spec)
+    assert not (tmp_path / "out").exists()
