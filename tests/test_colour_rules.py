@@ -197,3 +197,18 @@ def test_chromaticities_written_with_rounded_white_still_match(tmp_path):
     d = decide(write(tmp_path / "r.exr", **chroma(rounded)), config_for(""))
     assert d.name == "Linear Rec.709 (sRGB)"
     assert np.allclose(read_header(str(tmp_path / "r.exr")).attributes["chromaticities"], rounded)
+
+
+def test_a_submitted_name_is_checked_in_its_config_without_the_files(tmp_path):
+    from void_vfx.media.colour_rules import check_named_colour
+
+    plate = str(tmp_path / "nowhere.####.exr")  # not read: a streamed job has no files yet
+    cg = "fn-nuke_cg-config-v1.0.0_aces-v1.3_ocio-v2.1"
+    assert check_named_colour(_spec(plate, colourspace="ACEScct", ocio_config=cg)).name == (
+        "ACEScct"
+    )
+    assert check_named_colour(_spec(plate)) is None
+    with pytest.raises(ColourError, match=r"unknown colour space 'ACES cct'.*did you mean"):
+        check_named_colour(_spec(plate, colourspace="ACES cct", ocio_config=cg))
+    with pytest.raises(ColourError, match="is not one this server reads"):
+        check_named_colour(_spec(plate, colourspace="x", ocio_config=str(tmp_path / "c.ocio")))

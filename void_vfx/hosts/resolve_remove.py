@@ -218,7 +218,10 @@ class RemoveSession:
         self._worker = threading.Thread(
             target=self._work, args=(spec,), name="void-vfx-resolve-job", daemon=True
         )
-        self._tell("job", 0.0, f"sending {os.path.basename(self.plate)} to the server")
+        colour = self.colour[1] or "from the files' headers"
+        self._tell(
+            "job", 0.0, f"sending {os.path.basename(self.plate)} to the server (colour: {colour})"
+        )
         self._worker.start()
 
     def _work(self, spec: Any) -> None:

@@ -422,3 +422,12 @@ def check_plate_colour(
         return resolve_spec_colour(spec, header, trusted=trusted)
     except ColourError as exc:
         raise ColourError(f"{where or plate}: {exc}") from None
+
+
+def check_named_colour(spec) -> ColourDecision | None:
+    """What a server can check when a job is submitted, before any upload: the job's config
+    loads (a config file only if this server reads it) and a name the job gives is in it. A
+    plate's own rules need its files, so they run when the job opens them."""
+    ref = str(getattr(spec, "ocio_config", "") or "")
+    config = config_for(ref)
+    return given(config, spec.colourspace, ref) if spec.colourspace else None
