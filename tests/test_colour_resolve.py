@@ -94,3 +94,10 @@ def test_a_colour_managed_clip_is_sent_with_its_space_and_config(shot, server, t
     assert session.run(poll_s=0.05).track == 3  # ran on the server and laid back
     (spec,) = sent
     assert (spec.ocio_config, spec.colourspace) == (RESOLVE_CONFIG, "Linear Rec.709 (sRGB)")
+
+
+def test_an_unmanaged_render_of_a_movie_holds_video_in_the_timelines_space(shot):
+    _, project, item = _setup(shot)  # a new project: unmanaged, Rec.709 Gamma 2.4 timeline
+    config, space, said = read_colour(project, item, rendered=True, sequence=False)
+    assert (config, space) == (RESOLVE_CONFIG, "Gamma 2.4 Encoded Rec.709")
+    assert "timeline colour space 'Rec.709 Gamma 2.4'" in said
