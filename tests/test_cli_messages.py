@@ -148,8 +148,8 @@ def test_a_header_colour_space_is_information_a_guess_is_a_warning(shot, tmp_pat
     spec = build_spec(shot, "preview", str(tmp_path / "out"))
     spec.colourspace = ""
     assert colour_note(spec) == (
-        "plate colour space Linear Rec.709 (sRGB) (from the oiio:ColorSpace attribute); "
-        "--colourspace NAME overrides it"
+        "plate colour space Linear Rec.709 (sRGB) (rule: attribute; its colorInteropID "
+        "attribute is 'lin_rec709_scene'); --colourspace NAME overrides it"
     )
     warnings: list[str] = []
     Shot.open(spec, on_warning=warnings.append)
@@ -160,12 +160,15 @@ def test_a_header_colour_space_is_information_a_guess_is_a_warning(shot, tmp_pat
     for f in shot.frames:
         write_exr(str(tmp_path / f"bare.{f}.exr"), np.full((SIZE[1], SIZE[0], 3), 0.5, np.float32))
     spec.plate = str(tmp_path / "bare.####.exr")
-    assert colour_note(spec) is None
+    rule = (
+        "Linear Rec.709 (sRGB) (rule: format default; an OpenEXR file without chromaticities: "
+        "Rec.709 primaries and D65 white (OpenEXR Standard Attributes), scene-linear values)"
+    )
+    assert colour_note(spec) == f"plate colour space {rule}; --colourspace NAME overrides it"
     Shot.open(spec, on_warning=warnings.append)
     (text,) = warnings
     assert text == (
-        f"{tmp_path / 'bare.1001.exr'} (frame 1001): the header names no colour space; guessed "
-        "ACEScg (openexr file: the config's scene_linear role); if that is wrong, give "
+        f"{tmp_path / 'bare.1001.exr'} (frame 1001): colour space {rule}; if that is wrong, give "
         '--colourspace NAME ("colourspace" in a --spec file)'
     )
 

@@ -481,11 +481,14 @@ def test_a_guessed_colour_space_is_said(shot_dir):
     spec.colourspace = ""
     messages = []
     shot = Shot.open(spec, on_warning=messages.append)
-    assert shot.colour.source_space == "ACEScg"  # plain EXR: the config's scene_linear role
+    # plain EXR: OpenEXR's default (Rec.709 primaries, linear), never the scene_linear role
+    assert shot.colour.source_space == "Linear Rec.709 (sRGB)"
     assert len(messages) == 1
-    assert "plate.1001.exr (frame 1001): the header names no colour space" in messages[0]
+    assert (
+        "plate.1001.exr (frame 1001): colour space Linear Rec.709 (sRGB) (rule: format "
+        in (messages[0])
+    )
     assert "--colourspace NAME" in messages[0]
-    assert "scene_linear" in messages[0]
 
 
 def test_all_windows_empty_is_an_error_not_a_copy(tmp_path, shot_dir):

@@ -46,6 +46,34 @@ def _write_knobs():
     ]  # fmt: skip
 
 
+# Root colour management (Foundry, "OCIO Color Management", Nuke 12.2-15.1 user guide, and the
+# Root node's reference guide; scripting names as studios set them, e.g.
+# nuke.knobDefault('Root.colorManagement', 'Nuke') and nuke.knobDefault('Root.OCIO_config',
+# 'nuke-default')): "color management" Nuke (native LUTs, nuke-default's names) or OCIO; "OCIO
+# config" one of the shipped configs or "custom" with "custom OCIO config path"; "working
+# space" (workingSpaceLUT: what Reads convert to and Writes from); the default LUT for float
+# files (floatLut) that a Read or Write left at "default" uses. Defaults: Nuke 14's new-project
+# settings (OCIO, the ACES CG config Foundry ships as fn-nuke_cg-config-...); tests set the
+# nuke-default reading (Nuke 13 and earlier) explicitly.
+OCIO_CONFIGS = [
+    "nuke-default", "aces_1.0.3", "aces_1.1", "aces_1.2",
+    "fn-nuke_cg-config-v1.0.0_aces-v1.3_ocio-v2.1",
+    "fn-nuke_studio-config-v1.0.0_aces-v1.3_ocio-v2.1", "custom",
+]  # fmt: skip
+
+
+def _root_knobs():
+    config = K.Enumeration_Knob("OCIO_config", items=OCIO_CONFIGS)
+    config.setValue("fn-nuke_cg-config-v1.0.0_aces-v1.3_ocio-v2.1")
+    return [
+        K.Int_Knob("first_frame", value=1), K.Int_Knob("last_frame", value=100),
+        K.Enumeration_Knob("colorManagement", items=["OCIO", "Nuke"]), config,
+        K.File_Knob("customOCIOConfigPath"),
+        K.String_Knob("workingSpaceLUT", value="ACEScg"),
+        K.String_Knob("floatLut", value="scene_linear"),
+    ]  # fmt: skip
+
+
 CLASS_KNOBS = {
     "Read": _read_knobs,
     "Write": _write_knobs,
@@ -60,7 +88,7 @@ CLASS_KNOBS = {
     "Expression": lambda: [K.String_Knob(f"expr{i}") for i in range(4)],
     "Multiply": lambda: [K.Double_Knob("value", value=1.0)],
     "Group": lambda: [K.String_Knob("knobChanged")],
-    "Root": lambda: [K.Int_Knob("first_frame", value=1), K.Int_Knob("last_frame", value=100)],
+    "Root": _root_knobs,
 }
 _ROOT_BASE = CLASS_KNOBS["Root"]
 

@@ -25,6 +25,9 @@ class FakeMediaPoolItem(Strict):
         self.path, self.first, self.last, self.fps, self.movie = path, first, last, fps, movie
         self.uid = new_id()
         self._frames: list | None = None
+        # Colour clip properties (real scripts read them by these names: GetClipProperty(
+        # "Input Color Space") and "Input Gamma"; "Project" means the project's input space).
+        self.input_colour, self.input_gamma = "Project", ""
 
     @property
     def frames(self) -> int:
@@ -54,6 +57,8 @@ class FakeMediaPoolItem(Strict):
             "Start": str(0 if self.movie else self.first),
             "End": str(self.frames - 1 if self.movie else self.last),
             "Type": "Video" if self.movie else "Still",
+            "Input Color Space": self.input_colour,
+            "Input Gamma": self.input_gamma,
         }
         return props if key is None else props.get(key, "")
 
@@ -406,6 +411,17 @@ class FakeProject(Strict):
         self.current_timeline: FakeTimeline | None = None
         self.media_pool = FakeMediaPool(self)
         self.render = RenderQueue(self)
+        # Colour settings (Project.GetSetting keys of Blackmagic's README; values as scripts set
+        # them, e.g. colorScienceMode "davinciYRGBColorManagedv2", colorSpaceInput "Rec.709",
+        # colorSpaceInputGamma "Gamma 2.4"). A new project: unmanaged DaVinci YRGB, Rec.709
+        # Gamma 2.4 timeline, output the same as the timeline.
+        self.colour_settings = {
+            "colorScienceMode": "davinciYRGB",
+            "separateColorSpaceAndGamma": "0",
+            "colorSpaceInput": "Rec.709 Gamma 2.4",
+            "colorSpaceTimeline": "Rec.709 Gamma 2.4",
+            "colorSpaceOutput": "Same as Timeline",
+        }
 
     def timeline_fps(self) -> str:
         return self.current_timeline.fps if self.current_timeline else "24"
@@ -438,7 +454,7 @@ class FakeProject(Strict):
         return True
 
     def GetSetting(self, name: str = "") -> Any:
-        settings = {"timelineFrameRate": self.timeline_fps()}
+        settings = {"timelineFrameRate": self.timeline_fps(), **self.colour_settings}
         return settings if not name else settings.get(name, "")
 
     def __getattr__(self, name: str):

@@ -54,21 +54,32 @@ def check_mask_channels(spec) -> None:
             )
 
 
-def colour_note(spec) -> str | None:
-    """The plate's colour space when its header names it and the spec does not (information:
-    the server warns itself when it has to guess)."""
-    if spec.colourspace:
-        return None
-    from void_vfx.media.colour import guess_colourspace
-    from void_vfx.media.image_io import read_header
+def check_colour(spec, *, trusted: bool = True):
+    """The plate's colour space as the server will decide it (the spec's name in the spec's
+    config, else the plate's first frame by the rules of :mod:`void_vfx.media.colour_rules`),
+    checked on this machine before anything is rendered, uploaded or queued: a
+    :class:`~void_vfx.media.colour_rules.ColourDecision`, or ColourError naming the plate's
+    first file and frame and the option to add. Hosts without OpenColorIO check names with
+    :func:`void_vfx.media.colour_names.check_name`; the conform checks each shot's plate with
+    :func:`~void_vfx.media.colour_rules.check_plate_colour`, the farm when it opens the shot."""
+    from void_vfx.media.colour_rules import check_plate_colour
     from void_vfx.media.sequences import find_sequence
 
-    plate = find_sequence(spec.plate)
-    frame = plate.frames(tuple(spec.frame_range) if spec.frame_range else None)[0]
-    guess = guess_colourspace(read_header(plate.path(frame), frame=frame))
-    if not guess.read:
+    first = None
+    if not spec.colourspace:
+        plate = find_sequence(spec.plate)
+        first = plate.frames(tuple(spec.frame_range) if spec.frame_range else None)[0]
+    config = getattr(spec, "ocio_config", "")
+    return check_plate_colour(spec.plate, first, spec.colourspace, config, trusted=trusted)
+
+
+def colour_note(spec) -> str | None:
+    """What to say of the plate's colour space before a job (ColourError when it cannot be
+    told): the rule that decided it, when the spec does not name it."""
+    decision = check_colour(spec)
+    if spec.colourspace:
         return None
-    return f"plate colour space {guess.name} ({guess.reason}); --colourspace NAME overrides it"
+    return f"plate colour space {decision}; --colourspace NAME overrides it"
 
 
 def setting_warnings(spec) -> list[str]:

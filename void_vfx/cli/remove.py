@@ -66,7 +66,11 @@ def add_remove_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quadmask-channel", default="r", help="channel of the quadmask (r)")
     p.add_argument("--range", type=_frame_range, metavar="A-B", help="frames to process")
     p.add_argument("--fps", default=None, help="frame rate, e.g. 24 or 23.976 (default 24)")
-    p.add_argument("--colourspace", default=None, help="OCIO colour space of the plate (auto)")
+    p.add_argument("--colourspace", default=None,
+                   help="OCIO colour space of the plate (auto: from its header, see README)")  # fmt: skip
+    p.add_argument("--ocio-config", default=None, metavar="CONFIG",
+                   help="the OCIO config --colourspace is named in: a config.ocio path, "
+                   "ocio://NAME or nuke-default (default: $OCIO, else the ACES studio config)")  # fmt: skip
     p.add_argument("--highlight", choices=("shoulder", "clip"), default=None,
                    help="how scene-linear values above 1 pass the model (shoulder)")  # fmt: skip
     p.add_argument("--prompt", default=None, help="the scene after the removal")
@@ -113,6 +117,7 @@ _SPEC_OPTIONS = (
     ("range", "", "frame_range"),
     ("fps", "", "fps"),
     ("colourspace", "", "colourspace"),
+    ("ocio_config", "", "ocio_config"),
     ("highlight", "", "highlight"),
     ("prompt", "", "prompt"),
     ("priority", "", "priority"),

@@ -19,6 +19,7 @@ from void_vfx.conform.problems import ShotError
 from void_vfx.conform.shots import MarkedShot
 from void_vfx.conform.sources import Source, source_for, transition_message
 from void_vfx.errors import VoidVfxError
+from void_vfx.media.colour_rules import check_plate_colour
 
 _RETIME_WORDS = ("retime", "speed", "timewarp", "time warp", "time remap", "freeze")
 
@@ -216,6 +217,7 @@ def resolve(shot: MarkedShot, options: Options) -> ResolvedShot:
                                  ".####.exr")  # fmt: skip
         else:
             _check_frames(plate, first, last)
+            check_plate_colour(plate, first, str(shot.meta.get("colourspace") or ""))  # issue 20
         reel = str((clip.metadata.get("cmx_3600") or {}).get("reel", "")) if clip.metadata else ""
         matte_plate = src.path if src.kind == "sequence" else os.path.splitext(src.path)[0] + ".exr"
         mattes, looked = find_mattes(shot.meta, matte_plate, name, reel, options.paths,

@@ -31,13 +31,14 @@ from void_vfx.hosts.nuke_spec import (
     INPUTS,
     build_spec,
     choose_view,
-    colourspace_of,
     files_as_they_are,
     frame_range,
     in_view,
     output_folder,
     output_name,
     parse_server,
+    plate_colour,
+    root_colour,
 )
 from void_vfx.jobspec import JobSpec
 from void_vfx.ui.job_records import save_spec
@@ -130,6 +131,7 @@ def _prepare(group) -> Plan:
                     d["file"] = in_view(d["file"], view)
             chains[role] = (chain, read)
     plate_read = chains["plate"][1]
+    config, space = plate_colour(plate_read, root_colour(nuke.root()))  # before any Write is set
     out_dir = output_folder(s.output_dir, nuke.root().name())
     name = output_name(s, plate_read, group.name())
     if len(views) > 1 and view not in name:
@@ -143,7 +145,7 @@ def _prepare(group) -> Plan:
             _configure_write(group, role, pattern, plate_read if role == "plate" else read)
             writes.append(f"write_{role}")
         files[role] = pattern
-    spec = build_spec(s, files, rng, colourspace_of(plate_read), out_dir, name)
+    spec = build_spec(s, files, rng, space, out_dir, name, ocio_config=config)
     colour = plate_read.get("colorspace", "") if plate_read else ""
     raw = bool(plate_read and plate_read.get("raw"))
     group["void_state"].setValue(

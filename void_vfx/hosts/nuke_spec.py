@@ -21,6 +21,12 @@ from void_vfx.job.spec import (
     WindowSettings,
 )
 from void_vfx.jobspec import JobSpec
+from void_vfx.media.colour_names import (
+    HOST_CONFIGS,
+    NUKE_DEFAULT,
+    ColourNameError,
+    check_name,
+)
 from void_vfx.model_facts import PASS1_STEPS
 from void_vfx.protocol.wire import DEFAULT_PORT
 
@@ -123,6 +129,71 @@ def colourspace_of(read: dict | None) -> str:
     return "" if space in ("default", "") else space
 
 
+#: The Root's colour-management knobs (Foundry, "OCIO Color Management"): Nuke or OCIO, the
+#: config (a shipped one or "custom" + its path), the working space, the float-file default.
+ROOT_COLOUR_KNOBS = (
+    "colorManagement",
+    "OCIO_config",
+    "customOCIOConfigPath",
+    "workingSpaceLUT",
+    "floatLut",
+)
+
+
+def root_colour(root) -> dict:
+    """The Root node's colour knobs as plain values (the ones this Nuke has)."""
+    return {n: root[n].value() for n in ROOT_COLOUR_KNOBS if root.knob(n) is not None}
+
+
+def ocio_config_of(root: dict) -> str:
+    """The config the script's colour names belong to, as a job names it: ``nuke-default`` for
+    Nuke's native colour management, a Foundry-shipped ACES config by its name (the server
+    has the same one built in), a custom config by its absolute path."""
+    if str(root.get("colorManagement") or "Nuke") == "Nuke":
+        return NUKE_DEFAULT  # Nuke's own LUTs carry nuke-default's names
+    name = str(root.get("OCIO_config") or NUKE_DEFAULT)
+    if name == "custom":
+        path = str(root.get("customOCIOConfigPath") or "").strip()
+        if not os.path.isabs(path):
+            raise SpecError(
+                "OCIO_config",
+                "Project Settings > Color: the custom OCIO config path is empty or relative; "
+                "give the absolute path of its config.ocio",
+            )
+        return path
+    if name == NUKE_DEFAULT or name in HOST_CONFIGS:
+        return name
+    raise SpecError(
+        "OCIO_config",
+        f"the server has no copy of Nuke's {name!r} config: in Project Settings > Color pick "
+        "custom and give the path of that config.ocio (one the server reads too), or an "
+        "fn-nuke ACES config",
+    )
+
+
+def plate_colour(read: dict | None, root: dict) -> tuple[str, str]:
+    """(OCIO config, colour space) of the plate files the job gets, checked where that can be
+    done without OCIO (a nuke-default name): SpecError before anything is rendered.
+
+    The Read's colorspace is what its files are in (a rendered plate is written back in it);
+    a Read left at plain "default" uses the Root's float-file default; no Read (a plate made
+    in the comp) is rendered in that default too. A raw Read: "" (the files' own header
+    decides, on the server)."""
+    config = ocio_config_of(root)
+    if read and read.get("raw"):
+        return config, ""
+    space = colourspace_of(read)
+    if not space:
+        space = str(root.get("floatLut") or root.get("workingSpaceLUT") or "").strip()
+        if space.startswith("default (") and space.endswith(")"):
+            space = space[len("default (") : -1]
+    try:
+        check_name(config, space)
+    except ColourNameError as exc:
+        raise SpecError("colorspace", f"the plate Read's colorspace: {exc}") from None
+    return config, space
+
+
 def output_folder(knob_value: str, script_path: str) -> str:
     """The output folder: the knob, else ``void/`` beside the saved script."""
     if knob_value.strip():
@@ -150,6 +221,7 @@ def build_spec(
     colourspace: str,
     out_dir: str,
     name: str,
+    ocio_config: str = "",
 ) -> JobSpec:
     """The job: ``files`` maps ``plate``/``object``/``affected`` to frame patterns (rendered or
     as they are). The third input is an affected matte or a quadmask, as the node says."""
@@ -166,6 +238,7 @@ def build_spec(
         quadmask=MatteSource(third, "r") if third and quad else None,
         frame_range=(rng[0], rng[1]),
         colourspace=colourspace,
+        ocio_config=ocio_config,
         prompt=settings.prompt.strip(),
         engine=settings.engine,
         mask=MaskSettings(),

@@ -18,7 +18,14 @@ from typing import Any
 from void_vfx.hosts import resolve_app as app
 from void_vfx.hosts.resolve_layback import Placed, lay_back, original_of
 from void_vfx.hosts.resolve_render import ClipRender
-from void_vfx.hosts.resolve_source import SourceRange, fps_text, parse_fps, read_source, refusal
+from void_vfx.hosts.resolve_source import (
+    SourceRange,
+    fps_text,
+    parse_fps,
+    read_colour,
+    read_source,
+    refusal,
+)
 
 #: progress(stage, fraction 0..1, message)
 STAGES = ("prepare", "render", "job", "layback", "done", "failed")
@@ -88,6 +95,8 @@ class RemoveSession:
         self.job_id = ""
         self.placed: Placed | None = None
         self.src: SourceRange | None = None
+        #: (OCIO config, colour space, what Resolve said) of the plate sent
+        self.colour: tuple[str, str, str] = ("", "", "")
         self._render: ClipRender | None = None
         self._worker: threading.Thread | None = None
         self._job_state: dict[str, Any] = {}
@@ -148,7 +157,9 @@ class RemoveSession:
         self.src = src
         self.out_dir = self.req.out_dir or default_out_dir(str(self.project.GetName()))
         timeline_fps = parse_fps(self.timeline.GetSetting("timelineFrameRate"))
-        if src.is_sequence and not self.req.render:
+        direct = src.is_sequence and not self.req.render
+        self.colour = read_colour(self.project, self.item, not direct, src.is_sequence)  # first
+        if direct:
             why = refusal(self.item, src, timeline_fps)
             if why:
                 raise app.ClipRefused(why)
@@ -190,6 +201,8 @@ class RemoveSession:
             fps=fps_text(src.fps),
             prompt=self.req.prompt,
             engine=self.req.engine,
+            ocio_config=self.colour[0],
+            colourspace=self.colour[1],
         )
         if self.req.affected:
             check_matte("affected", self.req.affected, first, last)
@@ -205,7 +218,10 @@ class RemoveSession:
         self._worker = threading.Thread(
             target=self._work, args=(spec,), name="void-vfx-resolve-job", daemon=True
         )
-        self._tell("job", 0.0, f"sending {os.path.basename(self.plate)} to the server")
+        colour = self.colour[1] or "from the files' headers"
+        self._tell(
+            "job", 0.0, f"sending {os.path.basename(self.plate)} to the server (colour: {colour})"
+        )
         self._worker.start()
 
     def _work(self, spec: Any) -> None:

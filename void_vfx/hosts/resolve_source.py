@@ -187,3 +187,62 @@ def _differs(value: Any, identity: Any) -> bool:
         return abs(float(value) - float(identity)) > 1e-6
     except (TypeError, ValueError):
         return False
+
+
+def read_colour(
+    project: Any, item: Any, rendered: bool, sequence: bool = True
+) -> tuple[str, str, str]:
+    """(OCIO config, colour space, what Resolve said) of the plate the job gets, before any
+    render or upload; a space with no exact equivalent is refused (ResolveError) here.
+
+    Files sent as they are hold what the clip's Input Color Space says ("Project": the
+    project's); a render holds the project's output space under colour management. Unmanaged,
+    Resolve changes no values: a render of an image sequence holds the files' own values (the
+    render's header decides on the server), one of a movie holds video in the timeline's
+    space. ACES projects: the files' own headers decide on the server (the clip's ACES input
+    transform is not read); their renders are display-referred through the output transform:
+    refused."""
+    from void_vfx.media.colour_names import (
+        RESOLVE_ACES,
+        RESOLVE_CONFIG,
+        RESOLVE_UNMANAGED,
+        ColourNameError,
+        resolve_space,
+    )
+
+    def setting(key: str) -> str:
+        return str(project.GetSetting(key) or "").strip()
+
+    science = setting("colorScienceMode") or RESOLVE_UNMANAGED
+    separate = setting("separateColorSpaceAndGamma") == "1"
+    said = f"colour science {science}"
+    if science in RESOLVE_ACES:
+        if rendered:
+            raise ResolveError(
+                f"an ACES project ({science}) renders through its output transform, which no "
+                "colour space undoes exactly; send the clip's source files (without the render)"
+            )
+        return "", "", said + ": the files' own headers decide"
+    if science == RESOLVE_UNMANAGED and (sequence or not rendered):
+        return "", "", said + ": no colour transform, the files' own headers decide"
+    if rendered:
+        stage = "Timeline" if science == RESOLVE_UNMANAGED else "Output"
+        space = setting(f"colorSpace{stage}")
+        if space in ("", "Same as Timeline"):
+            stage, space = "Timeline", setting("colorSpaceTimeline")
+        gamma = setting(f"colorSpace{stage}Gamma") if separate else ""
+        said += f", the render's {stage.lower()} colour space {space!r}"
+    else:
+        media = item.GetMediaPoolItem()
+        space = str(media.GetClipProperty("Input Color Space") or "").strip()
+        gamma = str(media.GetClipProperty("Input Gamma") or "").strip() if separate else ""
+        if space in ("", "Project"):
+            space = setting("colorSpaceInput")
+            gamma = setting("colorSpaceInputGamma") if separate else ""
+        said += f", the clip's Input Color Space {space!r}"
+    if gamma:
+        said += f" gamma {gamma!r}"
+    try:
+        return RESOLVE_CONFIG, resolve_space(space, gamma if separate else ""), said
+    except ColourNameError as exc:
+        raise ResolveError(f"clip {item.GetName()!r}: {exc}") from None

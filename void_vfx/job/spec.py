@@ -157,6 +157,10 @@ class JobSpec:
     #: Frame rate; empty means the plate's own (its FramesPerSecond header), else 24.
     fps: str = ""
     colourspace: str = ""
+    #: The OCIO config ``colourspace`` is named in: "" (the server's: $OCIO, else the ACES
+    #: studio config), an ``ocio://`` built-in, ``nuke-default``, or a config.ocio's path
+    #: (see void_vfx.media.colour_names).
+    ocio_config: str = ""
     highlight: str = "shoulder"
     prompt: str = ""
     engine: str = "void"
@@ -226,6 +230,7 @@ class JobSpec:
                 self.fps_fraction()
         except (ValueError, ZeroDivisionError) as exc:
             raise SpecError("fps", f"{self.fps!r} is not a frame rate ({exc})") from exc
+        _check_colour(self)
         _one_of("highlight", self.highlight, HIGHLIGHTS)
         _one_of("engine", self.engine, ENGINES)
         m = self.mask
@@ -436,6 +441,21 @@ def _path_fields(spec: JobSpec) -> list[tuple[str, str]]:
         if src is not None:
             out.append((f"{name}.path", src.path))
     return out
+
+
+def _check_colour(spec: JobSpec) -> None:
+    """The config reference's form, and a name Nuke's default config lacks (OCIO checks the
+    rest where it is installed)."""
+    from void_vfx.media.colour_names import ColourNameError, check_name, config_kind
+
+    try:
+        config_kind(spec.ocio_config)
+    except ColourNameError as exc:
+        raise SpecError("ocio_config", str(exc)) from None
+    try:
+        check_name(spec.ocio_config, spec.colourspace)
+    except ColourNameError as exc:
+        raise SpecError("colourspace", str(exc)) from None
 
 
 def _one_of(path: str, value: str, allowed: tuple[str, ...]) -> None:

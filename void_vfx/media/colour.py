@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import difflib
 import os
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -314,66 +313,3 @@ class ColourTransform:
                 np.clip(block, 0.0, 1.0, out=block)
             _apply(self._inverse, block)
         return out
-
-
-@dataclass(frozen=True)
-class ColourGuess:
-    """A guessed plate colour space and why it was chosen (shown to the user)."""
-
-    name: str
-    reason: str
-    #: True when the header names the space (an attribute): information, not a guess.
-    read: bool = False
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.reason})"
-
-
-# EXR chromaticities (red xy, green xy, blue xy, white xy) of common linear spaces.
-_PRIMARIES = {
-    "ACES2065-1": (0.7347, 0.2653, 0.0, 1.0, 0.0001, -0.077, 0.32168, 0.33767),
-    "ACEScg": (0.713, 0.293, 0.165, 0.83, 0.128, 0.044, 0.32168, 0.33767),
-    "Linear Rec.709 (sRGB)": (0.64, 0.33, 0.3, 0.6, 0.15, 0.06, 0.3127, 0.329),
-    "Linear Rec.2020": (0.708, 0.292, 0.17, 0.797, 0.131, 0.046, 0.3127, 0.329),
-    "Linear P3-D65": (0.68, 0.32, 0.265, 0.69, 0.15, 0.06, 0.3127, 0.329),
-}
-_NAME_ATTRIBUTES = ("colorspace", "colorSpace", "ColorSpace", "ocio:colorspace", "oiio:ColorSpace")
-
-
-def guess_colourspace(header, config=None) -> ColourGuess:
-    """Guess a plate's colour space from its header: named attribute, chromaticities, file type.
-
-    ``header`` is an :class:`void_vfx.media.image_io.ImageHeader`. EXR without hints -> the config's
-    ``scene_linear`` role; PNG/JPEG/TIFF/DPX -> sRGB-encoded Rec.709.
-    """
-    cfg = load_config(config)
-    attrs = dict(getattr(header, "attributes", {}) or {})
-    unknown = ""
-    for key in _NAME_ATTRIBUTES:
-        value = attrs.get(key)
-        if isinstance(value, str) and value and cfg.getColorSpace(value) is not None:
-            name = cfg.getColorSpace(value).getName()
-            return ColourGuess(name, f"from the {key} attribute", read=True)
-        if isinstance(value, str) and value and not unknown:
-            unknown = f"; its {key} attribute {value!r} is not in the OCIO config"
-    chroma = attrs.get("chromaticities")
-    if chroma is not None and len(chroma) == 8:
-        for name, ref in _PRIMARIES.items():
-            if np.allclose(chroma, ref, atol=2e-3) and cfg.getColorSpace(name) is not None:
-                reason = "from the chromaticities" + unknown
-                return ColourGuess(cfg.getColorSpace(name).getName(), reason)
-    fmt = str(getattr(header, "file_format", "")).lower()
-    if fmt in ("openexr", "exr", "hdr") or str(getattr(header, "pixel_type", "")) in (
-        "half",
-        "float",
-    ):
-        cs = cfg.getColorSpace("scene_linear")
-        if cs is None:
-            raise ColourError(
-                "the OCIO config has no scene_linear role; give the plate's colour space with "
-                "--colourspace NAME"
-            )
-        reason = f"{fmt or 'float'} file: the config's scene_linear role{unknown}"
-        return ColourGuess(cs.getName(), reason)
-    reason = f"{fmt or 'integer'} file: assumed sRGB-encoded{unknown}"
-    return ColourGuess(find_working_space(cfg), reason)

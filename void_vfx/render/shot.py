@@ -67,7 +67,8 @@ class Shot:
 
     @classmethod
     def open(cls, spec, *, on_warning: Warn | None = None) -> Shot:
-        from void_vfx.media.colour import ColourTransform, guess_colourspace
+        from void_vfx.media.colour import ColourTransform
+        from void_vfx.media.colour_rules import config_for, resolve_spec_colour
         from void_vfx.media.image_io import read_header
         from void_vfx.media.sequences import find_sequence
 
@@ -75,17 +76,15 @@ class Shot:
         frames = plate.frames(tuple(spec.frame_range) if spec.frame_range else None)
         header = read_header(plate.path(frames[0]))
         try:
-            space = spec.colourspace
-            if not space:
-                guess = guess_colourspace(header)
-                space = guess.name
-                if not guess.read:  # a space the header names is information, not a warning
-                    (on_warning or _quiet)(
-                        f"{header.path} (frame {frames[0]}): the header names no colour space; "
-                        f"guessed {guess}; if that is wrong, give --colourspace NAME "
-                        '("colourspace" in a --spec file)'
-                    )
-            colour = ColourTransform(space, highlight=spec.highlight)
+            # The spec's name in the spec's config, else the plate's own rules (never a role).
+            config = config_for(getattr(spec, "ocio_config", "") or "")
+            decision = resolve_spec_colour(spec, header, config=config)
+            if decision.rule not in ("given", "attribute"):  # a deduction: said, with its rule
+                (on_warning or _quiet)(
+                    f"{header.path} (frame {frames[0]}): colour space {decision}; if that is "
+                    'wrong, give --colourspace NAME ("colourspace" in a --spec file)'
+                )
+            colour = ColourTransform(decision.name, config, highlight=spec.highlight)
         except ColourError as exc:
             raise ColourError(
                 f"{header.path} (frames {frames[0]}-{frames[-1]}): colourspace: {exc}"
