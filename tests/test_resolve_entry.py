@@ -75,7 +75,9 @@ def test_terminal_mode_as_a_take(shot, server, tmp_path, monkeypatch, capsys):
     assert timeline.GetTrackCount("video") == 2
     assert clip.GetTakesCount() == 2 and clip.GetSelectedTakeIndex() == 2
     take = clip.takes[1]
-    assert (take["startFrame"], take["endFrame"]) == (0, CLIP_FRAMES - 1)
+    # 20.3 reads endFrame exclusive (nakano000/Resolve_Script): the take plays the clip whole.
+    assert (take["startFrame"], take["endFrame"]) == (0, CLIP_FRAMES)
+    assert clip.GetDuration() == CLIP_FRAMES
     assert take["mediaPoolItem"].path.endswith("demo_plate_void_v001.%04d.exr")
     others = {k: v for k, v in timeline.snapshot().items() if k != clip.uid}
     assert others == {k: v for k, v in before.items() if k != clip.uid}

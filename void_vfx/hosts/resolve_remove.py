@@ -140,10 +140,11 @@ class RemoveSession:
 
     # -- stages ---------------------------------------------------------------------------------
     def _prepare(self) -> None:
+        self.version = app.check_version(self.resolve)
         self.project = app.current_project(self.resolve)
         self.timeline = app.current_timeline(self.project)
         self.item = original_of(self.timeline, app.find_clip(self.timeline, self.req.clip))
-        track = app.track_of(self.item)
+        track = app.track_of(self.item, self.timeline)
         src = read_source(self.item, self.timeline, track)
         self.src = src
         self.out_dir = self.req.out_dir or default_out_dir(str(self.project.GetName()))
@@ -257,7 +258,7 @@ class RemoveSession:
         assert src is not None
         self.placed = lay_back(
             self.project, self.timeline, self.item, src, self._job_state["paths"], self.job_id,
-            self.req.mode,
+            self.req.mode, self.version,
         )  # fmt: skip
         where = "as a new take" if self.placed.track == 0 else f"on V{self.placed.track}"
         self._tell("done", 1.0, f"job {self.job_id}: {self.placed.file_path} placed {where}")
