@@ -59,6 +59,35 @@ class RenderFailed(ResolveError):
     """Resolve's render queue did not produce the EXR frames."""
 
 
+def with_note(exc: ResolveError, note: str) -> ResolveError:
+    """The same error with ``note`` appended to its message."""
+    if isinstance(exc, ResolveCallFailed):
+        return ResolveCallFailed(exc.call, str(exc).split(": ", 1)[-1] + note)
+    return type(exc)(str(exc) + note)
+
+
+class Undo:
+    """What a lay-back made, so that a failure removes it all (newest first), never raising."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, Any]] = []
+
+    def add(self, what: str, fn: Any) -> None:
+        self.steps.append((what, fn))
+
+    def run(self) -> list[str]:
+        """Undo everything; return what could not be undone (for the message)."""
+        left = []
+        for what, fn in reversed(self.steps):
+            try:
+                if fn() is False:
+                    left.append(what)
+            except Exception:  # noqa: BLE001 - keep undoing the rest
+                left.append(what)
+        self.steps = []
+        return left
+
+
 def call(obj: Any, name: str, *args: Any, fix: str, allow_empty: bool = False) -> Any:
     """``obj.name(*args)``, raising :class:`ResolveCallFailed` with ``fix`` on False/None.
 

@@ -21,9 +21,11 @@ from typing import Any
 from void_vfx.hosts.resolve_app import (
     ResolveCallFailed,
     ResolveError,
+    Undo,
     call,
     has_call,
     track_of,
+    with_note,
 )
 from void_vfx.hosts.resolve_source import SourceRange
 
@@ -73,28 +75,6 @@ def end_readings(version: tuple) -> tuple[str, str]:
 
 def end_frame(first: int, duration: int, reading: str) -> int:
     return first + duration - (1 if reading == "inclusive" else 0)
-
-
-class Undo:
-    """What a lay-back made, so that a failure removes it all (newest first), never raising."""
-
-    def __init__(self) -> None:
-        self.steps: list[tuple[str, Any]] = []
-
-    def add(self, what: str, fn: Any) -> None:
-        self.steps.append((what, fn))
-
-    def run(self) -> list[str]:
-        """Undo everything; return what could not be undone (for the message)."""
-        left = []
-        for what, fn in reversed(self.steps):
-            try:
-                if fn() is False:
-                    left.append(what)
-            except Exception:  # noqa: BLE001 - keep undoing the rest
-                left.append(what)
-        self.steps = []
-        return left
 
 
 def void_bin(media_pool: Any, undo: Undo | None = None) -> Any:
@@ -176,7 +156,13 @@ def free_track(timeline: Any, above: int, start: int, end: int, undo: Undo) -> i
     if track != count + 1:
         raise ResolveCallFailed("AddTrack", f"video tracks went from {count} to {track}")
     if has_call(timeline, "DeleteTrack"):
-        undo.add(f"the new track V{track}", lambda: timeline.DeleteTrack("video", track))
+
+        def drop() -> bool:  # only while empty: a clip the user put there meanwhile stays
+            if timeline.GetItemListInTrack("video", track):
+                return False
+            return bool(timeline.DeleteTrack("video", track))
+
+        undo.add(f"the new track V{track}", drop)
     timeline.SetTrackName("video", track, BIN_NAME)
     return track
 
@@ -330,6 +316,7 @@ def lay_back(
             "run the job again over the clip's range"
         )
     media_pool = call(project, "GetMediaPool", fix="open the Media page once and retry")
+    _make_current(project, timeline)
     readings = end_readings(version)
     undo = Undo()
     try:
@@ -354,9 +341,21 @@ def lay_back(
     except BaseException as exc:
         left = undo.run()
         if left and isinstance(exc, ResolveError):
-            raise type(exc)(*_with_note(exc, "; could not remove " + ", ".join(left))) from None
+            raise with_note(exc, "; could not remove " + ", ".join(left)) from None
         raise
     return Placed(track, src.record_start, src.duration, path, media, item)
+
+
+def _make_current(project: Any, timeline: Any) -> None:
+    """AppendToTimeline places on the *current* timeline: the user may have opened another one
+    while the job ran, so the clip's timeline is made current again."""
+    current = project.GetCurrentTimeline()
+    if current is not None and current.GetUniqueId() == timeline.GetUniqueId():
+        return
+    call(
+        project, "SetCurrentTimeline", timeline,
+        fix=f"open timeline {timeline.GetName()!r} on the Edit page and run again",
+    )  # fmt: skip
 
 
 def _take_out(
@@ -375,12 +374,6 @@ def _take_out(
         return True
 
     undo.add(f"the earlier result on V{track} (put back)", put_back)
-
-
-def _with_note(exc: BaseException, note: str) -> tuple:
-    if isinstance(exc, ResolveCallFailed):
-        return (exc.call, str(exc).split(": ", 1)[-1] + note)
-    return (str(exc) + note,)
 
 
 def version_of(path: str) -> str:

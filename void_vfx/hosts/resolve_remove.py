@@ -92,6 +92,9 @@ class RemoveSession:
         self._worker: threading.Thread | None = None
         self._job_state: dict[str, Any] = {}
         self._cancel = threading.Event()
+        #: Warnings for the user that did not stop the run (e.g. a setting Resolve cannot put
+        #: back); shown with the final message.
+        self.notes: list[str] = []
 
     @property
     def finished(self) -> bool:
@@ -121,8 +124,10 @@ class RemoveSession:
         except Exception as exc:  # noqa: BLE001 - every failure is shown, not raised into Resolve
             self.error = exc
             if self._render is not None:
-                self._render.discard()
+                left = self._render.discard()
                 self._render = None
+                if left and isinstance(exc, app.ResolveError):
+                    exc = self.error = app.with_note(exc, "; " + "; ".join(left))
             self._tell("failed", 1.0, str(exc))
         return self.stage
 
@@ -173,6 +178,7 @@ class RemoveSession:
             self._tell("render", render.percent / 100.0, f"rendering to EXR {render.percent}%")
             return
         render.close()
+        self.notes += render.notes
         self.plate = render.frames()
         self._render = None
         self._start_job()
@@ -261,4 +267,5 @@ class RemoveSession:
             self.req.mode, self.version,
         )  # fmt: skip
         where = "as a new take" if self.placed.track == 0 else f"on V{self.placed.track}"
-        self._tell("done", 1.0, f"job {self.job_id}: {self.placed.file_path} placed {where}")
+        note = "".join(f"; note: {n}" for n in self.notes)
+        self._tell("done", 1.0, f"job {self.job_id}: {self.placed.file_path} placed {where}{note}")
