@@ -107,3 +107,28 @@ def test_matte_missing_frames_named_before_sending(shot, server, tmp_path):
         RemoveSession(resolve, req).run(poll_s=0.05)
     assert "frames 1003-1015" in str(info.value)
     assert timeline.GetTrackCount("video") == 2
+
+
+def test_nested_timeline_goes_through_the_render_path(shot, server, tmp_path):
+    """A nested timeline has no file of its own: rendered, numbered like the matte (1001-)."""
+    from fakes_resolve import FakeTimelineItem
+    from fakes_resolve.model import FakeMediaPoolItem
+
+    resolve, project, timeline, clip = edit(shot, version="19.1")
+    timeline.tracks[0].remove(clip)
+    nested = FakeMediaPoolItem(clip.media.path, 1001, 1016, "24", clip_type="Timeline")
+    timeline.place(1, FakeTimelineItem(nested, RECORD, CLIP_FRAMES, LEFT, name="nest"))
+    before = timeline.snapshot()
+    placed = RemoveSession(resolve, request(shot, server, tmp_path / "out")).run(poll_s=0.02)
+    (render_dir,) = (tmp_path / "out" / "render").iterdir()
+    assert sorted(p.name for p in render_dir.iterdir())[0] == "nest.1001.exr"
+    new = timeline.tracks[2][0]
+    assert placed.track == 3 and (new.GetStart(), new.GetDuration()) == (RECORD, CLIP_FRAMES)
+    assert {k: v for k, v in timeline.snapshot().items() if k != new.uid} == before
+
+
+def test_95_percent_speed_change_is_refused_counting_right(shot, server, tmp_path):
+    resolve, project, timeline, clip = edit(shot, speed=0.95)  # 13 frames play round(12.35)
+    with pytest.raises(Exception, match=r"retime \(12 source frames play over 13\)"):
+        RemoveSession(resolve, request(shot, server, tmp_path / "out")).run(poll_s=0.05)
+    assert not (tmp_path / "out").exists()

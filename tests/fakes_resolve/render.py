@@ -62,6 +62,7 @@ class RenderQueue:
         #: collects "Nested: target_render_directory/**/*.<ext>"); "" writes flat.
         self.subfolder = ""
         self.presets: dict[str, dict] = {}
+        self.jobs_seen: dict[str, dict] = {}
         self.jobs: dict[str, dict] = {}
         self.fail_next = ""
         self._thread: threading.Thread | None = None
@@ -137,6 +138,7 @@ class RenderQueue:
         if not s["SelectAllFrames"] and not s["MarkIn"] <= s["MarkOut"]:
             return ""
         job = new_id()
+        self.jobs_seen[job] = copy.deepcopy(s)  # for tests: the settings each job was given
         self.jobs[job] = {"settings": copy.deepcopy(s), "format": self.fake_format,
                           "mode": self.fake_mode, "timeline": timeline, "status": "Ready",
                           "percent": 0}  # fmt: skip

@@ -51,13 +51,14 @@ def default_out_dir(project_name: str) -> str:
     return os.path.join(os.path.expanduser("~"), "void-vfx", "resolve", safe)
 
 
-def matte_first(pattern: str, duration: int, source_first: int) -> int:
+def matte_first(pattern: str, duration: int, source_first: int, has_files: bool = True) -> int:
     """Frame numbers a rendered plate takes: the matte's own when it holds exactly the clip's
-    frames (rendered out of Resolve for this clip), else the clip's source frames."""
+    frames (rendered out of Resolve for this clip) or the clip has no files of its own (a title,
+    a compound, multicam or nested clip), else the clip's source frames."""
     from void_vfx.media.sequences import find_sequence
 
     scan = find_sequence(pattern).scan()
-    if len(scan.frames) == duration:
+    if scan.frames and (len(scan.frames) == duration or not has_files):
         return scan.frames[0]
     return source_first
 
@@ -164,7 +165,9 @@ class RemoveSession:
             )
             self._start_job()
             return
-        self.first = matte_first(self.req.matte, src.duration, src.source_first)
+        self.first = matte_first(
+            self.req.matte, src.duration, src.source_first, bool(src.file_path)
+        )
         name = re.sub(r"[^A-Za-z0-9_-]+", "_", os.path.splitext(src.name)[0]) or "clip"
         target = os.path.join(self.out_dir, "render", f"{name}_{os.urandom(4).hex()}")
         self._render = ClipRender(self.project, self.timeline, src, target, name, self.first)
