@@ -13,12 +13,13 @@ pytest_plugins = ["resolve_fixtures"]
 SCRIPT = Path(__file__).resolve().parents[1] / "hosts" / "resolve" / "VOID Remove Object.py"
 
 
-def _fill(window, shot, server) -> bool:
+def _fill(window, shot, server, out: str = "") -> bool:
     items = window.GetItems()
     items["Matte"].Text = shot.primary
     items["Channel"].Text = "A"
     items["Prompt"].Text = "a tiled floor"
     items["Server"].Text = f"127.0.0.1:{server.port}"
+    items["Out"].Text = out
     return True
 
 
@@ -93,3 +94,15 @@ def test_terminal_mode_without_resolve_says_why(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "cannot import DaVinciResolveScript" in err and "Studio" in err
     assert str(tmp_path / "nowhere" / "Modules") in err
+
+
+def test_dialog_takes_a_results_folder(tmp_path):
+    """A shared project's results go where the artist says (~ is the artist's home)."""
+    from void_vfx.hosts.resolve_ui import Dialog
+
+    fu, bmd = FakeFusion(), FakeBmd()
+    dialog = Dialog(None, fu.UIManager, bmd.UIDispatcher(fu.UIManager))
+    dialog.items["Matte"].Text = "roto.####.exr"
+    assert dialog.request().out_dir == ""  # blank: ~/void-vfx/resolve/<project>
+    dialog.items["Out"].Text = " ~/shows/sh010/void "
+    assert dialog.request().out_dir == str(tmp_path / "home" / "shows" / "sh010" / "void")

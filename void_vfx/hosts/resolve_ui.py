@@ -9,6 +9,7 @@ the server once the job is sent. Standard library only (UIManager comes from Res
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from void_vfx.hosts.resolve_app import ResolveUnavailable, get_resolve
@@ -47,7 +48,7 @@ class Dialog:
         ui_ = ui
         row = ui_.HGroup
         self.window = dispatcher.AddWindow(
-            {"ID": WINDOW_ID, "WindowTitle": "VOID Remove Object", "Geometry": [200, 200, 560, 330]},
+            {"ID": WINDOW_ID, "WindowTitle": "VOID Remove Object", "Geometry": [200, 200, 560, 360]},
             ui_.VGroup([
                 row([ui_.Label({"Text": "Object matte"}),
                      ui_.LineEdit({"ID": "Matte", "PlaceholderText": "/shots/sh010/roto.####.exr"})]),
@@ -58,6 +59,8 @@ class Dialog:
                      ui_.LineEdit({"ID": "Prompt", "PlaceholderText": "what the shot shows"})]),
                 row([ui_.Label({"Text": "Server"}), ui_.LineEdit({"ID": "Server", "Text": "127.0.0.1"})]),
                 row([ui_.Label({"Text": "Result"}), ui_.ComboBox({"ID": "Mode"})]),
+                row([ui_.Label({"Text": "Results folder"}),
+                     ui_.LineEdit({"ID": "Out", "PlaceholderText": "~/void-vfx/resolve/<project>"})]),
                 ui_.CheckBox({"ID": "Render", "Text": "Render the clip to EXR", "Checked": False}),
                 row([ui_.Button({"ID": "Send", "Text": "Send"}),
                      ui_.Button({"ID": "Cancel", "Text": "Cancel"})]),
@@ -83,6 +86,7 @@ class Dialog:
             prompt=self.items["Prompt"].Text.strip(),
             render=bool(self.items["Render"].Checked),
             mode=str(self.items["Mode"].CurrentText),
+            out_dir=os.path.expanduser(self.items["Out"].Text.strip()),
             host=host,
             port=int(port) if port.isdigit() else 0,
         )
