@@ -91,7 +91,7 @@ def test_false_and_dead_items_become_named_errors(tmp_path):
     # V2 is occupied at 95-104: Resolve hands back an item whose getters answer None; both
     # readings of endFrame are tried, and nothing is left behind.
     with pytest.raises(
-        ResolveCallFailed, match=r"placed 0 clips then 0 clips. Free record frames 95-104 on V2"
+        ResolveCallFailed, match=r"placed 0 clips then 0 clips; free record frames 95-104 on V2"
     ):
         place(project.media_pool, timeline, media, 0, 10, 2, 95, ("exclusive", "inclusive"))
     assert len(timeline.tracks[1]) == 1

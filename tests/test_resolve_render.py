@@ -176,6 +176,6 @@ def test_a_failing_step_puts_back_every_other(shot, tmp_path, monkeypatch):
     left = render.close()
     assert [n.split(" (")[0] for n in left] == [
         "could not put back the Deliver page's settings",
-        f"could not put back render preset {left[1].split('preset ')[1].split(' ')[0]}",
+        f"could not delete render preset {left[1].split('preset ')[1].split(' ')[0]}",
     ]
     assert queue.state()[:2] == deliver[:2] and timeline.enabled == enabled

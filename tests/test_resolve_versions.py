@@ -94,7 +94,7 @@ def test_failed_lay_back_leaves_nothing_behind(shot, results):
         lay_back(project, timeline, clip, src, results, "job1", "new-track", (21, 0, 4))
     text = str(info.value)
     assert "\n" not in text and "13 frames asked at record frame 86410 on V3" in text
-    assert "Free record frames 86410-86422 on V3" in text
+    assert "V3 was added for it and is removed again" in text
     # The user's clip and its track stay; nothing of the lay-back is left: no clip, no bin.
     assert [i.name for i in timeline.tracks[2]] == ["user"]
     assert {k: v for k, v in timeline.snapshot().items() if v[1] != "user"} == before
@@ -200,3 +200,19 @@ def test_titles_and_nested_clips_have_no_files(shot):
     for item, track in ((title, 2), (inner, 1)):
         src = read_source(item, timeline, track)
         assert src.file_path == "" and not src.is_sequence and src.duration == item.duration
+
+
+def test_a_refused_take_leaves_the_clip_as_it_was(shot, results):
+    resolve, project, timeline, clip = edit(shot, version="21.0")
+    before = timeline.snapshot()
+    src = read_source(clip, timeline, 1)
+    add_take = clip.AddTake
+    clip.AddTake = lambda media, s, e: add_take(media, s, e - 2)  # a Resolve making it short
+    with pytest.raises(app.ResolveCallFailed) as info:
+        lay_back(project, timeline, clip, src, results, "job1", "take", (21, 0, 4))
+    assert "clip 'plate' needs a 13-frame take; Resolve made 11 frames then 10 frames" in str(
+        info.value
+    )
+    # No take selector left, no imported clip, no VOID bin: the edit is as it was.
+    assert timeline.snapshot() == before and clip.GetTakesCount() == 0
+    assert project.media_pool.all_items() == [clip.media] and not project.media_pool.root.subfolders

@@ -241,6 +241,15 @@ class FakeTimelineItem(ResolveObject):
             self.selected_take -= 1
         return True
 
+    def FinalizeTake(self) -> bool:
+        """BMD-18.0.4: "Finalizes take selection": the selected take becomes the item."""
+        if not self.takes:
+            return False
+        take = self.takes[self.selected_take - 1]
+        self.media, self.left = take["mediaPoolItem"], take["startFrame"]
+        self.takes, self.selected_take = [], 0
+        return True
+
     def GetTakesCount(self) -> int:
         return len(self.takes)
 

@@ -84,7 +84,7 @@ def void_bin(media_pool: Any, undo: Undo | None = None) -> Any:
             return folder
     folder = call(media_pool, "AddSubFolder", root, BIN_NAME, fix="check the project is writable")
     if undo is not None and has_call(media_pool, "DeleteFolders"):
-        undo.add(f"the {BIN_NAME} bin", lambda: media_pool.DeleteFolders([folder]))
+        undo.add(f"remove the {BIN_NAME} bin", lambda: media_pool.DeleteFolders([folder]))
     return folder
 
 
@@ -103,7 +103,7 @@ def import_result(media_pool: Any, pattern: str, first: int, last: int, undo: Un
     finally:
         if previous is not None:
             media_pool.SetCurrentFolder(previous)
-    undo.add(f"the imported clips of {pattern}", lambda: media_pool.DeleteClips(list(items)))
+    undo.add(f"remove the imported clips of {pattern}", lambda: media_pool.DeleteClips(list(items)))
     if len(items) != 1:
         raise ResolveError(
             f"importing {pattern} made {len(items)} clips, expected one: turn off "
@@ -145,12 +145,13 @@ def original_of(timeline: Any, item: Any) -> Any:
     )
 
 
-def free_track(timeline: Any, above: int, start: int, end: int, undo: Undo) -> int:
-    """The first video track above ``above`` free over [start, end); a new one when none is."""
+def free_track(timeline: Any, above: int, start: int, end: int, undo: Undo) -> tuple[int, bool]:
+    """(track, made): the first video track above ``above`` free over [start, end), else a new
+    one (``made`` True)."""
     count = int(call(timeline, "GetTrackCount", "video", fix="open the timeline again"))
     for track in range(above + 1, count + 1):
         if not occupied(timeline, track, start, end):
-            return track
+            return track, False
     call(timeline, "AddTrack", "video", fix="unlock the timeline to let a track be added")
     track = int(timeline.GetTrackCount("video"))
     if track != count + 1:
@@ -162,9 +163,9 @@ def free_track(timeline: Any, above: int, start: int, end: int, undo: Undo) -> i
                 return False
             return bool(timeline.DeleteTrack("video", track))
 
-        undo.add(f"the new track V{track}", drop)
+        undo.add(f"remove the new track V{track}", drop)
     timeline.SetTrackName("video", track, BIN_NAME)
-    return track
+    return track, True
 
 
 def earlier_result(timeline: Any, src: SourceRange) -> tuple[int, Any] | None:
@@ -200,14 +201,18 @@ def _new_items(timeline: Any, before: set) -> list[tuple[int, Any]]:
 
 def place(
     media_pool: Any, timeline: Any, media: Any, first: int, duration: int, track: int,
-    record: int, readings: tuple[str, ...],
+    record: int, readings: tuple[str, ...], fix: str = "",
 ) -> tuple[Any, str]:  # fmt: skip
     """Append media frames ``first``.. (``duration`` of them) at ``record`` on ``track``.
 
     Each reading of ``endFrame`` in turn: what Resolve placed is read back (start, duration,
     left offset, track); anything a wrong attempt placed is deleted before the next. Returns
-    (item, the reading that worked); raises with what each attempt placed.
+    (item, the reading that worked); raises with what each attempt placed, and ``fix``.
+    ``GetLeftOffset`` is the check of the source side: it reads back exactly the ``startFrame``
+    sent, where ``GetSourceStartFrame`` may be one off (samuelgursky/davinci-resolve-mcp
+    api-limitations.md, "TimelineItem.GetSourceStartFrame").
     """
+    fix = fix or f"free record frames {record}-{record + duration - 1} on V{track} and run again"
     seen = []
     for reading in readings:
         before = _video_ids(timeline)
@@ -239,7 +244,7 @@ def place(
         "AppendToTimeline",
         f"{duration} frames asked at record frame {record} on V{track}; Resolve placed "
         + " then ".join(seen)
-        + f". Free record frames {record}-{record + duration - 1} on V{track} and run again",
+        + f"; {fix}",
     )
 
 
@@ -268,6 +273,12 @@ def add_take(original: Any, media: Any, duration: int, readings: tuple[str, ...]
         seen.append(f"{got} frames")
         original.SelectTakeByIndex(chosen0 or 1)
         original.DeleteTakeByIndex(index)
+    if (
+        not count0
+        and int(original.GetTakesCount() or 0) == 1
+        and has_call(original, "FinalizeTake")
+    ):
+        original.FinalizeTake()  # the take selector was ours: fold it back into the clip
     raise ResolveCallFailed(
         "AddTake",
         f"clip {name!r} needs a {duration}-frame take; Resolve made "
@@ -331,17 +342,23 @@ def lay_back(
             if found is not None:
                 track, old = found
                 _take_out(media_pool, timeline, track, old, readings, undo)
+        fix = ""
         if not track:
-            track = free_track(timeline, src.track, src.record_start, src.record_end, undo)
+            track, made = free_track(timeline, src.track, src.record_start, src.record_end, undo)
+            if made:
+                fix = (
+                    f"V{track} was added for it and is removed again; check that no clip was "
+                    "dropped there meanwhile and no track is locked, and run again"
+                )
         item, _ = place(
-            media_pool, timeline, media, 0, src.duration, track, src.record_start, readings
+            media_pool, timeline, media, 0, src.duration, track, src.record_start, readings, fix
         )
-        undo.add("the new clip", lambda: timeline.DeleteClips([item], False))
+        undo.add("remove the new clip", lambda: timeline.DeleteClips([item], False))
         tag(item, job_id)
     except BaseException as exc:
         left = undo.run()
         if left and isinstance(exc, ResolveError):
-            raise with_note(exc, "; could not remove " + ", ".join(left)) from None
+            raise with_note(exc, "; could not " + ", ".join(left)) from None
         raise
     return Placed(track, src.record_start, src.duration, path, media, item)
 
@@ -373,7 +390,7 @@ def _take_out(
         tag(item, old_job)
         return True
 
-    undo.add(f"the earlier result on V{track} (put back)", put_back)
+    undo.add(f"put back the earlier result on V{track}", put_back)
 
 
 def version_of(path: str) -> str:

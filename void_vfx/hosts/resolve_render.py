@@ -96,7 +96,7 @@ class ClipRender:
             self._pin()
             self.job_id = call(p, "AddRenderJob", fix="check the Deliver page's render queue")
             job = self.job_id
-            self._undo.add(f"render job {job}", lambda: p.DeleteRenderJob(job))
+            self._undo.add(f"delete render job {job}", lambda: p.DeleteRenderJob(job))
             call(p, "StartRendering", [job], False, fix="see the Deliver page's queue")
         except Exception as exc:  # noqa: BLE001 - every failure is put back and reported
             left = self.close()
@@ -113,16 +113,16 @@ class ClipRender:
         mode = p.GetCurrentRenderMode()
         # Registered in this order, undone in the reverse: the preset's settings come back
         # first, then format, codec and mode explicitly.
-        undo.add("the render format and codec",
+        undo.add("put back the render format and codec",
                  lambda: p.SetCurrentRenderFormatAndCodec(fmt["format"], fmt["codec"]))  # fmt: skip
         if mode is not None:
-            undo.add("the render mode", lambda: p.SetCurrentRenderMode(mode))
+            undo.add("put back the render mode", lambda: p.SetCurrentRenderMode(mode))
         if has_call(p, "DeleteRenderPreset"):
             preset = "void-vfx-restore-" + secrets.token_hex(4)
             call(p, "SaveAsNewRenderPreset", preset, fix="check the project is not read-only")
-            undo.add(f"render preset {preset} (delete it on the Deliver page)",
+            undo.add(f"delete render preset {preset} (delete it on the Deliver page)",
                      lambda: p.DeleteRenderPreset(preset))  # fmt: skip
-            undo.add("the Deliver page's settings", lambda: p.LoadRenderPreset(preset))
+            undo.add("put back the Deliver page's settings", lambda: p.LoadRenderPreset(preset))
         else:
             self.notes.append(
                 "this Resolve cannot delete a render preset, so the Deliver page's range, "
@@ -134,7 +134,7 @@ class ClipRender:
             was = tl.GetIsTrackEnabled("video", track)
             if was is None or bool(was) == want:
                 continue
-            undo.add(f"track V{track} {'enabled' if was else 'disabled'}",
+            undo.add(f"put back track V{track} {'enabled' if was else 'disabled'}",
                      lambda t=track, w=bool(was): tl.SetTrackEnable("video", t, w))  # fmt: skip
             call(tl, "SetTrackEnable", "video", track, want, fix="unlock the video tracks")
         exr, codec = choose_exr(p)
@@ -218,7 +218,7 @@ class ClipRender:
         except Exception:  # noqa: BLE001 - the rest must still be put back
             pass
         self.job_id = ""
-        left = [f"could not put back {what}" for what in self._undo.run()]
+        left = [f"could not {what}" for what in self._undo.run()]
         self.notes += left
         return left
 
