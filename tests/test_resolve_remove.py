@@ -105,7 +105,8 @@ def test_matte_missing_frames_named_before_sending(shot, server, tmp_path):
     req = request(shot, server, tmp_path / "out", matte=str(matte / "m.####.exr"))
     with pytest.raises(Exception, match=r"object matte: .*missing frames 1011-1015") as info:
         RemoveSession(resolve, req).run(poll_s=0.05)
-    assert "frames 1003-1015" in str(info.value)
+    # The EXR path sends the clip's files: the advice is to number the matte like them.
+    assert "frames 1003-1015: number the matte like the clip's files" in str(info.value)
     assert timeline.GetTrackCount("video") == 2
 
 

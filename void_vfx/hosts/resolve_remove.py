@@ -63,17 +63,27 @@ def matte_first(pattern: str, duration: int, source_first: int, has_files: bool 
     return source_first
 
 
-def check_matte(role: str, pattern: str, first: int, last: int) -> None:
-    """The matte must hold every frame of the job; say which are missing before sending."""
+def check_matte(role: str, pattern: str, first: int, last: int, rendered: bool = False) -> None:
+    """The matte must hold every frame of the job; say which are missing before sending.
+
+    On the EXR path the plate's frames are the clip's source frames, so the matte must be
+    numbered like the clip's files; on the render path a matte of exactly the clip's frames
+    (rendered out of Resolve for this clip) is numbered as it is.
+    """
     from void_vfx.errors import SequenceError
     from void_vfx.media.sequences import find_sequence
 
     try:
         find_sequence(pattern).frames((first, last))
     except SequenceError as exc:
+        how = (
+            f"render it for this clip alone ({last - first + 1} frames) or number it like the "
+            "clip's source frames"
+            if rendered
+            else "number the matte like the clip's files (its source frames)"
+        )
         raise app.ResolveError(
-            f"{role} matte: {exc}. The job needs frames {first}-{last}: number the matte like "
-            "the clip's files, or render it for this clip alone"
+            f"{role} matte: {exc}. The job needs frames {first}-{last}: {how}"
         ) from None
 
 
@@ -192,7 +202,8 @@ class RemoveSession:
         src = self.src
         assert src is not None
         first, last = self.first, self.first + src.duration - 1
-        check_matte("object", self.req.matte, first, last)
+        rendered = self.plate != self.src.pattern
+        check_matte("object", self.req.matte, first, last, rendered)
         spec = JobSpec(
             plate=self.plate,
             primary=MatteSource(self.req.matte, self.req.matte_channel),
@@ -202,7 +213,7 @@ class RemoveSession:
             engine=self.req.engine,
         )
         if self.req.affected:
-            check_matte("affected", self.req.affected, first, last)
+            check_matte("affected", self.req.affected, first, last, rendered)
             spec.affected = MatteSource(self.req.affected, self.req.affected_channel)
         if self.req.window_min:
             spec.window.min_length = self.req.window_min
