@@ -106,3 +106,6 @@ def test_dialog_takes_a_results_folder(tmp_path):
     assert dialog.request().out_dir == ""  # blank: ~/void-vfx/resolve/<project>
     dialog.items["Out"].Text = " ~/shows/sh010/void "
     assert dialog.request().out_dir == str(tmp_path / "home" / "shows" / "sh010" / "void")
+    assert dialog.request().handles == 0
+    dialog.items["Handles"].Text = "8"
+    assert dialog.request().handles == 8

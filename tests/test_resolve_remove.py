@@ -133,3 +133,33 @@ def test_95_percent_speed_change_is_refused_counting_right(shot, server, tmp_pat
     with pytest.raises(Exception, match=r"retime \(12 source frames play over 13\)"):
         RemoveSession(resolve, request(shot, server, tmp_path / "out")).run(poll_s=0.05)
     assert not (tmp_path / "out").exists()
+
+
+def test_handles_where_media_and_matte_have_them(shot, server, tmp_path):
+    """The clip shows 1003-1015 of 1001-1016: 4 handles asked, 2 before and 1 after exist."""
+    resolve, project, timeline, clip = edit(shot, version="19.1")  # inclusive endFrame
+    req = request(shot, server, tmp_path / "out", handles=4)
+    placed = RemoveSession(resolve, req).run(poll_s=0.05)
+    folder = tmp_path / "out" / "demo_plate_void_v001"
+    assert _exr_frames(folder) == list(range(1001, 1017))
+    new = timeline.tracks[2][0]
+    # Placed showing the clip's frames; the handles stay in the media for trimming.
+    assert (new.GetStart(), new.GetDuration(), new.GetLeftOffset()) == (RECORD, 13, 2)
+    assert (new.media.first, new.media.last, placed.track) == (1001, 1016, 3)
+
+
+def test_no_handles_past_the_matte(shot, tmp_path):
+    import shutil
+
+    from void_vfx.hosts.resolve_remove import handles
+    from void_vfx.hosts.resolve_source import read_source
+
+    resolve, project, timeline, clip = edit(shot)
+    src = read_source(clip, timeline, 1)
+    assert handles(src, shot.primary, 8) == (2, 1)  # the media ends there
+    matte = tmp_path / "m"
+    matte.mkdir()
+    for f in range(1002, 1016):  # one frame before the clip, none after
+        shutil.copy(shot.primary.replace("####", str(f)), matte / f"m.{f}.exr")
+    assert handles(src, str(matte / "m.####.exr"), 8) == (1, 0)
+    assert handles(src, shot.primary, 0) == (0, 0)

@@ -40,6 +40,16 @@ def results(shot, tmp_path_factory) -> list[str]:
     return out
 
 
+@pytest.fixture(scope="module")
+def results_with_handles(shot, tmp_path_factory) -> list[str]:
+    """A result of the clip with 2 handles before and 1 after: 1001-1016."""
+    folder = tmp_path_factory.mktemp("handles") / "demo_plate_void_v001"
+    folder.mkdir()
+    for f in range(1001, 1017):
+        os.link(shot.plate.replace("####", str(f)), folder / f"demo_plate_void_v001.{f}.exr")
+    return sorted(str(p) for p in folder.iterdir())
+
+
 def _lay(shot, results, version, end_frame=None, mode="new-track", **kwargs):
     resolve, project, timeline, clip = edit(shot, version=version, end_frame=end_frame)
     before = timeline.snapshot()
@@ -216,3 +226,12 @@ def test_a_refused_take_leaves_the_clip_as_it_was(shot, results):
     # No take selector left, no imported clip, no VOID bin: the edit is as it was.
     assert timeline.snapshot() == before and clip.GetTakesCount() == 0
     assert project.media_pool.all_items() == [clip.media] and not project.media_pool.root.subfolders
+
+
+@pytest.mark.parametrize(("version", "take"), [("19.1", (2, 14)), ("21.0", (2, 15))])
+def test_take_with_handles_shows_the_clip(shot, results_with_handles, version, take):
+    project, timeline, clip, before, placed = _lay(
+        shot, results_with_handles, version, None, "take", head=2, tail=1
+    )
+    got = clip.GetTakeByIndex(2)
+    assert (got["startFrame"], got["endFrame"]) == take and clip.GetDuration() == 13

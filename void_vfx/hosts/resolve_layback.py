@@ -248,7 +248,9 @@ def place(
     )
 
 
-def add_take(original: Any, media: Any, duration: int, readings: tuple[str, ...]) -> int:
+def add_take(
+    original: Any, media: Any, duration: int, readings: tuple[str, ...], first: int = 0
+) -> int:
     """Add the result as a take of ``original``, select it and check it plays whole.
 
     The take's length shows as the item's once selected; a wrong one is deleted and the user's
@@ -259,7 +261,7 @@ def add_take(original: Any, media: Any, duration: int, readings: tuple[str, ...]
     chosen0 = int(original.GetSelectedTakeIndex() or 0) if count0 else 0
     seen = []
     for reading in readings:
-        if not original.AddTake(media, 0, end_frame(0, duration, reading)):
+        if not original.AddTake(media, first, end_frame(first, duration, reading)):
             seen.append("refused")
             continue
         index = int(original.GetTakesCount() or 0)
@@ -312,19 +314,22 @@ def lay_back(
     job_id: str,
     mode: str = "new-track",
     version: tuple = (),
+    head: int = 0,
+    tail: int = 0,
 ) -> Placed:
     """Import the result and put it on the timeline as ``mode`` says (see MODES).
 
-    On failure everything this call made is removed (and a replaced result put back) before the
-    error is raised.
+    A result with ``head``/``tail`` handle frames is placed showing the clip's frames (its left
+    offset is ``head``), the handles kept for trimming. On failure everything this call made is
+    removed (and a replaced result put back) before the error is raised.
     """
     if mode not in MODES:
         raise ResolveError(f"lay-back mode {mode!r}: use one of {', '.join(MODES)}")
     pattern, first, last = result_sequence(result_paths)
-    if last - first + 1 != src.duration:
+    if last - first + 1 != head + src.duration + tail:
         raise ResolveError(
-            f"{pattern}: {last - first + 1} frames for a {src.duration}-frame clip; "
-            "run the job again over the clip's range"
+            f"{pattern}: {last - first + 1} frames for a {src.duration}-frame clip with "
+            f"{head}+{tail} handles; run the job again over the clip's range"
         )
     media_pool = call(project, "GetMediaPool", fix="open the Media page once and retry")
     _make_current(project, timeline)
@@ -334,7 +339,7 @@ def lay_back(
         media = import_result(media_pool, pattern, first, last, undo)
         path = str(media.GetClipProperty("File Path") or pattern)
         if mode == "take":
-            add_take(original, media, src.duration, readings)
+            add_take(original, media, src.duration, readings, head)
             return Placed(0, src.record_start, src.duration, path, media, original)
         track = 0
         if mode == "replace":
@@ -351,8 +356,9 @@ def lay_back(
                     "dropped there meanwhile and no track is locked, and run again"
                 )
         item, _ = place(
-            media_pool, timeline, media, 0, src.duration, track, src.record_start, readings, fix
-        )
+            media_pool, timeline, media, head, src.duration, track, src.record_start, readings,
+            fix,
+        )  # fmt: skip
         undo.add("remove the new clip", lambda: timeline.DeleteClips([item], False))
         tag(item, job_id)
     except BaseException as exc:

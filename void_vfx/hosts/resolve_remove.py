@@ -43,6 +43,7 @@ class RemoveRequest:
     engine: str = "void"
     files_mode: str = "auto"
     window_min: int = 0
+    handles: int = 0
 
 
 def default_out_dir(project_name: str) -> str:
@@ -87,6 +88,34 @@ def check_matte(role: str, pattern: str, first: int, last: int, rendered: bool =
         ) from None
 
 
+def handles(src: SourceRange, matte: str, wanted: int) -> tuple[int, int]:
+    """(head, tail): up to ``wanted`` frames before and after the clip that both the media and
+    the matte hold (a matte drawn over the clip alone gives none)."""
+    from void_vfx.errors import SequenceError
+    from void_vfx.media.sequences import find_sequence
+
+    if wanted <= 0:
+        return 0, 0
+    try:
+        have = set(find_sequence(matte).scan().frames)
+    except SequenceError:
+        return 0, 0
+    head = tail = 0
+    while (
+        head < wanted
+        and src.source_first - head - 1 >= src.media_first
+        and (src.source_first - head - 1 in have)
+    ):
+        head += 1
+    while (
+        tail < wanted
+        and src.source_last + tail + 1 <= src.media_last
+        and (src.source_last + tail + 1 in have)
+    ):
+        tail += 1
+    return head, tail
+
+
 class RemoveSession:
     """Drive one removal. ``progress(stage, fraction, message)`` is told of every change."""
 
@@ -103,6 +132,8 @@ class RemoveSession:
         self._worker: threading.Thread | None = None
         self._job_state: dict[str, Any] = {}
         self._cancel = threading.Event()
+        #: Handle frames sent before and after the clip (EXR path, where the files have them).
+        self.head = self.tail = 0
         #: Warnings for the user that did not stop the run (e.g. a setting Resolve cannot put
         #: back); shown with the final message.
         self.notes: list[str] = []
@@ -169,12 +200,15 @@ class RemoveSession:
             why = refusal(self.item, src, timeline_fps)
             if why:
                 raise app.ClipRefused(why)
-            self.plate, self.first = src.pattern, src.source_first
-            self._tell(
-                "prepare", 1.0, f"sending {src.pattern} {src.source_first}-{src.source_last}"
-            )
+            self.head, self.tail = handles(src, self.req.matte, self.req.handles)
+            self.plate, self.first = src.pattern, src.source_first - self.head
+            last = src.source_last + self.tail
+            extra = f" (handles {self.head}+{self.tail})" if self.head or self.tail else ""
+            self._tell("prepare", 1.0, f"sending {src.pattern} {self.first}-{last}{extra}")
             self._start_job()
             return
+        if self.req.handles:
+            self.notes.append("handles are sent on the EXR path only; the render has none")
         self.first = matte_first(
             self.req.matte, src.duration, src.source_first, bool(src.file_path)
         )
@@ -201,7 +235,7 @@ class RemoveSession:
 
         src = self.src
         assert src is not None
-        first, last = self.first, self.first + src.duration - 1
+        first, last = self.first, self.first + self.head + src.duration + self.tail - 1
         rendered = self.plate != self.src.pattern
         check_matte("object", self.req.matte, first, last, rendered)
         spec = JobSpec(
@@ -278,7 +312,7 @@ class RemoveSession:
         assert src is not None
         self.placed = lay_back(
             self.project, self.timeline, self.item, src, self._job_state["paths"], self.job_id,
-            self.req.mode, self.version,
+            self.req.mode, self.version, self.head, self.tail,
         )  # fmt: skip
         where = "as a new take" if self.placed.track == 0 else f"on V{self.placed.track}"
         note = "".join(f"; note: {n}" for n in self.notes)

@@ -48,7 +48,7 @@ class Dialog:
         ui_ = ui
         row = ui_.HGroup
         self.window = dispatcher.AddWindow(
-            {"ID": WINDOW_ID, "WindowTitle": "VOID Remove Object", "Geometry": [200, 200, 560, 360]},
+            {"ID": WINDOW_ID, "WindowTitle": "VOID Remove Object", "Geometry": [200, 200, 560, 390]},
             ui_.VGroup([
                 row([ui_.Label({"Text": "Object matte"}),
                      ui_.LineEdit({"ID": "Matte", "PlaceholderText": "/shots/sh010/roto.####.exr"})]),
@@ -59,6 +59,7 @@ class Dialog:
                      ui_.LineEdit({"ID": "Prompt", "PlaceholderText": "what the shot shows"})]),
                 row([ui_.Label({"Text": "Server"}), ui_.LineEdit({"ID": "Server", "Text": "127.0.0.1"})]),
                 row([ui_.Label({"Text": "Result"}), ui_.ComboBox({"ID": "Mode"})]),
+                row([ui_.Label({"Text": "Handles"}), ui_.LineEdit({"ID": "Handles", "Text": "0"})]),
                 row([ui_.Label({"Text": "Results folder"}),
                      ui_.LineEdit({"ID": "Out", "PlaceholderText": "~/void-vfx/resolve/<project>"})]),
                 ui_.CheckBox({"ID": "Render", "Text": "Render the clip to EXR", "Checked": False}),
@@ -79,6 +80,7 @@ class Dialog:
     def request(self) -> RemoveRequest:
         server = self.items["Server"].Text.strip() or "127.0.0.1"
         host, _, port = server.partition(":")
+        handles = self.items["Handles"].Text.strip()
         return RemoveRequest(
             matte=self.items["Matte"].Text.strip(),
             matte_channel=self.items["Channel"].Text.strip() or "a",
@@ -87,6 +89,7 @@ class Dialog:
             render=bool(self.items["Render"].Checked),
             mode=str(self.items["Mode"].CurrentText),
             out_dir=os.path.expanduser(self.items["Out"].Text.strip()),
+            handles=int(handles) if handles.isdigit() else 0,
             host=host,
             port=int(port) if port.isdigit() else 0,
         )
