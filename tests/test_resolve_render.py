@@ -9,7 +9,7 @@ import pytest
 from fakes_resolve import FakeTimelineItem
 from resolve_setup import CLIP_FRAMES, LEFT, RECORD, edit, request
 
-from void_vfx.hosts.resolve_app import RenderFailed
+from void_vfx.hosts.resolve_app import RenderFailed, ResolveError
 from void_vfx.hosts.resolve_remove import RemoveSession
 
 pytest_plugins = ["resolve_fixtures"]
@@ -179,3 +179,25 @@ def test_a_failing_step_puts_back_every_other(shot, tmp_path, monkeypatch):
         f"could not delete render preset {left[1].split('preset ')[1].split(' ')[0]}",
     ]
     assert queue.state()[:2] == deliver[:2] and timeline.enabled == enabled
+
+
+def test_an_exception_from_resolve_ends_in_one_line_with_the_project_put_back(
+    shot, server, tmp_path
+):
+    resolve, project, timeline, clip = edit(shot, version="21.0")
+    queue = project.render
+    deliver, enabled = queue.state(), list(timeline.enabled)
+
+    def broken(job):
+        raise RuntimeError("lost connection to Resolve")
+
+    queue.GetRenderJobStatus = broken
+    session = RemoveSession(resolve, request(shot, server, tmp_path / "out", render=True))
+    with pytest.raises(Exception) as info:
+        session.run(poll_s=0.02)
+    text = str(info.value)
+    assert isinstance(info.value, ResolveError) and "\n" not in text
+    assert text.startswith("unexpected RuntimeError from Resolve: lost connection to Resolve")
+    assert queue.state() == deliver and timeline.enabled == enabled
+    assert queue.GetRenderPresetList() == [] and timeline.GetTrackCount("video") == 2
+    assert not (tmp_path / "out" / "render").exists()

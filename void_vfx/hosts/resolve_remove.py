@@ -164,6 +164,10 @@ class RemoveSession:
             elif self.stage == "layback":
                 self._lay_back()
         except Exception as exc:  # noqa: BLE001 - every failure is shown, not raised into Resolve
+            from void_vfx.errors import VoidVfxError
+
+            if not isinstance(exc, VoidVfxError):  # one line for the user, never a traceback
+                exc = app.ResolveError(f"unexpected {type(exc).__name__} from Resolve: {exc}")
             self.error = exc
             if self._render is not None:
                 left = self._render.discard()
