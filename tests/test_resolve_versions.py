@@ -235,3 +235,17 @@ def test_take_with_handles_shows_the_clip(shot, results_with_handles, version, t
     )
     got = clip.GetTakeByIndex(2)
     assert (got["startFrame"], got["endFrame"]) == take and clip.GetDuration() == 13
+
+
+def test_an_unknown_source_span_falls_back_to_the_offsets(tmp_path):
+    """GetSourceStart/EndFrame 0/0 (an XML-imported timeline) is unknown: offsets decide."""
+    resolve, project, timeline = make_resolve()
+    media = FakeMediaPoolItem(str(tmp_path / "a.%04d.exr"), 1001, 1100, "24")
+    slow = timeline.place(1, FakeTimelineItem(media, 1000, 20, 10, speed=0.95))
+    whole = timeline.place(1, FakeTimelineItem(media, 2000, 20, 10))
+    for item in (slow, whole):
+        item.GetSourceStartFrame = item.GetSourceEndFrame = lambda: 0
+    why = refusal(slow, read_source(slow, timeline, 1), Fraction(24))
+    # round(100 / 0.95) = 105 warped frames: 10 + 20 + 75 is not the media's 100.
+    assert "left offset 10 + 20 frames + right offset 75 is not the media's 100 frames" in why
+    assert refusal(whole, read_source(whole, timeline, 1), Fraction(24)) == ""

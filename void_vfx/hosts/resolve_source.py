@@ -196,7 +196,9 @@ def retimed(item: Any, src: SourceRange) -> str:
     span = None
     if has_call(item, "GetSourceStartFrame") and has_call(item, "GetSourceEndFrame"):
         s0, s1 = item.GetSourceStartFrame(), item.GetSourceEndFrame()
-        if s0 is not None and s1 is not None:
+        # 0/0 (read on timelines imported from FCP7 XML) means unknown, not "no retime"
+        # (davinci-resolve-mcp api-limitations.md, retime entry): the offsets decide then.
+        if s0 is not None and s1 is not None and (int(s0), int(s1)) != (0, 0):
             span = int(s1) - int(s0)
     if span is None:
         if right is None or whole:
