@@ -201,3 +201,29 @@ def test_an_exception_from_resolve_ends_in_one_line_with_the_project_put_back(
     assert queue.state() == deliver and timeline.enabled == enabled
     assert queue.GetRenderPresetList() == [] and timeline.GetTrackCount("video") == 2
     assert not (tmp_path / "out" / "render").exists()
+    assert not queue.IsRenderingInProgress()
+
+
+def test_the_users_own_render_is_left_alone(shot, tmp_path):
+    from void_vfx.hosts.resolve_render import ClipRender
+    from void_vfx.hosts.resolve_source import read_source
+
+    resolve, project, timeline, clip = edit(shot, version="21.0")
+    queue = project.render
+    (tmp_path / "user").mkdir()
+    queue.SetCurrentRenderFormatAndCodec("exr", "RGBHalfZIP")
+    queue.SetCurrentRenderMode(1)
+    queue.SetRenderSettings({"SelectAllFrames": False, "MarkIn": 86400, "MarkOut": 86422,
+                             "TargetDir": str(tmp_path / "user"), "CustomName": "user"})  # fmt: skip
+    user_job = queue.AddRenderJob()
+    assert queue.StartRendering([user_job])
+    render = ClipRender(project, timeline, read_source(clip, timeline, 1), str(tmp_path / "r"),
+                        "plate", 1003)  # fmt: skip
+    with pytest.raises(RenderFailed, match="Resolve is rendering other jobs"):
+        render.start()
+    queue._thread.join()
+    assert queue.GetRenderJobStatus(user_job)["JobStatus"] == "Complete"
+    assert (
+        getattr(queue, "stopped_by_call", 0) == 0 and len(list((tmp_path / "user").iterdir())) == 23
+    )
+    assert not (tmp_path / "r").exists()

@@ -229,6 +229,8 @@ class RenderQueue:
             arr = np.ascontiguousarray(pixels, np.float32)
             spec = oiio.ImageSpec(arr.shape[1], arr.shape[0], 3, oiio.HALF)
             spec.attribute("compression", "zip")
+            if not os.path.isdir(s["TargetDir"]):
+                raise RuntimeError(f"cannot write to {s['TargetDir']}")
             folder = os.path.join(s["TargetDir"], self.subfolder)  # AYR rendering.py: nested
             os.makedirs(folder, exist_ok=True)
             out = os.path.join(folder, f"{s['CustomName']}_{frame:08d}.exr")

@@ -176,11 +176,18 @@ class ClipRender:
         return False
 
     def _stop_ours(self) -> None:
-        """StopRendering stops every render (README): call it only while ours is the one."""
+        """StopRendering stops every render (README): call it only while ours is the one.
+
+        When our job's status cannot be read, a render in progress is taken to be ours (none
+        was running when ours started)."""
         if not self.job_id:
             return
-        status = self.project.GetRenderJobStatus(self.job_id) or {}
-        if str(status.get("JobStatus", "")) == "Rendering":
+        try:
+            status = self.project.GetRenderJobStatus(self.job_id) or {}
+            ours = str(status.get("JobStatus", "")) == "Rendering"
+        except Exception:  # noqa: BLE001 - unknown: decide by the queue
+            ours = bool(self.project.IsRenderingInProgress())
+        if ours:
             self.project.StopRendering()
 
     def frames(self) -> str:
