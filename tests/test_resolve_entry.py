@@ -109,3 +109,28 @@ def test_dialog_takes_a_results_folder(tmp_path):
     assert dialog.request().handles == 0
     dialog.items["Handles"].Text = "8"
     assert dialog.request().handles == 8
+
+
+def test_the_job_panel_is_pumped_by_the_dialogs_timer(monkeypatch):
+    """Resolve runs no Qt event loop: each UIManager tick runs the Qt events that are due."""
+    import os
+
+    if not os.environ.get("QT_QPA_PLATFORM"):
+        monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    from void_vfx.hosts.resolve_ui import Dialog
+    from void_vfx.ui.qt import QtCore, QtWidgets
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    _APPS.append(app)
+    fu, bmd = FakeFusion(), FakeBmd()
+    dialog = Dialog(None, fu.UIManager, bmd.UIDispatcher(fu.UIManager))
+    fired = []
+    QtCore.QTimer.singleShot(0, lambda: fired.append("refresh"))
+    dialog.on_tick()
+    assert fired == []  # no panel open: Qt is left alone
+    dialog.panel_opened = True
+    dialog.on_tick()
+    assert fired == ["refresh"]
+
+
+_APPS: list = []

@@ -33,6 +33,22 @@ def open_job_panel(host: str, port: int) -> bool:
     return True
 
 
+def pump_qt() -> None:
+    """Run the Qt events that are due: inside Resolve no Qt event loop runs, so the job panel's
+    refresh timer and repaints happen only when the dialog's UIManager timer pumps them."""
+    import sys
+
+    qt = sys.modules.get("void_vfx.ui.qt")  # loaded only when the panel was opened
+    if qt is None:
+        return
+    try:
+        app = qt.QtWidgets.QApplication.instance()
+        if app is not None:
+            app.processEvents()
+    except Exception:  # noqa: BLE001 - the dialog must keep running whatever Qt does
+        pass
+
+
 def bar(fraction: float, width: int = 20) -> str:
     filled = int(round(fraction * width))
     return "[" + "#" * filled + "-" * (width - filled) + f"] {fraction * 100:3.0f}%"
@@ -106,22 +122,25 @@ class Dialog:
             self.show("Give the object matte (a sequence such as roto.####.exr).")
             return
         self.session = RemoveSession(self.resolve, req, self.on_progress)
-        self.panel_opened = False
         self.items["Send"].Enabled = False
         self.timer.Start()
 
     def on_progress(self, stage: str, fraction: float, message: str) -> None:
         if stage == "job" and not self.panel_opened and self.session and self.session.job_id:
+            # once per dialog: the panel lists every job, later sends included
             req = self.session.req
             self.panel_opened = open_job_panel(req.host, req.port or 0)
         self.show(f"{stage}: {bar(fraction)} {message}")
 
     def on_tick(self, event: Any = None) -> None:
-        if self.session is None:
+        if self.panel_opened:
+            pump_qt()
+        if self.session is None or self.session.finished:
             return
         self.session.step()
         if self.session.finished:
-            self.timer.Stop()
+            if not self.panel_opened:  # an open panel keeps being pumped until the dialog closes
+                self.timer.Stop()
             self.items["Send"].Enabled = True
 
     def on_cancel(self, event: Any = None) -> None:
