@@ -229,6 +229,7 @@ class FakeTimelineItem(ResolveObject):
         return True
 
     def GetTakeByIndex(self, index: int):
+        # BMD-19.0b: 'a dict (keys "startFrame", "endFrame" and "mediaPoolItem")', as sent.
         need(int, index, "idx")
         return dict(self.takes[index - 1]) if 1 <= index <= len(self.takes) else None
 
@@ -330,6 +331,8 @@ class FakeTimeline(ResolveObject):
         return list(self.selected)  # BMD-21: "Returns the currently selected timeline items."
 
     def DeleteTrack(self, kind: str, index: int) -> bool:
+        # BMD-19.0b: "Deletes track of trackType ... and given trackIndex"; its items go with it
+        # and the tracks above move down one.
         if not self._valid(kind, index):
             return False
         for item in self.tracks[index - 1]:
@@ -439,6 +442,7 @@ class FakeMediaPool(ResolveObject):
         return True
 
     def DeleteFolders(self, folders: list) -> bool:
+        """BMD-19.0b: "Deletes specified subfolders in the media pool"."""
         for folder in need(list, folders, "subfolders"):
             parent = next((f for f in self._folders() if folder in f.subfolders), None)
             if parent is None:
