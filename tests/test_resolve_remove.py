@@ -57,7 +57,9 @@ def test_sequence_clip_lands_above_then_v002(shot, server, tmp_path):
     assert "demo_plate_void_v002" in v2.media.path and v2.GetStart() == RECORD
     assert _without(timeline.snapshot(), v2.uid) == before
 
-    # Replace: the newest result (v002 on V4) gives way to v003 at the same place.
+    # Replace: the newest result (v002 on V4) gives way to v003 at the same place, from the
+    # Fairlight page too (DeleteClips needs the Edit page: opened for it, then left again).
+    resolve.OpenPage("fairlight")
     before = timeline.snapshot()
     third = RemoveSession(resolve, request(shot, server, tmp_path / "out", mode="replace")).run(
         poll_s=0.05
@@ -65,6 +67,7 @@ def test_sequence_clip_lands_above_then_v002(shot, server, tmp_path):
     assert third.track == 4 and timeline.GetTrackCount("video") == 4
     (v3,) = timeline.tracks[3]
     assert "demo_plate_void_v003" in v3.media.path and v3.GetDuration() == 13
+    assert resolve.GetCurrentPage() == "fairlight"
     assert v2.uid not in timeline.snapshot()
     assert _without(timeline.snapshot(), v3.uid) == _without(before, v2.uid)
 

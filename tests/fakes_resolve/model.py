@@ -387,7 +387,9 @@ class FakeTimeline(ResolveObject):
         return None
 
     def DeleteClips(self, items: list, ripple: bool = False) -> bool:
-        if ripple is not False or not items:
+        # MCP api-limitations.md "Timeline.DeleteClips (requires the Edit page)": False on the
+        # Fairlight page, measured on 21.0; the fake refuses on every page but Edit.
+        if ripple is not False or not items or versions.EMU.page != "edit":
             return False
         for item in items:
             track = self.tracks[item.track - 1] if isinstance(item, FakeTimelineItem) else []
@@ -587,6 +589,16 @@ class FakeResolve(ResolveObject):
 
     def GetProjectManager(self) -> FakeProjectManager:
         return self.manager
+
+    def GetCurrentPage(self) -> str:
+        return versions.EMU.page
+
+    def OpenPage(self, page: str) -> bool:
+        # BMD-19.0b: one of "media", "cut", "edit", "fusion", "color", "fairlight", "deliver".
+        if page not in ("media", "cut", "edit", "fusion", "color", "fairlight", "deliver"):
+            return False
+        versions.EMU.page = page
+        return True
 
     def GetVersion(self) -> list:
         return list(versions.EMU.version)  # [major, minor, patch, build, suffix] (BMD-19.0b)

@@ -80,6 +80,8 @@ class Emulation:
     #: GetSourceEndFrame: MCP measured it EXCLUSIVE on 19.1.3.7 "when the source rate equals the
     #: timeline rate" and inclusive when they differ; the README is silent. Both can be played.
     source_end: str = "exclusive"
+    #: The page the UI is on (Resolve.GetCurrentPage / OpenPage, BMD-19.0b).
+    page: str = "edit"
 
     @property
     def end(self) -> str:
@@ -107,5 +109,5 @@ def play(
 ) -> Emulation:
     """Make every fake object play ``version`` (a VERSIONS name or a tuple) from now on."""
     EMU.version = VERSIONS[version] if isinstance(version, str) else tuple(version)
-    EMU.end_frame, EMU.source_end = end_frame, source_end
+    EMU.end_frame, EMU.source_end, EMU.page = end_frame, source_end, "edit"
     return EMU

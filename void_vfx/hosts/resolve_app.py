@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from void_vfx.errors import VoidVfxError
@@ -154,6 +156,27 @@ def check_version(resolve: Any) -> tuple:
             "update Resolve to 19.0 or later"
         )
     return version
+
+
+@contextmanager
+def on_page(resolve: Any, page: str) -> Iterator[None]:
+    """Open ``page`` for the block and go back to the user's page after (as ayon-resolve's
+    ``maintain_page_by_name``). Timeline.DeleteClips answers False off the Edit page
+    (samuelgursky/davinci-resolve-mcp api-limitations.md, measured on the Fairlight page, 21.0)."""
+    if not (has_call(resolve, "GetCurrentPage") and has_call(resolve, "OpenPage")):
+        yield
+        return
+    current = resolve.GetCurrentPage()
+    if current == page:
+        yield
+        return
+    if not resolve.OpenPage(page):
+        raise ResolveError(f"Resolve did not open the {page.title()} page; open it and run again")
+    try:
+        yield
+    finally:
+        if current:
+            resolve.OpenPage(current)
 
 
 def script_module_paths(platform: str | None = None) -> list[str]:

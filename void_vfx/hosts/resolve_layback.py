@@ -234,7 +234,7 @@ def place(
             seen.append(f"V{got[0]} at {got[1]}, {got[2]} frames from media frame {got[3]}")
         else:
             seen.append(f"{len(new)} clips")
-        if new and not timeline.DeleteClips([item for _, item in new], False):
+        if new and not delete_items(timeline, [item for _, item in new]):
             raise ResolveCallFailed(
                 "DeleteClips",
                 f"a wrong placement could not be removed from V{track} at record frame "
@@ -246,6 +246,18 @@ def place(
         + " then ".join(seen)
         + f"; {fix}",
     )
+
+
+def delete_items(timeline: Any, items: list) -> bool:
+    """Delete timeline items and check they are gone: a False answer was once seen where a
+    second identical call worked (davinci-resolve-mcp api-limitations.md, "Timeline.DeleteClips"),
+    so the call is made at most twice, and the tracks are read back each time."""
+    ids = {item.GetUniqueId() for item in items}
+    for _ in range(2):
+        timeline.DeleteClips(list(items), False)
+        if not ids & _video_ids(timeline):
+            return True
+    return False
 
 
 def add_take(
@@ -359,7 +371,7 @@ def lay_back(
             media_pool, timeline, media, head, src.duration, track, src.record_start, readings,
             fix,
         )  # fmt: skip
-        undo.add("remove the new clip", lambda: timeline.DeleteClips([item], False))
+        undo.add("remove the new clip", lambda: delete_items(timeline, [item]))
         tag(item, job_id)
     except BaseException as exc:
         left = undo.run()

@@ -314,10 +314,11 @@ class RemoveSession:
     def _lay_back(self) -> None:
         src = self.src
         assert src is not None
-        self.placed = lay_back(
-            self.project, self.timeline, self.item, src, self._job_state["paths"], self.job_id,
-            self.req.mode, self.version, self.head, self.tail,
-        )  # fmt: skip
+        with app.on_page(self.resolve, "edit"):
+            self.placed = lay_back(
+                self.project, self.timeline, self.item, src, self._job_state["paths"],
+                self.job_id, self.req.mode, self.version, self.head, self.tail,
+            )  # fmt: skip
         where = "as a new take" if self.placed.track == 0 else f"on V{self.placed.track}"
         note = "".join(f"; note: {n}" for n in self.notes)
         self._tell("done", 1.0, f"job {self.job_id}: {self.placed.file_path} placed {where}{note}")
