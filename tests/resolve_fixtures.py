@@ -27,7 +27,12 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def private_config(tmp_path, monkeypatch):
-    """Job notes and tokens of a test stay out of the user's config folder."""
+def private_config(request, monkeypatch):
+    """Job notes and tokens of a Resolve test stay out of the user's config folder. Only the
+    Resolve tests: ``pytest_plugins`` makes this fixture apply to the whole session, and other
+    tests look for things under the real home (e.g. ~/.pyenv's Python 3.9)."""
+    if "test_resolve_" not in request.node.nodeid:
+        return
+    tmp_path = request.getfixturevalue("tmp_path")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))

@@ -19,10 +19,13 @@ def sequence_media(shot, fps: str = "24") -> FakeMediaPoolItem:
     return FakeMediaPoolItem(pattern, shot.first, shot.last, fps)
 
 
-def edit(shot, **clip_kwargs):
+def edit(shot, version="20.3", end_frame=None, source_end="exclusive", **clip_kwargs):
     """A fake Resolve whose timeline holds: V1 an earlier clip and the plate clip (record 86410,
-    13 frames from 1003), V2 a title over part of it. Returns (resolve, project, timeline, clip)."""
-    resolve, project, timeline = make_resolve("Show 01", tracks=2)
+    13 frames from 1003), V2 a title over part of it. Returns (resolve, project, timeline, clip).
+    ``version``, ``end_frame``, ``source_end``: what the fake plays (fakes_resolve.versions)."""
+    resolve, project, timeline = make_resolve(
+        "Show 01", tracks=2, version=version, end_frame=end_frame, source_end=source_end
+    )
     media = sequence_media(shot)
     project.media_pool.root.clips.append(media)
     timeline.place(1, FakeTimelineItem(media, 86400, 10, 0, name="before"))

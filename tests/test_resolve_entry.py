@@ -13,12 +13,13 @@ pytest_plugins = ["resolve_fixtures"]
 SCRIPT = Path(__file__).resolve().parents[1] / "hosts" / "resolve" / "VOID Remove Object.py"
 
 
-def _fill(window, shot, server) -> bool:
+def _fill(window, shot, server, out: str = "") -> bool:
     items = window.GetItems()
     items["Matte"].Text = shot.primary
     items["Channel"].Text = "A"
     items["Prompt"].Text = "a tiled floor"
     items["Server"].Text = f"127.0.0.1:{server.port}"
+    items["Out"].Text = out
     return True
 
 
@@ -75,7 +76,9 @@ def test_terminal_mode_as_a_take(shot, server, tmp_path, monkeypatch, capsys):
     assert timeline.GetTrackCount("video") == 2
     assert clip.GetTakesCount() == 2 and clip.GetSelectedTakeIndex() == 2
     take = clip.takes[1]
-    assert (take["startFrame"], take["endFrame"]) == (0, CLIP_FRAMES - 1)
+    # 20.3 reads endFrame exclusive (nakano000/Resolve_Script): the take plays the clip whole.
+    assert (take["startFrame"], take["endFrame"]) == (0, CLIP_FRAMES)
+    assert clip.GetDuration() == CLIP_FRAMES
     assert take["mediaPoolItem"].path.endswith("demo_plate_void_v001.%04d.exr")
     others = {k: v for k, v in timeline.snapshot().items() if k != clip.uid}
     assert others == {k: v for k, v in before.items() if k != clip.uid}
@@ -91,3 +94,43 @@ def test_terminal_mode_without_resolve_says_why(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "cannot import DaVinciResolveScript" in err and "Studio" in err
     assert str(tmp_path / "nowhere" / "Modules") in err
+
+
+def test_dialog_takes_a_results_folder(tmp_path):
+    """A shared project's results go where the artist says (~ is the artist's home)."""
+    from void_vfx.hosts.resolve_ui import Dialog
+
+    fu, bmd = FakeFusion(), FakeBmd()
+    dialog = Dialog(None, fu.UIManager, bmd.UIDispatcher(fu.UIManager))
+    dialog.items["Matte"].Text = "roto.####.exr"
+    assert dialog.request().out_dir == ""  # blank: ~/void-vfx/resolve/<project>
+    dialog.items["Out"].Text = " ~/shows/sh010/void "
+    assert dialog.request().out_dir == str(tmp_path / "home" / "shows" / "sh010" / "void")
+    assert dialog.request().handles == 0
+    dialog.items["Handles"].Text = "8"
+    assert dialog.request().handles == 8
+
+
+def test_the_job_panel_is_pumped_by_the_dialogs_timer(monkeypatch):
+    """Resolve runs no Qt event loop: each UIManager tick runs the Qt events that are due."""
+    import os
+
+    if not os.environ.get("QT_QPA_PLATFORM"):
+        monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    from void_vfx.hosts.resolve_ui import Dialog
+    from void_vfx.ui.qt import QtCore, QtWidgets
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    _APPS.append(app)
+    fu, bmd = FakeFusion(), FakeBmd()
+    dialog = Dialog(None, fu.UIManager, bmd.UIDispatcher(fu.UIManager))
+    fired = []
+    QtCore.QTimer.singleShot(0, lambda: fired.append("refresh"))
+    dialog.on_tick()
+    assert fired == []  # no panel open: Qt is left alone
+    dialog.panel_opened = True
+    dialog.on_tick()
+    assert fired == ["refresh"]
+
+
+_APPS: list = []

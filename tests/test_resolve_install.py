@@ -13,7 +13,7 @@ from fakes_resolve.model import FakeMediaPoolItem
 
 from void_vfx.hosts import resolve_install
 from void_vfx.hosts.resolve_app import ResolveCallFailed, call, get_resolve
-from void_vfx.hosts.resolve_layback import append
+from void_vfx.hosts.resolve_layback import place
 from void_vfx.hosts.resolve_source import parse_fps, read_source
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,16 +88,30 @@ def test_false_and_dead_items_become_named_errors(tmp_path):
         call(project, "SetCurrentTimeline", object(), fix="open it first")
     media = FakeMediaPoolItem(str(tmp_path / "a.%04d.exr"), 1, 20, "24")
     timeline.place(2, FakeTimelineItem(media, 100, 10))
-    src = type("Src", (), {"record_start": 95, "record_end": 105, "duration": 10})()
-    # V2 is occupied at 95-104: Resolve hands back an item whose getters answer None.
-    with pytest.raises(ResolveCallFailed, match=r"not on the timeline .*free record frames 95-104"):
-        append(project.media_pool, timeline, media, 2, src)
+    # V2 is occupied at 95-104: Resolve hands back an item whose getters answer None; both
+    # readings of endFrame are tried, and nothing is left behind.
+    with pytest.raises(
+        ResolveCallFailed, match=r"placed 0 clips then 0 clips; free record frames 95-104 on V2"
+    ):
+        place(project.media_pool, timeline, media, 0, 10, 2, 95, ("exclusive", "inclusive"))
     assert len(timeline.tracks[1]) == 1
 
 
-def test_fake_refuses_unknown_calls():
-    resolve, project, timeline = make_resolve()
-    with pytest.raises(AttributeError, match="FakeTimeline has no GetSelectedClips"):
+def test_absent_calls_answer_none_as_in_resolve():
+    from fakes_resolve.base import ASKED_ABSENT
+
+    from void_vfx.hosts.resolve_app import has_call
+
+    resolve, project, timeline = make_resolve(version="20.3")
+    assert timeline.GetSelectedClips is None and ASKED_ABSENT[-1] == "Timeline.GetSelectedClips"
+    with pytest.raises(TypeError):  # calling the None, as a script on 19.0.0 saw
         timeline.GetSelectedClips()
+    assert project.NoSuchCall is None and not has_call(project, "NoSuchCall")
+    assert not has_call(timeline, "GetSelectedClips") and has_call(timeline, "GetTrackCount")
+    make_resolve(version="21.0")
+    assert has_call(timeline, "GetSelectedClips") and timeline.GetSelectedClips() == []
+    make_resolve(version="19.0b")
+    assert not has_call(project, "DeleteRenderPreset") and project.DeleteRenderPreset is None
+    assert "DeleteRenderPreset" not in dir(project) and "LoadRenderPreset" in dir(project)
     with pytest.raises(TypeError, match="SetRenderSettings has no key 'Codec'"):
         project.SetRenderSettings({"Codec": "exr"})

@@ -57,7 +57,9 @@ def test_sequence_clip_lands_above_then_v002(shot, server, tmp_path):
     assert "demo_plate_void_v002" in v2.media.path and v2.GetStart() == RECORD
     assert _without(timeline.snapshot(), v2.uid) == before
 
-    # Replace: the newest result (v002 on V4) gives way to v003 at the same place.
+    # Replace: the newest result (v002 on V4) gives way to v003 at the same place, from the
+    # Fairlight page too (DeleteClips needs the Edit page: opened for it, then left again).
+    resolve.OpenPage("fairlight")
     before = timeline.snapshot()
     third = RemoveSession(resolve, request(shot, server, tmp_path / "out", mode="replace")).run(
         poll_s=0.05
@@ -65,6 +67,7 @@ def test_sequence_clip_lands_above_then_v002(shot, server, tmp_path):
     assert third.track == 4 and timeline.GetTrackCount("video") == 4
     (v3,) = timeline.tracks[3]
     assert "demo_plate_void_v003" in v3.media.path and v3.GetDuration() == 13
+    assert resolve.GetCurrentPage() == "fairlight"
     assert v2.uid not in timeline.snapshot()
     assert _without(timeline.snapshot(), v3.uid) == _without(before, v2.uid)
 
@@ -105,5 +108,61 @@ def test_matte_missing_frames_named_before_sending(shot, server, tmp_path):
     req = request(shot, server, tmp_path / "out", matte=str(matte / "m.####.exr"))
     with pytest.raises(Exception, match=r"object matte: .*missing frames 1011-1015") as info:
         RemoveSession(resolve, req).run(poll_s=0.05)
-    assert "frames 1003-1015" in str(info.value)
+    # The EXR path sends the clip's files: the advice is to number the matte like them.
+    assert "frames 1003-1015: number the matte like the clip's files" in str(info.value)
     assert timeline.GetTrackCount("video") == 2
+
+
+def test_nested_timeline_goes_through_the_render_path(shot, server, tmp_path):
+    """A nested timeline has no file of its own: rendered, numbered like the matte (1001-)."""
+    from fakes_resolve import FakeTimelineItem
+    from fakes_resolve.model import FakeMediaPoolItem
+
+    resolve, project, timeline, clip = edit(shot, version="19.1")
+    timeline.tracks[0].remove(clip)
+    nested = FakeMediaPoolItem(clip.media.path, 1001, 1016, "24", clip_type="Timeline")
+    timeline.place(1, FakeTimelineItem(nested, RECORD, CLIP_FRAMES, LEFT, name="nest"))
+    before = timeline.snapshot()
+    placed = RemoveSession(resolve, request(shot, server, tmp_path / "out")).run(poll_s=0.02)
+    (render_dir,) = (tmp_path / "out" / "render").iterdir()
+    assert sorted(p.name for p in render_dir.iterdir())[0] == "nest.1001.exr"
+    new = timeline.tracks[2][0]
+    assert placed.track == 3 and (new.GetStart(), new.GetDuration()) == (RECORD, CLIP_FRAMES)
+    assert {k: v for k, v in timeline.snapshot().items() if k != new.uid} == before
+
+
+def test_95_percent_speed_change_is_refused_counting_right(shot, server, tmp_path):
+    resolve, project, timeline, clip = edit(shot, speed=0.95)  # 13 frames play round(12.35)
+    with pytest.raises(Exception, match=r"retime \(12 source frames play over 13\)"):
+        RemoveSession(resolve, request(shot, server, tmp_path / "out")).run(poll_s=0.05)
+    assert not (tmp_path / "out").exists()
+
+
+def test_handles_where_media_and_matte_have_them(shot, server, tmp_path):
+    """The clip shows 1003-1015 of 1001-1016: 4 handles asked, 2 before and 1 after exist."""
+    resolve, project, timeline, clip = edit(shot, version="19.1")  # inclusive endFrame
+    req = request(shot, server, tmp_path / "out", handles=4)
+    placed = RemoveSession(resolve, req).run(poll_s=0.05)
+    folder = tmp_path / "out" / "demo_plate_void_v001"
+    assert _exr_frames(folder) == list(range(1001, 1017))
+    new = timeline.tracks[2][0]
+    # Placed showing the clip's frames; the handles stay in the media for trimming.
+    assert (new.GetStart(), new.GetDuration(), new.GetLeftOffset()) == (RECORD, 13, 2)
+    assert (new.media.first, new.media.last, placed.track) == (1001, 1016, 3)
+
+
+def test_no_handles_past_the_matte(shot, tmp_path):
+    import shutil
+
+    from void_vfx.hosts.resolve_remove import handles
+    from void_vfx.hosts.resolve_source import read_source
+
+    resolve, project, timeline, clip = edit(shot)
+    src = read_source(clip, timeline, 1)
+    assert handles(src, shot.primary, 8) == (2, 1)  # the media ends there
+    matte = tmp_path / "m"
+    matte.mkdir()
+    for f in range(1002, 1016):  # one frame before the clip, none after
+        shutil.copy(shot.primary.replace("####", str(f)), matte / f"m.{f}.exr")
+    assert handles(src, str(matte / "m.####.exr"), 8) == (1, 0)
+    assert handles(src, shot.primary, 0) == (0, 0)

@@ -6,7 +6,8 @@ import os
 import re
 from typing import Any
 
-from fakes_resolve.base import Strict, need, new_id
+from fakes_resolve import versions
+from fakes_resolve.base import ResolveObject, need, new_id
 from fakes_resolve.render import RenderQueue
 
 CLIP_COLOURS = ("Orange", "Apricot", "Yellow", "Lime", "Olive", "Green", "Teal", "Navy", "Blue",
@@ -18,11 +19,21 @@ CLIP_INFO_KEYS = {"mediaPoolItem", "startFrame", "endFrame", "mediaType", "track
 IMPORT_KEYS = {"FilePath", "StartIndex", "EndIndex"}
 
 
-class FakeMediaPoolItem(Strict):
-    """An EXR sequence (``pattern`` printf, first..last) or a movie file (frames from 0)."""
+class FakeMediaPoolItem(ResolveObject):
+    """An EXR sequence (``pattern`` printf, first..last) or a movie file (frames from 0).
 
-    def __init__(self, path: str, first: int, last: int, fps: str, movie: bool = False) -> None:
+    ``clip_type`` "Compound", "Multicam" or "Timeline" plays an item with no file of its own:
+    its "File Path" reads "" (MCP api-limitations.md: a nested timeline's item has clip property
+    Type='Timeline', a compound 'Compound'); the fake still renders ``path``'s pixels for it.
+    """
+
+    KIND = "MediaPoolItem"
+
+    def __init__(
+        self, path: str, first: int, last: int, fps: str, movie: bool = False, clip_type: str = ""
+    ) -> None:
         self.path, self.first, self.last, self.fps, self.movie = path, first, last, fps, movie
+        self.clip_type = clip_type
         self.uid = new_id()
         self._frames: list | None = None
         # Colour clip properties (real scripts read them by these names: GetClipProperty(
@@ -60,6 +71,8 @@ class FakeMediaPoolItem(Strict):
             "Input Color Space": self.input_colour,
             "Input Gamma": self.input_gamma,
         }
+        if self.clip_type:
+            props.update({"File Path": "", "File Name": "", "Type": self.clip_type})
         return props if key is None else props.get(key, "")
 
     # -- for the fake's renderer --
@@ -83,7 +96,9 @@ class FakeMediaPoolItem(Strict):
         return buf.get_pixels(oiio.FLOAT)[..., :3]
 
 
-class FakeFolder(Strict):
+class FakeFolder(ResolveObject):
+    KIND = "Folder"
+
     def __init__(self, name: str) -> None:
         self.name = name
         self.clips: list[FakeMediaPoolItem] = []
@@ -99,7 +114,9 @@ class FakeFolder(Strict):
         return list(self.subfolders)
 
 
-class FakeTimelineItem(Strict):
+class FakeTimelineItem(ResolveObject):
+    KIND = "TimelineItem"
+
     def __init__(
         self, media: FakeMediaPoolItem | None, start: int, duration: int, left_offset: int = 0,
         name: str = "", speed: float = 1.0, properties: dict | None = None, fusion_comps: int = 0,
@@ -137,20 +154,28 @@ class FakeTimelineItem(Strict):
         return self.start + self.duration  # exclusive
 
     def GetDuration(self) -> int:
+        if self.selected_take > 1:  # the README is silent; the fake shows the take's own length
+            take = self.takes[self.selected_take - 1]
+            return versions.EMU.length(take["startFrame"], take["endFrame"])
         return self.duration
 
     def GetLeftOffset(self) -> int:
         return self.left
 
     def GetRightOffset(self) -> int:
-        used = round(self.duration * self.speed)
-        return (self.media.frames - self.left - used) if self.media else 0
+        # MCP api-limitations.md (retime entry): the offsets read the warped domain, "position /
+        # speed", so left + duration + right is the media's length only at 100%.
+        return (
+            (round(self.media.frames / self.speed) - self.left - self.duration) if self.media else 0
+        )
 
     def GetSourceStartFrame(self) -> int:
         return (self.media.first if self.media else 0) + self.left
 
     def GetSourceEndFrame(self) -> int:
-        return self.GetSourceStartFrame() + round(self.duration * self.speed) - 1
+        # MCP (19.1.3.7): exclusive at equal rates, inclusive when they differ; README silent.
+        used = round(self.duration * self.speed)
+        return self.GetSourceStartFrame() + used - (versions.EMU.source_end == "inclusive")
 
     def GetMediaPoolItem(self):
         return self.media
@@ -191,17 +216,44 @@ class FakeTimelineItem(Strict):
         return True
 
     def AddTake(self, media, start_frame=None, end_frame=None) -> bool:
+        # BMD-20.3.2: "By default, the full clip extents is added"; the end follows the same
+        # convention as AppendToTimeline's (versions.EMU.end). A take of another length is taken
+        # as given (the README is silent): the fake shows its length when selected.
         if not isinstance(media, FakeMediaPoolItem):
+            return False
+        inclusive = versions.EMU.end == "inclusive"
+        s = 0 if start_frame is None else need(int, start_frame, "startFrame")
+        e = (media.frames - inclusive) if end_frame is None else need(int, end_frame, "endFrame")
+        if not 0 <= s < e + inclusive <= media.frames:
             return False
         if not self.takes:  # the item's own media becomes take 1
             self.takes.append({"mediaPoolItem": self.media, "startFrame": self.left,
-                               "endFrame": self.left + self.duration - 1})  # fmt: skip
+                               "endFrame": self.left + self.duration - inclusive})  # fmt: skip
             self.selected_take = 1
-        s = 0 if start_frame is None else need(int, start_frame, "startFrame")
-        e = media.frames - 1 if end_frame is None else need(int, end_frame, "endFrame")
-        if not 0 <= s <= e < media.frames or e - s + 1 != self.duration:
-            return False
         self.takes.append({"mediaPoolItem": media, "startFrame": s, "endFrame": e})
+        return True
+
+    def GetTakeByIndex(self, index: int):
+        # BMD-19.0b: 'a dict (keys "startFrame", "endFrame" and "mediaPoolItem")', as sent.
+        need(int, index, "idx")
+        return dict(self.takes[index - 1]) if 1 <= index <= len(self.takes) else None
+
+    def DeleteTakeByIndex(self, index: int) -> bool:
+        need(int, index, "idx")
+        if not 1 <= index <= len(self.takes) or index == self.selected_take:
+            return False  # the fake, strictest reading: the selected take cannot go
+        del self.takes[index - 1]
+        if self.selected_take > index:
+            self.selected_take -= 1
+        return True
+
+    def FinalizeTake(self) -> bool:
+        """BMD-18.0.4: "Finalizes take selection": the selected take becomes the item."""
+        if not self.takes:
+            return False
+        take = self.takes[self.selected_take - 1]
+        self.media, self.left = take["mediaPoolItem"], take["startFrame"]
+        self.takes, self.selected_take = [], 0
         return True
 
     def GetTakesCount(self) -> int:
@@ -218,18 +270,27 @@ class FakeTimelineItem(Strict):
         return True
 
 
-class FakeDeadItem(Strict):
-    """What a failed AppendToTimeline can return: an item whose getters all answer None."""
+class FakeDeadItem(ResolveObject):
+    """What a failed AppendToTimeline can return (AYR ``api/lib.py`` create_timeline_item): an
+    item whose calls all answer None."""
+
+    KIND = "TimelineItem"
 
     def __getattr__(self, name: str):
-        if name.startswith("Get") and hasattr(FakeTimelineItem, name):
-            return lambda *args: None
-        return Strict.__getattr__(self, name)
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return lambda *args: None
 
 
-class FakeTimeline(Strict):
-    def __init__(self, name: str, fps: str = "24", start_frame: int = 86400, tracks: int = 1):
-        self.name, self.fps, self.start_frame = name, fps, start_frame
+class FakeTimeline(ResolveObject):
+    KIND = "Timeline"
+
+    def __init__(
+        self, name: str, fps: str = "24", start_frame: int = 86400, tracks: int = 1,
+        size: tuple = (96, 64),
+    ) -> None:  # fmt: skip
+        self.name, self.fps, self.start_frame, self.size = name, fps, start_frame, size
+        self.selected: list = []
         self.tracks: list[list[FakeTimelineItem]] = [[] for _ in range(tracks)]
         self.track_names = [f"Video {i + 1}" for i in range(tracks)]
         self.enabled = [True] * tracks
@@ -265,8 +326,27 @@ class FakeTimeline(Strict):
         return max(ends, default=self.start_frame)
 
     def GetSetting(self, name: str = "") -> Any:
-        settings = {"timelineFrameRate": self.fps}
+        # BMD-20.3.2 settings notes: "timelineFrameRate" may read "29.97 DF" (drop frame);
+        # AYR api/lib.py reads "timelineResolutionWidth"/"Height" as strings.
+        settings = {"timelineFrameRate": self.fps, "timelineResolutionWidth": str(self.size[0]),
+                    "timelineResolutionHeight": str(self.size[1])}  # fmt: skip
         return settings if not name else settings.get(name, "")
+
+    def GetSelectedClips(self) -> list:
+        return list(self.selected)  # BMD-21: "Returns the currently selected timeline items."
+
+    def DeleteTrack(self, kind: str, index: int) -> bool:
+        # BMD-19.0b: "Deletes track of trackType ... and given trackIndex"; its items go with it
+        # and the tracks above move down one.
+        if not self._valid(kind, index):
+            return False
+        for item in self.tracks[index - 1]:
+            item.track = 0
+        del self.tracks[index - 1], self.track_names[index - 1], self.enabled[index - 1]
+        for track, items in enumerate(self.tracks, 1):
+            for item in items:
+                item.track = track
+        return True
 
     def GetTrackCount(self, kind: str) -> int:
         return len(self.tracks) if kind == "video" else 0
@@ -312,7 +392,9 @@ class FakeTimeline(Strict):
         return None
 
     def DeleteClips(self, items: list, ripple: bool = False) -> bool:
-        if ripple is not False or not items:
+        # MCP api-limitations.md "Timeline.DeleteClips (requires the Edit page)": False on the
+        # Fairlight page, measured on 21.0; the fake refuses on every page but Edit.
+        if ripple is not False or not items or versions.EMU.page != "edit":
             return False
         for item in items:
             track = self.tracks[item.track - 1] if isinstance(item, FakeTimelineItem) else []
@@ -322,7 +404,9 @@ class FakeTimeline(Strict):
         return True
 
 
-class FakeMediaPool(Strict):
+class FakeMediaPool(ResolveObject):
+    KIND = "MediaPool"
+
     def __init__(self, project: FakeProject) -> None:
         self.project = project
         self.root = FakeFolder("Master")
@@ -354,6 +438,34 @@ class FakeMediaPool(Strict):
         folder = FakeFolder(need(str, name, "name"))
         parent.subfolders.append(folder)
         return folder
+
+    def DeleteClips(self, clips: list) -> bool:
+        """BMD-20.3.2: "Deletes specified clips or timeline mattes in the media pool"."""
+        for clip in need(list, clips, "clips"):
+            folder = next((f for f in self._folders() if clip in f.clips), None)
+            if folder is None:
+                return False
+            folder.clips.remove(clip)
+        return True
+
+    def DeleteFolders(self, folders: list) -> bool:
+        """BMD-19.0b: "Deletes specified subfolders in the media pool"."""
+        for folder in need(list, folders, "subfolders"):
+            parent = next((f for f in self._folders() if folder in f.subfolders), None)
+            if parent is None:
+                return False
+            parent.subfolders.remove(folder)
+            if self.current is folder:
+                self.current = self.root
+        return True
+
+    def _folders(self) -> list:
+        out, todo = [], [self.root]
+        while todo:
+            folder = todo.pop()
+            out.append(folder)
+            todo += folder.subfolders
+        return out
 
     def ImportMedia(self, items: list) -> list:
         need(list, items, "items")
@@ -389,22 +501,29 @@ class FakeMediaPool(Strict):
             unknown = set(info) - CLIP_INFO_KEYS
             if unknown:
                 raise TypeError(f"fake Resolve: clipInfo has unknown keys {sorted(unknown)}")
+            # The end: inclusive or exclusive as versions.EMU says (NAKANO, MCP; README silent).
             media = info["mediaPoolItem"]
-            s, e = info.get("startFrame", 0), info.get("endFrame", media.frames - 1)
+            inclusive = versions.EMU.end == "inclusive"
+            s = info.get("startFrame", 0)
+            e = info.get("endFrame", media.frames - inclusive)
+            length = versions.EMU.length(s, e)
             track = info.get("trackIndex", 1)
-            if info.get("mediaType", 1) != 1 or not 0 <= s <= e < media.frames:
+            # Past the media's end: an empty list (the README is silent; the strict reading).
+            if info.get("mediaType", 1) != 1 or not (0 <= s and 0 < length <= media.frames - s):
                 return []
             if not 1 <= track <= len(timeline.tracks):
                 return []
             record = info.get("recordFrame", timeline.GetEndFrame())
-            if timeline._overlaps(track, record, record + e - s + 1):
+            if timeline._overlaps(track, record, record + length):
                 out.append(FakeDeadItem())  # the documented pitfall: a dead item, not an error
                 continue
-            out.append(timeline.place(track, FakeTimelineItem(media, record, e - s + 1, s)))
+            out.append(timeline.place(track, FakeTimelineItem(media, record, length, s)))
         return out
 
 
-class FakeProject(Strict):
+class FakeProject(ResolveObject):
+    KIND = "Project"
+
     def __init__(self, name: str = "Show") -> None:
         self.name = name
         self.timelines: list[FakeTimeline] = []
@@ -454,17 +573,26 @@ class FakeProject(Strict):
         return True
 
     def GetSetting(self, name: str = "") -> Any:
-        settings = {"timelineFrameRate": self.timeline_fps(), **self.colour_settings}
+        # Project settings are the current timeline's (BMD-20.3.2: a project's settings hold
+        # the timeline ones) plus the colour-management keys (see colour_settings).
+        timeline = self.current_timeline or FakeTimeline("none")
+        settings = {**timeline.GetSetting(), **self.colour_settings}
         return settings if not name else settings.get(name, "")
 
     def __getattr__(self, name: str):
-        # The render-queue calls of Project live in RenderQueue; anything else is refused.
+        # The render-queue calls of Project live in RenderQueue; anything else answers None.
         if name in RenderQueue.CALLS:
             return getattr(self.render, name)
-        return Strict.__getattr__(self, name)
+        return ResolveObject.__getattr__(self, name)
+
+    def __dir__(self):
+        return [*ResolveObject.__dir__(self),
+                *(n for n in RenderQueue.CALLS if versions.EMU.has("Project", n))]  # fmt: skip
 
 
-class FakeProjectManager(Strict):
+class FakeProjectManager(ResolveObject):
+    KIND = "ProjectManager"
+
     def __init__(self, project: FakeProject | None) -> None:
         self.project = project
 
@@ -472,25 +600,44 @@ class FakeProjectManager(Strict):
         return self.project
 
 
-class FakeResolve(Strict):
+class FakeResolve(ResolveObject):
+    KIND = "Resolve"
+
     def __init__(self, project: FakeProject | None) -> None:
         self.manager = FakeProjectManager(project)
 
     def GetProjectManager(self) -> FakeProjectManager:
         return self.manager
 
+    def GetCurrentPage(self) -> str:
+        return versions.EMU.page
+
+    def OpenPage(self, page: str) -> bool:
+        # BMD-19.0b: one of "media", "cut", "edit", "fusion", "color", "fairlight", "deliver".
+        if page not in ("media", "cut", "edit", "fusion", "color", "fairlight", "deliver"):
+            return False
+        versions.EMU.page = page
+        return True
+
     def GetVersion(self) -> list:
-        return [20, 3, 2, 9, ""]
+        return list(versions.EMU.version)  # [major, minor, patch, build, suffix] (BMD-19.0b)
 
     def GetVersionString(self) -> str:
-        return "20.3.2.9"
+        major, minor, patch, build, suffix = versions.EMU.version
+        return f"{major}.{minor}.{patch}.{build}{suffix}"
 
     def GetProductName(self) -> str:
         return "DaVinci Resolve Studio"
 
 
-def make_resolve(project_name: str = "Show", fps: str = "24", tracks: int = 1):
-    """A Resolve with one project and one empty timeline: (resolve, project, timeline)."""
+def make_resolve(
+    project_name: str = "Show", fps: str = "24", tracks: int = 1, version: str | tuple = "20.3",
+    end_frame: str | None = None, source_end: str = "exclusive",
+):  # fmt: skip
+    """A Resolve with one project and one empty timeline: (resolve, project, timeline).
+
+    ``version``, ``end_frame`` and ``source_end`` say what it plays (fakes_resolve.versions)."""
+    versions.play(version, end_frame, source_end)
     project = FakeProject(project_name)
     timeline = project.add_timeline(FakeTimeline("Edit", fps, tracks=tracks))
     return FakeResolve(project), project, timeline

@@ -7,6 +7,7 @@ import os
 import threading
 import time
 
+from fakes_resolve import versions
 from fakes_resolve.base import need, new_id
 
 SETTINGS_KEYS = {
@@ -17,8 +18,10 @@ SETTINGS_KEYS = {
     "GammaTag": str, "ExportAlpha": bool, "EncodingProfile": str, "MultiPassEncode": bool,
     "AlphaMode": int, "NetworkOptimization": bool, "ClipStartFrame": int,
     "TimelineStartTimecode": str, "ReplaceExistingFilesInPlace": bool, "ExportSubtitle": bool,
-    "SubtitleFormat": str,
+    "SubtitleFormat": str, "UseFullExtents": bool, "AddFrameHandles": int, "DataBurnIn": str,
 }  # fmt: skip
+#: BMD-20.3.2 types "FrameRate" as float ("examples: 23.976, 24"); an int is taken too.
+NUMBER_KEYS = {"FrameRate"}
 FORMATS = {"QuickTime": "mov", "EXR": "exr", "TIFF": "tif"}
 CODECS = {
     "mov": {"Apple ProRes 422 HQ": "ProRes422HQ", "H.264": "H264"},
@@ -45,10 +48,21 @@ class RenderQueue:
         self.project = project
         self.fake_format = ("mov", "ProRes422HQ")
         self.fake_mode = 0
+        # The Deliver page as a user may have left it: the tests change any of these.
         self.fake_settings = {"SelectAllFrames": True, "MarkIn": 0, "MarkOut": 0,
                               "TargetDir": "/renders/show", "CustomName": "", "ExportVideo": True,
-                              "ExportAudio": True, "UniqueFilenameStyle": 0}  # fmt: skip
+                              "ExportAudio": True, "UniqueFilenameStyle": 0, "FormatWidth": 96,
+                              "FormatHeight": 64, "FrameRate": 24.0, "ColorSpaceTag":
+                              "Same as Project", "GammaTag": "Same as Project",
+                              "DataBurnIn": "Same as project"}  # fmt: skip
+        #: The project's data burn-in (Workspace > Data Burn-In): stamped into renders unless a
+        #: job's "DataBurnIn" is "None" (BMD-21 key; older versions cannot turn it off).
+        self.burn_in = False
+        #: Resolve may write a sequence into a sub-folder of TargetDir (AYR api/rendering.py
+        #: collects "Nested: target_render_directory/**/*.<ext>"); "" writes flat.
+        self.subfolder = ""
         self.presets: dict[str, dict] = {}
+        self.jobs_seen: dict[str, dict] = {}
         self.jobs: dict[str, dict] = {}
         self.fail_next = ""
         self._thread: threading.Thread | None = None
@@ -86,6 +100,10 @@ class RenderQueue:
         for key, value in need(dict, settings, "settings").items():
             if key not in SETTINGS_KEYS:
                 raise TypeError(f"fake Resolve: SetRenderSettings has no key {key!r}")
+            if not versions.EMU.has_setting(key):
+                return False  # a key the version lacks: the whole call fails (strict reading)
+            if key in NUMBER_KEYS and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
             need(SETTINGS_KEYS[key], value, key)
         self.fake_settings.update(settings)
         return True
@@ -120,6 +138,7 @@ class RenderQueue:
         if not s["SelectAllFrames"] and not s["MarkIn"] <= s["MarkOut"]:
             return ""
         job = new_id()
+        self.jobs_seen[job] = copy.deepcopy(s)  # for tests: the settings each job was given
         self.jobs[job] = {"settings": copy.deepcopy(s), "format": self.fake_format,
                           "mode": self.fake_mode, "timeline": timeline, "status": "Ready",
                           "percent": 0}  # fmt: skip
@@ -144,6 +163,8 @@ class RenderQueue:
         return True
 
     def StopRendering(self) -> None:
+        # BMD-20.3.2: "Stops any current render processes" (every job, not only one).
+        self.stopped_by_call = getattr(self, "stopped_by_call", 0) + 1
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
@@ -188,16 +209,31 @@ class RenderQueue:
                 for item in timeline.tracks[track - 1]:
                     if item.start <= frame < item.GetEnd():
                         index = item.left + int((frame - item.start) * item.speed)
-                        pixels = item.media.pixels(index)
+                        if item.media is None:  # a title or generator: its own picture
+                            pixels = np.full((timeline.size[1], timeline.size[0], 3), 0.5)
+                        else:
+                            pixels = item.media.pixels(index)
                         break
                 if pixels is not None:
                     break
             if pixels is None:
-                pixels = np.zeros((64, 96, 3), np.float32)
+                pixels = np.zeros((timeline.size[1], timeline.size[0], 3), np.float32)
+            # The output format: FormatWidth x FormatHeight, nearest sample (a Deliver page left
+            # at 512x288 renders 512x288, as the issue saw).
+            h, w = s["FormatHeight"], s["FormatWidth"]
+            rows = (np.arange(h) * pixels.shape[0] // h).clip(0, pixels.shape[0] - 1)
+            cols = (np.arange(w) * pixels.shape[1] // w).clip(0, pixels.shape[1] - 1)
+            pixels = np.array(pixels[rows][:, cols], np.float32)
+            if self.burn_in and s.get("DataBurnIn") != "None":
+                pixels[:4, :16] = 1.0  # a timecode window burnt into the corner
             arr = np.ascontiguousarray(pixels, np.float32)
             spec = oiio.ImageSpec(arr.shape[1], arr.shape[0], 3, oiio.HALF)
             spec.attribute("compression", "zip")
-            out = os.path.join(s["TargetDir"], f"{s['CustomName']}_{frame:08d}.exr")
+            if not os.path.isdir(s["TargetDir"]):
+                raise RuntimeError(f"cannot write to {s['TargetDir']}")
+            folder = os.path.join(s["TargetDir"], self.subfolder)  # AYR rendering.py: nested
+            os.makedirs(folder, exist_ok=True)
+            out = os.path.join(folder, f"{s['CustomName']}_{frame:08d}.exr")
             image = oiio.ImageOutput.create(out)
             image.open(out, spec)
             image.write_image(arr)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from void_vfx.errors import VoidVfxError
@@ -59,6 +61,35 @@ class RenderFailed(ResolveError):
     """Resolve's render queue did not produce the EXR frames."""
 
 
+def with_note(exc: ResolveError, note: str) -> ResolveError:
+    """The same error with ``note`` appended to its message."""
+    if isinstance(exc, ResolveCallFailed):
+        return ResolveCallFailed(exc.call, str(exc).split(": ", 1)[-1] + note)
+    return type(exc)(str(exc) + note)
+
+
+class Undo:
+    """What a lay-back made, so that a failure removes it all (newest first), never raising."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, Any]] = []
+
+    def add(self, what: str, fn: Any) -> None:
+        self.steps.append((what, fn))
+
+    def run(self) -> list[str]:
+        """Undo everything; return what could not be undone (for the message)."""
+        left = []
+        for what, fn in reversed(self.steps):
+            try:
+                if fn() is False:
+                    left.append(what)
+            except Exception:  # noqa: BLE001 - keep undoing the rest
+                left.append(what)
+        self.steps = []
+        return left
+
+
 def call(obj: Any, name: str, *args: Any, fix: str, allow_empty: bool = False) -> Any:
     """``obj.name(*args)``, raising :class:`ResolveCallFailed` with ``fix`` on False/None.
 
@@ -74,6 +105,78 @@ def call(obj: Any, name: str, *args: Any, fix: str, allow_empty: bool = False) -
     if failed:
         raise ResolveCallFailed(name, f"it answered {result!r}; {fix}")
     return result
+
+
+#: The oldest Resolve this integration supports: Blackmagic's scripting README for 19.0 (beta,
+#: 1 April 2024) is the first to list AppendToTimeline's "trackIndex"/"recordFrame", Timeline
+#: AddTrack/DeleteTrack/SetTrackEnable/GetIsTrackEnabled and Timeline.DeleteClips (the 18.0.4
+#: README, 9 May 2022, has none of them). See hosts/resolve/README.md.
+OLDEST = (19, 0)
+
+
+def has_call(obj: Any, name: str) -> bool:
+    """Whether ``obj`` offers ``name()``: feature-test every call newer than :data:`OLDEST`.
+
+    Real Resolve answers None for a name it lacks (``hasattr`` is always True there), and one
+    bridge build was seen to fabricate callables; ``dir()`` is the reliable probe
+    (samuelgursky/davinci-resolve-mcp api-limitations.md, "hasattr() / getattr()").
+    """
+    try:
+        names = dir(obj)
+    except Exception:  # noqa: BLE001 - a bridge without dir(): fall back to the attribute
+        names = []
+    method = getattr(obj, name, None)
+    if any(n[:1].isupper() for n in names):
+        return name in names and callable(method)
+    return callable(method)
+
+
+def version_of(resolve: Any) -> tuple:
+    """(major, minor, patch) of the running Resolve; () when it cannot say."""
+    fields = resolve.GetVersion() if has_call(resolve, "GetVersion") else None
+    if not fields and has_call(resolve, "GetVersionString"):
+        fields = str(resolve.GetVersionString() or "").split(".")
+    out = []
+    for field in list(fields or [])[:3]:
+        digits = "".join(ch for ch in str(field) if ch.isdigit())
+        if not digits:
+            break
+        out.append(int(digits))
+    return tuple(out)
+
+
+def check_version(resolve: Any) -> tuple:
+    """Refuse a Resolve older than :data:`OLDEST`, naming it and what it lacks."""
+    version = version_of(resolve)
+    if version and version[:2] < OLDEST:
+        shown = ".".join(str(v) for v in version)
+        raise ResolveError(
+            f"DaVinci Resolve {shown} is too old: placing a clip on a chosen track and record "
+            "frame (AppendToTimeline trackIndex/recordFrame) and adding tracks arrived in 19.0; "
+            "update Resolve to 19.0 or later"
+        )
+    return version
+
+
+@contextmanager
+def on_page(resolve: Any, page: str) -> Iterator[None]:
+    """Open ``page`` for the block and go back to the user's page after (as ayon-resolve's
+    ``maintain_page_by_name``). Timeline.DeleteClips answers False off the Edit page
+    (samuelgursky/davinci-resolve-mcp api-limitations.md, measured on the Fairlight page, 21.0)."""
+    if not (has_call(resolve, "GetCurrentPage") and has_call(resolve, "OpenPage")):
+        yield
+        return
+    current = resolve.GetCurrentPage()
+    if current == page:
+        yield
+        return
+    if not resolve.OpenPage(page):
+        raise ResolveError(f"Resolve did not open the {page.title()} page; open it and run again")
+    try:
+        yield
+    finally:
+        if current:
+            resolve.OpenPage(current)
 
 
 def script_module_paths(platform: str | None = None) -> list[str]:
@@ -153,35 +256,93 @@ def current_timeline(project: Any) -> Any:
     return call(project, "GetCurrentTimeline", fix="open the timeline on the Edit page first")
 
 
-def find_clip(timeline: Any, name: str = "") -> Any:
-    """The video item called ``name`` (the lowest track first), else the one under the playhead.
-
-    Resolve's API reports the item under the playhead (``GetCurrentVideoItem``), not the
-    selection: park the playhead on the clip, or give its name.
-    """
-    if not name:
-        return call(
-            timeline,
-            "GetCurrentVideoItem",
-            fix="park the playhead on the clip (or give --clip NAME)",
-        )
-    names = []
+def video_items(timeline: Any) -> list:
+    """[(track, item)] of every video item, the lowest track first."""
+    out = []
     count = int(call(timeline, "GetTrackCount", "video", fix="open a timeline with video"))
     for track in range(1, count + 1):
-        items = timeline.GetItemListInTrack("video", track) or []
-        for item in items:
-            names.append(item.GetName())
-            if item.GetName() == name:
-                return item
-    listed = ", ".join(sorted(set(names))) or "none"
-    raise ResolveError(
-        f"no video clip named {name!r} on timeline {timeline.GetName()!r}; clips: {listed}"
+        out += [(track, item) for item in timeline.GetItemListInTrack("video", track) or []]
+    return out
+
+
+def _where(track: int, item: Any) -> str:
+    return f"V{track} at record frame {item.GetStart()}"
+
+
+def find_clip(timeline: Any, name: str = "") -> Any:
+    """The video clip to work on: ``name``, else the one selection, else the playhead's.
+
+    ``name`` must name one clip (two of that name are refused, listing where each sits).
+    Without it: the one selected video clip where Resolve reports the selection
+    (``Timeline.GetSelectedClips``, 21.0.4 on), else ``GetCurrentVideoItem`` (the top item under
+    the playhead); a title or generator there gives way to the one clip with media below it.
+    """
+    if name:
+        items = video_items(timeline)
+        found = [(t, i) for t, i in items if i.GetName() == name]
+        if len(found) == 1:
+            return found[0][1]
+        if found:
+            places = "; ".join(_where(t, i) for t, i in found)
+            raise ResolveError(
+                f"{len(found)} video clips are named {name!r} ({places}); park the playhead on "
+                "the one you mean and run without --clip"
+            )
+        listed = ", ".join(sorted({i.GetName() for _, i in items})) or "none"
+        raise ResolveError(
+            f"no video clip named {name!r} on timeline {timeline.GetName()!r}; clips: {listed}"
+        )
+    if has_call(timeline, "GetSelectedClips"):
+        chosen = [i for i in timeline.GetSelectedClips() or [] if _is_video(i)]
+        if len(chosen) == 1:
+            return chosen[0]
+    item = call(
+        timeline, "GetCurrentVideoItem", fix="park the playhead on the clip (or give --clip NAME)"
     )
+    if item.GetMediaPoolItem() is None:
+        return _plate_below(timeline, item)
+    return item
 
 
-def track_of(item: Any) -> int:
-    """The 1-based video track index of a timeline item."""
-    kind, index = call(item, "GetTrackTypeAndIndex", fix="update Resolve to 18.5 or later")
-    if kind != "video":
-        raise ResolveError(f"clip {item.GetName()!r} is on a {kind} track; choose a video clip")
-    return int(index)
+def _is_video(item: Any) -> bool:
+    if not has_call(item, "GetTrackTypeAndIndex"):
+        return True
+    found = item.GetTrackTypeAndIndex()
+    return bool(found) and found[0] == "video"
+
+
+def _plate_below(timeline: Any, top: Any) -> Any:
+    """Under a title: the one clip with media spanning the title's range on a track below it."""
+    start, end = top.GetStart(), top.GetEnd()
+    track = track_of(top, timeline)
+    below = [
+        (t, i)
+        for t, i in video_items(timeline)
+        if t < track and i.GetMediaPoolItem() is not None and i.GetStart() <= start
+        and end <= i.GetEnd()
+    ]  # fmt: skip
+    if len(below) == 1:
+        return below[0][1]
+    return top  # nothing (or several) below: the title itself goes through the render path
+
+
+def track_of(item: Any, timeline: Any = None) -> int:
+    """The 1-based video track index of a timeline item.
+
+    ``GetTrackTypeAndIndex`` arrived in 19.0 (absent from the 19.0 beta README): without it the
+    item is found on the timeline's tracks by its unique id.
+    """
+    if has_call(item, "GetTrackTypeAndIndex"):
+        kind, index = call(item, "GetTrackTypeAndIndex", fix="reselect the clip and run again")
+        if kind != "video":
+            raise ResolveError(f"clip {item.GetName()!r} is on a {kind} track; choose a video clip")
+        return int(index)
+    uid = item.GetUniqueId()
+    if timeline is not None:
+        for track, other in video_items(timeline):
+            if other.GetUniqueId() == uid:
+                return track
+    raise ResolveError(
+        f"clip {item.GetName()!r} is not on a video track of the current timeline; choose a "
+        "video clip"
+    )

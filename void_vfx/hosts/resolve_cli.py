@@ -37,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token", default="", help="server token (default: the token file)")
     p.add_argument("--engine", choices=("void", "preview"), default="void")
     p.add_argument("--files", choices=("auto", "path", "stream"), default="auto")
+    p.add_argument(
+        "--handles", type=int, default=0,
+        help="frames before and after the clip to send too, where the files and matte have them",
+    )  # fmt: skip
     p.add_argument("--window-min", type=int, default=0, help=argparse.SUPPRESS)
     return p
 
@@ -58,6 +62,7 @@ def request_from(args: argparse.Namespace) -> RemoveRequest:
         engine=args.engine,
         files_mode=args.files,
         window_min=args.window_min,
+        handles=max(args.handles, 0),
     )
 
 

@@ -65,5 +65,9 @@ def run(args: argparse.Namespace) -> int:
     os.replace(tmp, target)
     print(f"installed {target}")
     print(f"restart Resolve, then choose Workspace > Scripts > {Path(SCRIPT_NAME).stem}")
-    print("Resolve's Python also needs rpyc: python3 -m pip install rpyc (in Resolve's Python)")
+    print(
+        "Resolve's Python also needs rpyc. Find which Python Resolve runs (21.1 may use its own, "
+        "e.g. /opt/resolve/ResolvePython on Linux): in Workspace > Console > Py3 type "
+        "'import sys; print(sys.executable)', then run that Python with: -m pip install rpyc"
+    )
     return 0

@@ -50,6 +50,7 @@ class RemoveRequest:
     engine: str = "void"
     files_mode: str = "auto"
     window_min: int = 0
+    handles: int = 0
 
 
 def default_out_dir(project_name: str) -> str:
@@ -58,29 +59,68 @@ def default_out_dir(project_name: str) -> str:
     return os.path.join(os.path.expanduser("~"), "void-vfx", "resolve", safe)
 
 
-def matte_first(pattern: str, duration: int, source_first: int) -> int:
+def matte_first(pattern: str, duration: int, source_first: int, has_files: bool = True) -> int:
     """Frame numbers a rendered plate takes: the matte's own when it holds exactly the clip's
-    frames (rendered out of Resolve for this clip), else the clip's source frames."""
+    frames (rendered out of Resolve for this clip) or the clip has no files of its own (a title,
+    a compound, multicam or nested clip), else the clip's source frames."""
     from void_vfx.media.sequences import find_sequence
 
     scan = find_sequence(pattern).scan()
-    if len(scan.frames) == duration:
+    if scan.frames and (len(scan.frames) == duration or not has_files):
         return scan.frames[0]
     return source_first
 
 
-def check_matte(role: str, pattern: str, first: int, last: int) -> None:
-    """The matte must hold every frame of the job; say which are missing before sending."""
+def check_matte(role: str, pattern: str, first: int, last: int, rendered: bool = False) -> None:
+    """The matte must hold every frame of the job; say which are missing before sending.
+
+    On the EXR path the plate's frames are the clip's source frames, so the matte must be
+    numbered like the clip's files; on the render path a matte of exactly the clip's frames
+    (rendered out of Resolve for this clip) is numbered as it is.
+    """
     from void_vfx.errors import SequenceError
     from void_vfx.media.sequences import find_sequence
 
     try:
         find_sequence(pattern).frames((first, last))
     except SequenceError as exc:
+        how = (
+            f"render it for this clip alone ({last - first + 1} frames) or number it like the "
+            "clip's source frames"
+            if rendered
+            else "number the matte like the clip's files (its source frames)"
+        )
         raise app.ResolveError(
-            f"{role} matte: {exc}. The job needs frames {first}-{last}: number the matte like "
-            "the clip's files, or render it for this clip alone"
+            f"{role} matte: {exc}. The job needs frames {first}-{last}: {how}"
         ) from None
+
+
+def handles(src: SourceRange, matte: str, wanted: int) -> tuple[int, int]:
+    """(head, tail): up to ``wanted`` frames before and after the clip that both the media and
+    the matte hold (a matte drawn over the clip alone gives none)."""
+    from void_vfx.errors import SequenceError
+    from void_vfx.media.sequences import find_sequence
+
+    if wanted <= 0:
+        return 0, 0
+    try:
+        have = set(find_sequence(matte).scan().frames)
+    except SequenceError:
+        return 0, 0
+    head = tail = 0
+    while (
+        head < wanted
+        and src.source_first - head - 1 >= src.media_first
+        and (src.source_first - head - 1 in have)
+    ):
+        head += 1
+    while (
+        tail < wanted
+        and src.source_last + tail + 1 <= src.media_last
+        and (src.source_last + tail + 1 in have)
+    ):
+        tail += 1
+    return head, tail
 
 
 class RemoveSession:
@@ -101,6 +141,11 @@ class RemoveSession:
         self._worker: threading.Thread | None = None
         self._job_state: dict[str, Any] = {}
         self._cancel = threading.Event()
+        #: Handle frames sent before and after the clip (EXR path, where the files have them).
+        self.head = self.tail = 0
+        #: Warnings for the user that did not stop the run (e.g. a setting Resolve cannot put
+        #: back); shown with the final message.
+        self.notes: list[str] = []
 
     @property
     def finished(self) -> bool:
@@ -128,10 +173,16 @@ class RemoveSession:
             elif self.stage == "layback":
                 self._lay_back()
         except Exception as exc:  # noqa: BLE001 - every failure is shown, not raised into Resolve
+            from void_vfx.errors import VoidVfxError
+
+            if not isinstance(exc, VoidVfxError):  # one line for the user, never a traceback
+                exc = app.ResolveError(f"unexpected {type(exc).__name__} from Resolve: {exc}")
             self.error = exc
             if self._render is not None:
-                self._render.discard()
+                left = self._render.discard()
                 self._render = None
+                if left and isinstance(exc, app.ResolveError):
+                    exc = self.error = app.with_note(exc, "; " + "; ".join(left))
             self._tell("failed", 1.0, str(exc))
         return self.stage
 
@@ -149,10 +200,11 @@ class RemoveSession:
 
     # -- stages ---------------------------------------------------------------------------------
     def _prepare(self) -> None:
+        self.version = app.check_version(self.resolve)
         self.project = app.current_project(self.resolve)
         self.timeline = app.current_timeline(self.project)
         self.item = original_of(self.timeline, app.find_clip(self.timeline, self.req.clip))
-        track = app.track_of(self.item)
+        track = app.track_of(self.item, self.timeline)
         src = read_source(self.item, self.timeline, track)
         self.src = src
         self.out_dir = self.req.out_dir or default_out_dir(str(self.project.GetName()))
@@ -163,13 +215,18 @@ class RemoveSession:
             why = refusal(self.item, src, timeline_fps)
             if why:
                 raise app.ClipRefused(why)
-            self.plate, self.first = src.pattern, src.source_first
-            self._tell(
-                "prepare", 1.0, f"sending {src.pattern} {src.source_first}-{src.source_last}"
-            )
+            self.head, self.tail = handles(src, self.req.matte, self.req.handles)
+            self.plate, self.first = src.pattern, src.source_first - self.head
+            last = src.source_last + self.tail
+            extra = f" (handles {self.head}+{self.tail})" if self.head or self.tail else ""
+            self._tell("prepare", 1.0, f"sending {src.pattern} {self.first}-{last}{extra}")
             self._start_job()
             return
-        self.first = matte_first(self.req.matte, src.duration, src.source_first)
+        if self.req.handles:
+            self.notes.append("handles are sent on the EXR path only; the render has none")
+        self.first = matte_first(
+            self.req.matte, src.duration, src.source_first, bool(src.file_path)
+        )
         name = re.sub(r"[^A-Za-z0-9_-]+", "_", os.path.splitext(src.name)[0]) or "clip"
         target = os.path.join(self.out_dir, "render", f"{name}_{os.urandom(4).hex()}")
         self._render = ClipRender(self.project, self.timeline, src, target, name, self.first)
@@ -183,6 +240,7 @@ class RemoveSession:
             self._tell("render", render.percent / 100.0, f"rendering to EXR {render.percent}%")
             return
         render.close()
+        self.notes += render.notes
         self.plate = render.frames()
         self._render = None
         self._start_job()
@@ -192,8 +250,9 @@ class RemoveSession:
 
         src = self.src
         assert src is not None
-        first, last = self.first, self.first + src.duration - 1
-        check_matte("object", self.req.matte, first, last)
+        first, last = self.first, self.first + self.head + src.duration + self.tail - 1
+        rendered = self.plate != self.src.pattern
+        check_matte("object", self.req.matte, first, last, rendered)
         spec = JobSpec(
             plate=self.plate,
             primary=MatteSource(self.req.matte, self.req.matte_channel),
@@ -205,7 +264,7 @@ class RemoveSession:
             colourspace=self.colour[1],
         )
         if self.req.affected:
-            check_matte("affected", self.req.affected, first, last)
+            check_matte("affected", self.req.affected, first, last, rendered)
             spec.affected = MatteSource(self.req.affected, self.req.affected_channel)
         if self.req.window_min:
             spec.window.min_length = self.req.window_min
@@ -271,9 +330,11 @@ class RemoveSession:
     def _lay_back(self) -> None:
         src = self.src
         assert src is not None
-        self.placed = lay_back(
-            self.project, self.timeline, self.item, src, self._job_state["paths"], self.job_id,
-            self.req.mode,
-        )  # fmt: skip
+        with app.on_page(self.resolve, "edit"):
+            self.placed = lay_back(
+                self.project, self.timeline, self.item, src, self._job_state["paths"],
+                self.job_id, self.req.mode, self.version, self.head, self.tail,
+            )  # fmt: skip
         where = "as a new take" if self.placed.track == 0 else f"on V{self.placed.track}"
-        self._tell("done", 1.0, f"job {self.job_id}: {self.placed.file_path} placed {where}")
+        note = "".join(f"; note: {n}" for n in self.notes)
+        self._tell("done", 1.0, f"job {self.job_id}: {self.placed.file_path} placed {where}{note}")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from void_vfx.hosts.resolve_app import ClipRefused, ResolveError, call
+from void_vfx.hosts.resolve_app import ResolveError, call, has_call
 
 SEQUENCE_EXTENSIONS = (".exr", ".dpx")
 _BRACKET = re.compile(r"\[(-?\d+)-(-?\d+)\]")
@@ -44,8 +44,15 @@ RENDER_OFFER = (
 
 
 def parse_fps(text: Any) -> Fraction:
-    """``"23.976"`` -> 24000/1001, ``"25"`` -> 25, ``29.97`` -> 30000/1001."""
+    """``"23.976"`` -> 24000/1001, ``"25"`` -> 25, ``29.97`` -> 30000/1001.
+
+    A drop-frame rate reads ``"29.97 DF"`` (Blackmagic's scripting README, 18.0-21: "Drop Frame
+    can be configured ... by appending the frame rate with "DF""): drop frame is a timecode
+    labelling, the frames run at the same rate.
+    """
     raw = str(text).strip()
+    if raw.upper().endswith("DF"):
+        raw = raw[:-2].strip()
     if raw in _NTSC:
         return Fraction(*_NTSC[raw])
     try:
@@ -116,19 +123,17 @@ def read_source(item: Any, timeline: Any, track: int) -> SourceRange:
     if left is None:
         raise ResolveError(f"clip {name!r}: Resolve gave no left offset; reselect the clip")
     media = item.GetMediaPoolItem()
-    if media is None:
-        raise ClipRefused(
-            f"clip {name!r} has no media (a generator, title or compound clip); " + RENDER_OFFER
-        )
-    props = call(media, "GetClipProperty", fix=f"clip {name!r}: its media pool item is offline")
+    # A title or generator (no media) or a compound, multicam or nested timeline (no file of its
+    # own) has no files to send: file_path stays "" and the clip goes through the render path.
+    props = {}
+    if media is not None:
+        props = call(media, "GetClipProperty", fix=f"clip {name!r}: its media pool item is offline")
     path = props.get("File Path") or ""
-    if not path:
-        raise ClipRefused(f"clip {name!r} has no file on disk; " + RENDER_OFFER)
     m = _BRACKET.search(path)
     if m:
         first, last = int(m.group(1)), int(m.group(2))
-    else:  # a movie: media frames count from 0
-        frames = int(props.get("Frames") or 0)
+    else:  # a movie (media frames count from 0), or no file: the record range from the offset
+        frames = int(props.get("Frames") or 0) if path else int(left) + int(end) - int(start)
         first, last = 0, max(frames - 1, 0)
     fps = parse_fps(props.get("FPS") or timeline.GetSetting("timelineFrameRate"))
     src = SourceRange(name, track, int(start), int(end), int(left), path, first, last, fps)
@@ -144,14 +149,9 @@ def refusal(item: Any, src: SourceRange, timeline_fps: Fraction) -> str:
     as a non-identity Inspector value; Fusion effects as a comp on the item.
     """
     problems = []
-    s0, s1 = item.GetSourceStartFrame(), item.GetSourceEndFrame()
-    if s0 is not None and s1 is not None:
-        span = int(s1) - int(s0)
-        # The README does not say whether the source end is inclusive: accept both readings.
-        if span not in (src.duration, src.duration - 1):
-            problems.append(
-                f"a speed change or retime ({span + 1} source frames play over {src.duration})"
-            )
+    retime = retimed(item, src)
+    if retime:
+        problems.append(retime)
     if src.fps != timeline_fps:
         problems.append(
             f"its media runs at {fps_text(src.fps)} fps on a {fps_text(timeline_fps)} fps timeline"
@@ -178,6 +178,38 @@ def refusal(item: Any, src: SourceRange, timeline_fps: Fraction) -> str:
         f"{src.record_end - 1}) has " + "; ".join(problems) + ", which the files on disk do not "
         "carry; " + RENDER_OFFER
     )
+
+
+def retimed(item: Any, src: SourceRange) -> str:
+    """'' when the item plays its media at 100%, else what it plays (for the refusal).
+
+    Two readings, each exact. ``GetSourceEndFrame`` (19.0.2 on; feature-tested) minus
+    ``GetSourceStartFrame`` is the source span: samuelgursky/davinci-resolve-mcp measured the end
+    EXCLUSIVE on 19.1.3.7 at equal rates (span == duration), the README is silent. A span one
+    short is a 100% clip only if the inclusive reading holds, which the offsets decide: they read
+    the warped domain (same source), so left + duration + right is the media's length at 100%
+    and differs from it under any retime.
+    """
+    media_frames = src.media_last - src.media_first + 1
+    right = item.GetRightOffset() if has_call(item, "GetRightOffset") else None
+    whole = right is not None and src.left_offset + src.duration + int(right) == media_frames
+    span = None
+    if has_call(item, "GetSourceStartFrame") and has_call(item, "GetSourceEndFrame"):
+        s0, s1 = item.GetSourceStartFrame(), item.GetSourceEndFrame()
+        # 0/0 (read on timelines imported from FCP7 XML) means unknown, not "no retime"
+        # (davinci-resolve-mcp api-limitations.md, retime entry): the offsets decide then.
+        if s0 is not None and s1 is not None and (int(s0), int(s1)) != (0, 0):
+            span = int(s1) - int(s0)
+    if span is None:
+        if right is None or whole:
+            return ""
+        return (
+            f"a speed change or retime (left offset {src.left_offset} + {src.duration} frames + "
+            f"right offset {right} is not the media's {media_frames} frames)"
+        )
+    if span == src.duration or (span == src.duration - 1 and whole):
+        return ""
+    return f"a speed change or retime ({span} source frames play over {src.duration})"
 
 
 def _differs(value: Any, identity: Any) -> bool:

@@ -9,6 +9,7 @@ the server once the job is sent. Standard library only (UIManager comes from Res
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from void_vfx.hosts.resolve_app import ResolveUnavailable, get_resolve
@@ -32,6 +33,22 @@ def open_job_panel(host: str, port: int) -> bool:
     return True
 
 
+def pump_qt() -> None:
+    """Run the Qt events that are due: inside Resolve no Qt event loop runs, so the job panel's
+    refresh timer and repaints happen only when the dialog's UIManager timer pumps them."""
+    import sys
+
+    qt = sys.modules.get("void_vfx.ui.qt")  # loaded only when the panel was opened
+    if qt is None:
+        return
+    try:
+        app = qt.QtWidgets.QApplication.instance()
+        if app is not None:
+            app.processEvents()
+    except Exception:  # noqa: BLE001 - the dialog must keep running whatever Qt does
+        pass
+
+
 def bar(fraction: float, width: int = 20) -> str:
     filled = int(round(fraction * width))
     return "[" + "#" * filled + "-" * (width - filled) + f"] {fraction * 100:3.0f}%"
@@ -47,7 +64,7 @@ class Dialog:
         ui_ = ui
         row = ui_.HGroup
         self.window = dispatcher.AddWindow(
-            {"ID": WINDOW_ID, "WindowTitle": "VOID Remove Object", "Geometry": [200, 200, 560, 330]},
+            {"ID": WINDOW_ID, "WindowTitle": "VOID Remove Object", "Geometry": [200, 200, 560, 390]},
             ui_.VGroup([
                 row([ui_.Label({"Text": "Object matte"}),
                      ui_.LineEdit({"ID": "Matte", "PlaceholderText": "/shots/sh010/roto.####.exr"})]),
@@ -58,6 +75,9 @@ class Dialog:
                      ui_.LineEdit({"ID": "Prompt", "PlaceholderText": "what the shot shows"})]),
                 row([ui_.Label({"Text": "Server"}), ui_.LineEdit({"ID": "Server", "Text": "127.0.0.1"})]),
                 row([ui_.Label({"Text": "Result"}), ui_.ComboBox({"ID": "Mode"})]),
+                row([ui_.Label({"Text": "Handles"}), ui_.LineEdit({"ID": "Handles", "Text": "0"})]),
+                row([ui_.Label({"Text": "Results folder"}),
+                     ui_.LineEdit({"ID": "Out", "PlaceholderText": "~/void-vfx/resolve/<project>"})]),
                 ui_.CheckBox({"ID": "Render", "Text": "Render the clip to EXR", "Checked": False}),
                 row([ui_.Button({"ID": "Send", "Text": "Send"}),
                      ui_.Button({"ID": "Cancel", "Text": "Cancel"})]),
@@ -76,6 +96,7 @@ class Dialog:
     def request(self) -> RemoveRequest:
         server = self.items["Server"].Text.strip() or "127.0.0.1"
         host, _, port = server.partition(":")
+        handles = self.items["Handles"].Text.strip()
         return RemoveRequest(
             matte=self.items["Matte"].Text.strip(),
             matte_channel=self.items["Channel"].Text.strip() or "a",
@@ -83,6 +104,8 @@ class Dialog:
             prompt=self.items["Prompt"].Text.strip(),
             render=bool(self.items["Render"].Checked),
             mode=str(self.items["Mode"].CurrentText),
+            out_dir=os.path.expanduser(self.items["Out"].Text.strip()),
+            handles=int(handles) if handles.isdigit() else 0,
             host=host,
             port=int(port) if port.isdigit() else 0,
         )
@@ -99,22 +122,25 @@ class Dialog:
             self.show("Give the object matte (a sequence such as roto.####.exr).")
             return
         self.session = RemoveSession(self.resolve, req, self.on_progress)
-        self.panel_opened = False
         self.items["Send"].Enabled = False
         self.timer.Start()
 
     def on_progress(self, stage: str, fraction: float, message: str) -> None:
         if stage == "job" and not self.panel_opened and self.session and self.session.job_id:
+            # once per dialog: the panel lists every job, later sends included
             req = self.session.req
             self.panel_opened = open_job_panel(req.host, req.port or 0)
         self.show(f"{stage}: {bar(fraction)} {message}")
 
     def on_tick(self, event: Any = None) -> None:
-        if self.session is None:
+        if self.panel_opened:
+            pump_qt()
+        if self.session is None or self.session.finished:
             return
         self.session.step()
         if self.session.finished:
-            self.timer.Stop()
+            if not self.panel_opened:  # an open panel keeps being pumped until the dialog closes
+                self.timer.Stop()
             self.items["Send"].Enabled = True
 
     def on_cancel(self, event: Any = None) -> None:
