@@ -211,7 +211,7 @@ def test_an_output_pattern_is_taken_as_the_output_name(shot, tmp_path, capsys):
                "--local", "--engine", "preview",
                "-o", str(out / "sh010_clean.####.exr")])  # fmt: skip
     assert rc == 0, capsys.readouterr().err
-    assert os.listdir(out) == ["sh010_clean_void_v001"]
+    assert sorted(os.listdir(out)) == ["sh010_clean_void_v001", "sh010_clean_void_v001_review"]
     assert sorted(os.listdir(out / "sh010_clean_void_v001")) == [
         f"sh010_clean_void_v001.{f}.exr" for f in shot.frames
     ]

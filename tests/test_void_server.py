@@ -94,11 +94,13 @@ def _grow(mask: np.ndarray, radius: int) -> np.ndarray:
 @pytest.fixture(scope="module")
 def pasted(shot) -> np.ndarray:
     """(F, H, W) True where paste-back may touch the plate: the quadmask's non-keep pixels (the
-    primary matte > 0.5 grown by DILATE, the affected matte > 0.5 except on the first frame,
-    where the reference clears it) grown by the feather."""
+    primary matte > 0.5 with its soft edge (> 0.02 within 4 px of it, mask.soft_edge's default)
+    grown by DILATE, the affected matte > 0.5 except on the first frame, where the reference
+    clears it) grown by the feather."""
     zones = []
     for i, f in enumerate(shot.frames):
-        primary = read_image(Sequence.parse(shot.primary).path(f), "a").pixels[..., 0] > 0.5
+        matte = read_image(Sequence.parse(shot.primary).path(f), "a").pixels[..., 0]
+        primary = (matte > 0.5) | ((matte > 0.02) & _grow(matte > 0.5, 4))
         nonkeep = _grow(primary, DILATE)
         if i > 0:
             nonkeep |= read_image(Sequence.parse(shot.affected).path(f), "a").pixels[..., 0] > 0.5
