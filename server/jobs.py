@@ -9,10 +9,12 @@ Every state change and message is also an event row; clients poll events with a 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import shutil
 import sqlite3
+import stat
 import threading
 import time
 from pathlib import Path
@@ -22,6 +24,37 @@ from void_vfx.errors import ServerError
 from void_vfx.model_facts import FINISHED_STATES, JOB_STATES
 
 from .part_writer import settle_all
+from .safe_fs import rmdir_if_empty
+
+
+def private_folder(path: Path) -> None:
+    """Make ``path`` (mode 0700) or check an existing one: owned by this user, no access for
+    others. A looser mode is tightened and said; another owner is refused."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = path.lstat()
+    if not stat.S_ISDIR(st.st_mode):
+        raise ServerError(f"{path}: not a folder (a link?); give --data-dir a real folder")
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        raise ServerError(
+            f"{path}: owned by another user (uid {st.st_uid}); the server keeps prompts and "
+            "frames there, so it must be yours: give --data-dir a folder of your own"
+        )
+    if st.st_mode & 0o077:
+        log.warning("%s: was mode %04o, readable by others; now 0700", path, st.st_mode & 0o777)
+        os.chmod(path, 0o700)
+
+
+def private_file(path: Path) -> None:
+    """Mode 0600 for a file of the server's own (the job database), if it exists."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return
+    if stat.S_ISREG(st.st_mode) and st.st_mode & 0o077:
+        os.chmod(path, 0o600)
+
+
+log = logging.getLogger("void_vfx_server.jobs")
 
 STATES = JOB_STATES
 FINISHED = FINISHED_STATES
@@ -44,7 +77,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     steps INTEGER NOT NULL DEFAULT 0,
     eta_s REAL,
     message TEXT NOT NULL DEFAULT '',
-    cancel_requested INTEGER NOT NULL DEFAULT 0
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    out_id TEXT NOT NULL DEFAULT '',
+    host TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -59,7 +94,10 @@ CREATE INDEX IF NOT EXISTS events_job ON events(job_id, seq);
 _COLUMNS = (
     "id", "state", "priority", "mode", "spec", "out_dir", "created", "updated", "started",
     "finished", "window", "windows", "step", "steps", "eta_s", "message", "cancel_requested",
+    "out_id", "host",
 )  # fmt: skip
+#: Columns added after the first release: (name, declaration) for ALTER TABLE on older stores.
+_ADDED = (("out_id", "TEXT NOT NULL DEFAULT ''"), ("host", "TEXT NOT NULL DEFAULT ''"))
 _STATUS_FIELDS = (
     "state", "window", "windows", "step", "steps", "eta_s", "message", "mode", "out_dir",
 )  # fmt: skip
@@ -71,15 +109,23 @@ class JobStore:
     def __init__(self, data_dir: str | Path) -> None:
         self.data_dir = Path(data_dir)
         self.jobs_dir = self.data_dir / "jobs"
-        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        private_folder(self.data_dir)
+        private_folder(self.jobs_dir)
+        db_path = self.data_dir / "jobs.sqlite3"
+        if not db_path.exists():  # sqlite would create it with the umask's mode (0644)
+            os.close(os.open(db_path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            self.data_dir / "jobs.sqlite3", check_same_thread=False, isolation_level=None
-        )
+        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        have = {r[1] for r in self._db.execute("PRAGMA table_info(jobs)")}
+        for name, decl in _ADDED:
+            if name not in have:
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {decl}")
+        for suffix in ("", "-wal", "-shm"):
+            private_file(Path(str(db_path) + suffix))
         self.wakeup = threading.Condition(self._lock)
 
     def close(self) -> None:
@@ -107,7 +153,7 @@ class JobStore:
         return Path(out) if out else self.job_dir(job_id) / "results"
 
     # -- rows ---------------------------------------------------------------------------------
-    def create(self, spec_json: str, mode: str, priority: int = 50) -> str:
+    def create(self, spec_json: str, mode: str, priority: int = 50, host: str = "") -> str:
         """A new job row, then its folders (a row that cannot be stored leaves no folder)."""
         if type(priority) is not int or not -(2**62) < priority < 2**62:
             raise ServerError(f"priority {priority!r}: must be a whole number")
@@ -115,13 +161,14 @@ class JobStore:
         now = time.time()
         with self._lock:
             self._db.execute(
-                "INSERT INTO jobs (id, state, priority, mode, spec, created, updated) "
-                "VALUES (?, 'created', ?, ?, ?, ?, ?)",
-                (job_id, priority, mode, spec_json, now, now),
+                "INSERT INTO jobs (id, state, priority, mode, spec, created, updated, host) "
+                "VALUES (?, 'created', ?, ?, ?, ?, ?, ?)",
+                (job_id, priority, mode, spec_json, now, now, str(host)[:200]),
             )
             self._event(job_id, "state", "created")
+        (self.jobs_dir / job_id).mkdir(mode=0o700, exist_ok=True)
         for sub in ("inputs", "work", "results"):
-            (self.jobs_dir / job_id / sub).mkdir(parents=True, exist_ok=True)
+            (self.jobs_dir / job_id / sub).mkdir(mode=0o700, exist_ok=True)
         return job_id
 
     def row(self, job_id: str, *columns: str) -> dict[str, Any]:
@@ -152,7 +199,7 @@ class JobStore:
     def list(self) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, state, priority, mode, created, window, windows, message FROM jobs "
+                "SELECT id, state, priority, mode, created, window, windows, message, host FROM jobs "
                 "ORDER BY created"
             ).fetchall()
         return [dict(r) for r in rows]
@@ -229,12 +276,12 @@ class JobStore:
     def _drop_reserved_folder(self, job_id: str) -> None:
         """A path-mode job reserved its version folder at submit; cancelled before it ran, it
         leaves no empty version behind (rmdir: a folder with anything in it stays)."""
-        row = self._db.execute("SELECT mode, out_dir FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        row = self._db.execute(
+            "SELECT mode, out_dir, out_id FROM jobs WHERE id = ?", (job_id,)
+        ).fetchone()
         if row is not None and row["mode"] == "path" and row["out_dir"]:
-            try:
-                os.rmdir(row["out_dir"])
-            except OSError:
-                pass  # not empty, or already gone
+            # only the very folder reserved (same inode, not a link put in its place)
+            rmdir_if_empty(row["out_dir"], json.loads(row["out_id"]) if row["out_id"] else None)
 
     def cancel_requested(self, job_id: str) -> bool:
         with self._lock:

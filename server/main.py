@@ -3,7 +3,7 @@
 ``python -m void_vfx_server.main --help`` or ``void-vfx serve``. Binding anything but loopback
 needs TLS with client certificates (``--tls-cert``, ``--tls-key``, ``--tls-ca``) unless
 ``--insecure-network`` says the network is trusted. Path-mode jobs read and write only inside
-``--allow-read`` / ``--allow-write`` (default: the user's home and the system temporary folder).
+``--allow-read`` / ``--allow-write`` (default: the user's home folder).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from rpyc.utils.server import ThreadedServer
 from void_vfx import __version__
 from void_vfx.errors import AuthError, EngineError, ServerError
 from void_vfx.job.spec import ENGINES
+from void_vfx.media.source_files import add_read_check, remove_read_check
 from void_vfx.protocol.paths import config_dir
 from void_vfx.protocol.wire import (
     DEFAULT_PORT,
@@ -138,6 +139,7 @@ class InferenceServer:
         engine_options: dict | None = None,
         allow_read: list[str] | None = None,
         allow_write: list[str] | None = None,
+        guard_reads: bool = True,
     ) -> None:
         tls = bool(tls_cert or tls_key)
         if tls and not (tls_cert and tls_key):
@@ -160,6 +162,8 @@ class InferenceServer:
             self.engine = engine
         engines = spec_engines(self.engine)
         self.roots = Roots(allow_read, allow_write, private=(self.data_dir, config_dir()))
+        #: Installed while the server runs (start to close): every source file it reads passes.
+        self._read_check = _source_check(self.roots, self.store.jobs_dir) if guard_reads else None
         info = {
             "version": __version__,
             "job_schema": _job_schema(),
@@ -188,8 +192,13 @@ class InferenceServer:
         )
         self.host, self.port = host, self.listener.port
 
+    def _guard_reads(self) -> None:
+        if self._read_check is not None:
+            add_read_check(self._read_check)
+
     def start(self) -> None:
         """Blocking: serve until closed or interrupted."""
+        self._guard_reads()
         self.worker.start()
         try:
             self.listener.start()
@@ -197,6 +206,7 @@ class InferenceServer:
             self.close()
 
     def start_in_thread(self) -> None:
+        self._guard_reads()
         self.worker.start()
         self.listener._listen()
         self.port = self.listener.port
@@ -211,6 +221,23 @@ class InferenceServer:
             self.engine.unload()
         finally:
             self.store.close()
+            if self._read_check is not None:
+                remove_read_check(self._read_check)
+
+
+def _source_check(roots: Roots, jobs_dir: Path):
+    """The check every source file the server reads passes, on the real path of its open
+    descriptor: inside the job folders (uploads, work), a read root, or a write root (a
+    version folder read back)."""
+    jobs = os.path.realpath(jobs_dir)
+
+    def check(real: str) -> None:
+        if real == jobs or real.startswith(jobs + os.sep):
+            return
+        if not roots.inside(real, "write"):
+            roots.check(real, "read", "source file")
+
+    return check
 
 
 def _job_schema() -> int | str:
@@ -302,10 +329,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="allow non-loopback without TLS and client certificates")  # fmt: skip
     p.add_argument("--allow-read", action="append", default=None, metavar="DIR",
                    help="folder path-mode jobs may read (repeat for more; default: your home "
-                   "folder and the system temporary folder)")  # fmt: skip
+                   "folder)")  # fmt: skip
     p.add_argument("--allow-write", action="append", default=None, metavar="DIR",
                    help="folder path-mode jobs may write their version folders in (repeat for "
-                   "more; default: your home folder and the system temporary folder)")  # fmt: skip
+                   "more; default: your home folder)")  # fmt: skip
     p.add_argument("--min-free-gb", type=float, default=DEFAULT_MIN_FREE_BYTES / 1024**3,
                    help="refuse uploads that would leave less free disk than this")  # fmt: skip
     p.add_argument("--retention-days", type=float, default=DEFAULT_RETENTION_DAYS,

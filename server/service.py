@@ -28,7 +28,7 @@ from void_vfx.job.naming import reserve_for_spec
 from void_vfx.job.spec import FILE_FIELDS, JobSpec
 from void_vfx.protocol.wire import API_VERSION, MAX_CHUNK, PROBE_HEAD_BYTES, PROBE_RE, to_wire
 
-from . import transfer
+from . import safe_fs, transfer
 from .connection import _PLAIN_ARGS, ServerConnection, _is_plain
 from .jobs import JobStore
 from .roots import Roots
@@ -97,6 +97,12 @@ class VoidVfxService(rpyc.Service):
     def __init__(self, ctx: ServerContext) -> None:
         self._ctx = ctx
         self._store = ctx.store
+        #: Who this connection is (recorded with each job it submits, shown by ``jobs``).
+        self._peer = ""
+
+    def on_connect(self, conn: Any) -> None:
+        creds = conn._config.get("credentials") or {}
+        self._peer = str(creds.get("peer", "")) if isinstance(creds, dict) else ""
 
     def _rpyc_getattr(self, name: str) -> Any:
         if type(name) is not str:
@@ -130,7 +136,7 @@ class VoidVfxService(rpyc.Service):
         if mode == "path":
             _require_absolute(spec)
             self._ctx.roots.check_spec(job_spec)
-        job_id = self._store.create(spec_json, mode, job_spec.priority)
+        job_id = self._store.create(spec_json, mode, job_spec.priority, self._peer)
         try:
             if mode == "stream":
                 spec = _rebase_paths(spec, self._store.inputs_dir(job_id))
@@ -139,12 +145,30 @@ class VoidVfxService(rpyc.Service):
             else:
                 out = _reserve_path_mode_output(spec)
                 self._store.update(job_id, out_dir=str(out))
+                ident = self._check_reserved(out)
+                self._store.update(job_id, out_id=json.dumps(ident))
             JobSpec.from_dict(spec)  # what the worker will run is a valid spec too
             self._store.update(job_id, spec=json.dumps(spec))
         except Exception:
             self._store.delete(job_id)
             raise
         return job_id
+
+    def _check_reserved(self, out: Path) -> list[int]:
+        """The version folder just reserved, opened without following a link: a real folder of
+        the server's own, inside the write roots. Its identity is kept; the worker and downloads
+        use that very folder, whatever its name points at later."""
+        fd = safe_fs.open_dir(out, what="output folder")
+        try:
+            st = os.fstat(fd)
+            if hasattr(os, "getuid") and st.st_uid != os.getuid():
+                raise ServerError(f"output.dir: {out} was replaced by another user's folder")
+            real = safe_fs.where(fd)
+            if real is not None:
+                self._ctx.roots.check(real, "write", "output.dir")
+            return safe_fs.identity(st)
+        finally:
+            os.close(fd)
 
     def _check_engine(self, wanted: str) -> None:
         if wanted in self._ctx.engines:
