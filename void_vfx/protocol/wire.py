@@ -2,9 +2,12 @@
 
 Stdlib + rpyc only, because host Pythons (Nuke, Resolve) import the client, which imports this.
 
-The token handshake runs on the raw socket before RPyC speaks: the client sends exactly
-``TOKEN_LINE_LEN`` bytes (the hex token and a newline) and the server answers ``OK\\n`` or
-``NO\\n``. Nothing of RPyC is reachable without it.
+The token handshake runs on the raw socket before RPyC speaks, and the token never crosses the
+wire: both ends prove they hold it (:func:`auth_proof`, HMAC-SHA256 over both ends' random
+nonces). The client sends ``AUTH_MAGIC`` and its nonce; the server answers its own nonce and its
+proof; only a client that found the server's proof right sends its own proof; the server
+answers ``OK\\n`` or ``NO\\n``. A program that took the port learns nothing, and nothing of RPyC
+is reachable without the client's proof.
 
 RPyC's stock ``SocketStream`` slices a bytes object for every 64 kB it sends, which copies the
 rest of the buffer each time (a 2 MiB chunk is copied ~30 times), and its ``Channel`` glues
@@ -19,6 +22,7 @@ from the socket to the file write with no copy in Python.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import re
 import socket
@@ -46,6 +50,19 @@ TOKEN_HEX_LEN = 64
 TOKEN_LINE_LEN = TOKEN_HEX_LEN + 1
 HANDSHAKE_OK = b"OK\n"
 HANDSHAKE_NO = b"NO\n"
+#: The first bytes a client sends (the protocol's name and version), then its nonce.
+AUTH_MAGIC = b"VOID-VFX-AUTH/2\n"
+AUTH_NONCE_LEN = 32
+AUTH_PROOF_LEN = 32  # HMAC-SHA256
+
+
+def auth_proof(token: str, role: bytes, client_nonce: bytes, server_nonce: bytes) -> bytes:
+    """Proof that ``role`` (b"server" or b"client") holds ``token``, bound to both nonces (no
+    replay, no reflection: each role signs its own label)."""
+    message = b"void-vfx/2 " + role + b" " + client_nonce + server_nonce
+    return hmac.new(token.encode("ascii"), message, hashlib.sha256).digest()
+
+
 #: The probe files of path mode are named like this, and only such files are read by probe_path.
 PROBE_PREFIX = ".void-vfx-probe-"
 PROBE_RE = re.compile(r"^\.void-vfx-probe-[0-9a-f]{16,64}$")
