@@ -316,6 +316,45 @@ class JobStore:
             self.delete(job_id)
         return ids
 
+    def count_open(self) -> int:
+        """Jobs not finished (created, queued, running)."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT COUNT(*) FROM jobs WHERE state NOT IN ({','.join('?' * len(FINISHED))})",
+                FINISHED,
+            ).fetchone()
+        return int(row[0])
+
+    def touch(self, job_id: str) -> None:
+        """Note activity on a job (an upload), at most every 10 s, so it does not expire."""
+        now = time.time()
+        with self._lock:
+            self._db.execute(
+                "UPDATE jobs SET updated = ? WHERE id = ? AND updated < ?", (now, job_id, now - 10)
+            )
+
+    def expire_abandoned(self, idle_s: float) -> list[str]:
+        """Delete jobs left ``created`` (never started) with no call for ``idle_s`` seconds,
+        their uploads with them; returns their ids."""
+        cutoff = time.time() - idle_s
+        with self._lock:
+            ids = [
+                r["id"]
+                for r in self._db.execute(
+                    "SELECT id FROM jobs WHERE state = 'created' AND updated < ?", (cutoff,)
+                )
+            ]
+        for job_id in ids:
+            with self._lock:
+                row = self._db.execute(
+                    "SELECT state, updated FROM jobs WHERE id = ?", (job_id,)
+                ).fetchone()
+                if row is None or row["state"] != "created" or row["updated"] >= cutoff:
+                    continue  # started or touched meanwhile
+                self._drop_reserved_folder(job_id)
+            self.delete(job_id)
+        return ids
+
     # -- events -------------------------------------------------------------------------------
     def _event(self, job_id: str, kind: str, message: str) -> None:
         self._db.execute(

@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,9 @@ class ServerContext:
     #: The spec engines this server runs (``JobSpec.engine`` values).
     engines: tuple[str, ...]
     engine_name: str
+    #: The server's bounds (:class:`.limits.Limits`) and the data folder's quota.
+    limits: Any = None
+    quota: Any = None
 
 
 class VoidVfxService(rpyc.Service):
@@ -99,6 +103,9 @@ class VoidVfxService(rpyc.Service):
         self._store = ctx.store
         #: Who this connection is (recorded with each job it submits, shown by ``jobs``).
         self._peer = ""
+        #: What a client sees of the root: a name and a constant (RPyC would send its class's
+        #: and its own memory address, telling an attacker where the heap is).
+        self.____id_pack__ = ("void_vfx_server.service.VoidVfxService", 1, 1)
 
     def on_connect(self, conn: Any) -> None:
         creds = conn._config.get("credentials") or {}
@@ -132,6 +139,7 @@ class VoidVfxService(rpyc.Service):
             raise ServerError(f"mode {mode!r}: use 'stream' or 'path'")
         job_spec = JobSpec.from_json(spec_json)  # bounded size, exact types, validated
         self._check_engine(job_spec.engine)
+        self._check_quotas(len(spec_json))
         spec = json.loads(spec_json)
         if mode == "path":
             _require_absolute(spec)
@@ -153,6 +161,20 @@ class VoidVfxService(rpyc.Service):
             self._store.delete(job_id)
             raise
         return job_id
+
+    def _check_quotas(self, spec_bytes: int) -> None:
+        """Open jobs, data-folder size and free disk, before anything is stored."""
+        limits = self._ctx.limits
+        if limits is not None and self._store.count_open() >= limits.max_open_jobs:
+            raise ServerError(
+                f"this server holds {limits.max_open_jobs} unfinished jobs already; start, cancel "
+                "or delete some ('void-vfx jobs'), or start it with a higher --max-open-jobs"
+            )
+        # The spec is stored twice (as sent, and as run) and its events beside it.
+        needed = 4 * spec_bytes + 64 * 1024
+        transfer.check_free_space(self._store.data_dir, needed, self._ctx.min_free)
+        if self._ctx.quota is not None:
+            self._ctx.quota.check(needed, "submit")
 
     def _check_reserved(self, out: Path) -> list[int]:
         """The version folder just reserved, opened without following a link: a real folder of
@@ -196,7 +218,7 @@ class VoidVfxService(rpyc.Service):
             raise TransferError(f"{path}: not a void-vfx probe file")
         try:
             folder = self._ctx.roots.check(p.parent, "write", "probe")  # the name is hidden
-            fd = os.open(folder / p.name, os.O_RDONLY | os.O_NOFOLLOW)
+            fd = _open_probe(folder / p.name)
         except (OSError, ServerError):
             return False
         with os.fdopen(fd, "rb") as fh:
@@ -209,7 +231,7 @@ class VoidVfxService(rpyc.Service):
         size, modification time and sha256 of its first 64 KiB. Nothing is written anywhere."""
         try:
             real = self._ctx.roots.check(path, "read", "probe")
-            fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW)
+            fd = _open_probe(real)
         except (OSError, ServerError):
             return False
         with os.fdopen(fd, "rb") as fh:
@@ -253,6 +275,8 @@ class VoidVfxService(rpyc.Service):
     @_plain
     def exposed_delete(self, job_id: str) -> bool:
         self._store.delete(job_id)
+        if self._ctx.quota is not None:
+            self._ctx.quota.invalidate()
         return True
 
     # -- transfer -------------------------------------------------------------------------------
@@ -262,6 +286,7 @@ class VoidVfxService(rpyc.Service):
             raise TransferError(f"job {job_id} is {row['state']}: uploads are closed")
         if row["mode"] != "stream":
             raise TransferError(f"job {job_id} is a path-mode job: nothing to upload")
+        self._store.touch(job_id)  # an upload in progress is no abandoned job
         return self._store.inputs_dir(job_id)
 
     @_plain
@@ -271,13 +296,18 @@ class VoidVfxService(rpyc.Service):
         if nbytes < 0:
             raise TransferError(f"job {job_id}: upload size must not be negative")
         transfer.check_free_space(self._inputs(job_id), nbytes, self._ctx.min_free)
+        if self._ctx.quota is not None and self._ctx.quota.max_bytes > 0:
+            used = self._ctx.quota.used()
+            if used + nbytes > self._ctx.quota.max_bytes:
+                self._ctx.quota.check(nbytes, f"job {job_id}")  # raises, saying what to do
         return True
 
     @_plain
     def exposed_upload(self, job_id: str, name: str, offset: int, data: bytes) -> int:
-        return transfer.write_chunk(
-            self._inputs(job_id), name, _int(offset, "offset"), data, self._ctx.min_free
-        )
+        inputs = self._inputs(job_id)
+        if self._ctx.quota is not None and type(data) in (bytes, memoryview):
+            self._ctx.quota.check(len(data), f"{name}")
+        return transfer.write_chunk(inputs, name, _int(offset, "offset"), data, self._ctx.min_free)
 
     @_plain
     def exposed_upload_status(self, job_id: str, name: str) -> int:
@@ -308,6 +338,17 @@ class VoidVfxService(rpyc.Service):
         root, record = self._finished(job_id)
         offset, size = _int(offset, "offset"), _int(size, "size")
         return transfer.read_chunk(root, record, name, offset, min(size, MAX_CHUNK))
+
+
+def _open_probe(path: Path) -> int:
+    """A regular file opened without following a link and without blocking (a FIFO would
+    wait for a writer forever); OSError otherwise."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{path}: not a regular file")
+    os.set_blocking(fd, True)
+    return fd
 
 
 def _int(value: Any, what: str) -> int:

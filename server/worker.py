@@ -25,6 +25,7 @@ from void_vfx.errors import Cancelled, EngineError, VoidVfxError
 
 from . import safe_fs, transfer
 from .jobs import JobStore
+from .part_writer import close_idle
 
 log = logging.getLogger("void_vfx_server.worker")
 
@@ -58,6 +59,7 @@ class Worker(threading.Thread):
         *,
         roots: Any = None,
         engines: tuple[str, ...] | None = None,
+        limits: Any = None,
     ) -> None:
         super().__init__(name="void-vfx-worker", daemon=True)
         self.store = store
@@ -68,8 +70,11 @@ class Worker(threading.Thread):
         #: Path-mode jobs are checked against the server's roots again when they start.
         self.roots = roots
         self.engines = engines
+        #: The server's bounds (abandoned jobs, idle uploads); None: retention only.
+        self.limits = limits
         self._halt = threading.Event()
         self._last_expire = 0.0
+        self._last_retention = 0.0
 
     def stop(self) -> None:
         self._halt.set()
@@ -89,14 +94,32 @@ class Worker(threading.Thread):
             self.run_job(job_id)
 
     def _maybe_expire(self) -> None:
-        if time.time() - self._last_expire < 3600.0:
+        """Housekeeping between jobs: finished jobs past retention (hourly), jobs never started
+        and idle past ``abandoned_hours``, upload writers idle past ``upload_idle_s``."""
+        now = time.time()
+        limits = self.limits
+        every = 3600.0
+        if limits is not None:
+            every = min(every, max(0.5, limits.abandoned_hours * 1800.0, 0.0))
+            every = min(every, max(0.5, limits.upload_idle_s / 2))
+        if now - self._last_expire < every:
             return
-        self._last_expire = time.time()
+        hourly = now - self._last_retention >= 3600.0
+        self._last_expire = now
         try:
-            for job_id in self.store.expire(self.retention_days):
-                log.info("job %s removed after %.1f days", job_id, self.retention_days)
+            if hourly:
+                self._last_retention = now
+                for job_id in self.store.expire(self.retention_days):
+                    log.info("job %s removed after %.1f days", job_id, self.retention_days)
+            if limits is not None:
+                for job_id in self.store.expire_abandoned(limits.abandoned_hours * 3600.0):
+                    log.info("job %s never started; removed after %g h", job_id,
+                             limits.abandoned_hours)  # fmt: skip
+                closed = close_idle(limits.upload_idle_s)
+                if closed:
+                    log.info("%d idle uploads closed (their clients may resume)", closed)
         except Exception:  # noqa: BLE001 - housekeeping must never stop the worker
-            log.exception("retention clean-up failed")
+            log.exception("clean-up failed")
 
     # -- one job ----------------------------------------------------------------------------
     def run_job(self, job_id: str) -> None:
@@ -172,6 +195,12 @@ class Worker(threading.Thread):
         except VoidVfxError as ex:
             _drop_if_empty(out)
             store.set_state(job_id, "failed", str(ex))
+        except UnicodeError as ex:  # a name or header text that is not UTF-8, met deep inside
+            _drop_if_empty(out)
+            store.set_state(
+                job_id, "failed", f"a file name or header holds text that is not UTF-8 ({ex}); "
+                "rename or re-save the file with UTF-8 text",
+            )  # fmt: skip
         except Exception as ex:  # noqa: BLE001 - a failed job must not kill the worker
             log.error("job %s crashed:\n%s", job_id, traceback.format_exc())
             _drop_if_empty(out)

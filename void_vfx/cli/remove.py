@@ -276,12 +276,14 @@ def run_jobs(args: argparse.Namespace) -> int:
     if not jobs:
         print("no jobs")
         return 0
-    print(f"{'ID':16}  {'STATE':9}  {'PRI':>3}  {'MODE':6}  {'WIN':>7}  CREATED           MESSAGE")
+    print(f"{'ID':16}  {'STATE':9}  {'PRI':>3}  {'MODE':6}  {'WIN':>7}  CREATED           "
+          f"{'FROM':15}  MESSAGE")  # fmt: skip
     for j in jobs:
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(j["created"]))
         win = f"{j['window']}/{j['windows']}"
+        host = str(j.get("host") or "?")[:15]  # the address that submitted it (older: ?)
         print(f"{j['id']:16}  {j['state']:9}  {j['priority']:>3}  {j['mode']:6}  {win:>7}  "
-              f"{created}  {j['message'][:60]}")  # fmt: skip
+              f"{created}  {host:15}  {j['message'][:60]}")  # fmt: skip
     return 0
 
 

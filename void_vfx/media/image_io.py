@@ -80,20 +80,29 @@ def _where(path: str, frame: int | None) -> str:
     return f"{path} (frame {frame})" if frame is not None else path
 
 
+def _utf8(text: str) -> str:
+    """``text`` if it is valid UTF-8 text (no lone surrogates standing for raw bytes)."""
+    text.encode("utf-8")
+    return text
+
+
 def _header_from_spec(path: str, file_format: str, spec) -> ImageHeader:
     attrs: dict[str, object] = {}
     types: dict[str, str] = {}
     for a in spec.extra_attribs:
         try:
             name, value = a.name, a.value
-        except UnicodeDecodeError:  # a header string that is not UTF-8: skipped, not fatal
+            _utf8(name)
+            if isinstance(value, str):
+                _utf8(value)
+        except UnicodeError:  # a header string that is not UTF-8: skipped, not fatal
             log.warning("%s: a header attribute is not UTF-8 text; it is not kept", path)
             continue
         attrs[name] = tuple(value) if isinstance(value, list) else value
         types[name] = str(a.type)
     try:
-        channel_names = tuple(spec.channelnames)
-    except UnicodeDecodeError:
+        channel_names = tuple(_utf8(n) for n in spec.channelnames)
+    except UnicodeError:
         raise ImageIOError(
             f"{path}: its channel names are not UTF-8 text; re-save the file from your "
             "compositing application"
