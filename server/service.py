@@ -187,7 +187,11 @@ class VoidVfxService(rpyc.Service):
                 raise ServerError(f"output.dir: {out} was replaced by another user's folder")
             real = safe_fs.where(fd)
             if real is not None:
-                self._ctx.roots.check(real, "write", "output.dir")
+                try:
+                    self._ctx.roots.check(real, "write", "output.dir")
+                except ServerError:  # made through a swapped parent: take the empty folder back
+                    safe_fs.rmdir_if_empty(out, safe_fs.identity(st))
+                    raise
             return safe_fs.identity(st)
         finally:
             os.close(fd)

@@ -125,6 +125,13 @@ def test_replies_carry_no_heap_address_and_bad_frames_no_traceback(tmp_path, cap
         srv.close()
 
 
+def test_error_replies_blank_memory_addresses():
+    from void_vfx_server.connection import _scrub
+
+    reply = (("builtins", "TypeError"), ("<object at 0x7f3a2b1c0d90> refused",), (), "")
+    assert _scrub(reply)[1] == ("<object at 0x...> refused",)
+
+
 def test_a_name_with_a_newline_cannot_forge_a_log_line():
     from void_vfx_server.listener import OneLineFormatter
 

@@ -241,3 +241,61 @@ def test_default_roots_leave_out_the_system_temporary_folder():
 
     tmp = Path(os.path.realpath(tempfile.gettempdir()))
     assert tmp not in default_roots() and Path.home() in default_roots()
+
+
+_AS_NOBODY = r"""
+import os, sys
+os.setgid(65534)
+os.setuid(65534)
+for path in sys.argv[1:]:
+    try:
+        if os.path.isdir(path):
+            os.listdir(path)
+        else:
+            open(path, "rb").read(1)
+        print("READ", path)
+    except OSError:
+        pass
+"""
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to act as a second user"
+)
+def test_a_second_local_user_reads_nothing_and_loses_nothing(tmp_path):
+    import subprocess
+    import sys
+
+    base = Path(tempfile.mkdtemp(prefix="void-vfx-shared-"))
+    try:
+        base.chmod(0o755)  # a home others may traverse
+        srv = start_server(base, allow_read=[str(tmp_path)], allow_write=[str(tmp_path)])
+        try:
+            with connect("127.0.0.1", srv.port, token=srv.token) as c:
+                job = c.submit(make_shot(tmp_path, frames=1), files_mode="stream", start=False)
+            data = base / "data"
+            paths = [data, data / "jobs.sqlite3", data / "jobs" / job, base / "token"]
+            out = subprocess.run([sys.executable, "-c", _AS_NOBODY, *map(str, paths)],
+                                 capture_output=True, text=True, timeout=60)  # fmt: skip
+            assert out.returncode == 0, out.stderr
+            assert "READ" not in out.stdout
+        finally:
+            srv.close()
+    finally:
+        import shutil
+
+        shutil.rmtree(base, ignore_errors=True)
+    # A cancelled job leaves another user's file in the shared folder alone.
+    from void_vfx_server.safe_fs import DIR_FLAGS, remove_created
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "theirs.exr").write_bytes(b"x")
+    os.chown(shared / "theirs.exr", 65534, 65534)
+    (shared / "ours.exr").write_bytes(b"y")
+    fd = os.open(shared, DIR_FLAGS)
+    try:
+        assert remove_created(fd, set()) == ["ours.exr"]
+    finally:
+        os.close(fd)
+    assert sorted(os.listdir(shared)) == ["theirs.exr"]
