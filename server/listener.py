@@ -58,6 +58,7 @@ class Listener(ThreadedServer):
         self._last_log: dict[str, float] = {}
         #: The error that stopped the listener, if one did (None after a normal close).
         self.failure: BaseException | None = None
+        self._spare_lock = threading.Lock()
         self._spare = _spare_fd()
         super().__init__(VoidVfxService, **kwargs)
 
@@ -76,15 +77,16 @@ class Listener(ThreadedServer):
             ex.strerror,
             self._open,
         )
-        if self._spare is not None:  # take the waiting connection off the backlog and close it
-            os.close(self._spare)
-            self._spare = None
-            try:
-                sock, _ = self.listener.accept()
-                sock.close()
-            except OSError:
-                pass
-            self._spare = _spare_fd()
+        with self._spare_lock:  # take the waiting connection off the backlog and close it
+            if self._spare is not None and self.active:
+                os.close(self._spare)
+                self._spare = None
+                try:
+                    sock, _ = self.listener.accept()
+                    sock.close()
+                except OSError:
+                    pass
+                self._spare = _spare_fd()
         time.sleep(0.05)
 
     def accept(self) -> None:
@@ -166,10 +168,13 @@ class Listener(ThreadedServer):
             conn.close()
 
     def close(self) -> None:
+        # Called twice (by the owner, and by RPyC's accept loop as it ends): the spare
+        # descriptor must be closed once, or the second close hits a number reused meanwhile.
         super().close()
-        if self._spare is not None:
-            os.close(self._spare)
-            self._spare = None
+        with self._spare_lock:
+            spare, self._spare = self._spare, None
+        if spare is not None:
+            os.close(spare)
 
 
 class OneLineFormatter(logging.Formatter):
