@@ -125,6 +125,8 @@ class TokenAuthenticator:
         except (OSError, ssl.SSLError) as ex:
             raise AuthenticationError(f"handshake failed: {ex}") from ex
         if not ok:
+            if all(c in b"0123456789abcdef" for c in hello[:16]) and len(hello) >= 16:
+                raise AuthenticationError("an older client sent a token line; upgrade it")
             raise AuthenticationError("no proof of the token")
         sock.settimeout(None)
         return sock, {"tls": self._ssl is not None, "peer_cert": peer_cert is not None,

@@ -98,7 +98,8 @@ def prove(sock: socket.socket, token: str, where: str, timeout: float = 10.0) ->
     if len(reply) != AUTH_NONCE_LEN + AUTH_PROOF_LEN:
         raise AuthError(
             f"{where} closed the connection without proving it holds the token: it is not a "
-            "void-vfx server of this version (upgrade it), or it refused this client"
+            "void-vfx server of this version (upgrade it), or it refused this client (too many "
+            "connections from here: its log says so)"
         )
     server_nonce, proof = reply[:AUTH_NONCE_LEN], reply[AUTH_NONCE_LEN:]
     if not hmac.compare_digest(proof, auth_proof(token, b"server", client_nonce, server_nonce)):
