@@ -164,7 +164,9 @@ class Worker(threading.Thread):
             if "should_cancel" in params:
                 kwargs["should_cancel"] = should_cancel
             if "on_warning" in params:
-                kwargs["on_warning"] = lambda msg: store.add_event(job_id, "warning", str(msg))
+                kwargs["on_warning"] = lambda msg: store.add_event(
+                    job_id, "warning", _named(str(msg), out)
+                )
             summary = fn(
                 spec,
                 engine_fn,
@@ -194,7 +196,7 @@ class Worker(threading.Thread):
                 store.set_state(job_id, "cancelled", "cancelled by the user")
         except VoidVfxError as ex:
             _drop_if_empty(out)
-            store.set_state(job_id, "failed", str(ex))
+            store.set_state(job_id, "failed", _named(str(ex), out))
         except UnicodeError as ex:  # a name or header text that is not UTF-8, met deep inside
             _drop_if_empty(out)
             store.set_state(
@@ -204,7 +206,8 @@ class Worker(threading.Thread):
         except Exception as ex:  # noqa: BLE001 - a failed job must not kill the worker
             log.error("job %s crashed:\n%s", job_id, traceback.format_exc())
             _drop_if_empty(out)
-            store.set_state(job_id, "failed", f"internal error: {type(ex).__name__}: {ex}")
+            message = _named(f"internal error: {type(ex).__name__}: {ex}", out)
+            store.set_state(job_id, "failed", message)
         else:
             store.update(job_id, window=state["windows"], eta_s=0.0)
             store.set_state(job_id, "done", f"finished in {time.time() - t0:.1f} s")
@@ -273,6 +276,13 @@ class _OutFolder:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+def _named(message: str, out: _OutFolder | None) -> str:
+    """A message with the held folder's ``/proc/self/fd/N`` name put back to the folder's own."""
+    if out is None or out.name == str(out.path):
+        return message
+    return message.replace(out.name, str(out.path))
 
 
 def _drop_written(out: _OutFolder | None) -> None:
