@@ -4,9 +4,9 @@ that raise them. The README's security section lists the same values."""
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
-from void_vfx.media.image_io import DEFAULT_MAX_IMAGE_PIXELS
+from void_vfx.media.image_io import max_image_pixels
 
 from .auth import HANDSHAKE_TIMEOUT_S
 from .listener import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_PEER
@@ -19,8 +19,9 @@ class Limits:
     max_per_peer: int = DEFAULT_MAX_PER_PEER
     #: Seconds a peer has for the whole handshake (TLS and token proofs).
     handshake_timeout_s: float = HANDSHAKE_TIMEOUT_S
-    #: Pixels a frame may declare before anything is allocated (8K DCI full frame).
-    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+    #: Pixels a frame may declare before anything is allocated (8K DCI full frame, or
+    #: $VOID_VFX_MAX_IMAGE_PIXELS).
+    max_image_pixels: int = field(default_factory=max_image_pixels)
     #: Jobs not yet finished (created, queued, running) the server holds at once.
     max_open_jobs: int = 200
     #: Bytes the data folder (uploads, work, results) may hold; 0: no quota beyond free space.
@@ -44,9 +45,9 @@ def add_limit_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"connections from one address (default {d.max_per_peer})")  # fmt: skip
     p.add_argument("--handshake-timeout", type=float, default=d.handshake_timeout_s,
                    help=f"seconds for a whole handshake (default {d.handshake_timeout_s:g})")  # fmt: skip
-    p.add_argument("--max-image-pixels", type=int, default=d.max_image_pixels,
-                   help=f"pixels a frame may declare (default {d.max_image_pixels}, "
-                   "8192 x 4320)")  # fmt: skip
+    p.add_argument("--max-image-pixels", type=int, default=None,
+                   help="pixels a frame may declare (default 35389440, 8192 x 4320, or "
+                   "$VOID_VFX_MAX_IMAGE_PIXELS)")  # fmt: skip
     p.add_argument("--max-open-jobs", type=int, default=d.max_open_jobs,
                    help=f"jobs not yet finished held at once (default {d.max_open_jobs})")  # fmt: skip
     p.add_argument("--max-data-gb", type=float, default=d.max_data_bytes / 1024**3,
@@ -62,7 +63,7 @@ def limits_from_args(args: argparse.Namespace) -> Limits:
         max_connections=args.max_connections,
         max_per_peer=args.max_connections_per_peer,
         handshake_timeout_s=args.handshake_timeout,
-        max_image_pixels=args.max_image_pixels,
+        max_image_pixels=args.max_image_pixels or max_image_pixels(),
         max_open_jobs=args.max_open_jobs,
         max_data_bytes=int(args.max_data_gb * 1024**3),
         abandoned_hours=args.abandoned_hours,

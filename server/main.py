@@ -24,7 +24,7 @@ from typing import Any
 from void_vfx import __version__
 from void_vfx.errors import AuthError, EngineError, ServerError
 from void_vfx.job.spec import ENGINES
-from void_vfx.media.image_io import set_max_image_pixels
+from void_vfx.media.image_io import max_image_pixels, set_max_image_pixels
 from void_vfx.media.source_files import add_read_check, remove_read_check
 from void_vfx.protocol.paths import config_dir
 from void_vfx.protocol.wire import DEFAULT_PORT, protocol_config
@@ -120,7 +120,8 @@ class InferenceServer:
         limits: Limits | None = None,
     ) -> None:
         self.limits = limits = limits or Limits()
-        set_max_image_pixels(limits.max_image_pixels)
+        if limits.max_image_pixels != max_image_pixels():
+            set_max_image_pixels(limits.max_image_pixels)
         tls = bool(tls_cert or tls_key)
         if tls and not (tls_cert and tls_key):
             raise AuthError("TLS needs both --tls-cert and --tls-key")
