@@ -24,7 +24,7 @@ from void_vfx.errors import ServerError
 from void_vfx.model_facts import FINISHED_STATES, JOB_STATES
 
 from .part_writer import settle_all
-from .safe_fs import rmdir_if_empty
+from .safe_fs import make_private, rmdir_if_empty
 
 
 def private_folder(path: Path) -> None:
@@ -111,6 +111,10 @@ class JobStore:
         self.jobs_dir = self.data_dir / "jobs"
         private_folder(self.data_dir)
         private_folder(self.jobs_dir)
+        loose = make_private(self.jobs_dir)  # files an older server left with the umask's modes
+        if loose:
+            log.warning("%s: %d files or folders were readable by others; now 0600/0700",
+                        self.jobs_dir, loose)  # fmt: skip
         db_path = self.data_dir / "jobs.sqlite3"
         if not db_path.exists():  # sqlite would create it with the umask's mode (0644)
             os.close(os.open(db_path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))

@@ -376,7 +376,9 @@ def _manifest(job_dir: Path, root: Path, record: dict) -> list[dict]:
         for name, size, _ in stamp
     ]
     tmp = cache.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"stamp": stamp, "results": results}))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps({"stamp": stamp, "results": results}))
     tmp.replace(cache)
     return results
 

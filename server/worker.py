@@ -214,6 +214,9 @@ class Worker(threading.Thread):
         finally:
             if out is not None:
                 out.close()
+            # Windows, uploads and stream results were written with the umask's modes: the
+            # job folder is 0700 already; its files become 0600 too.
+            safe_fs.make_private(store.job_dir(job_id))
             self._free_memory()
 
     def _open_out(self, job_id: str, row: dict) -> _OutFolder:

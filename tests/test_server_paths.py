@@ -215,23 +215,28 @@ def test_a_fifo_is_refused_at_once_not_waited_on(tmp_path):
     assert time.monotonic() - t0 < 2.0
 
 
-def test_data_folder_database_and_job_folders_are_private(tmp_path):
+def test_data_folder_database_job_folders_and_files_are_private(tmp_path):
     data = tmp_path / "data"
-    data.mkdir(mode=0o755)
+    (data / "jobs" / "0123456789abcdef").mkdir(parents=True)
     os.chmod(data, 0o755)  # an older server's folder, readable by everyone
+    (data / "jobs" / "0123456789abcdef" / "old.exr").write_bytes(b"x")
+    os.chmod(data / "jobs" / "0123456789abcdef" / "old.exr", 0o644)
     srv = start_server(tmp_path)
     try:
         with connect("127.0.0.1", srv.port, token=srv.token) as c:
-            job = c.submit(make_shot(tmp_path, frames=1), files_mode="stream", start=False)
+            job = c.submit(make_shot(tmp_path, frames=2), files_mode="stream")
+            assert _wait(c, job)["state"] == "done"
+            assert c.list_results(job)  # the manifest is written too
 
         def mode(p: Path) -> int:
-            return stat.S_IMODE(p.stat().st_mode)
+            return stat.S_IMODE(p.lstat().st_mode)
 
         assert mode(data) == 0o700 and mode(data / "jobs") == 0o700
         assert mode(data / "jobs.sqlite3") == 0o600
-        assert mode(data / "jobs" / job) == 0o700
-        for sub in ("inputs", "work", "results"):
-            assert mode(data / "jobs" / job / sub) == 0o700
+        inside = list((data / "jobs").rglob("*"))
+        assert len([p for p in inside if p.is_file()]) >= 8  # uploads, windows, results...
+        for p in inside:
+            assert mode(p) == (0o700 if p.is_dir() else 0o600), p
     finally:
         srv.close()
 
