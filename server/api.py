@@ -30,7 +30,7 @@ def start_local_server(
 
     server = InferenceServer(
         "127.0.0.1", 0, data_dir, engine, token_file=token_file, min_free_bytes=0,
-        allow_read=["/"], allow_write=["/"],
+        allow_read=["/"], allow_write=["/"], guard_reads=False,
     )  # fmt: skip
     server.start_in_thread()
     return server

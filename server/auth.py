@@ -1,8 +1,9 @@
 """Who may talk to the server: a shared token, and optionally TLS with client certificates.
 
-The token is checked on the raw socket before any RPyC object exists, so an unauthenticated peer
-can reach nothing. TLS, when configured, wraps the socket first (client certificate required
-when a CA is given), then the token is read through it.
+The token is proved (never sent) on the raw socket before any RPyC object exists, so an
+unauthenticated peer can reach nothing, and a program that took the port learns nothing. TLS,
+when configured, wraps the socket first (client certificate required when a CA is given), then
+the proofs cross through it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import secrets
 import socket
 import ssl
+import time
 from pathlib import Path
 
 from rpyc.utils.authenticators import AuthenticationError
@@ -19,14 +21,18 @@ from rpyc.utils.authenticators import AuthenticationError
 from void_vfx.errors import AuthError
 from void_vfx.protocol.paths import default_token_path
 from void_vfx.protocol.wire import (
+    AUTH_MAGIC,
+    AUTH_NONCE_LEN,
+    AUTH_PROOF_LEN,
     HANDSHAKE_NO,
     HANDSHAKE_OK,
     TOKEN_HEX_LEN,
-    TOKEN_LINE_LEN,
+    auth_proof,
     set_nodelay,
 )
 
-#: A peer has this long to send its token line; slow peers must not pin a thread forever.
+#: A peer has this long for the whole handshake (TLS and proofs); slow peers must not pin a
+#: thread and a descriptor.
 HANDSHAKE_TIMEOUT_S = 10.0
 
 
@@ -61,9 +67,15 @@ def ensure_token(token_file: str | os.PathLike | None = None) -> tuple[str, Path
     return token, path
 
 
-def _recv_exact(sock: socket.socket, count: int) -> bytes:
+def recv_exact(sock: socket.socket, count: int, deadline: float) -> bytes:
+    """``count`` bytes, or fewer if the peer closes; the whole read must end by ``deadline``
+    (a monotonic time): a peer trickling a byte at a time does not get a fresh timeout each."""
     data = b""
     while len(data) < count:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("handshake took too long")
+        sock.settimeout(left)
         piece = sock.recv(count - len(data))
         if not piece:
             break
@@ -72,29 +84,53 @@ def _recv_exact(sock: socket.socket, count: int) -> bytes:
 
 
 class TokenAuthenticator:
-    """An rpyc authenticator: optional TLS wrap, then a fixed-length token line."""
+    """An rpyc authenticator: optional TLS wrap, then the mutual token proof (see
+    :mod:`void_vfx.protocol.wire`), all within one deadline of ``timeout`` seconds."""
 
-    def __init__(self, token: str, ssl_context: ssl.SSLContext | None = None) -> None:
-        self._token = (token + "\n").encode("ascii")
+    def __init__(
+        self,
+        token: str,
+        ssl_context: ssl.SSLContext | None = None,
+        timeout: float = HANDSHAKE_TIMEOUT_S,
+    ) -> None:
+        self._token = token
         self._ssl = ssl_context
+        self.timeout = timeout
 
     def __call__(self, sock: socket.socket):
         set_nodelay(sock)
-        sock.settimeout(HANDSHAKE_TIMEOUT_S)
+        deadline = time.monotonic() + self.timeout
         peer_cert = None
         try:
+            peer = sock.getpeername()[0]
+        except (OSError, IndexError):
+            peer = "?"
+        try:
             if self._ssl is not None:
+                sock.settimeout(max(0.01, deadline - time.monotonic()))
                 sock = self._ssl.wrap_socket(sock, server_side=True)
                 peer_cert = sock.getpeercert()
-            line = _recv_exact(sock, TOKEN_LINE_LEN)
-            ok = len(line) == TOKEN_LINE_LEN and hmac.compare_digest(line, self._token)
+            hello = recv_exact(sock, len(AUTH_MAGIC) + AUTH_NONCE_LEN, deadline)
+            ok = len(hello) == len(AUTH_MAGIC) + AUTH_NONCE_LEN and hello.startswith(AUTH_MAGIC)
+            if ok:
+                client_nonce = hello[len(AUTH_MAGIC) :]
+                server_nonce = secrets.token_bytes(AUTH_NONCE_LEN)
+                sock.sendall(
+                    server_nonce + auth_proof(self._token, b"server", client_nonce, server_nonce)
+                )
+                answer = recv_exact(sock, AUTH_PROOF_LEN, deadline)
+                want = auth_proof(self._token, b"client", client_nonce, server_nonce)
+                ok = len(answer) == AUTH_PROOF_LEN and hmac.compare_digest(answer, want)
             sock.sendall(HANDSHAKE_OK if ok else HANDSHAKE_NO)
         except (OSError, ssl.SSLError) as ex:
             raise AuthenticationError(f"handshake failed: {ex}") from ex
         if not ok:
-            raise AuthenticationError("wrong or missing token")
+            if all(c in b"0123456789abcdef" for c in hello[:16]) and len(hello) >= 16:
+                raise AuthenticationError("an older client sent a token line; upgrade it")
+            raise AuthenticationError("no proof of the token")
         sock.settimeout(None)
-        return sock, {"tls": self._ssl is not None, "peer_cert": peer_cert is not None}
+        return sock, {"tls": self._ssl is not None, "peer_cert": peer_cert is not None,
+                      "peer": peer}  # fmt: skip
 
 
 def server_ssl_context(cert: str, key: str, ca: str | None) -> ssl.SSLContext:

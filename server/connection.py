@@ -3,11 +3,13 @@ with arguments of exact built-in types; nothing of the client is ever called."""
 
 from __future__ import annotations
 
+import re
+import struct
 from typing import Any
 
 from rpyc.core import consts
 
-from void_vfx.protocol.wire import FastConnection
+from void_vfx.protocol.wire import FastConnection, load_request
 
 _PLAIN_SCALARS = (str, int, float, bool, bytes, type(None))
 #: Upload chunks arrive as views of the received frame (see void_vfx.protocol.wire._load_from).
@@ -27,6 +29,17 @@ def _is_plain(value: Any, depth: int = 0, scalars: tuple = _PLAIN_SCALARS) -> bo
     return False
 
 
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,16}")
+
+
+def _scrub(value: Any) -> Any:
+    if type(value) is str:
+        return _ADDRESS.sub("0x...", value)
+    if type(value) is tuple:
+        return tuple(_scrub(v) for v in value)
+    return value
+
+
 class ServerConnection(FastConnection):
     """The server's end of a connection: only calls of exposed methods on the root get through.
 
@@ -37,6 +50,33 @@ class ServerConnection(FastConnection):
     A reference to a client object is refused as it is decoded, so the server never holds a
     netref and never calls back into the client (no ``__hash__``, ``__eq__``, ``startswith``).
     """
+
+    def _dispatch(self, data: Any) -> None:
+        """Only requests are decoded (a client never sends replies or exceptions: RPyC's
+        exception loader would make a class for every name it is sent, kept for good), and
+        only plain values in them (:func:`void_vfx.protocol.wire.load_request`). Anything else
+        closes the connection with one line in the log."""
+        self._recvlock.release()
+        if not data or data[0] != consts.MSG_REQUEST:
+            kind = data[0] if data else None
+            self._hang_up(f"message kind {kind!r} refused: a client sends requests only")
+        try:
+            seq, args = load_request(data, 1)
+        except (ValueError, TypeError, struct.error, RecursionError) as ex:
+            self._hang_up(f"malformed request: {ex}")
+        if type(seq) is not int:
+            self._hang_up("malformed request: no sequence number")
+        self._dispatch_request(seq, args)
+
+    def _hang_up(self, why: str) -> None:
+        """Close the socket now (RPyC's polite close would wait for the peer's answer to its
+        CLOSE request, up to the request timeout) and end the connection."""
+        self._channel.close()
+        raise EOFError(why)
+
+    def _box_exc(self, typ: Any, val: Any, tb: Any) -> Any:
+        """An error reply, with any memory address in its text blanked (``at 0x7f...``)."""
+        return _scrub(super()._box_exc(typ, val, tb))
 
     def _refuse(self, *args: Any) -> Any:
         raise AttributeError("request refused: only calls of the exposed methods are allowed")

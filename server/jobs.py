@@ -9,10 +9,12 @@ Every state change and message is also an event row; clients poll events with a 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import shutil
 import sqlite3
+import stat
 import threading
 import time
 from pathlib import Path
@@ -22,6 +24,37 @@ from void_vfx.errors import ServerError
 from void_vfx.model_facts import FINISHED_STATES, JOB_STATES
 
 from .part_writer import settle_all
+from .safe_fs import make_private, rmdir_if_empty
+
+
+def private_folder(path: Path) -> None:
+    """Make ``path`` (mode 0700) or check an existing one: owned by this user, no access for
+    others. A looser mode is tightened and said; another owner is refused."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = path.lstat()
+    if not stat.S_ISDIR(st.st_mode):
+        raise ServerError(f"{path}: not a folder (a link?); give --data-dir a real folder")
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        raise ServerError(
+            f"{path}: owned by another user (uid {st.st_uid}); the server keeps prompts and "
+            "frames there, so it must be yours: give --data-dir a folder of your own"
+        )
+    if st.st_mode & 0o077:
+        log.warning("%s: was mode %04o, readable by others; now 0700", path, st.st_mode & 0o777)
+        os.chmod(path, 0o700)
+
+
+def private_file(path: Path) -> None:
+    """Mode 0600 for a file of the server's own (the job database), if it exists."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return
+    if stat.S_ISREG(st.st_mode) and st.st_mode & 0o077:
+        os.chmod(path, 0o600)
+
+
+log = logging.getLogger("void_vfx_server.jobs")
 
 STATES = JOB_STATES
 FINISHED = FINISHED_STATES
@@ -45,7 +78,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     eta_s REAL,
     message TEXT NOT NULL DEFAULT '',
     cancel_requested INTEGER NOT NULL DEFAULT 0,
-    progress TEXT NOT NULL DEFAULT '{}'
+    progress TEXT NOT NULL DEFAULT '{}',
+    out_id TEXT NOT NULL DEFAULT '',
+    host TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -60,8 +95,14 @@ CREATE INDEX IF NOT EXISTS events_job ON events(job_id, seq);
 _COLUMNS = (
     "id", "state", "priority", "mode", "spec", "out_dir", "created", "updated", "started",
     "finished", "window", "windows", "step", "steps", "eta_s", "message", "cancel_requested",
-    "progress",
+    "progress", "out_id", "host",
 )  # fmt: skip
+#: Columns added after the first release: (name, declaration) for ALTER TABLE on older stores.
+_ADDED = (
+    ("out_id", "TEXT NOT NULL DEFAULT ''"),
+    ("host", "TEXT NOT NULL DEFAULT ''"),
+    ("progress", "TEXT NOT NULL DEFAULT '{}'"),
+)
 _STATUS_FIELDS = (
     "state", "window", "windows", "step", "steps", "eta_s", "message", "mode", "out_dir",
     "progress",
@@ -118,18 +159,27 @@ class JobStore:
     def __init__(self, data_dir: str | Path) -> None:
         self.data_dir = Path(data_dir)
         self.jobs_dir = self.data_dir / "jobs"
-        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        private_folder(self.data_dir)
+        private_folder(self.jobs_dir)
+        loose = make_private(self.jobs_dir)  # files an older server left with the umask's modes
+        if loose:
+            log.warning("%s: %d files or folders were readable by others; now 0600/0700",
+                        self.jobs_dir, loose)  # fmt: skip
+        db_path = self.data_dir / "jobs.sqlite3"
+        if not db_path.exists():  # sqlite would create it with the umask's mode (0644)
+            os.close(os.open(db_path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            self.data_dir / "jobs.sqlite3", check_same_thread=False, isolation_level=None
-        )
+        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         have = {r[1] for r in self._db.execute("PRAGMA table_info(jobs)")}
-        if "progress" not in have:  # a data folder of an earlier version
-            self._db.execute("ALTER TABLE jobs ADD COLUMN progress TEXT NOT NULL DEFAULT '{}'")
+        for name, decl in _ADDED:
+            if name not in have:
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {decl}")
+        for suffix in ("", "-wal", "-shm"):
+            private_file(Path(str(db_path) + suffix))
         self.wakeup = threading.Condition(self._lock)
 
     def close(self) -> None:
@@ -157,7 +207,7 @@ class JobStore:
         return Path(out) if out else self.job_dir(job_id) / "results"
 
     # -- rows ---------------------------------------------------------------------------------
-    def create(self, spec_json: str, mode: str, priority: int = 50) -> str:
+    def create(self, spec_json: str, mode: str, priority: int = 50, host: str = "") -> str:
         """A new job row, then its folders (a row that cannot be stored leaves no folder)."""
         if type(priority) is not int or not -(2**62) < priority < 2**62:
             raise ServerError(f"priority {priority!r}: must be a whole number")
@@ -165,13 +215,14 @@ class JobStore:
         now = time.time()
         with self._lock:
             self._db.execute(
-                "INSERT INTO jobs (id, state, priority, mode, spec, created, updated) "
-                "VALUES (?, 'created', ?, ?, ?, ?, ?)",
-                (job_id, priority, mode, spec_json, now, now),
+                "INSERT INTO jobs (id, state, priority, mode, spec, created, updated, host) "
+                "VALUES (?, 'created', ?, ?, ?, ?, ?, ?)",
+                (job_id, priority, mode, spec_json, now, now, str(host)[:200]),
             )
             self._event(job_id, "state", "created")
+        (self.jobs_dir / job_id).mkdir(mode=0o700, exist_ok=True)
         for sub in ("inputs", "work", "results"):
-            (self.jobs_dir / job_id / sub).mkdir(parents=True, exist_ok=True)
+            (self.jobs_dir / job_id / sub).mkdir(mode=0o700, exist_ok=True)
         return job_id
 
     def row(self, job_id: str, *columns: str) -> dict[str, Any]:
@@ -205,7 +256,7 @@ class JobStore:
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, state, priority, mode, created, started, finished, window, windows, "
-                "message, progress, spec FROM jobs ORDER BY created"
+                "message, progress, host, spec FROM jobs ORDER BY created"
             ).fetchall()
         return [_listed(_decoded(dict(r))) for r in rows]
 
@@ -281,12 +332,12 @@ class JobStore:
     def _drop_reserved_folder(self, job_id: str) -> None:
         """A path-mode job reserved its version folder at submit; cancelled before it ran, it
         leaves no empty version behind (rmdir: a folder with anything in it stays)."""
-        row = self._db.execute("SELECT mode, out_dir FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        row = self._db.execute(
+            "SELECT mode, out_dir, out_id FROM jobs WHERE id = ?", (job_id,)
+        ).fetchone()
         if row is not None and row["mode"] == "path" and row["out_dir"]:
-            try:
-                os.rmdir(row["out_dir"])
-            except OSError:
-                pass  # not empty, or already gone
+            # only the very folder reserved (same inode, not a link put in its place)
+            rmdir_if_empty(row["out_dir"], json.loads(row["out_id"]) if row["out_id"] else None)
 
     def cancel_requested(self, job_id: str) -> bool:
         with self._lock:
@@ -318,6 +369,45 @@ class JobStore:
                 )
             ]
         for job_id in ids:
+            self.delete(job_id)
+        return ids
+
+    def count_open(self) -> int:
+        """Jobs not finished (created, queued, running)."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT COUNT(*) FROM jobs WHERE state NOT IN ({','.join('?' * len(FINISHED))})",
+                FINISHED,
+            ).fetchone()
+        return int(row[0])
+
+    def touch(self, job_id: str) -> None:
+        """Note activity on a job (an upload), at most every 10 s, so it does not expire."""
+        now = time.time()
+        with self._lock:
+            self._db.execute(
+                "UPDATE jobs SET updated = ? WHERE id = ? AND updated < ?", (now, job_id, now - 10)
+            )
+
+    def expire_abandoned(self, idle_s: float) -> list[str]:
+        """Delete jobs left ``created`` (never started) with no call for ``idle_s`` seconds,
+        their uploads with them; returns their ids."""
+        cutoff = time.time() - idle_s
+        with self._lock:
+            ids = [
+                r["id"]
+                for r in self._db.execute(
+                    "SELECT id FROM jobs WHERE state = 'created' AND updated < ?", (cutoff,)
+                )
+            ]
+        for job_id in ids:
+            with self._lock:
+                row = self._db.execute(
+                    "SELECT state, updated FROM jobs WHERE id = ?", (job_id,)
+                ).fetchone()
+                if row is None or row["state"] != "created" or row["updated"] >= cutoff:
+                    continue  # started or touched meanwhile
+                self._drop_reserved_folder(job_id)
             self.delete(job_id)
         return ids
 

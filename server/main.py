@@ -3,7 +3,7 @@
 ``python -m void_vfx_server.main --help`` or ``void-vfx serve``. Binding anything but loopback
 needs TLS with client certificates (``--tls-cert``, ``--tls-key``, ``--tls-ca``) unless
 ``--insecure-network`` says the network is trusted. Path-mode jobs read and write only inside
-``--allow-read`` / ``--allow-write`` (default: the user's home and the system temporary folder).
+``--allow-read`` / ``--allow-write`` (default: the user's home folder).
 """
 
 from __future__ import annotations
@@ -21,24 +21,21 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from rpyc.utils.server import ThreadedServer
-
 from void_vfx import __version__
 from void_vfx.errors import AuthError, EngineError, ServerError
 from void_vfx.job.spec import ENGINES
+from void_vfx.media.image_io import max_image_pixels, set_max_image_pixels
+from void_vfx.media.source_files import add_read_check, remove_read_check
 from void_vfx.protocol.paths import config_dir
-from void_vfx.protocol.wire import (
-    DEFAULT_PORT,
-    MAX_REQUEST_BYTES,
-    make_channel,
-    protocol_config,
-    set_nodelay,
-)
+from void_vfx.protocol.wire import DEFAULT_PORT, protocol_config
 
 from .auth import TokenAuthenticator, ensure_token, server_ssl_context
 from .jobs import JobStore
+from .limits import Limits, add_limit_arguments, limits_from_args
+from .listener import Listener, one_line_logs
+from .quota import DataQuota
 from .roots import Roots
-from .service import ServerContext, VoidVfxService
+from .service import ServerContext
 from .worker import ProcessFn, Worker
 
 log = logging.getLogger("void_vfx_server")
@@ -94,27 +91,8 @@ def spec_engines(engine: Any) -> tuple[str, ...]:
     return (name,) if name in ENGINES else tuple(ENGINES)
 
 
-class _Listener(ThreadedServer):
-    """ThreadedServer with TCP_NODELAY, an uncompressed, copy-free channel whose frames are
-    bounded, and a new service object for every connection."""
-
-    def __init__(self, ctx: ServerContext, **kwargs: Any) -> None:
-        self._ctx = ctx
-        #: The class whose instance serves each connection (a benchmark adds a method to it).
-        self.service_class = VoidVfxService
-        super().__init__(VoidVfxService, **kwargs)
-
-    def _serve_client(self, sock, credentials):
-        set_nodelay(sock)
-        config = dict(self.protocol_config, credentials=credentials, logger=self.logger)
-        service = self.service_class(self._ctx)
-        conn = service._connect(make_channel(sock, MAX_REQUEST_BYTES), config)
-        try:
-            conn.serve_all()
-        except (OSError, ValueError):
-            pass  # the socket went away under us (server closing, client killed)
-        finally:
-            conn.close()
+#: The bounded listener (kept under its old name for code that reaches it).
+_Listener = Listener
 
 
 class InferenceServer:
@@ -138,7 +116,12 @@ class InferenceServer:
         engine_options: dict | None = None,
         allow_read: list[str] | None = None,
         allow_write: list[str] | None = None,
+        guard_reads: bool = True,
+        limits: Limits | None = None,
     ) -> None:
+        self.limits = limits = limits or Limits()
+        if limits.max_image_pixels != max_image_pixels():
+            set_max_image_pixels(limits.max_image_pixels)
         tls = bool(tls_cert or tls_key)
         if tls and not (tls_cert and tls_key):
             raise AuthError("TLS needs both --tls-cert and --tls-key")
@@ -152,7 +135,7 @@ class InferenceServer:
         ctx: ssl.SSLContext | None = server_ssl_context(tls_cert, tls_key, tls_ca) if tls else None
         self.token, self.token_path = ensure_token(token_file)
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.store = JobStore(self.data_dir)
         if isinstance(engine, str):
             self.engine = load_engine(engine, weights, engine_options)
@@ -160,6 +143,8 @@ class InferenceServer:
             self.engine = engine
         engines = spec_engines(self.engine)
         self.roots = Roots(allow_read, allow_write, private=(self.data_dir, config_dir()))
+        #: Installed while the server runs (start to close): every source file it reads passes.
+        self._read_check = _source_check(self.roots, self.store.jobs_dir) if guard_reads else None
         info = {
             "version": __version__,
             "job_schema": _job_schema(),
@@ -173,30 +158,42 @@ class InferenceServer:
         if rpyc_log.level == logging.NOTSET:
             rpyc_log.setLevel(logging.WARNING)  # one line per connection is noise at INFO
         shared = ServerContext(
-            self.store, info, int(min_free_bytes), self.roots, engines, info["engine"]
-        )
+            self.store, info, int(min_free_bytes), self.roots, engines, info["engine"],
+            limits, DataQuota(self.data_dir, limits.max_data_bytes),
+        )  # fmt: skip
         self.worker = Worker(
-            self.store, self.engine, process_fn, retention_days, roots=self.roots, engines=engines
-        )
-        self.listener = _Listener(
+            self.store, self.engine, process_fn, retention_days, roots=self.roots,
+            engines=engines, limits=limits,
+        )  # fmt: skip
+        self.listener = Listener(
             shared,
+            limits.max_connections,
+            limits.max_per_peer,
             hostname=host,
             port=port,
-            authenticator=TokenAuthenticator(self.token, ctx),
+            authenticator=TokenAuthenticator(self.token, ctx, limits.handshake_timeout_s),
             protocol_config=protocol_config(),
             logger=rpyc_log,
         )
         self.host, self.port = host, self.listener.port
 
+    def _guard_reads(self) -> None:
+        if self._read_check is not None:
+            add_read_check(self._read_check)
+
     def start(self) -> None:
         """Blocking: serve until closed or interrupted."""
+        self._guard_reads()
         self.worker.start()
         try:
             self.listener.start()
         finally:
             self.close()
+        if self.listener.failure is not None:  # not closed on purpose: say so, exit non-zero
+            raise ServerError(f"the listener stopped: {self.listener.failure}")
 
     def start_in_thread(self) -> None:
+        self._guard_reads()
         self.worker.start()
         self.listener._listen()
         self.port = self.listener.port
@@ -211,6 +208,23 @@ class InferenceServer:
             self.engine.unload()
         finally:
             self.store.close()
+            if self._read_check is not None:
+                remove_read_check(self._read_check)
+
+
+def _source_check(roots: Roots, jobs_dir: Path):
+    """The check every source file the server reads passes, on the real path of its open
+    descriptor: inside the job folders (uploads, work), a read root, or a write root (a
+    version folder read back)."""
+    jobs = os.path.realpath(jobs_dir)
+
+    def check(real: str) -> None:
+        if real == jobs or real.startswith(jobs + os.sep):
+            return
+        if not roots.inside(real, "write"):
+            roots.check(real, "read", "source file")
+
+    return check
 
 
 def _job_schema() -> int | str:
@@ -251,12 +265,13 @@ def serve(
     engine_options: dict | None = None,
     allow_read: list[str] | None = None,
     allow_write: list[str] | None = None,
+    limits: Limits | None = None,
 ) -> None:
     """Run a server in the foreground until Ctrl-C."""
     server = InferenceServer(
         host, port, data_dir, engine, weights, token_file, tls_cert, tls_key, tls_ca,
         insecure_network, min_free_bytes, retention_days, process_fn, engine_options,
-        allow_read, allow_write,
+        allow_read, allow_write, limits=limits,
     )  # fmt: skip
 
     def _terminate(signum, frame):  # SIGTERM (systemd, docker stop): stop like Ctrl-C
@@ -302,14 +317,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="allow non-loopback without TLS and client certificates")  # fmt: skip
     p.add_argument("--allow-read", action="append", default=None, metavar="DIR",
                    help="folder path-mode jobs may read (repeat for more; default: your home "
-                   "folder and the system temporary folder)")  # fmt: skip
+                   "folder)")  # fmt: skip
     p.add_argument("--allow-write", action="append", default=None, metavar="DIR",
                    help="folder path-mode jobs may write their version folders in (repeat for "
-                   "more; default: your home folder and the system temporary folder)")  # fmt: skip
+                   "more; default: your home folder)")  # fmt: skip
     p.add_argument("--min-free-gb", type=float, default=DEFAULT_MIN_FREE_BYTES / 1024**3,
                    help="refuse uploads that would leave less free disk than this")  # fmt: skip
     p.add_argument("--retention-days", type=float, default=DEFAULT_RETENTION_DAYS,
                    help="remove finished job folders after this many days")  # fmt: skip
+    add_limit_arguments(p)
     p.add_argument("--process-fn", default=None, help=argparse.SUPPRESS)  # tests: module:function
 
 
@@ -319,6 +335,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         mod, _, attr = args.process_fn.partition(":")
         process_fn = getattr(importlib.import_module(mod), attr)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    one_line_logs()  # a newline in a client's file name cannot forge a log line
     try:
         serve(
             args.host, args.port, args.data_dir, args.engine, args.weights, args.token_file,
@@ -326,7 +343,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             int(args.min_free_gb * 1024**3), args.retention_days, process_fn,
             {"checkpoints": args.checkpoints, "raft_path": args.raft,
              "memory_mode": args.memory_mode},
-            args.allow_read, args.allow_write,
+            args.allow_read, args.allow_write, limits_from_args(args),
         )  # fmt: skip
     except KeyboardInterrupt:
         return 0

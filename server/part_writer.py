@@ -16,6 +16,7 @@ import hashlib
 import os
 import queue
 import threading
+import time
 from pathlib import Path
 
 from void_vfx.errors import TransferError
@@ -23,6 +24,9 @@ from void_vfx.protocol.wire import file_sha256
 
 #: Chunks queued per file before an upload call waits (bounds memory at ~4 x 2 MiB per file).
 QUEUE_DEPTH = 4
+#: Uploads being written at once (each holds a thread and a descriptor until it is settled or
+#: closed as idle by :func:`close_idle`).
+MAX_WRITERS = 64
 
 _registry: dict[Path, PartWriter] = {}
 _registry_lock = threading.Lock()
@@ -41,8 +45,15 @@ class PartWriter:
         self._lock = threading.Lock()
         self._queue: queue.Queue[bytes | memoryview | None] = queue.Queue(QUEUE_DEPTH)
         self._error: OSError | None = None
-        self._thread = threading.Thread(target=self._run, name=f"write {part.name}", daemon=True)
-        self._thread.start()
+        self.last_used = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name="void-vfx-upload", daemon=True)
+        try:
+            self._thread.start()
+        except RuntimeError:
+            os.close(self._fd)
+            raise TransferError(
+                f"{part.name}: the server is busy; resume the upload later"
+            ) from None
 
     def _hash_existing(self) -> None:
         """A resumed upload: hash what an earlier connection left in the ``.part`` file."""
@@ -89,6 +100,7 @@ class PartWriter:
                 )
             self._queue.put(data)
             self.size += len(data)
+            self.last_used = time.monotonic()
             return self.size
 
     def flush(self) -> str:
@@ -106,8 +118,32 @@ def writer_for(part: Path) -> PartWriter:
     with _registry_lock:
         writer = _registry.get(part)
         if writer is None:
+            if len(_registry) >= MAX_WRITERS:
+                raise TransferError(
+                    f"{part.name}: {MAX_WRITERS} uploads are being written already; finish "
+                    "or cancel some, or resume this one in a few minutes"
+                )
             writer = _registry[part] = PartWriter(part)
         return writer
+
+
+def close_idle(idle_s: float) -> int:
+    """Settle writers that got no chunk for ``idle_s`` seconds (abandoned uploads keep no
+    thread or descriptor); the part file stays, so its client resumes from its size."""
+    now = time.monotonic()
+    with _registry_lock:
+        idle = [p for p, w in _registry.items() if now - w.last_used >= idle_s]
+    for part in idle:
+        try:
+            settle(part)
+        except TransferError:
+            pass
+    return len(idle)
+
+
+def open_writers() -> int:
+    with _registry_lock:
+        return len(_registry)
 
 
 def settle(part: Path) -> str | None:

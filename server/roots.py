@@ -9,7 +9,6 @@ data and configuration folders.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,9 @@ from void_vfx.errors import ServerError
 
 
 def default_roots() -> tuple[Path, ...]:
-    """The user's home folder and the system temporary folder."""
-    return (Path.home(), Path(tempfile.gettempdir()))
+    """The user's home folder. Not the system temporary folder: every local user can write
+    there, so links planted in it could steer a job to files of the server's user."""
+    return (Path.home(),)
 
 
 class Roots:
@@ -60,6 +60,14 @@ class Roots:
             f"({', '.join(map(str, roots))}); start it with {option} {real.parent}, or send "
             "the files with --files stream"
         )
+
+    def inside(self, real: str, kind: str) -> bool:
+        """True when the real path ``real`` may be used for ``kind`` (no exception)."""
+        try:
+            self.check(real, kind, "file")
+            return True
+        except ServerError:
+            return False
 
     def check_spec(self, spec: Any) -> None:
         """A path-mode JobSpec: every source's folder and files readable, the output writable."""

@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,10 @@ import rpyc
 from void_vfx.errors import ServerError, SpecError, TransferError
 from void_vfx.job.naming import reserve_for_spec
 from void_vfx.job.spec import FILE_FIELDS, JobSpec
+from void_vfx.media.colour_rules import check_named_colour
 from void_vfx.protocol.wire import API_VERSION, MAX_CHUNK, PROBE_HEAD_BYTES, PROBE_RE, to_wire
 
-from . import transfer
+from . import safe_fs, transfer
 from .connection import _PLAIN_ARGS, ServerConnection, _is_plain
 from .jobs import JobStore
 from .roots import Roots
@@ -66,6 +68,9 @@ class ServerContext:
     #: The spec engines this server runs (``JobSpec.engine`` values).
     engines: tuple[str, ...]
     engine_name: str
+    #: The server's bounds (:class:`.limits.Limits`) and the data folder's quota.
+    limits: Any = None
+    quota: Any = None
 
 
 class VoidVfxService(rpyc.Service):
@@ -97,6 +102,15 @@ class VoidVfxService(rpyc.Service):
     def __init__(self, ctx: ServerContext) -> None:
         self._ctx = ctx
         self._store = ctx.store
+        #: Who this connection is (recorded with each job it submits, shown by ``jobs``).
+        self._peer = ""
+        #: What a client sees of the root: a name and a constant (RPyC would send its class's
+        #: and its own memory address, telling an attacker where the heap is).
+        self.____id_pack__ = ("void_vfx_server.service.VoidVfxService", 1, 1)
+
+    def on_connect(self, conn: Any) -> None:
+        creds = conn._config.get("credentials") or {}
+        self._peer = str(creds.get("peer", "")) if isinstance(creds, dict) else ""
 
     def _rpyc_getattr(self, name: str) -> Any:
         if type(name) is not str:
@@ -125,12 +139,16 @@ class VoidVfxService(rpyc.Service):
         if mode not in MODES:
             raise ServerError(f"mode {mode!r}: use 'stream' or 'path'")
         job_spec = JobSpec.from_json(spec_json)  # bounded size, exact types, validated
+        # A host without OCIO (Nuke's, Resolve's Python) cannot check a colour name in a custom
+        # config itself: refused here, before any frame is uploaded.
+        check_named_colour(job_spec)
         self._check_engine(job_spec.engine)
+        self._check_quotas(len(spec_json))
         spec = json.loads(spec_json)
         if mode == "path":
             _require_absolute(spec)
             self._ctx.roots.check_spec(job_spec)
-        job_id = self._store.create(spec_json, mode, job_spec.priority)
+        job_id = self._store.create(spec_json, mode, job_spec.priority, self._peer)
         try:
             if mode == "stream":
                 spec = _rebase_paths(spec, self._store.inputs_dir(job_id))
@@ -139,12 +157,48 @@ class VoidVfxService(rpyc.Service):
             else:
                 out = _reserve_path_mode_output(spec)
                 self._store.update(job_id, out_dir=str(out))
+                ident = self._check_reserved(out)
+                self._store.update(job_id, out_id=json.dumps(ident))
             JobSpec.from_dict(spec)  # what the worker will run is a valid spec too
             self._store.update(job_id, spec=json.dumps(spec))
         except Exception:
             self._store.delete(job_id)
             raise
         return job_id
+
+    def _check_quotas(self, spec_bytes: int) -> None:
+        """Open jobs, data-folder size and free disk, before anything is stored."""
+        limits = self._ctx.limits
+        if limits is not None and self._store.count_open() >= limits.max_open_jobs:
+            raise ServerError(
+                f"this server holds {limits.max_open_jobs} unfinished jobs already; start, cancel "
+                "or delete some ('void-vfx jobs'), or start it with a higher --max-open-jobs"
+            )
+        # The spec is stored twice (as sent, and as run) and its events beside it.
+        needed = 4 * spec_bytes + 64 * 1024
+        transfer.check_free_space(self._store.data_dir, needed, self._ctx.min_free)
+        if self._ctx.quota is not None:
+            self._ctx.quota.check(needed, "submit")
+
+    def _check_reserved(self, out: Path) -> list[int]:
+        """The version folder just reserved, opened without following a link: a real folder of
+        the server's own, inside the write roots. Its identity is kept; the worker and downloads
+        use that very folder, whatever its name points at later."""
+        fd = safe_fs.open_dir(out, what="output folder")
+        try:
+            st = os.fstat(fd)
+            if hasattr(os, "getuid") and st.st_uid != os.getuid():
+                raise ServerError(f"output.dir: {out} was replaced by another user's folder")
+            real = safe_fs.where(fd)
+            if real is not None:
+                try:
+                    self._ctx.roots.check(real, "write", "output.dir")
+                except ServerError:  # made through a swapped parent: take the empty folder back
+                    safe_fs.rmdir_if_empty(out, safe_fs.identity(st))
+                    raise
+            return safe_fs.identity(st)
+        finally:
+            os.close(fd)
 
     def _check_engine(self, wanted: str) -> None:
         if wanted in self._ctx.engines:
@@ -172,7 +226,7 @@ class VoidVfxService(rpyc.Service):
             raise TransferError(f"{path}: not a void-vfx probe file")
         try:
             folder = self._ctx.roots.check(p.parent, "write", "probe")  # the name is hidden
-            fd = os.open(folder / p.name, os.O_RDONLY | os.O_NOFOLLOW)
+            fd = _open_probe(folder / p.name)
         except (OSError, ServerError):
             return False
         with os.fdopen(fd, "rb") as fh:
@@ -185,7 +239,7 @@ class VoidVfxService(rpyc.Service):
         size, modification time and sha256 of its first 64 KiB. Nothing is written anywhere."""
         try:
             real = self._ctx.roots.check(path, "read", "probe")
-            fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW)
+            fd = _open_probe(real)
         except (OSError, ServerError):
             return False
         with os.fdopen(fd, "rb") as fh:
@@ -229,6 +283,8 @@ class VoidVfxService(rpyc.Service):
     @_plain
     def exposed_delete(self, job_id: str) -> bool:
         self._store.delete(job_id)
+        if self._ctx.quota is not None:
+            self._ctx.quota.invalidate()
         return True
 
     # -- transfer -------------------------------------------------------------------------------
@@ -238,6 +294,7 @@ class VoidVfxService(rpyc.Service):
             raise TransferError(f"job {job_id} is {row['state']}: uploads are closed")
         if row["mode"] != "stream":
             raise TransferError(f"job {job_id} is a path-mode job: nothing to upload")
+        self._store.touch(job_id)  # an upload in progress is no abandoned job
         return self._store.inputs_dir(job_id)
 
     @_plain
@@ -247,13 +304,18 @@ class VoidVfxService(rpyc.Service):
         if nbytes < 0:
             raise TransferError(f"job {job_id}: upload size must not be negative")
         transfer.check_free_space(self._inputs(job_id), nbytes, self._ctx.min_free)
+        if self._ctx.quota is not None and self._ctx.quota.max_bytes > 0:
+            used = self._ctx.quota.used()
+            if used + nbytes > self._ctx.quota.max_bytes:
+                self._ctx.quota.check(nbytes, f"job {job_id}")  # raises, saying what to do
         return True
 
     @_plain
     def exposed_upload(self, job_id: str, name: str, offset: int, data: bytes) -> int:
-        return transfer.write_chunk(
-            self._inputs(job_id), name, _int(offset, "offset"), data, self._ctx.min_free
-        )
+        inputs = self._inputs(job_id)
+        if self._ctx.quota is not None and type(data) in (bytes, memoryview):
+            self._ctx.quota.check(len(data), f"{name}")
+        return transfer.write_chunk(inputs, name, _int(offset, "offset"), data, self._ctx.min_free)
 
     @_plain
     def exposed_upload_status(self, job_id: str, name: str) -> int:
@@ -286,6 +348,17 @@ class VoidVfxService(rpyc.Service):
         return transfer.read_chunk(root, record, name, offset, min(size, MAX_CHUNK))
 
 
+def _open_probe(path: Path) -> int:
+    """A regular file opened without following a link and without blocking (a FIFO would
+    wait for a writer forever); OSError otherwise."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{path}: not a regular file")
+    os.set_blocking(fd, True)
+    return fd
+
+
 def _int(value: Any, what: str) -> int:
     if type(value) is not int:
         raise TypeError(f"{what}: expected a whole number, got {type(value).__name__}")
@@ -307,7 +380,9 @@ def _manifest(job_dir: Path, root: Path, record: dict) -> list[dict]:
         for name, size, _ in stamp
     ]
     tmp = cache.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"stamp": stamp, "results": results}))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps({"stamp": stamp, "results": results}))
     tmp.replace(cache)
     return results
 

@@ -18,6 +18,7 @@ from void_vfx.errors import SpecError, TransferError
 from void_vfx.job.naming import safe_component
 from void_vfx.protocol.wire import MAX_CHUNK, file_sha256
 
+from . import safe_fs
 from .part_writer import settle, writer_for
 
 PART_SUFFIX = ".part"
@@ -143,16 +144,30 @@ def finish_upload(root: Path, name: str, sha256: str, size: int) -> None:
     os.replace(part, final)
 
 
-def record_results(root: Path, job_dir: Path) -> None:
+def record_results(root: Path | int, job_dir: Path) -> None:
     """After a job finished: note each file it wrote (name, size, device and inode) and the
-    folder's resolved path. Downloads read these files and nothing else."""
-    files = []
-    for name, path in list_files(root):
-        st = os.stat(path, follow_symlinks=False)
-        files.append({"name": name, "size": st.st_size, "id": [st.st_dev, st.st_ino]})
-    record = {"root": os.path.realpath(root), "files": files}
+    folder's own identity, read through the descriptor the job wrote through (``root`` may be
+    that descriptor, or a folder name, opened here without following a link). Downloads
+    serve these files and nothing else."""
+    fd = root if isinstance(root, int) else safe_fs.open_dir(root, what="results folder")
+    try:
+        files = [
+            {"name": name, "size": st.st_size, "id": safe_fs.identity(st)}
+            for name, st in safe_fs.walk_files(fd)
+            if not name.endswith(PART_SUFFIX)
+        ]
+        record = {
+            "root": safe_fs.where(fd) or str(root),
+            "root_id": safe_fs.identity(os.fstat(fd)),
+            "files": files,
+        }
+    finally:
+        if not isinstance(root, int):
+            os.close(fd)
     tmp = job_dir / (RECORD_NAME + ".tmp")
-    tmp.write_text(json.dumps(record))
+    fd_tmp = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd_tmp, "w") as fh:
+        fh.write(json.dumps(record))
     os.replace(tmp, job_dir / RECORD_NAME)
 
 
@@ -167,19 +182,27 @@ def load_record(job_dir: Path) -> dict[str, Any]:
 
 def open_result(root: Path, record: dict[str, Any], name: str) -> int:
     """A read-only descriptor of the result ``name``, only if it is the very file the job wrote:
-    same resolved folder, no symlink, same device and inode. The caller closes it."""
+    the folder opened without following a link and the same folder (device and inode) the job
+    wrote into, then the file opened relative to it, no link, same device and inode. The
+    caller closes it."""
     safe_name(name)
     entry = next((f for f in record["files"] if f["name"] == name), None)
     if entry is None:
         raise TransferError(f"{name}: not a result of this job")
-    if os.path.realpath(root) != record["root"]:
+    expect = record.get("root_id")
+    if expect is None and os.path.realpath(root) != record["root"]:  # a record of an older server
         raise TransferError(f"{name}: the job's output folder {root} was moved or replaced")
     try:
-        fd = os.open(os.path.join(record["root"], name), os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError as ex:
-        raise TransferError(f"{name}: cannot open the result ({ex.strerror})") from None
-    st = os.fstat(fd)
-    if [st.st_dev, st.st_ino] != entry["id"]:
+        dfd = safe_fs.open_dir(root, expect, what="the job's output folder")
+    except TransferError as ex:
+        raise TransferError(f"{name}: {ex}") from None
+    try:
+        fd = safe_fs.open_beneath(dfd, name)
+    except TransferError as ex:
+        raise TransferError(f"{name}: cannot open the result ({ex})") from None
+    finally:
+        os.close(dfd)
+    if safe_fs.identity(os.fstat(fd)) != list(entry["id"]):
         os.close(fd)
         raise TransferError(f"{name}: the result was replaced after the job wrote it")
     return fd
@@ -204,16 +227,3 @@ def result_sha256(root: Path, record: dict[str, Any], name: str) -> str:
         while block := fh.read(4 * 1024 * 1024):
             h.update(block)
     return h.hexdigest()
-
-
-def list_files(root: Path) -> list[tuple[str, Path]]:
-    """(job-relative name, path) of every finished file under ``root``, sorted."""
-    if not root.is_dir():
-        return []
-    out = []
-    for p in sorted(root.rglob("*")):
-        if p.is_symlink() or not p.is_file():
-            continue
-        if not p.name.endswith(PART_SUFFIX) and not p.name.startswith("."):
-            out.append((p.relative_to(root).as_posix(), p))
-    return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import inspect
+import json
 import logging
 import os
 import sys
@@ -22,8 +23,9 @@ from typing import Any
 
 from void_vfx.errors import Cancelled, EngineError, VoidVfxError
 
-from . import transfer
+from . import safe_fs, transfer
 from .jobs import JobStore, progress_json
+from .part_writer import close_idle
 
 log = logging.getLogger("void_vfx_server.worker")
 
@@ -57,6 +59,7 @@ class Worker(threading.Thread):
         *,
         roots: Any = None,
         engines: tuple[str, ...] | None = None,
+        limits: Any = None,
     ) -> None:
         super().__init__(name="void-vfx-worker", daemon=True)
         self.store = store
@@ -67,8 +70,11 @@ class Worker(threading.Thread):
         #: Path-mode jobs are checked against the server's roots again when they start.
         self.roots = roots
         self.engines = engines
+        #: The server's bounds (abandoned jobs, idle uploads); None: retention only.
+        self.limits = limits
         self._halt = threading.Event()
         self._last_expire = 0.0
+        self._last_retention = 0.0
 
     def stop(self) -> None:
         self._halt.set()
@@ -88,14 +94,32 @@ class Worker(threading.Thread):
             self.run_job(job_id)
 
     def _maybe_expire(self) -> None:
-        if time.time() - self._last_expire < 3600.0:
+        """Housekeeping between jobs: finished jobs past retention (hourly), jobs never started
+        and idle past ``abandoned_hours``, upload writers idle past ``upload_idle_s``."""
+        now = time.time()
+        limits = self.limits
+        every = 3600.0
+        if limits is not None:
+            every = min(every, max(0.5, limits.abandoned_hours * 1800.0, 0.0))
+            every = min(every, max(0.5, limits.upload_idle_s / 2))
+        if now - self._last_expire < every:
             return
-        self._last_expire = time.time()
+        hourly = now - self._last_retention >= 3600.0
+        self._last_expire = now
         try:
-            for job_id in self.store.expire(self.retention_days):
-                log.info("job %s removed after %.1f days", job_id, self.retention_days)
+            if hourly:
+                self._last_retention = now
+                for job_id in self.store.expire(self.retention_days):
+                    log.info("job %s removed after %.1f days", job_id, self.retention_days)
+            if limits is not None:
+                for job_id in self.store.expire_abandoned(limits.abandoned_hours * 3600.0):
+                    log.info("job %s never started; removed after %g h", job_id,
+                             limits.abandoned_hours)  # fmt: skip
+                closed = close_idle(limits.upload_idle_s)
+                if closed:
+                    log.info("%d idle uploads closed (their clients may resume)", closed)
         except Exception:  # noqa: BLE001 - housekeeping must never stop the worker
-            log.exception("retention clean-up failed")
+            log.exception("clean-up failed")
 
     # -- one job ----------------------------------------------------------------------------
     def run_job(self, job_id: str) -> None:
@@ -137,27 +161,26 @@ class Worker(threading.Thread):
                 raise Cancelled(f"job {job_id} cancelled")
             return out
 
-        out_dir = None
-        before: set[str] = set()
+        out: _OutFolder | None = None
         try:
-            row = store.row(job_id, "spec", "mode")
+            row = store.row(job_id, "spec", "mode", "out_id")
             spec = self.spec_loader(row["spec"])
             self._check_job(spec, row["mode"])
-            out_dir = store.results_dir(job_id)
-            out_dir.mkdir(parents=True, exist_ok=True)
-            before = _names_in(out_dir)
+            out = self._open_out(job_id, row)
             fn = self.process_fn or default_process_fn()
             params = inspect.signature(fn).parameters
             kwargs: dict[str, Any] = {}
             if "should_cancel" in params:
                 kwargs["should_cancel"] = should_cancel
             if "on_warning" in params:
-                kwargs["on_warning"] = lambda msg: store.add_event(job_id, "warning", str(msg))
+                kwargs["on_warning"] = lambda msg: store.add_event(
+                    job_id, "warning", _named(str(msg), out)
+                )
             summary = fn(
                 spec,
                 engine_fn,
                 str(store.work_dir(job_id)),
-                str(out_dir),
+                out.name,  # the held folder itself (/proc/self/fd/N): a swap changes nothing
                 window_progress,
                 **kwargs,
             )
@@ -170,7 +193,7 @@ class Worker(threading.Thread):
                 )
             if should_cancel():  # asked while the last frames were written: honour it
                 raise Cancelled(f"job {job_id} cancelled while its frames were assembled")
-            transfer.record_results(out_dir, store.job_dir(job_id))
+            transfer.record_results(out.fd, store.job_dir(job_id))
         except Cancelled:
             if self._halt.is_set() and not store.cancel_requested(job_id):
                 # Server shutting down: leave the job for the next start to resume.
@@ -178,20 +201,55 @@ class Worker(threading.Thread):
             else:
                 # What it wrote goes before the state says so: a client that sees "cancelled"
                 # finds nothing left.
-                _drop_written(out_dir, before)
+                _drop_written(out)
                 store.set_state(job_id, "cancelled", "cancelled by the user")
         except VoidVfxError as ex:
-            _drop_if_empty(out_dir)
-            store.set_state(job_id, "failed", str(ex))
+            _drop_if_empty(out)
+            store.set_state(job_id, "failed", _named(str(ex), out))
+        except UnicodeError as ex:  # a name or header text that is not UTF-8, met deep inside
+            _drop_if_empty(out)
+            store.set_state(
+                job_id, "failed", f"a file name or header holds text that is not UTF-8 ({ex}); "
+                "rename or re-save the file with UTF-8 text",
+            )  # fmt: skip
         except Exception as ex:  # noqa: BLE001 - a failed job must not kill the worker
             log.error("job %s crashed:\n%s", job_id, traceback.format_exc())
-            _drop_if_empty(out_dir)
-            store.set_state(job_id, "failed", f"internal error: {type(ex).__name__}: {ex}")
+            _drop_if_empty(out)
+            message = _named(f"internal error: {type(ex).__name__}: {ex}", out)
+            store.set_state(job_id, "failed", message)
         else:
             store.update(job_id, window=state["windows"], eta_s=0.0)
             store.set_state(job_id, "done", f"finished in {time.time() - t0:.1f} s")
         finally:
+            if out is not None:
+                out.close()
+            # Windows, uploads and stream results were written with the umask's modes: the
+            # job folder is 0700 already; its files become 0600 too.
+            safe_fs.make_private(store.job_dir(job_id))
             self._free_memory()
+
+    def _open_out(self, job_id: str, row: dict) -> _OutFolder:
+        """The job's output folder, opened once and held: a path-mode version folder must be
+        the very folder reserved at submit (same device and inode, not a link, the server's
+        own) and still inside the write roots; a stream job's is its own ``results/``."""
+        path = self.store.results_dir(job_id)
+        if row["mode"] == "path":
+            expect = json.loads(row["out_id"]) if row.get("out_id") else None
+            fd = safe_fs.open_dir(path, expect, what="output folder")
+        else:
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = safe_fs.open_dir(path, what="results folder")
+        try:
+            st = os.fstat(fd)
+            if hasattr(os, "getuid") and st.st_uid != os.getuid():
+                raise EngineError(f"output folder {path}: not made by this server; submit again")
+            real = safe_fs.where(fd)
+            if row["mode"] == "path" and self.roots is not None and real is not None:
+                self.roots.check(real, "write", "output.dir")
+        except BaseException:
+            os.close(fd)
+            raise
+        return _OutFolder(path, fd, safe_fs.identity(st), set(os.listdir(fd)))
 
     def _check_job(self, spec: Any, mode: str) -> None:
         """What submit checked, checked again at start: the engine, and a path-mode job's paths
@@ -218,30 +276,39 @@ class Worker(threading.Thread):
             log.exception("freeing engine memory failed")
 
 
-def _names_in(folder: Path) -> set[str]:
-    try:
-        return set(os.listdir(folder))
-    except OSError:
-        return set()
+class _OutFolder:
+    """The output folder a job writes into, held open: its name, descriptor, identity and the
+    entries it had when the job began (anything else in it was written by the job)."""
+
+    def __init__(self, path: Path, fd: int, ident: list[int], before: set[str]) -> None:
+        self.path, self.fd, self.id, self.before = path, fd, ident, before
+        self.name = safe_fs.dir_name(fd, str(path))
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
-def _drop_written(folder: Path | None, before: set[str]) -> None:
-    """A cancelled job leaves nothing: the frames it wrote go, then the folder if empty."""
-    if folder is None:
+def _named(message: str, out: _OutFolder | None) -> str:
+    """A message with the held folder's ``/proc/self/fd/N`` name put back to the folder's own."""
+    if out is None or out.name == str(out.path):
+        return message
+    return message.replace(out.name, str(out.path))
+
+
+def _drop_written(out: _OutFolder | None) -> None:
+    """A cancelled job leaves nothing: the files it wrote go (relative to the held folder, only
+    regular files of the server's user that were not there before), then the folder if empty."""
+    if out is None:
         return
-    for name in _names_in(folder) - before:
-        path = folder / name
-        if path.is_file() and not path.is_symlink():
-            path.unlink(missing_ok=True)
-    _drop_if_empty(folder)
+    safe_fs.remove_created(out.fd, out.before)
+    _drop_if_empty(out)
 
 
-def _drop_if_empty(folder: Path | None) -> None:
+def _drop_if_empty(out: _OutFolder | None) -> None:
     """A version folder reserved for a job that wrote nothing is removed (rmdir of an empty
-    folder only), so a cancelled or failed job leaves no empty version behind."""
-    if folder is None:
-        return
-    try:
-        folder.rmdir()
-    except OSError:
-        pass  # not empty (frames were written) or already gone: keep it
+    folder only, and only the very folder the job held), so a cancelled or failed job leaves no
+    empty version behind."""
+    if out is not None:
+        safe_fs.rmdir_if_empty(out.path, out.id)

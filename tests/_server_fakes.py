@@ -123,6 +123,10 @@ def start_server(tmp: Path, **kwargs):
     kwargs.setdefault("engine", SlowEngine())
     kwargs.setdefault("process_fn", fake_process)
     kwargs.setdefault("min_free_bytes", 0)
+    # The system temporary folder is no default root (anyone can plant links there): the
+    # test's own folder is allowed explicitly.
+    kwargs.setdefault("allow_read", [str(tmp)])
+    kwargs.setdefault("allow_write", [str(tmp)])
     port = kwargs.pop("port", 0)
     server = InferenceServer(
         "127.0.0.1", port, Path(tmp) / "data", token_file=Path(tmp) / "token", **kwargs

@@ -191,7 +191,7 @@ def test_cli_remove_jobs_cancel_doctor(tmp_path, capsys):
         assert cli_main(["jobs", *conn]) == 0
         listing = capsys.readouterr().out.splitlines()
         assert listing[0].split() == [
-            "ID", "STATE", "PRI", "MODE", "DONE", "ELAPSED", "CREATED", "MESSAGE"
+            "ID", "STATE", "PRI", "MODE", "DONE", "ELAPSED", "CREATED", "FROM", "MESSAGE"
         ]  # fmt: skip
         row = listing[1].split()
         assert row[1:5] == ["done", "0", "stream", "100%"]

@@ -25,6 +25,7 @@ def _fill(window, shot, server, out: str = "") -> bool:
 
 def test_dialog_sends_and_lays_back_while_the_loop_runs(shot, server, tmp_path, monkeypatch):
     (tmp_path / "token").write_text(server.token)
+    (tmp_path / "token").chmod(0o600)  # the client refuses a token file others can read
     monkeypatch.setenv("VOID_VFX_TOKEN_FILE", str(tmp_path / "token"))
     monkeypatch.setattr("void_vfx.hosts.resolve_ui.open_job_panel", lambda host, port: False)
     from void_vfx.hosts.resolve_ui import Dialog

@@ -40,14 +40,16 @@ def _free_port() -> int:
 
 
 class Spawned:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, root: Path | None = None) -> None:
         self.folder = folder
+        root = root or folder  # path mode may read and write there (tmp is no default root)
         self.port = _free_port()
         self.token_file = folder / "token"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "void_vfx_server.main", "--port", str(self.port),
              "--data-dir", str(folder / "data"), "--token-file", str(self.token_file),
-             "--engine", "preview", "--min-free-gb", "0"],
+             "--engine", "preview", "--min-free-gb", "0",
+             "--allow-read", str(root), "--allow-write", str(root)],
             env=_env(PYTHONHASHSEED="0", XDG_CONFIG_HOME=str(folder / "config")),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
@@ -77,7 +79,7 @@ class Spawned:
 
 @pytest.fixture(scope="module")
 def spawned(tmp_path_factory):
-    srv = Spawned(tmp_path_factory.mktemp("spawned"))
+    srv = Spawned(tmp_path_factory.mktemp("spawned"), tmp_path_factory.getbasetemp())
     yield srv
     srv.close()
 

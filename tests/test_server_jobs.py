@@ -242,7 +242,8 @@ def _spawn(tmp_path: Path, port: int, fake_process: bool = True) -> subprocess.P
     return subprocess.Popen(
         [sys.executable, "-m", "void_vfx_server.main", "--port", str(port),
          "--data-dir", str(tmp_path / "data"), "--token-file", str(tmp_path / "token"),
-         "--engine", "_server_fakes:SlowEngine", "--min-free-gb", "0", *extra],
+         "--engine", "_server_fakes:SlowEngine", "--min-free-gb", "0", *extra,
+         "--allow-read", str(tmp_path), "--allow-write", str(tmp_path)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
 

@@ -16,7 +16,7 @@ from rpyc.core import consts
 
 from void_vfx.client import connect, find_token
 from void_vfx.errors import AuthError, ServerError, TransferError
-from void_vfx.protocol.wire import HANDSHAKE_NO, TOKEN_LINE_LEN
+from void_vfx.protocol.wire import AUTH_MAGIC, AUTH_NONCE_LEN, HANDSHAKE_NO
 from void_vfx_server.transfer import safe_name
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,7 +37,7 @@ def test_token_file_is_created_private(server):
 
 def test_wrong_token_refused(server):
     wrong = ("0" if server.token[0] != "0" else "1") + server.token[1:]
-    with pytest.raises(AuthError, match="refused the token"):
+    with pytest.raises(AuthError, match="could not prove it holds your token"):
         connect("127.0.0.1", server.port, token=wrong)
 
 
@@ -54,9 +54,9 @@ def test_missing_token_refused(server, tmp_path, monkeypatch):
 
 
 def test_plain_rpyc_client_gets_nothing(server):
-    """An rpyc request without the token line is eaten as a bad token; no RPyC reply comes."""
+    """An rpyc request without the handshake is eaten as a bad hello; no RPyC reply comes."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
-        s.sendall(b"\x00" * TOKEN_LINE_LEN)
+        s.sendall(b"\x00" * (len(AUTH_MAGIC) + AUTH_NONCE_LEN))
         assert s.recv(16) == HANDSHAKE_NO
 
 
@@ -112,7 +112,9 @@ def test_default_token_created_private_on_first_start(tmp_path):
     path.chmod(0o644)  # a copy others can read is refused (the token may be known), and kept
     with pytest.raises(AuthError, match=r"other users \(mode 0644\).*chmod 600"):
         ensure_token()
-    assert stat.S_IMODE(path.stat().st_mode) == 0o644 and find_token() == token
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    with pytest.raises(AuthError, match=r"other users \(mode 0644\).*chmod 600"):
+        find_token()  # the client refuses it too
 
 
 def test_frame_reader_gives_views_of_big_bytes():

@@ -313,8 +313,9 @@ def add_jobs_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def job_row(job: dict, now: float) -> tuple[str, ...]:
-    """One job of ``void-vfx jobs``: id, state, priority, mode, done, elapsed, created, and the
-    whole message and progress (never cut: a terminal wraps, a pipe keeps it)."""
+    """One job of ``void-vfx jobs``: id, state, priority, mode, done, elapsed, created, the host
+    that submitted it, and the whole message and progress (never cut: a terminal wraps, a pipe
+    keeps it)."""
     import time
 
     from void_vfx.client.progress import duration_text, progress_fraction, progress_text
@@ -332,6 +333,7 @@ def job_row(job: dict, now: float) -> tuple[str, ...]:
         "-" if fraction is None else f"{int(100 * fraction)}%",
         elapsed,
         created,
+        str(job.get("host") or "?"),  # the address that submitted it (older servers: ?)
         detail,
     )
 
@@ -344,7 +346,7 @@ def run_jobs(args: argparse.Namespace) -> int:
     if not jobs:
         print("no jobs")
         return 0
-    rows = [("ID", "STATE", "PRI", "MODE", "DONE", "ELAPSED", "CREATED", "MESSAGE")]
+    rows = [("ID", "STATE", "PRI", "MODE", "DONE", "ELAPSED", "CREATED", "FROM", "MESSAGE")]
     now = time.time()
     rows += [job_row(j, now) for j in jobs]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +206,8 @@ def stream_rewrite(data: dict) -> list[tuple[str, str]]:
 def _memo_path(job_id: str) -> Path:
     from void_vfx.protocol.paths import config_dir
 
+    if type(job_id) is not str or not re.fullmatch(r"[0-9A-Za-z]{1,64}", job_id):
+        raise ValueError(f"job id {str(job_id)[:40]!r}: not a job id")  # never a path
     return config_dir() / "jobs" / f"{job_id}.json"
 
 
@@ -214,7 +217,7 @@ def save_memo(job_id: str, memo: dict) -> None:
         path = _memo_path(job_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(memo))
-    except OSError:
+    except (OSError, ValueError):
         pass  # a read-only home only costs the folder name after a host restart
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
 import sys
 import time
@@ -193,10 +194,10 @@ class Client:
         if mode == "path":
             client_files.absolutise(data)
             data.setdefault("output", {})["dir"] = out_dir
-            job_id = self.call("submit", json.dumps(data), "path")
+            job_id = _job_id(self.call("submit", json.dumps(data), "path"))
         elif mode == "stream":
             uploads = client_files.stream_rewrite(data)
-            job_id = resume_job or self.call("submit", json.dumps(data), "stream")
+            job_id = _job_id(resume_job or self.call("submit", json.dumps(data), "stream"))
             try:
                 # The server refuses the whole upload now rather than half-way on a full disk.
                 self.call("check_space", job_id, sum(os.path.getsize(p) for _, p in uploads))
@@ -390,3 +391,14 @@ def _discard_version(folder: Path, written: list[str]) -> None:
         folder.rmdir()
     except OSError:
         pass  # something else is in it: keep it
+
+
+_JOB_ID = re.compile(r"[0-9A-Za-z]{1,64}")
+
+
+def _job_id(value: Any) -> str:
+    """A job id as the server sends it: letters and digits only, since it names the job's memo
+    file here (a server cannot steer that write with ``../``)."""
+    if type(value) is not str or not _JOB_ID.fullmatch(value):
+        raise ServerError(f"the server answered a malformed job id {str(value)[:40]!r}")
+    return value

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from void_vfx.errors import ImageIOError
+from void_vfx.media.source_files import fd_name, open_fd, read_check_installed
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +80,33 @@ def _where(path: str, frame: int | None) -> str:
     return f"{path} (frame {frame})" if frame is not None else path
 
 
+def _utf8(text: str) -> str:
+    """``text`` if it is valid UTF-8 text (no lone surrogates standing for raw bytes)."""
+    text.encode("utf-8")
+    return text
+
+
 def _header_from_spec(path: str, file_format: str, spec) -> ImageHeader:
     attrs: dict[str, object] = {}
     types: dict[str, str] = {}
     for a in spec.extra_attribs:
-        value = a.value
-        attrs[a.name] = tuple(value) if isinstance(value, list) else value
-        types[a.name] = str(a.type)
+        try:
+            name, value = a.name, a.value
+            _utf8(name)
+            if isinstance(value, str):
+                _utf8(value)
+        except UnicodeError:  # a header string that is not UTF-8: skipped, not fatal
+            log.warning("%s: a header attribute is not UTF-8 text; it is not kept", path)
+            continue
+        attrs[name] = tuple(value) if isinstance(value, list) else value
+        types[name] = str(a.type)
+    try:
+        channel_names = tuple(_utf8(n) for n in spec.channelnames)
+    except UnicodeError:
+        raise ImageIOError(
+            f"{path}: its channel names are not UTF-8 text; re-save the file from your "
+            "compositing application"
+        ) from None
     return ImageHeader(
         path=path,
         file_format=file_format,
@@ -93,7 +114,7 @@ def _header_from_spec(path: str, file_format: str, spec) -> ImageHeader:
         height=spec.full_height,
         data_window=(spec.x, spec.y, spec.width, spec.height),
         display_window=(spec.full_x, spec.full_y, spec.full_width, spec.full_height),
-        channel_names=tuple(spec.channelnames),
+        channel_names=channel_names,
         pixel_type=str(spec.format),
         channel_types=tuple(str(t) for t in spec.channelformats)
         or (str(spec.format),) * spec.nchannels,
@@ -104,18 +125,95 @@ def _header_from_spec(path: str, file_format: str, spec) -> ImageHeader:
     )
 
 
-def _open(path: str, frame: int | None):
+#: The most pixels a frame may declare (data or display window) before anything is allocated:
+#: 8192 x 4320, an 8K DCI full frame. A few KB of header can declare 12000 x 12000 (over 1.5 GB
+#: as float RGB); raise it with $VOID_VFX_MAX_IMAGE_PIXELS or ``serve --max-image-pixels``.
+DEFAULT_MAX_IMAGE_PIXELS = 8192 * 4320
+#: The most channels one read may return (a multi-layer EXR may hold more; it is read in part).
+MAX_READ_CHANNELS = 64
+
+
+def max_image_pixels() -> int:
+    """The pixel bound in force: $VOID_VFX_MAX_IMAGE_PIXELS, else the default."""
+    raw = os.environ.get("VOID_VFX_MAX_IMAGE_PIXELS", "")
+    try:
+        return max(1, int(raw)) if raw else DEFAULT_MAX_IMAGE_PIXELS
+    except ValueError:
+        return DEFAULT_MAX_IMAGE_PIXELS
+
+
+def set_max_image_pixels(pixels: int) -> None:
+    """Raise or lower the bound for this process (a server's ``--max-image-pixels``)."""
+    os.environ["VOID_VFX_MAX_IMAGE_PIXELS"] = str(int(pixels))
+
+
+def check_size(spec, where: str) -> None:
+    """Refuse a header whose windows would need more than the pixel bound, before allocating."""
+    limit = max_image_pixels()
+    for w, h, what in (
+        (spec.width, spec.height, "data window"),
+        (spec.full_width, spec.full_height, "display window"),
+    ):
+        if w < 0 or h < 0 or w * h > limit:
+            raise ImageIOError(
+                f"{where}: its {what} is {w} x {h} pixels, over the limit of {limit} "
+                f"(8192 x 4320 by default); if the plate really is that large, set "
+                f"VOID_VFX_MAX_IMAGE_PIXELS={max(w * h, 1)} (or start the server with "
+                f"--max-image-pixels {max(w * h, 1)})"
+            )
+
+
+class _CheckedInput:
+    """An OpenImageIO input and the checked descriptor it reads through; ``close()`` (or the
+    ``with`` block) closes both. Anything else is the input's own."""
+
+    def __init__(self, inp, fd: int) -> None:
+        self._inp, self._fd = inp, fd
+
+    def __getattr__(self, name: str):
+        return getattr(self._inp, name)
+
+    def close(self) -> None:
+        try:
+            self._inp.close()
+        finally:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _open(path: str, frame: int | None) -> _CheckedInput:
+    """An OpenImageIO input for ``path``, opened through a checked descriptor (see
+    :mod:`void_vfx.media.source_files`: under a server no link is followed and the real path is
+    checked against its roots); the header's size is bounded before any pixel is read."""
     import OpenImageIO as oiio
 
-    if not os.path.isfile(path):
-        raise ImageIOError(f"{_where(path, frame)}: file not found; check the path and frame range")
-    inp = oiio.ImageInput.open(path)
-    if inp is None:
-        raise ImageIOError(
-            f"{_where(path, frame)}: cannot open: {oiio.geterror()}; the file may be damaged "
-            "or of a type OpenImageIO cannot read"
-        )
-    return inp
+    where = _where(path, frame)
+    fd = open_fd(path, where)
+    try:
+        name = (fd_name(fd) if read_check_installed() else None) or path
+        inp = oiio.ImageInput.open(name)
+        if inp is None:
+            raise ImageIOError(
+                f"{where}: cannot open: {oiio.geterror()}; the file may be damaged "
+                "or of a type OpenImageIO cannot read"
+            )
+    except BaseException:
+        os.close(fd)
+        raise
+    checked = _CheckedInput(inp, fd)
+    try:
+        check_size(inp.spec(), where)
+    except BaseException:
+        checked.close()
+        raise
+    return checked
 
 
 def _resolve_path(path: str, frame: int | None) -> str:
@@ -131,11 +229,8 @@ def _resolve_path(path: str, frame: int | None) -> str:
 def read_header(path: str, *, frame: int | None = None) -> ImageHeader:
     """Read only the header (cheap: no pixels are decoded)."""
     path = _resolve_path(path, frame)
-    inp = _open(path, frame)
-    try:
+    with _open(path, frame) as inp:
         return _header_from_spec(path, inp.format_name(), inp.spec())
-    finally:
-        inp.close()
 
 
 def _find(names: list[str], wanted: str) -> int | None:
@@ -246,13 +341,17 @@ def read_image(
     """
     path = _resolve_path(path, frame)
     where = _where(path, frame)
-    inp = _open(path, frame)
-    try:
+    with _open(path, frame) as inp:
         spec = inp.spec()
         header = _header_from_spec(path, inp.format_name(), spec)
-        idx, names = _pick_channels(list(spec.channelnames), channels, where)
+        idx, names = _pick_channels(list(header.channel_names), channels, where)
         real = [i for i in idx if i >= 0] or [0]
         chbegin, chend = min(real), max(real) + 1
+        if chend - chbegin > MAX_READ_CHANNELS:
+            raise ImageIOError(
+                f"{where}: {chend - chbegin} channels to read at once, over {MAX_READ_CHANNELS}; "
+                "name the channels wanted (e.g. --primary-channel A)"
+            )
         fmt = "float"
         if pixel_format == "native" and len(set(header.channel_types)) == 1:
             fmt = {"half": "half", "uint8": "uint8", "uint16": "uint16"}.get(header.pixel_type, fmt)
@@ -265,8 +364,6 @@ def read_image(
                 f"{where}: cannot read pixels: {inp.geterror() or 'no data'}; the file is "
                 "truncated or damaged: re-render or re-copy it"
             )
-    finally:
-        inp.close()
     data = data.reshape(spec.height, spec.width, chend - chbegin)
     if idx != list(range(chbegin, chend)):
         ones = np.ones(data.shape[:2] + (1,), np.float32)

@@ -28,6 +28,9 @@ STYLES = ("hash", "printf", "houdini", "at", "range")
 MAX_RANGE_FRAMES = 20000
 #: Frame numbers stay within +-this (nine digits).
 MAX_FRAME_NUMBER = 999_999_999
+#: The widest padding a frame token may ask for: ``%0250000000d`` would make every frame name
+#: 250 MB long. Nine digits hold any frame number; 16 leaves room for any real convention.
+MAX_PADDING = 16
 
 _TOKEN = re.compile(
     r"(?P<hash>#+)"
@@ -56,6 +59,13 @@ def compact_ranges(frames: list[int] | set[int]) -> str:
     if start is not None:
         parts.append(str(start) if start == prev else f"{start}-{prev}")
     return ", ".join(parts)
+
+
+def _width(digits: str | None) -> int:
+    """A token's padding digits as a number, without converting thousands of digits."""
+    if not digits:
+        return 1
+    return int(digits) if len(digits) <= 9 else 10**9
 
 
 def _range_padding(*numbers: str) -> int:
@@ -107,15 +117,20 @@ class Sequence:
         if m.group("hash"):
             style, padding = "hash", len(m.group("hash"))
         elif m.group("printf"):
-            style, padding = "printf", int(m.group("pw") or 1)
+            style, padding = "printf", _width(m.group("pw"))
         elif m.group("houdini"):
-            style, padding = "houdini", int(m.group("hw") or 1)
+            style, padding = "houdini", _width(m.group("hw"))
         elif m.group("at"):
             style, padding = "at", len(m.group("at"))
         else:
             first_txt, last_txt = m.group("first"), m.group("last")
             style, padding = "range", _range_padding(first_txt, last_txt)
             explicit = (int(first_txt), int(last_txt))
+        if padding > MAX_PADDING:
+            raise SequenceError(
+                f"pattern {pattern[:80]!r}: frame padding of {padding} digits; at most "
+                f"{MAX_PADDING} are allowed (write e.g. %04d or ####)"
+            )
         if explicit and explicit[0] > explicit[1]:
             raise SequenceError(
                 f"pattern {pattern!r}: range {explicit[0]}-{explicit[1]} runs backwards; "

@@ -2,9 +2,12 @@
 
 Stdlib + rpyc only, because host Pythons (Nuke, Resolve) import the client, which imports this.
 
-The token handshake runs on the raw socket before RPyC speaks: the client sends exactly
-``TOKEN_LINE_LEN`` bytes (the hex token and a newline) and the server answers ``OK\\n`` or
-``NO\\n``. Nothing of RPyC is reachable without it.
+The token handshake runs on the raw socket before RPyC speaks, and the token never crosses the
+wire: both ends prove they hold it (:func:`auth_proof`, HMAC-SHA256 over both ends' random
+nonces). The client sends ``AUTH_MAGIC`` and its nonce; the server answers its own nonce and its
+proof; only a client that found the server's proof right sends its own proof; the server
+answers ``OK\\n`` or ``NO\\n``. A program that took the port learns nothing, and nothing of RPyC
+is reachable without the client's proof.
 
 RPyC's stock ``SocketStream`` slices a bytes object for every 64 kB it sends, which copies the
 rest of the buffer each time (a 2 MiB chunk is copied ~30 times), and its ``Channel`` glues
@@ -19,6 +22,7 @@ from the socket to the file write with no copy in Python.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import re
 import socket
@@ -46,6 +50,19 @@ TOKEN_HEX_LEN = 64
 TOKEN_LINE_LEN = TOKEN_HEX_LEN + 1
 HANDSHAKE_OK = b"OK\n"
 HANDSHAKE_NO = b"NO\n"
+#: The first bytes a client sends (the protocol's name and version), then its nonce.
+AUTH_MAGIC = b"VOID-VFX-AUTH/2\n"
+AUTH_NONCE_LEN = 32
+AUTH_PROOF_LEN = 32  # HMAC-SHA256
+
+
+def auth_proof(token: str, role: bytes, client_nonce: bytes, server_nonce: bytes) -> bytes:
+    """Proof that ``role`` (b"server" or b"client") holds ``token``, bound to both nonces (no
+    replay, no reflection: each role signs its own label)."""
+    message = b"void-vfx/2 " + role + b" " + client_nonce + server_nonce
+    return hmac.new(token.encode("ascii"), message, hashlib.sha256).digest()
+
+
 #: The probe files of path mode are named like this, and only such files are read by probe_path.
 PROBE_PREFIX = ".void-vfx-probe-"
 PROBE_RE = re.compile(r"^\.void-vfx-probe-[0-9a-f]{16,64}$")
@@ -152,7 +169,18 @@ class FastChannel(Channel):
         if compressed:  # a peer with stock settings may still compress
             import zlib
 
-            data = zlib.decompress(data)
+            if limit is None:
+                return zlib.decompress(data)
+            # Bounded before inflating: a 1 MiB frame of zeros would inflate to ~1 GiB.
+            inflater = zlib.decompressobj()
+            try:
+                data = inflater.decompress(data, limit + 1)
+            except zlib.error as ex:
+                self.stream.close()
+                raise EOFError(f"compressed request is damaged ({ex})") from None
+            if len(data) > limit or inflater.unconsumed_tail:
+                self.stream.close()
+                raise EOFError(f"compressed request inflates past {limit} bytes; refused")
         return data
 
     def send(self, data: bytes | list[bytes]) -> None:
@@ -246,14 +274,17 @@ class _FrameReader:
         self._pos = offset
 
     def read(self, count: int) -> bytes:
-        start = self._pos
-        self._pos += count
-        return self._view[start : self._pos].tobytes()
+        return self.read_view(count).tobytes()
 
     def read_view(self, count: int) -> memoryview:
         start = self._pos
+        if count < 0 or start + count > len(self._view):
+            raise ValueError("message cut short")
         self._pos += count
         return self._view[start : self._pos]
+
+    def left(self) -> int:
+        return len(self._view) - self._pos
 
 
 _TUPLE_TAGS = {brine.TAG_EMPTY_TUPLE: 0, brine.TAG_TUP1: 1, brine.TAG_TUP2: 2,
@@ -277,6 +308,59 @@ def _load_views(reader: _FrameReader):
     if tag in brine.IMM_INTS_LOADER:
         return brine.IMM_INTS_LOADER[tag]
     return brine._load_registry[tag](reader)
+
+
+#: What a request may hold: None, booleans, small ints, floats, bytes, str and tuples. Refused
+#: before decoding: frozensets (a set of colliding ints costs quadratic time under the GIL),
+#: slices, complex numbers, Ellipsis and NotImplemented, and ints of more than 40 digits.
+_SCALAR_TAGS = frozenset((brine.TAG_NONE, brine.TAG_TRUE, brine.TAG_FALSE, brine.TAG_EMPTY_STR,
+                          brine.TAG_FLOAT, brine.TAG_STR1, brine.TAG_STR2, brine.TAG_STR3,
+                          brine.TAG_STR4, brine.TAG_STR_L1))  # fmt: skip
+_BYTES_TAGS = frozenset((brine.TAG_EMPTY_STR, brine.TAG_STR1, brine.TAG_STR2, brine.TAG_STR3,
+                         brine.TAG_STR4, brine.TAG_STR_L1, brine.TAG_STR_L4))  # fmt: skip
+MAX_INT_DIGITS = 40
+MAX_DEPTH = 16
+
+
+def _load_strict(reader: _FrameReader, depth: int = 0):
+    if depth > MAX_DEPTH:
+        raise ValueError(f"values nested more than {MAX_DEPTH} deep")
+    tag = reader.read(1)
+    if tag in brine.IMM_INTS_LOADER:
+        return brine.IMM_INTS_LOADER[tag]
+    if tag == brine.TAG_STR_L4:
+        (count,) = brine.I4.unpack(reader.read(4))
+        return reader.read_view(count) if count >= _BIG else reader.read(count)
+    if tag in _SCALAR_TAGS:
+        return brine._load_registry[tag](reader)
+    if tag == brine.TAG_UNICODE:
+        inner = reader.read(1)
+        if inner not in _BYTES_TAGS:
+            raise ValueError("malformed text")
+        reader._pos -= 1
+        raw = _load_strict(reader, depth + 1)
+        return bytes(raw).decode("utf-8")
+    if tag == brine.TAG_INT_L1:
+        (count,) = brine.I1.unpack(reader.read(1))
+        if count > MAX_INT_DIGITS:
+            raise ValueError(f"a number of more than {MAX_INT_DIGITS} digits")
+        return int(reader.read(count))
+    count = _TUPLE_TAGS.get(tag)
+    if count is None and tag == brine.TAG_TUP_L1:
+        (count,) = brine.I1.unpack(reader.read(1))
+    elif count is None and tag == brine.TAG_TUP_L4:
+        (count,) = brine.I4.unpack(reader.read(4))
+    if count is None:
+        raise ValueError(f"value type {tag.hex() or 'none'} refused (plain values only)")
+    if count > reader.left():  # every item takes at least one byte
+        raise ValueError("message cut short")
+    return tuple(_load_strict(reader, depth + 1) for _ in range(count))
+
+
+def load_request(data: bytes, offset: int):
+    """A client's request, decoded by the server: like :func:`_load_from`, but only the plain
+    types a request may hold, each bounded (see ``_SCALAR_TAGS``); ValueError otherwise."""
+    return _load_strict(_FrameReader(data, offset))
 
 
 def _load_from(data: bytes, offset: int):

@@ -359,8 +359,10 @@ def _copy(src: str, target: str) -> str:
         raise ImageIOError(
             f"{target}: refusing to write over a source image; choose another output"
         )
-    with atomic_target(target, ".tmp.exr") as tmp:
-        shutil.copyfile(src, tmp)
+    from void_vfx.media.source_files import open_binary
+
+    with atomic_target(target, ".tmp.exr") as tmp, open_binary(src) as fh, open(tmp, "wb") as out:
+        shutil.copyfileobj(fh, out, 4 << 20)  # the checked descriptor (see source_files)
     return target
 
 
