@@ -368,3 +368,21 @@ def test_every_job_gets_a_contact_sheet_and_a_labelled_movie_beside_its_version(
     assert main(["remove", shot.plate, "--primary", shot.primary, "--primary-channel", "A",
                  "--local", "--engine", "preview", "--no-review", "-o", str(out)]) == 0  # fmt: skip
     assert sorted(os.listdir(out))[-1] == "demo_plate_void_v002"
+
+
+def test_conform_progress_shows_each_shot_counts_and_the_batch_estimate():
+    import io
+
+    from void_vfx.conform.runner import Progress
+
+    out = io.StringIO()
+    progress = Progress(2, out, every_s=3600.0)
+    progress.t0 -= 30.0  # the batch began 30 s ago
+    shot = progress.shot(1, "sh010")
+    shot(RUNNING, ())
+    shot(RUNNING, ())  # nothing new to say: no second line
+    # 60 of 108 units of the first of two shots: 27.8% of the batch in 30 s -> 78 s left
+    assert out.getvalue().splitlines() == [
+        "[1/2] sh010: running: 8/30 frames written, 2.44 frames/s, about 1 min 23 s left, "
+        "1/3 windows run, 26/39 frames read, step 3/14 | batch 28%, about 1 min 18 s left"
+    ]

@@ -12,10 +12,17 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from void_vfx.atomic import atomic_target
+from void_vfx.client.progress import (
+    LOG_EVERY_S,
+    duration_text,
+    progress_fraction,
+    progress_text,
+)
 from void_vfx.conform.plan import ShotJob
 from void_vfx.errors import VoidVfxError
 
@@ -99,25 +106,33 @@ def prepare(job: ShotJob) -> None:
 
 
 class Progress:
-    """Prints each shot's state changes with the batch's overall progress."""
+    """Prints each shot's progress (the render's counts, as every front end shows them) with the
+    batch's share done and an estimate for the whole batch: a line at each state and window,
+    and at most every ``every_s`` seconds while frames move."""
 
-    def __init__(self, total: int, out=None) -> None:
-        self.total, self.out, self.done, self._last = max(total, 1), out, 0, ""
+    def __init__(self, total: int, out=None, every_s: float = LOG_EVERY_S) -> None:
+        self.total, self.out, self.done = max(total, 1), out, 0
+        self.every_s, self.t0 = every_s, time.monotonic()
+        self._last: tuple = ((), 0.0)
 
     def shot(self, index: int, name: str) -> Callable[[dict, tuple], None]:
         def callback(status: dict, events: tuple) -> None:
-            windows = status.get("windows") or 0
-            steps = status.get("steps") or 0
-            frac = 0.0
-            if windows:
-                frac = (status.get("window", 0) + (status.get("step", 0) / steps if steps and
-                        status.get("window", 0) < windows else 0)) / windows  # fmt: skip
-            overall = 100.0 * (self.done + min(frac, 1.0)) / self.total
-            line = (f"[{index}/{self.total}] {name}: {status.get('state')} "
-                    f"window {status.get('window', 0)}/{windows} | overall {overall:.0f}%")  # fmt: skip
-            if line != self._last:
-                print(line, file=self.out or sys.stderr, flush=True)
-                self._last = line
+            frac = progress_fraction(status) or 0.0
+            overall = (self.done + min(frac, 1.0)) / self.total
+            p = status.get("progress") or {}
+            key = (index, status.get("state"), p.get("windows_done", status.get("window")))
+            now = time.monotonic()
+            if key != self._last[0] or now - self._last[1] >= self.every_s:
+                self._last = (key, now)
+                elapsed = now - self.t0
+                left = ""
+                if 0.0 < overall < 1.0:
+                    left = f", about {duration_text(elapsed * (1 - overall) / overall)} left"
+                detail = progress_text(status)
+                print(f"[{index}/{self.total}] {name}: {status.get('state')}"
+                      + (f": {detail}" if detail else "")
+                      + f" | batch {100 * overall:.0f}%{left}",
+                      file=self.out or sys.stderr, flush=True)  # fmt: skip
             for e in events:
                 if e.get("kind") == "warning":
                     print(f"    warning: {e.get('message')}", file=self.out or sys.stderr)
