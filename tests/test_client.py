@@ -181,7 +181,8 @@ def test_cli_remove_jobs_cancel_doctor(tmp_path, capsys):
         # the demo plate's header names its colour space: said as information, not a warning
         err = capsys.readouterr().err
         assert (
-            "plate colour space Linear Rec.709 (sRGB) (from the oiio:ColorSpace attribute)" in err
+            "plate colour space Linear Rec.709 (sRGB) (rule: attribute; its colorInteropID "
+            "attribute is 'lin_rec709_scene')" in err
         )
         assert "warning" not in err
         # following a remote job: its events once each, progress as plain lines in a log

@@ -68,8 +68,9 @@ def _one_line(done: subprocess.CompletedProcess) -> str:
         (("torch",), ["serve", "--engine", "void", "--port", "1"], "torch", "server"),
     ],
 )
-def test_a_missing_extra_is_one_line_naming_the_install(absent, argv, module, extra):
-    done = _cli_without(absent, argv)
+def test_a_missing_extra_is_one_line_naming_the_install(absent, argv, module, extra, tmp_path):
+    private = {"XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+    done = _cli_without(absent, argv, env=private)
     assert done.returncode == 1
     line = _one_line(done)
     # This checkout is a clone (an editable install): the line installs the extra from it.
