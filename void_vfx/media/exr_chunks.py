@@ -20,7 +20,7 @@ import struct
 from dataclasses import dataclass
 
 from void_vfx.errors import ImageIOError
-from void_vfx.job.spec import COMPRESSIONS
+from void_vfx.media.exr_codecs import COMPRESSIONS
 
 MAGIC = b"\x76\x2f\x31\x01"
 _TILED, _LONG_NAMES, _NON_IMAGE, _MULTIPART = 0x200, 0x400, 0x800, 0x1000

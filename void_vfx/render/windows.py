@@ -19,9 +19,8 @@ from void_vfx.model_facts import (
     DEFAULT_MIN_WINDOW,
     DEFAULT_WINDOW_OVERLAP,
     MAX_FRAMES,
-    MIN_FRAMES,
-    is_valid_length,
     next_valid_length,
+    window_settings_problem,
 )
 
 PLAN_SCHEMA = "void-vfx/window-plan/1"
@@ -176,19 +175,9 @@ class WindowPlan:
 
 
 def _check_lengths(min_length: int, max_length: int, overlap: int) -> None:
-    for name, value in (("min_length", min_length), ("max_length", max_length)):
-        if not is_valid_length(value):
-            raise PlanError(
-                f"{name} {value} is not a valid window length: use 8j + 5 between "
-                f"{MIN_FRAMES} and {MAX_FRAMES} (13, 21, ..., 85, ..., 197)"
-            )
-    if min_length > max_length:
-        raise PlanError(f"min_length {min_length} is larger than max_length {max_length}")
-    if not 0 <= overlap <= (max_length - 1) // 2:
-        raise PlanError(
-            f"overlap {overlap} must be between 0 and {(max_length - 1) // 2} "
-            f"(half of max_length {max_length})"
-        )
+    problem = window_settings_problem(min_length, max_length, overlap)
+    if problem is not None:
+        raise PlanError(f"{problem[0]} {problem[1]}")
 
 
 def _long_shot_windows(count: int, max_length: int, overlap: int) -> list[tuple[int, int]]:
