@@ -51,8 +51,8 @@ def window_settings_problem(
     for name, value in (("min_length", min_length), ("max_length", max_length)):
         if not is_valid_length(value):
             return name, (
-                f"{value} is not a valid window length: use 8j + 5 between "
-                f"{MIN_FRAMES} and {MAX_FRAMES} (13, 21, ..., 85, ..., 197)"
+                f"{value} is not 8j + 5 between {MIN_FRAMES} and {MAX_FRAMES}, so not a valid "
+                "window length: use 13, 21, ..., 85, ..., 197"
             )
     if min_length > max_length:
         return "min_length", f"{min_length} is larger than max_length {max_length}"

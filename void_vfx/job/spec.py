@@ -16,6 +16,7 @@ from typing import Any
 
 from void_vfx.errors import SpecError
 from void_vfx.framerate import exact_rate
+from void_vfx.job.naming import MAX_VERSION, safe_component
 from void_vfx.media.exr_codecs import COMPRESSIONS
 from void_vfx.media.sequences import MAX_FRAME_NUMBER, MAX_RANGE_FRAMES
 from void_vfx.model_facts import (
@@ -38,8 +39,6 @@ MAX_PROMPT_CHARS = 4000
 MAX_PATH_CHARS = 4096
 #: Priorities run from -100 to 100; higher runs first.
 PRIORITY_RANGE = (-100, 100)
-#: The highest output version number (``_v9999``).
-MAX_VERSION = 9999
 ENGINES = ("void", "preview")
 ROI_MODES = ("crop", "full")
 PIXEL_TYPES = ("half", "float")
@@ -243,8 +242,6 @@ class JobSpec:
                 "output.version", f"{o.version} must be 0..{MAX_VERSION} (0 = next free version)"
             )
         if o.name:
-            from void_vfx.job.naming import safe_component
-
             safe_component(o.name, "output.name")
         return self
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from void_vfx.errors import Cancelled, ImageIOError
 from void_vfx.media.colour import replace_nonfinite
+from void_vfx.media.exr_codecs import COMPRESSIONS
 from void_vfx.render.maskcache import CompactMask
 from void_vfx.render.roi import alpha_region, blend_into, feathered_region, uncrop
 from void_vfx.render.rowcache import plate_rows, whole_frame
@@ -30,7 +31,6 @@ from void_vfx.render.shot import Shot, Warn, display_view, onto_data_window
 from void_vfx.render.store import WindowRecord, load_window_frames, load_window_record
 from void_vfx.render.windows import WindowPlan
 
-OUTPUT_MODES = ("full", "patch")
 #: The job folder's scratch folder for the bands a splice encodes (never the delivery folder).
 BANDS_DIR = "bands"
 
@@ -167,8 +167,6 @@ def assemble_frame(
 def output_compression(spec, header) -> str:
     """The compression to write: the spec's, or for ``plate`` the plate's own (with its DWA
     level), ZIP where the plate is not an EXR of a compression an EXR output can have."""
-    from void_vfx.job.spec import COMPRESSIONS
-
     chosen = spec.output.compression
     if chosen != "plate":
         return chosen

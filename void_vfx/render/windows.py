@@ -67,10 +67,6 @@ class Window:
             out.append(self.first + (k if k < n else 2 * n - 1 - k))
         return out
 
-    def blend_weights(self) -> list[float]:
-        """Crossfade weight of each real frame ``first``..``last``."""
-        return list(self.weights)
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "index": self.index,
