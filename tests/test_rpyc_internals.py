@@ -79,7 +79,8 @@ SIGNATURES = [
 
 
 def _missing(owner, name: str, user: str) -> str:
-    return f"rpyc {version('rpyc')} has no {getattr(owner, '__name__', owner)}.{name}, which {user} relies on"
+    where = getattr(owner, "__name__", owner)
+    return f"rpyc {version('rpyc')} has no {where}.{name}, which {user} relies on"
 
 
 @pytest.mark.parametrize(

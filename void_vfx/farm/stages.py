@@ -1,9 +1,10 @@
 """The three farm tasks on a job folder, engine-agnostic: the worker commands call these.
 
 They drive the render's own stages (:class:`~void_vfx.render.job.RenderJob`), as the server's
-pipeline does, so a farm job and a server job of the same spec and seed give the same frames. The job folder holds the spec as submitted (``job.json``; each
-task maps its paths with its own session's rules), the window plan, the committed windows and,
-once assembly has reserved it, the output version (``assembled.json``).
+pipeline does, so a farm job and a server job of the same spec and seed give the same frames.
+The job folder holds the spec as submitted (``job.json``; each task maps its paths with its own
+session's rules), the window plan, the committed windows and, once assembly has reserved it,
+the output version (``assembled.json``).
 """
 
 from __future__ import annotations

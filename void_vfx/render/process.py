@@ -1,9 +1,9 @@
 """Run a shot, engine-agnostic: every window prepared, run and committed, every frame assembled.
 
 The server's worker calls :func:`process_shot`, which overlaps the stages of a
-:class:`~void_vfx.render.job.RenderJob` (:mod:`.pipeline`); a farm runs the same stages one task
-at a time (:mod:`void_vfx.farm.stages`). Committed windows are skipped on a rerun, which is how a job
-resumes after a crash.
+:class:`~void_vfx.render.job.RenderJob` (:mod:`.pipeline`); a farm runs the same stages one
+task at a time (:mod:`void_vfx.farm.stages`). Committed windows are skipped on a rerun, which is
+how a job resumes after a crash.
 """
 
 from __future__ import annotations
