@@ -26,7 +26,7 @@ from void_vfx.errors import MaskError, PlanError
 from void_vfx.render.assemble import assemble_frame
 from void_vfx.render.engine import WindowInput
 from void_vfx.render.prepare import prepare_window, shot_plan
-from void_vfx.render.shot import Shot, Warn, _quiet
+from void_vfx.render.shot import Shot, Warn
 from void_vfx.render.store import (
     WindowRecord,
     commit_skipped,
@@ -41,6 +41,10 @@ MADE_BY_FILE = "made_by.json"
 #: Spec fields that do not change what a job folder holds (windows, masks): where results go,
 #: queue order, and the file paths (a farm maps them per worker; the plan check covers frames).
 _NOT_IN_RESULTS = ("output", "priority", "schema")
+
+
+def _quiet(_message: str) -> None:
+    pass
 
 
 @dataclass(frozen=True)
