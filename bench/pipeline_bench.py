@@ -235,7 +235,7 @@ class StageClock:
         import OpenImageIO as oiio
 
         from void_vfx.media import colour, image_io, image_write
-        from void_vfx.render import assemble, pipeline, prepare, shot
+        from void_vfx.render import assemble, job, prepare, shot
 
         # EXR (de)compression on the calling thread, not OpenEXR's pool, so that thread CPU time
         # finds it (the same work: total CPU per frame barely moves).
@@ -249,13 +249,13 @@ class StageClock:
             self.wrap(exr_chunks, "read_scanline_file", "assemble: plate + band file read")
             self.wrap(exr_chunks, "splice", "assemble: chunks copied + written")
 
-        self.wrap(pipeline, "prepare_window", "prepare: window plan, padding")
+        self.wrap(job, "prepare_window", "prepare: window plan, padding")
         self.wrap(prepare, "_working_frame", "prepare: crop resize to working size")
         self.wrap(shot.Shot, "read_rows", "prepare: plate crop rows decode")
         self.wrap(colour.ColourTransform, "to_working", "prepare: colour to working")
         self.wrap(shot.Shot, "_make_mask", "quadmask read + snap (once a frame)")
-        self.wrap(pipeline, "commit_window", "commit window")
-        self.wrap(pipeline, "assemble_frame", "assemble: alpha, uncrop, blend")
+        self.wrap(job, "commit_window", "commit window")
+        self.wrap(job, "assemble_frame", "assemble: alpha, uncrop, blend")
         self.wrap(colour.ColourTransform, "from_working", "assemble: colour from working")
         self.wrap(image_io, "read_image", "plate frame decode, whole (+ mask file read)")
         self.wrap(image_write, "write_exr", "assemble: EXR encode + write")

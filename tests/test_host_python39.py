@@ -18,22 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from void_vfx import HOST_MODULES
+
 REPO = Path(__file__).resolve().parents[1]
-HOST_SIDE = [
-    "void_vfx.jobspec",
-    "void_vfx.job.naming",
-    "void_vfx.render.windows",
-    "void_vfx.client",
-    "void_vfx.hosts.nuke_spec",
-    "void_vfx.hosts.nuke_quadmask",
-    "void_vfx.hosts.nuke_text",
-    "void_vfx.hosts.nuke_versions",
-    "void_vfx.hosts.nuke_install",
-    "void_vfx.hosts.resolve_remove",
-    "void_vfx.hosts.resolve_ui",
-    "void_vfx.hosts.resolve_cli",
-    "void_vfx.hosts.resolve_install",
-]
+#: Every module a host may import (one list, void_vfx.HOST_MODULES), imported by Python 3.9.
+HOST_SIDE = list(HOST_MODULES)
 #: Modules that import ``nuke`` itself: compiled by Python 3.9, not imported.
 NEEDS_NUKE = ["void_vfx/hosts/nuke_node.py", "void_vfx/hosts/nuke_send.py",
               "void_vfx/hosts/nuke_batch.py", "hosts/nuke/init.py", "hosts/nuke/menu.py"]  # fmt: skip

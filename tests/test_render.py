@@ -547,3 +547,51 @@ def test_an_engine_note_is_said_once_per_job(tmp_path, shot_dir):
     assert len(runs) == 2  # two windows with object pixels
     assert messages.count("kept the affected region") == 1
     assert summary["notes"] == ["kept the affected region"]
+
+
+def test_render_job_stages_and_typed_records(tmp_path, shot_dir):
+    """The stages one by one, as a farm drives them: the record committed is the record read
+    back (one type), an empty window is a Skip, a frame is ready once all its windows are."""
+    from void_vfx.render.job import Prepared, RenderJob, Skip
+    from void_vfx.render.store import WindowRecord
+
+    job = RenderJob.open(_spec(shot_dir), str(tmp_path / "job"))
+    w0, w1, w2 = job.plan.windows
+    assert job.todo() == [w0, w1, w2]
+    skip = job.prepare(w2)
+    assert isinstance(skip, Skip) and "1018-1030" in skip.reason  # no matte after 1015
+    item = job.prepare(w0)
+    assert isinstance(item, Prepared) and item.input.frames.shape == (13, 384, 672, 3)
+    calls = []
+    committed = job.commit(item, _constant_engine(calls), before_engine=calls.append)
+    assert calls[0] is w0 and len(calls) == 2  # before_engine, then the engine
+    read = job.record(w0.index)
+    assert type(read) is WindowRecord and read == committed and not read.skipped
+    assert (read.first, read.last) == (w0.first, w0.last) and read.box is not None
+    assert job.todo() == [w1, w2]
+    both = max(w0.first, w1.first)  # a frame that windows 0 and 1 both cover
+    records = job.records()
+    assert job.ready(FIRST, records) == [read] and job.ready(both, records) is None
+    job.commit(skip, _constant_engine(calls))
+    expected = WindowRecord(w2.index, w2.first, w2.last, skipped=True, reason=skip.reason)
+    assert job.record(w2.index) == expected
+    with pytest.raises(MaskError, match="Every window was skipped"):
+        job.check_removes({i: WindowRecord.skip(w, "empty") for i, w in enumerate((w0, w1, w2))})
+    job.check_removes(job.records())  # one window removes something: no error
+
+
+def test_job_progress_counts_every_stage():
+    """30 frames, 2 of 3 windows (26 frames) to run: read + run + write = 26 + 26 + 30 units."""
+    from void_vfx.render.progress import JobProgress
+
+    p = JobProgress(windows=3, frames=30, frames_to_read=26, windows_done=1)
+    p.frames_read, p.frames_run, p.frames_written, p.frames_unchanged = 13, 13, 8, 2
+    s = p.as_dict()
+    assert (s["done"], s["total"]) == (36, 82)
+    assert p.index() == 1  # 3 * 36 // 82
+    assert p.percent() == pytest.approx(100 * 36 / 82)
+    assert s["eta_s"] is not None and s["eta_s"] > 0
+    assert p.message("frame 1010 written", s).startswith(
+        "frame 1010 written; 13/26 frames read, 1/3 windows run, 8/30 frames written "
+        "(2 unchanged, no file), "
+    )

@@ -54,6 +54,24 @@ def length_problem(frames: int) -> str:
     )
 
 
+def window_settings_problem(
+    min_length: int, max_length: int, overlap: int
+) -> tuple[str, str] | None:
+    """(setting, what is wrong) for window settings no plan can have, else None: the one home of
+    the rules (the job spec and the window planner both check with it)."""
+    for name, value in (("min_length", min_length), ("max_length", max_length)):
+        if not is_valid_length(value):
+            return name, length_problem(value)
+    if min_length > max_length:
+        return "min_length", f"{min_length} is larger than max_length {max_length}"
+    if not 0 <= overlap <= (max_length - 1) // 2:
+        return "overlap", (
+            f"{overlap} must be between 0 and {(max_length - 1) // 2} "
+            f"(half of max_length {max_length})"
+        )
+    return None
+
+
 def next_valid_length(frames: int, minimum: int = MIN_FRAMES) -> int:
     """Smallest valid window length >= max(frames, minimum); raises past MAX_FRAMES."""
     n = max(frames, minimum, MIN_FRAMES)

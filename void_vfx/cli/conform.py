@@ -121,8 +121,8 @@ def run_conform(args: argparse.Namespace) -> int:
     if args.local:
         import tempfile
 
+        from void_vfx.cli.gpu_probe import choose_engine
         from void_vfx.client import connect
-        from void_vfx.demo.run import choose_engine
         from void_vfx.server_entry import server_api
 
         engine, why = choose_engine(args.engine)

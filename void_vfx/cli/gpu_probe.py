@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+from void_vfx.errors import SpecError
+
 _CODE = (
     "import json, sys, torch\n"
     "info = {'torch': torch.__version__, 'cuda': torch.cuda.is_available()}\n"
@@ -39,3 +41,18 @@ def probe_gpu(timeout: float = 120.0) -> tuple[bool, str]:
             "build of torch); the preview engine runs on the CPU meanwhile"
         )
     return True, f"{info['name']}, {info['total'] / 1024**3:.0f} GiB"
+
+
+def choose_engine(engine: str = "auto") -> tuple[str, str]:
+    """(engine name, why): ``auto`` means VOID when weights and a CUDA GPU are both found."""
+    if engine in ("preview", "void"):
+        return engine, "asked for"
+    if engine != "auto":
+        raise SpecError("engine", f"{engine!r} is not one of auto, preview, void")
+    from void_vfx.server_entry import server_api
+
+    found, what = server_api().void_weights()
+    if not found:
+        return "preview", f"no VOID weights ({what})"
+    ok, why = probe_gpu()
+    return ("void", "weights and a CUDA GPU found") if ok else ("preview", why)

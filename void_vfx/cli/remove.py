@@ -227,8 +227,8 @@ def run_remove(args: argparse.Namespace) -> int:
     from void_vfx.job.naming import output_dir, plate_stem
 
     if args.local:
+        from void_vfx.cli.gpu_probe import choose_engine
         from void_vfx.client.local import run_local_job
-        from void_vfx.demo.run import choose_engine
 
         engine, why = choose_engine(args.engine)
         _say(f"local server, engine {engine} ({why})")

@@ -92,13 +92,3 @@ def decode(movie: str, pattern: str, first: int, last: int, colourspace: str = "
         json.dump({**stamp, "colourspace": space}, fh)
     os.replace(tmp, stamp_path)
     return space
-
-
-def movie_info(movie: str) -> tuple[float, int]:
-    """(frame rate, frame count) of a movie's first video stream."""
-    import av
-
-    with av.open(movie) as container:
-        stream = container.streams.video[0]
-        rate = float(stream.average_rate or stream.base_rate or 0)
-        return rate, int(stream.frames or 0)

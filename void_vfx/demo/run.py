@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from void_vfx.atomic import atomic_target
+from void_vfx.cli.gpu_probe import choose_engine
 from void_vfx.demo.review import LINEAR_709, contact_sheet, psnr_in_mask, review_movie
 from void_vfx.errors import ImageIOError, SpecError
 
@@ -126,26 +127,6 @@ def make_demo_shot(
         _write_exr(shot.primary.replace("####", name), layers["primary"], ("A",), rate)
         _write_exr(shot.affected.replace("####", name), layers["affected"], ("A",), rate)
     return shot
-
-
-# -- engine choice -------------------------------------------------------------------------------
-
-
-def choose_engine(engine: str = "auto") -> tuple[str, str]:
-    """(engine name, why): ``auto`` means VOID when weights and a CUDA GPU are both found."""
-    if engine in ("preview", "void"):
-        return engine, "asked for"
-    if engine != "auto":
-        raise SpecError("engine", f"{engine!r} is not one of auto, preview, void")
-    from void_vfx.server_entry import server_api
-
-    found, what = server_api().void_weights()
-    if not found:
-        return "preview", f"no VOID weights ({what})"
-    from void_vfx.cli.gpu_probe import probe_gpu
-
-    ok, why = probe_gpu()
-    return ("void", "weights and a CUDA GPU found") if ok else ("preview", why)
 
 
 # -- the run ---------------------------------------------------------------------------------------

@@ -37,10 +37,6 @@ class Requirement:
     gpus: int
     gpu_mib: int
 
-    @property
-    def gpu_gib(self) -> float:
-        return self.gpu_mib / 1024
-
 
 def requirement(engine: str, mode: str, frames: int) -> Requirement:
     """The GPU requirement of one Infer task. The preview engine and ``cpu`` need no GPU."""

@@ -1,11 +1,10 @@
 """The three farm tasks on a job folder, engine-agnostic: the worker commands call these.
 
-They are the render's own stages (:func:`~void_vfx.render.process.open_job`,
-:func:`~void_vfx.render.prepare.prepare_window`, :func:`~void_vfx.render.store.commit_window`,
-:func:`~void_vfx.render.assemble.assemble_frames`), so a farm job and a server job of the same
-spec and seed give the same frames. The job folder holds the spec as submitted (``job.json``; each
-task maps its paths with its own session's rules), the window plan, the committed windows and,
-once assembly has reserved it, the output version (``assembled.json``).
+They drive the render's own stages (:class:`~void_vfx.render.job.RenderJob`), as the server's
+pipeline does, so a farm job and a server job of the same spec and seed give the same frames.
+The job folder holds the spec as submitted (``job.json``; each task maps its paths with its own
+session's rules), the window plan, the committed windows and, once assembly has reserved it,
+the output version (``assembled.json``).
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from void_vfx.atomic import atomic_target
-from void_vfx.errors import Cancelled, MaskError, PlanError, SpecError
+from void_vfx.errors import Cancelled, PlanError, SpecError
 from void_vfx.farm.pathmap import Rule, map_spec
 
 SPEC_FILE = "job.json"
@@ -69,7 +68,7 @@ def prepare_job(
     A retried Prepare on the same spec is harmless; another spec in the same folder is refused.
     """
     from void_vfx.job.spec import JobSpec
-    from void_vfx.render.process import open_job
+    from void_vfx.render.job import RenderJob
 
     text = read_spec_text(spec_path)
     submitted = JobSpec.from_json(text)
@@ -84,7 +83,8 @@ def prepare_job(
     else:
         with atomic_target(stored) as tmp, open(tmp, "w", encoding="utf-8") as fh:
             fh.write(submitted.to_json() + "\n")
-    shot, plan = open_job(spec, job_dir, on_warning=say)
+    job = RenderJob.open(spec, job_dir, on_warning=say)
+    shot, plan = job.shot, job.plan
     if expect_windows is not None and len(plan.windows) != expect_windows:
         raise PlanError(
             f"{spec.plate}: frames {plan.first}-{plan.last} now make {len(plan.windows)} "
@@ -137,27 +137,19 @@ def run_window(
 ) -> dict[str, Any]:
     """Run one window through ``engine_fn(WindowInput)`` and commit it; a committed window is
     left alone (a retried or duplicated task does nothing)."""
-    from void_vfx.render.prepare import prepare_window
-    from void_vfx.render.process import open_job
-    from void_vfx.render.store import commit_skipped, commit_window
+    from void_vfx.render.job import RenderJob
 
     if committed(job_dir, index):
         return {"window": index, "state": "already committed"}
-    spec = load_spec(job_dir, rules)
-    shot, plan = open_job(spec, job_dir, on_warning=say)
-    w = window_of(plan, index)
+    job = RenderJob.open(load_spec(job_dir, rules), job_dir, on_warning=say)
+    w = job.window(index)
     say(f"window {index}: frames {w.first}-{w.last}, preparing")
-    window_input, ctx = prepare_window(spec, plan, w, on_warning=say, shot=shot)
-    if window_input is None:
-        say(ctx)
-        commit_skipped(job_dir, w, ctx)
-        return {"window": index, "state": "skipped"}
-    say(f"window {index}: running the engine")
-    result = engine_fn(window_input)
-    for note in getattr(result, "notes", ()):
-        say(note)
-    commit_window(job_dir, w, result, ctx)
-    return {"window": index, "state": "committed"}
+    record = job.commit(
+        job.prepare(w),
+        engine_fn,
+        before_engine=lambda _w: say(f"window {index}: running the engine"),
+    )
+    return {"window": index, "state": "skipped" if record.skipped else "committed"}
 
 
 def _record(job_dir: str) -> dict[str, Any] | None:
@@ -189,28 +181,24 @@ def assemble_job(
     rewrites the same version instead of taking the next; a finished one does nothing.
     """
     from void_vfx.job.naming import OutputName, reserve_for_spec
-    from void_vfx.render.assemble import assemble_frames, output_path
-    from void_vfx.render.process import open_job
-    from void_vfx.render.store import load_window_meta
+    from void_vfx.render.job import RenderJob
+    from void_vfx.render.progress import JobProgress
 
     spec = load_spec(job_dir, rules)
     record = _record(job_dir)
     if record and record.get("done") and os.path.isdir(record["folder"]):
         return {**record, "state": "already assembled"}
     clean_scratch(job_dir, ("bands",))  # bands a killed Assemble left: only one Assemble runs
-    shot, plan = open_job(spec, job_dir, on_warning=say)
-    metas = {w.index: load_window_meta(job_dir, w.index) for w in plan.windows}
-    missing = [i for i, m in metas.items() if m is None]
+    job = RenderJob.open(spec, job_dir, on_warning=say)
+    shot, plan = job.shot, job.plan
+    records = job.records()
+    missing = [i for i, r in records.items() if r is None]
     if missing:
         raise PlanError(
             f"{job_dir}: window(s) {missing} are not committed; run their Infer tasks "
             f"(void-vfx worker run-window {job_dir} {missing[0]}) before assembling"
         )
-    if all(m.get("skipped") for m in metas.values()):
-        raise MaskError(
-            f"{metas[0].get('reason', 'no object pixels')}. Every window was skipped, so nothing "
-            "would be removed: check the matte's channel, its threshold and the frame range"
-        )
+    job.check_removes(records)
     if record and os.path.isdir(record["folder"]):
         out = OutputName(record["version"], record["folder"], record["stem"])
     else:
@@ -218,29 +206,32 @@ def assemble_job(
         record = {"version": out.version, "folder": out.folder, "stem": out.stem, "done": False}
         _save_record(job_dir, record)
     frames = list(shot.frames)
-    written: list[int] = []
+    counts = JobProgress(windows=len(plan.windows), frames=len(frames))
+    counts.windows_done = counts.windows
+    paths: list[str] = []
     try:
-        for i, f in enumerate(frames):
+        for f in frames:
             if should_cancel and should_cancel():
                 raise Cancelled(f"assembly cancelled at frame {f}; rerun Assemble to finish")
-            written += assemble_frames(job_dir, spec, plan, out.folder, frames=[f], shot=shot,
-                                       stem=out.stem)  # fmt: skip
-            progress(100.0 * (i + 1) / len(frames))
+            path = job.assemble(f, job.ready(f, records), out.folder, stem=out.stem)
+            if path is None:
+                counts.frames_unchanged += 1
+            else:
+                counts.frames_written += 1
+                paths.append(path)
+            progress(counts.percent())
     except BaseException:
         if not os.listdir(out.folder):  # a failed job leaves no empty version folder
             os.rmdir(out.folder)
             os.remove(os.path.join(job_dir, ASSEMBLED_FILE))
         raise
-    paths = [output_path(shot, out.folder, f, out.stem) for f in written]
-    snapped = shot.snap_summary()  # a delivered quadmask's snap, said once, as the server does
-    if snapped:
-        say(snapped)
+    job.finish()  # a delivered quadmask's snap, said once, as the server does
     clip = None
     if otio:
         from void_vfx.farm.otio_clip import write_clip
 
         clip = write_clip(out, shot, paths)
-    record = {**record, "done": True, "frames": len(written), "first": frames[0],
+    record = {**record, "done": True, "frames": len(paths), "first": frames[0],
               "last": frames[-1], "otio": clip}  # fmt: skip
     _save_record(job_dir, record)
     clean_scratch(job_dir)  # the job has ended: its caches go

@@ -21,6 +21,11 @@ _FRAME_TOKEN = re.compile(r"(#+|@+|%0?\d*d|\$F\d*|\[-?\d+-?-?\d+\])")
 _VERSION = re.compile(r"_v(\d{3,})$")
 #: The longest name of one folder or file (most file systems take 255 bytes).
 MAX_COMPONENT_BYTES = 240
+#: The highest output version number (``_v9999``).
+MAX_VERSION = 9999
+#: What every output's name carries after the plate's (or ``output.name``): ``plate_void_v001``.
+OUTPUT_TAG = "void"
+OUTPUT_SUFFIX = f"_{OUTPUT_TAG}"
 
 
 def safe_component(name: object, what: str = "name") -> str:
@@ -123,7 +128,12 @@ def existing_versions(out_dir: str, base: str) -> list[int]:
 
 
 def reserve_output(
-    plate_pattern: str, out_dir: str = "", *, name: str = "", version: int = 0, tag: str = "void"
+    plate_pattern: str,
+    out_dir: str = "",
+    *,
+    name: str = "",
+    version: int = 0,
+    tag: str = OUTPUT_TAG,
 ) -> OutputName:
     """Reserve the next free version folder (or exactly ``version``) and return its names.
 
@@ -134,8 +144,10 @@ def reserve_output(
         f"{safe_component(name, 'output.name') if name else plate_stem(plate_pattern)}_{tag}",
         "output.name",
     )
-    if type(version) is not int or not 0 <= version <= 9999:
-        raise SpecError("output.version", f"{version!r} must be 0..9999 (0 = next free version)")
+    if type(version) is not int or not 0 <= version <= MAX_VERSION:
+        raise SpecError(
+            "output.version", f"{version!r} must be 0..{MAX_VERSION} (0 = next free version)"
+        )
     os.makedirs(out_dir, exist_ok=True)
     if version:
         stem = f"{base}_v{version:03d}"
@@ -196,7 +208,7 @@ def output_dir(spec: Any) -> str:
 def output_base(spec: Any) -> str:
     """``<output.name or plate stem>_void``: the name every version of this output shares."""
     name = safe_component(spec.output.name, "output.name") if spec.output.name else None
-    return f"{name or plate_stem(spec.plate)}_void"
+    return f"{name or plate_stem(spec.plate)}{OUTPUT_SUFFIX}"
 
 
 def output_stem(spec: Any) -> str:

@@ -15,6 +15,9 @@ from fractions import Fraction
 from typing import Any
 
 from void_vfx.errors import SpecError
+from void_vfx.framerate import exact_rate
+from void_vfx.job.naming import MAX_VERSION, safe_component
+from void_vfx.media.exr_codecs import COMPRESSIONS
 from void_vfx.media.sequences import MAX_FRAME_NUMBER, MAX_RANGE_FRAMES
 from void_vfx.model_facts import (
     DEFAULT_MIN_WINDOW,
@@ -24,8 +27,7 @@ from void_vfx.model_facts import (
     PASS1_STEPS,
     PASS2_GUIDANCE,
     PASS2_STEPS,
-    is_valid_length,
-    length_problem,
+    window_settings_problem,
 )
 
 SCHEMA = "void-vfx/job/1"
@@ -37,37 +39,13 @@ MAX_PROMPT_CHARS = 4000
 MAX_PATH_CHARS = 4096
 #: Priorities run from -100 to 100; higher runs first.
 PRIORITY_RANGE = (-100, 100)
-#: The highest output version number (``_v9999``).
-MAX_VERSION = 9999
 ENGINES = ("void", "preview")
 ROI_MODES = ("crop", "full")
 PIXEL_TYPES = ("half", "float")
-#: EXR compressions, in the order of their value in an EXR header (media/exr_chunks reads it).
-COMPRESSIONS = (
-    "none",
-    "rle",
-    "zips",
-    "zip",
-    "piz",
-    "pxr24",
-    "b44",
-    "b44a",
-    "dwaa",
-    "dwab",
-    "htj2k256",
-    "htj2k32",
-)
 HIGHLIGHTS = ("shoulder", "clip")
 OUTPUT_MODES = ("full", "patch")
 #: Fields naming files: a client uploads them in stream mode, the server rewrites their paths.
 FILE_FIELDS = ("plate", "primary", "affected", "quadmask", "pass1_result")
-#: Frame rates given as decimals that mean an NTSC rational.
-_NTSC = {
-    "23.976": "24000/1001",
-    "29.97": "30000/1001",
-    "47.952": "48000/1001",
-    "59.94": "60000/1001",
-}
 
 
 @dataclass
@@ -243,16 +221,9 @@ class JobSpec:
         if not 0 <= m.soft_edge <= 64:
             raise SpecError("mask.soft_edge", f"{m.soft_edge} must be 0..64 pixels")
         w = self.window
-        for name in ("min_length", "max_length"):
-            value = getattr(w, name)
-            if not is_valid_length(value):
-                raise SpecError(f"window.{name}", length_problem(value))
-        if w.min_length > w.max_length:
-            raise SpecError(
-                "window.min_length", f"{w.min_length} exceeds max_length {w.max_length}"
-            )
-        if not 0 <= w.overlap <= (w.max_length - 1) // 2:
-            raise SpecError("window.overlap", f"{w.overlap} must be 0..{(w.max_length - 1) // 2}")
+        problem = window_settings_problem(w.min_length, w.max_length, w.overlap)
+        if problem is not None:
+            raise SpecError(f"window.{problem[0]}", problem[1])
         _one_of("roi.mode", self.roi.mode, ROI_MODES)
         if not 0.0 <= self.roi.margin <= 4.0:
             raise SpecError("roi.margin", f"{self.roi.margin} must be a fraction between 0 and 4")
@@ -285,15 +256,12 @@ class JobSpec:
                 "output.version", f"{o.version} must be 0..{MAX_VERSION} (0 = next free version)"
             )
         if o.name:
-            from void_vfx.job.naming import safe_component
-
             safe_component(o.name, "output.name")
         return self
 
     def fps_fraction(self) -> Fraction:
         """The frame rate as an exact fraction (23.976 means 24000/1001)."""
-        text = _NTSC.get(str(self.fps).strip(), str(self.fps).strip())
-        rate = Fraction(text)
+        rate = exact_rate(self.fps)
         if rate <= 0:
             raise ValueError("must be positive")
         return rate

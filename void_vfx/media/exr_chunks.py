@@ -20,7 +20,7 @@ import struct
 from dataclasses import dataclass
 
 from void_vfx.errors import ImageIOError
-from void_vfx.job.spec import COMPRESSIONS
+from void_vfx.media.exr_codecs import COMPRESSIONS
 from void_vfx.media.source_files import open_binary
 
 MAGIC = b"\x76\x2f\x31\x01"

@@ -17,7 +17,7 @@ import numpy as np
 
 from void_vfx.atomic import atomic_target
 from void_vfx.errors import ImageIOError
-from void_vfx.job.spec import COMPRESSIONS  # one list: a spec that validates always writes
+from void_vfx.media.exr_codecs import COMPRESSIONS  # one list: a spec that validates always writes
 
 if TYPE_CHECKING:
     from void_vfx.media.image_io import ImageHeader

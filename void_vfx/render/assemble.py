@@ -14,7 +14,6 @@ metadata are the plate's, and no file for a frame that nothing changed.
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import uuid
@@ -24,16 +23,14 @@ import numpy as np
 
 from void_vfx.errors import Cancelled, ImageIOError
 from void_vfx.media.colour import replace_nonfinite
-from void_vfx.model_facts import QUAD_KEEP
+from void_vfx.media.exr_codecs import COMPRESSIONS
 from void_vfx.render.maskcache import CompactMask
-from void_vfx.render.quadmask import dilate
-from void_vfx.render.roi import _box_mean, blend_into, uncrop
+from void_vfx.render.roi import alpha_region, blend_into, feathered_region, uncrop
 from void_vfx.render.rowcache import plate_rows, whole_frame
 from void_vfx.render.shot import Shot, Warn, display_view, onto_data_window
-from void_vfx.render.store import box_of, load_window_frames, load_window_meta
+from void_vfx.render.store import WindowRecord, load_window_frames, load_window_record
 from void_vfx.render.windows import WindowPlan
 
-OUTPUT_MODES = ("full", "patch")
 #: The job folder's scratch folder for the bands a splice encodes (never the delivery folder).
 BANDS_DIR = "bands"
 
@@ -43,22 +40,15 @@ def feathered_alpha(
 ) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
     """The paste alpha of :func:`void_vfx.render.roi.paste_alpha` over its own bounding box:
     (region (x0, y0, x1, y1) of alpha > 0, alpha there), or None when nothing is pasted. Works
-    on the compact mask alone; the numbers are paste_alpha's."""
-    b = mask.bounds()
-    if b is None:
+    on the compact mask alone (:func:`~void_vfx.render.roi.feathered_region`)."""
+    got = feathered_region(mask.bounds(), mask.width, mask.height, feather_px, mask.region)
+    if got is None or feather_px <= 0:
+        return got
+    (x0, y0, _, _), alpha = got
+    inner = alpha_region(alpha)
+    if inner is None:
         return None
-    if feather_px <= 0:
-        return b, (mask.sub != QUAD_KEEP).astype(np.float32)
-    r = max(1, int(math.ceil(feather_px / 2)))
-    pad = 2 * r + 1
-    x0, y0 = max(b[0] - pad, 0), max(b[1] - pad, 0)
-    x1, y1 = min(b[2] + pad, mask.width), min(b[3] + pad, mask.height)
-    alpha = _box_mean(dilate(mask.region(x0, y0, x1, y1) != QUAD_KEEP, r), r)
-    rows = np.flatnonzero((alpha > 0).any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero((alpha > 0).any(axis=0))
-    ry0, ry1, rx0, rx1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    rx0, ry0, rx1, ry1 = inner
     return (x0 + rx0, y0 + ry0, x0 + rx1, y0 + ry1), alpha[ry0:ry1, rx0:rx1]
 
 
@@ -68,11 +58,11 @@ def _window_rgb(shot: Shot, job_dir: str, cover, metas, frame: int, region, plat
     live = [(w, weight, meta) for (w, weight), meta in zip(cover, metas, strict=True) if weight]
 
     def one(w, meta):
-        if meta["skipped"]:
+        if meta.skipped:
             return plate_rgb()
         result = np.asarray(load_window_frames(job_dir, w.index)[frame - w.first])
-        rgb = np.clip(uncrop(result, box_of(meta), region), 0.0, 1.0)
-        return shot.colour.from_working(rgb, ceiling=meta["ceiling"])
+        rgb = np.clip(uncrop(result, meta.box, region), 0.0, 1.0)
+        return shot.colour.from_working(rgb, ceiling=meta.ceiling)
 
     if len(live) == 1 and live[0][1] == 1.0:  # one window alone: 0 + 1 * x is x, bit for bit
         return one(live[0][0], live[0][2])
@@ -95,7 +85,7 @@ def output_path(shot: Shot, out_dir: str, frame: int, stem: str | None = None) -
 
 def frame_changes(shot: Shot, metas, frame: int):
     """(region, alpha) a frame's windows change, or None when the frame is the plate's."""
-    if all(m["skipped"] for m in metas):
+    if all(m.skipped for m in metas):
         return None
     return feathered_alpha(shot.compact_quadmask(frame), shot.spec.roi.feather)
 
@@ -189,8 +179,6 @@ def output_compression(spec, header) -> str:
     ZIP where the plate is not an EXR of a compression an EXR output can have; for ``auto`` (the
     default) the plate's own unless it is lossy, then ZIP, so that every pixel outside the fix
     is the plate's, bit for bit."""
-    from void_vfx.job.spec import COMPRESSIONS
-
     chosen = spec.output.compression
     if chosen not in ("plate", "auto"):
         return chosen
@@ -386,13 +374,13 @@ def assemble_frames(
     """
     shot = shot or Shot.open(spec, on_warning=on_warning)
     wanted = list(frames) if frames is not None else list(range(plan.first, plan.last + 1))
-    cache: dict[int, dict | None] = {}
+    cache: dict[int, WindowRecord | None] = {}
     written = []
     for f in wanted:
         cover = plan.windows_for_frame(f)
         for w, _ in cover:
             if w.index not in cache:
-                cache[w.index] = load_window_meta(job_dir, w.index)
+                cache[w.index] = load_window_record(job_dir, w.index)
         metas = [cache[w.index] for w, _ in cover]
         if any(m is None for m in metas):
             continue

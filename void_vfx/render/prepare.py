@@ -4,7 +4,8 @@ For each window it reads only that window's frames (memory is bounded by one win
 shot) and only the rows its crop needs, plans one 7:4 crop around the window's mask (each frame's
 mask made once per job), converts the plate to the model's encoding and sizes it to the working
 size. The result is the engine's :class:`WindowInput` and the
-:class:`WindowContext` assembly needs to undo it.
+:class:`~void_vfx.render.store.WindowRecord` assembly needs to undo it (a
+:class:`~void_vfx.render.job.RenderJob` names a window with nothing to remove a ``Skip``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from void_vfx.render.engine import WindowInput
 from void_vfx.render.quadmask import has_object
 from void_vfx.render.roi import crop_for_bounds, inside_to_work, mask_part_to_work, mask_source_rows
 from void_vfx.render.shot import Shot, Warn
-from void_vfx.render.store import WindowContext
+from void_vfx.render.store import WindowRecord
 from void_vfx.render.windows import Window, WindowPlan, plan_windows
 
 WORK_SIZE = (WORK_HEIGHT, WORK_WIDTH)
@@ -62,7 +63,7 @@ def prepare_window(
 ):
     """Cut one window out of the shot for the engine.
 
-    Returns (WindowInput, WindowContext), or (None, message) when the window's mask has no object
+    Returns (WindowInput, WindowRecord), or (None, message) when the window's mask has no object
     pixels (it is skipped and the plate passes through there). Each frame's quadmask is made once
     per job (:meth:`Shot.compact_quadmask`); the plate is decoded only over the crop's rows.
     ``pool`` spreads the frames over threads; ``stop`` (set) abandons the window with Cancelled.
@@ -106,7 +107,7 @@ def prepare_window(
             qwork[i] = qwork[f - window.first]
             if pass1 is not None:
                 pass1[i] = pass1[f - window.first]
-    ctx = WindowContext(window.index, window.first, window.last, box, float(work.max()))
+    ctx = WindowRecord(window.index, window.first, window.last, box, float(work.max()))
     return _window_input(work, qwork, spec, window, pass1), ctx
 
 

@@ -276,24 +276,43 @@ def _box_mean(mask: np.ndarray, radius: int) -> np.ndarray:
     return (c / float((2 * radius + 1) ** 2)).astype(np.float32)
 
 
+def feathered_region(
+    bounds: tuple[int, int, int, int] | None,
+    width: int,
+    height: int,
+    feather_px: int,
+    region: Callable[[int, int, int, int], np.ndarray],
+) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+    """The feathered paste alpha over the box it can reach: ((x0, y0, x1, y1), alpha there), or
+    None when nothing is pasted. ``bounds`` is the box of the non-keep pixels of a ``width`` x
+    ``height`` quadmask, ``region(x0, y0, x1, y1)`` the quadmask over a box. The one home of the
+    feather rule: dilate by r = ceil(feather / 2), then box-average over radius r, so the mask
+    itself stays exactly 1 and the ramp is exactly 0 beyond 2r + 1 pixels."""
+    if bounds is None:
+        return None
+    if feather_px <= 0:
+        return bounds, (region(*bounds) != QUAD_KEEP).astype(np.float32)
+    r = max(1, int(math.ceil(feather_px / 2)))
+    pad = 2 * r + 1
+    x0, y0 = max(bounds[0] - pad, 0), max(bounds[1] - pad, 0)
+    x1, y1 = min(bounds[2] + pad, width), min(bounds[3] + pad, height)
+    return (x0, y0, x1, y1), _box_mean(dilate(region(x0, y0, x1, y1) != QUAD_KEEP, r), r)
+
+
 def paste_alpha(quadmask_full: np.ndarray, feather_px: int) -> np.ndarray:
     """float32 (H, W): 1 on non-keep pixels, a smooth ramp growing outward over about
-    ``feather_px`` pixels, exactly 0 beyond. (Dilate by r, then box-average over radius r, so the
-    mask itself stays exactly 1.)"""
-    m = np.asarray(quadmask_full) != QUAD_KEEP
+    ``feather_px`` pixels, exactly 0 beyond (:func:`feathered_region` over the whole frame)."""
+    q = np.asarray(quadmask_full)
+    m = q != QUAD_KEEP
     if feather_px <= 0:
         return m.astype(np.float32)
-    r = max(1, int(math.ceil(feather_px / 2)))
-    rows = np.flatnonzero(m.any(axis=1))
     alpha = np.zeros(m.shape, dtype=np.float32)
-    if rows.size == 0:
-        return alpha
-    cols = np.flatnonzero(m.any(axis=0))
-    pad = 2 * r + 1
-    y0, y1 = max(rows[0] - pad, 0), min(rows[-1] + pad + 1, m.shape[0])
-    x0, x1 = max(cols[0] - pad, 0), min(cols[-1] + pad + 1, m.shape[1])
-    sub = m[y0:y1, x0:x1]
-    alpha[y0:y1, x0:x1] = _box_mean(dilate(sub, r), r)
+    got = feathered_region(
+        alpha_region(m), m.shape[1], m.shape[0], feather_px, lambda x0, y0, x1, y1: q[y0:y1, x0:x1]
+    )
+    if got is not None:
+        (x0, y0, x1, y1), part = got
+        alpha[y0:y1, x0:x1] = part
     return alpha
 
 

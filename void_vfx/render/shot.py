@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
 from void_vfx.errors import ColourError, ImageIOError, MaskError, SequenceError
+from void_vfx.framerate import fps_text
 from void_vfx.media.resample import resize
 from void_vfx.render.maskcache import CompactMask, MaskCache
 from void_vfx.render.quadmask import build_quadmask, clear_first_frame_affected, snap_quadmask
@@ -33,8 +35,7 @@ def header_fps(header) -> str:
     """The plate's FramesPerSecond attribute as ``num/den`` (or ``24`` when it has none)."""
     value = header.attributes.get("FramesPerSecond")
     if isinstance(value, list | tuple) and len(value) == 2 and value[0] > 0 and value[1] > 0:
-        num, den = int(value[0]), int(value[1])
-        return str(num // den) if num % den == 0 else f"{num}/{den}"
+        return fps_text(Fraction(int(value[0]), int(value[1])))
     return "24"
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,23 +21,44 @@ from void_vfx.render.roi import CropBox
 from void_vfx.render.windows import Window
 
 
-@dataclass
-class WindowContext:
-    """What assembly needs to undo a window's preparation: frames, crop box, colour ceiling."""
+@dataclass(frozen=True)
+class WindowRecord:
+    """A window's commit record, the one type written and read back: its frames and, for a
+    window run through the engine, what assembly needs to undo its preparation (crop box, colour
+    ceiling); for a skipped window (nothing to remove), the reason instead."""
 
     index: int
     first: int
     last: int
-    box: CropBox
-    ceiling: float
+    box: CropBox | None = None
+    ceiling: float = 0.0
+    skipped: bool = False
+    reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["box"] = self.box.to_dict()
-        return d
+        """The record's JSON fields (the store adds the frames file's size and shape)."""
+        where = {"index": self.index, "first": self.first, "last": self.last}
+        if self.skipped:
+            return {"skipped": True, **where, "reason": self.reason}
+        return {"skipped": False, **where, "box": self.box.to_dict(), "ceiling": self.ceiling}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WindowRecord:
+        where = (int(data["index"]), int(data["first"]), int(data["last"]))
+        if data.get("skipped"):
+            return cls(*where, skipped=True, reason=str(data.get("reason", "")))
+        return cls(*where, box=CropBox.from_dict(data["box"]), ceiling=float(data["ceiling"]))
+
+    @classmethod
+    def skip(cls, window: Window, reason: str) -> WindowRecord:
+        return cls(window.index, window.first, window.last, skipped=True, reason=reason)
 
 
-def commit_window(job_dir: str, window: Window, output_frames_working, ctx: WindowContext) -> None:
+#: The name prepare and older callers use for a computed window's record.
+WindowContext = WindowRecord
+
+
+def commit_window(job_dir: str, window: Window, output_frames_working, ctx: WindowRecord) -> None:
     """Store a window's working-size result (its real frames) and crop box, atomically."""
     out = getattr(output_frames_working, "frames", output_frames_working)
     out = np.asarray(out)
@@ -53,23 +74,12 @@ def commit_window(job_dir: str, window: Window, output_frames_working, ctx: Wind
             "NaN or Inf; nothing was committed, rerun the job to retry this window"
         )
     np.clip(real, 0.0, 1.0, out=real)
-    save_window(job_dir, window.index, real, {"skipped": False, **ctx.to_dict()})
+    save_window(job_dir, window.index, real, ctx.to_dict())
 
 
 def commit_skipped(job_dir: str, window: Window, reason: str) -> None:
     """Record that a window had nothing to remove, so a resume does not redo it."""
-    save_window(
-        job_dir,
-        window.index,
-        None,
-        {
-            "skipped": True,
-            "index": window.index,
-            "first": window.first,
-            "last": window.last,
-            "reason": reason,
-        },
-    )
+    save_window(job_dir, window.index, None, WindowRecord.skip(window, reason).to_dict())
 
 
 # --- files ---------------------------------------------------------------------------------
@@ -119,10 +129,16 @@ def load_window_meta(job_dir: str, index: int) -> dict | None:
     return meta
 
 
+def load_window_record(job_dir: str, index: int) -> WindowRecord | None:
+    """The typed commit record of a window, or None when it is not (completely) committed."""
+    meta = load_window_meta(job_dir, index)
+    return None if meta is None else WindowRecord.from_dict(meta)
+
+
 def load_window_frames(job_dir: str, index: int) -> np.ndarray:
     """Memory-mapped working-size frames of a committed window (nothing read until used)."""
     return np.load(window_paths(job_dir, index)[0], mmap_mode="r")
 
 
-def box_of(meta: dict) -> CropBox:
-    return CropBox.from_dict(meta["box"])
+def box_of(meta: dict | WindowRecord) -> CropBox:
+    return meta.box if isinstance(meta, WindowRecord) else CropBox.from_dict(meta["box"])

@@ -19,9 +19,8 @@ from void_vfx.model_facts import (
     DEFAULT_MIN_WINDOW,
     DEFAULT_WINDOW_OVERLAP,
     MAX_FRAMES,
-    is_valid_length,
-    length_problem,
     next_valid_length,
+    window_settings_problem,
 )
 
 PLAN_SCHEMA = "void-vfx/window-plan/1"
@@ -67,10 +66,6 @@ class Window:
             k = i % (2 * n)
             out.append(self.first + (k if k < n else 2 * n - 1 - k))
         return out
-
-    def blend_weights(self) -> list[float]:
-        """Crossfade weight of each real frame ``first``..``last``."""
-        return list(self.weights)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -176,16 +171,9 @@ class WindowPlan:
 
 
 def _check_lengths(min_length: int, max_length: int, overlap: int) -> None:
-    for name, value in (("min_length", min_length), ("max_length", max_length)):
-        if not is_valid_length(value):
-            raise PlanError(f"{name} {length_problem(value)}")
-    if min_length > max_length:
-        raise PlanError(f"min_length {min_length} is larger than max_length {max_length}")
-    if not 0 <= overlap <= (max_length - 1) // 2:
-        raise PlanError(
-            f"overlap {overlap} must be between 0 and {(max_length - 1) // 2} "
-            f"(half of max_length {max_length})"
-        )
+    problem = window_settings_problem(min_length, max_length, overlap)
+    if problem is not None:
+        raise PlanError(f"{problem[0]} {problem[1]}")
 
 
 def _long_shot_windows(count: int, max_length: int, overlap: int) -> list[tuple[int, int]]:
