@@ -41,6 +41,7 @@ HOST_MODULES = (
     "void_vfx.job.naming",
     "void_vfx.job.spec",
     "void_vfx.media",
+    "void_vfx.media.colour_names",
     "void_vfx.media.exr_codecs",
     "void_vfx.media.sequences",
     "void_vfx.protocol",

@@ -10,10 +10,9 @@ from __future__ import annotations
 from fractions import Fraction
 
 from void_vfx.errors import SpecError
+from void_vfx.framerate import NTSC_RATES, fps_text  # noqa: F401 - fps_text: conform callers
 
-#: NTSC rates by their usual decimal spellings.
-_NTSC = (Fraction(24000, 1001), Fraction(30000, 1001), Fraction(48000, 1001),
-         Fraction(60000, 1001), Fraction(120000, 1001))  # fmt: skip
+_NTSC = NTSC_RATES
 #: Rates accepted by ``--rate`` with a drop-frame suffix.
 DROP_FRAME_RATES = (Fraction(30000, 1001), Fraction(60000, 1001))
 
@@ -47,11 +46,6 @@ def parse_rate(text: str) -> tuple[Fraction, bool]:
     if drop and rate not in DROP_FRAME_RATES:
         raise SpecError("--rate", f"{text!r}: drop-frame timecode exists only at 29.97 and 59.94")
     return rate, drop
-
-
-def fps_text(rate: Fraction) -> str:
-    """The job spec's spelling: ``24``, ``25`` or ``24000/1001``."""
-    return str(rate.numerator) if rate.denominator == 1 else f"{rate.numerator}/{rate.denominator}"
 
 
 def rate_label(rate: Fraction) -> str:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 import re
 
-from void_vfx.job.naming import existing_versions
+from void_vfx.job.naming import OUTPUT_SUFFIX, existing_versions
 
 NONE = "none"
 
 
 def version_base(name: str) -> str:
-    return f"{name}_void"
+    return f"{name}{OUTPUT_SUFFIX}"
 
 
 def version_items(out_dir: str, name: str) -> list[str]:

@@ -28,6 +28,7 @@ from void_vfx.hosts.resolve_app import (
     with_note,
 )
 from void_vfx.hosts.resolve_source import SourceRange
+from void_vfx.job.naming import OUTPUT_SUFFIX
 
 MODES = ("new-track", "replace", "take")
 BIN_NAME = "VOID"
@@ -414,6 +415,6 @@ def _take_out(
 def version_of(path: str) -> str:
     """``.../plate_void_v002/...`` -> ``v002`` (for messages)."""
     for part in reversed(os.path.normpath(path).split(os.sep)):
-        if "_void_v" in part:
+        if f"{OUTPUT_SUFFIX}_v" in part:
             return part.rsplit("_", 1)[-1].split(".")[0]
     return ""

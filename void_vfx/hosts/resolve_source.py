@@ -14,13 +14,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from void_vfx.framerate import NTSC_RATES, exact_rate, fps_text  # noqa: F401 - fps_text: callers
 from void_vfx.hosts.resolve_app import ResolveError, call, has_call
 
 SEQUENCE_EXTENSIONS = (".exr", ".dpx")
 _BRACKET = re.compile(r"\[(-?\d+)-(-?\d+)\]")
-#: Decimal rates Resolve prints that mean NTSC rationals.
-_NTSC = {"23.976": (24000, 1001), "23.98": (24000, 1001), "29.97": (30000, 1001),
-         "47.952": (48000, 1001), "59.94": (60000, 1001), "119.88": (120000, 1001)}  # fmt: skip
 #: Transform properties (``TimelineItem.GetProperty``) and their identity values.
 TRANSFORM_IDENTITY = {
     "Pan": 0.0,
@@ -53,25 +51,18 @@ def parse_fps(text: Any) -> Fraction:
     raw = str(text).strip()
     if raw.upper().endswith("DF"):
         raw = raw[:-2].strip()
-    if raw in _NTSC:
-        return Fraction(*_NTSC[raw])
     try:
-        rate = Fraction(raw)
+        rate = exact_rate(raw)
     except (ValueError, ZeroDivisionError):
         raise ResolveError(
             f"frame rate {raw!r} is not a number; check the project's settings"
         ) from None
-    for ntsc in _NTSC.values():
-        if abs(float(rate) - ntsc[0] / ntsc[1]) < 0.001:
-            return Fraction(*ntsc)
+    for ntsc in NTSC_RATES:
+        if abs(float(rate) - float(ntsc)) < 0.001:
+            return ntsc
     if rate <= 0:
         raise ResolveError(f"frame rate {raw!r} must be positive")
     return rate
-
-
-def fps_text(rate: Fraction) -> str:
-    """A rate as the job spec takes it: ``24``, ``24000/1001``."""
-    return str(rate.numerator) if rate.denominator == 1 else f"{rate.numerator}/{rate.denominator}"
 
 
 @dataclass(frozen=True)
