@@ -244,9 +244,13 @@ def test_a_refused_token_is_said_before_rendering(nk, shot, tmp_path, server, mo
     nuke, _, _ = nk
     bad = tmp_path / "bad_token"
     bad.write_text("0" * len(server.token_file.read_text().strip()))
+    bad.chmod(0o600)  # private, as the client asks of a token file: only its value is wrong
     monkeypatch.setenv("VOID_VFX_TOKEN_FILE", str(bad))
     group, _ = _node(nk, shot, tmp_path, server.port, object_through="Multiply")
     sender = _send(nk, group)
     line = group["status"].value()
-    assert sender.state == "error" and "refused the token" in line and "not reachable" not in line
+    # The handshake proves the token both ways (issue 21): a wrong token reads as a server that
+    # cannot prove it holds ours, a token problem, never "not reachable".
+    assert sender.state == "error" and "could not prove it holds your token" in line
+    assert "not reachable" not in line
     assert nuke._executed == []  # nothing rendered for a job that could not be sent
