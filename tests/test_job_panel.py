@@ -82,8 +82,19 @@ def test_panel_lists_cancels_retries_and_reveals(qtbot, served):
     client.follow(new, callback=lambda s, e: None, poll_s=0.05)
     assert client.status(new)["state"] == "done"
     assert (tmp / "out" / "demo_plate_void_v002").is_dir()  # a retry is a new version
+    # A job sent from any front end on this machine (here the client alone, no host record)
+    # is retried from what the client kept when it sent it.
     panel.select_job(waiting)
-    assert panel.retry_selected() == ""  # its spec was never kept here
+    again = panel.retry_selected()
+    assert again and again not in (done, waiting, new)
+    client.follow(again, callback=lambda s, e: None, poll_s=0.05)
+    assert (tmp / "out" / "demo_plate_void_v003").is_dir()
+    # One sent from another machine (nothing kept here) cannot be: said so.
+    from void_vfx.client.files import _memo_path
+
+    _memo_path(waiting).unlink()
+    panel.select_job(waiting)
+    assert panel.retry_selected() == ""
     assert "is not kept on this machine" in panel.message.text()
 
 

@@ -188,6 +188,9 @@ class Client:
         plate = data["plate"]
         out_dir = client_files.output_folder(data)
         client_files.check_output_folder(out_dir)
+        local = json.loads(json.dumps(data))  # as sent from here, files absolute: for a retry
+        client_files.absolutise(local)
+        local.setdefault("output", {})["dir"] = out_dir
         mode = files_mode
         if mode == "auto":
             mode = "path" if self.server_reads(out_dir, data) else "stream"
@@ -215,6 +218,7 @@ class Client:
             "mode": mode,
             "name": out.get("name", ""),
             "version": int(out.get("version", 0) or 0),
+            "spec": json.dumps(local),
         }
         if self.remember_jobs:
             client_files.save_memo(job_id, self._memo[job_id])

@@ -183,13 +183,15 @@ class JobPanel(QtWidgets.QWidget):
         return state or ""
 
     def retry_selected(self) -> str:
-        """Send the selected job's spec again (kept by the host that sent it); the new job's id."""
+        """Send the selected job's spec again (kept by the host that sent it, or by the client
+        that submitted it from this machine: any front end); the new job's id."""
+        from void_vfx.client.files import load_memo
         from void_vfx.jobspec import JobSpec
 
         job_id = self._selected("retry")
         if not job_id:
             return ""
-        text = job_records.load_spec(job_id)
+        text = job_records.load_spec(job_id) or load_memo(job_id).get("spec")
         if text is None:
             self.message.setText(
                 f"retry: the spec of job {job_id} is not kept on this machine; send it again "
