@@ -72,7 +72,7 @@ def test_dry_run_prints_the_memory_estimate_and_writes_nothing(job, tmp_path) ->
                     "--dry-run", "--memory-mode", "offload-fp8"])  # fmt: skip
     assert made.returncode == 0, made.stdout
     assert "dry run, nothing written" in made.stdout
-    # (6.4 + 5) GiB = 11673.6 MiB for 13-frame windows; the chosen mode is starred
-    assert re.search(r"^ \* offload-fp8 +11674 MiB", made.stdout, re.M)
-    assert re.search(r"^   gpu +19354 MiB", made.stdout, re.M)
+    # 11.9 GiB = 12185.6 MiB for 13-frame windows (the traced table); the chosen mode is starred
+    assert re.search(r"^ \* offload-fp8 +12186 MiB", made.stdout, re.M)
+    assert re.search(r"^   gpu +23143 MiB", made.stdout, re.M)
     assert not (tmp_path / "b").exists()

@@ -78,11 +78,10 @@ def choose_memory_mode(
 ) -> MemoryPlan:
     """Pick a plan from free GPU memory (None = no GPU) for windows of ``frames`` pixel frames.
 
-    Budgets (GiB, 5B transformer at 384x672): bf16 weights 10.5, float8 6.4 (4.75B float8 + 0.83B
-    bf16 layers above), VAE 0.4, activations and VAE decode about 5 at 85 frames plus about 1 for
-    the longer latents of 197 frames (multidiffusion keeps the 22-frame window). T5 (9.5) is
-    only on the GPU while it encodes a new prompt, and goes to the CPU when it does not fit.
-    Refine with bench/gpu_void_bench.py.
+    The budgets are ``model_facts.VOID_GPU_GIB`` (traced per phase on the meta device, see
+    ``memory_trace``): bf16 weights 10.38 GiB, float8 storage 5.95, VAE 0.40, T5 8.87 (on the GPU
+    only while it encodes a new prompt, except in ``sequential``), the decode 10.6 of working
+    memory.
     """
     if override and override != "auto":
         return memory_plan(override)

@@ -347,7 +347,9 @@ class VoidPipeline:
         models = self.models
         with models.on_device(models.vae) as vae:
             z = latents.permute(0, 2, 1, 3, 4).to(next(vae.parameters()).dtype)
-            video = decode_video(vae, z * (1 / vae.config.scaling_factor))  # as the reference
+            # sequential (VAE tiling) decodes in spatial tiles to fit 8 GB cards
+            tiled = models.plan.vae_tiling
+            video = decode_video(vae, z * (1 / vae.config.scaling_factor), tiled=tiled)
         return (video[0].float() / 2 + 0.5).clamp(0, 1).permute(1, 2, 3, 0).cpu()
 
     # 6. The whole pass ----------------------------------------------------------------------
