@@ -5,7 +5,7 @@
   error naming them). Switching passes loads the other state dict into the same module (or keeps
   both modules when free memory allows); the VAE and T5 are never reloaded.
 - Memory modes (``MemoryPlan``): ``gpu`` (all resident), ``model_offload`` (each model moved to the
-  GPU only while it runs), ``sequential`` (accelerate per-module offload), ``cpu``; float8 storage
+  GPU only while it runs), ``sequential`` (diffusers' group offloading, block by block), ``cpu``; float8 storage
   with bf16 compute via diffusers' layerwise casting; VAE tiling / slicing for encoding.
   Tiled encoding blends overlapping tiles, so its latents differ from the reference's whole-frame
   encoding: only ``sequential`` (the last resort) tiles. Under model offload the transformer is
@@ -100,6 +100,36 @@ def free_gpu_bytes(device: torch.device) -> int | None:
     if device.type != "cuda" or not torch.cuda.is_available():
         return None
     return int(torch.cuda.mem_get_info(device)[0])
+
+
+def usable_gpu_bytes(device: torch.device) -> int | None:
+    """Free memory as PyTorch can use it: the driver's free bytes plus the blocks its caching
+    allocator holds but no tensor uses (reserved - allocated), which ``mem_get_info`` counts
+    as used."""
+    free = free_gpu_bytes(device)
+    if free is None:
+        return None
+    cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+    return free + max(0, int(cached))
+
+
+def host_available_bytes() -> int:
+    """Host memory available to new allocations (MemAvailable on Linux), 0 when unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def room_beside_weights(plan: MemoryPlan, transformer_bytes: int, frames: int = 197) -> int:
+    """Bytes the mode needs beyond its resident transformer and VAE at its peak phase: its
+    budget less the weights already loaded (the decode's working memory in gpu modes)."""
+    vae = int(0.41 * GiB)
+    return max(0, int(void_gpu_gib(plan.name, frames) * GiB) - transformer_bytes - vae)
 
 
 class T5SentencePieceTokenizer:
@@ -224,9 +254,18 @@ class VoidModels:
         if self.plan.placement == "gpu":
             model.to(self.device)
         elif self.plan.placement == "sequential":
-            from accelerate import cpu_offload
-
-            cpu_offload(model, execution_device=self.device)
+            # diffusers' group offloading, one transformer block at a time; on CUDA the next
+            # block is copied on a side stream from pinned host memory while one runs (the
+            # memory trace counts two blocks resident).
+            cuda = self.device.type == "cuda"
+            model.enable_group_offload(
+                onload_device=self.device,
+                offload_device=torch.device("cpu"),
+                offload_type="block_level",
+                num_blocks_per_group=1,
+                use_stream=cuda,
+                non_blocking=cuda,
+            )
         return model
 
     def use_pass(self, pass_index: int):
@@ -254,21 +293,29 @@ class VoidModels:
         return self.transformers[pass_index]
 
     def _room_for_second(self) -> bool:
+        """Keep both passes' transformers resident only where the mode's whole budget (its
+        traced peak, the decode) still fits beside the second copy. Free memory counts the
+        blocks PyTorch caches as free (they are reused), so the answer does not depend on what
+        the previous job left cached."""
         if not self.transformers:
             return False
         model = next(iter(self.transformers.values()))
         size = sum(p.numel() * p.element_size() for p in model.parameters())
         if self.plan.placement == "gpu":
-            free = free_gpu_bytes(self.device)
-            return free is not None and free > size + 8 * GiB
+            free = usable_gpu_bytes(self.device)
+            return free is not None and free >= size + room_beside_weights(self.plan, size)
+        if self.plan.placement == "model_offload":
+            # Both live in host memory between uses: a pass switch then copies, never re-reads
+            # a 10.4 GiB checkpoint, when RAM holds the second copy with 8 GiB to spare.
+            return host_available_bytes() > size + 8 * GiB
         return self.device.type == "cpu" and size < 2 * GiB  # tiny test models
 
     # -- placement while running -------------------------------------------------------------
     @contextmanager
     def on_device(self, module):
         """Move the VAE or transformer to the device for the block when offloading; back after."""
-        # Sequential offload hooks move the transformer's layers themselves; the VAE (0.4 GB)
-        # is simply moved whole while it runs.
+        # Group offloading hooks move the transformer's blocks themselves in sequential; the
+        # VAE (0.4 GB) is simply moved whole while it runs.
         move = self.plan.placement == "model_offload" or (
             self.plan.placement == "sequential" and module is self.vae
         )
@@ -277,18 +324,17 @@ class VoidModels:
         try:
             yield module
         finally:
-            if move:
+            if move:  # the freed blocks stay cached for the next model: no empty_cache here
                 module.to("cpu")
-                if self.device.type == "cuda":
-                    torch.cuda.empty_cache()
 
     def text_device(self) -> torch.device:
-        """Where T5 runs: the GPU when it fits beside the rest, else the CPU."""
-        free = free_gpu_bytes(self.device)
-        if free is None or self.text_encoder is None:
+        """Where T5 runs: fixed by the memory mode, never by the free memory of the moment, so a
+        prompt gives the same embedding (the same bits) in every job of this engine, whichever
+        pass runs. On the GPU in every mode but sequential (whose 8 GB card cannot take its
+        8.9 GiB; the traced budgets count it there) and cpu."""
+        if self.device.type != "cuda" or self.plan.placement in ("sequential", "cpu"):
             return torch.device("cpu")
-        size = sum(p.numel() * p.element_size() for p in self.text_encoder.parameters())
-        return self.device if free > size + 2 * GiB else torch.device("cpu")
+        return self.device
 
     def unload(self) -> None:
         self.transformers.clear()
