@@ -42,8 +42,8 @@ def test_job_xml_layers_ranges_gpu_tags_and_dependencies(job, tmp_path) -> None:
     ranges = {n: (la.findtext("range"), la.findtext("chunk")) for n, la in layers.items()}
     assert ranges == {"prepare": ("1", "1"), "infer": ("0-2", "1"), "assemble": ("1", "1")}
     infer = layers["infer"]
-    # gpu-fp8 for 13-frame windows: (6.4 + 0.4 + 6) GiB = 13107.2 MiB -> 13108 MiB -> 13g
-    assert (infer.findtext("gpus"), infer.findtext("gpu_memory")) == ("1", "13g")
+    # gpu-fp8 for 13-frame windows: 18.0 GiB (the traced table) = 18432 MiB -> 18g
+    assert (infer.findtext("gpus"), infer.findtext("gpu_memory")) == ("1", "18g")
     assert infer.findtext("tags") == "gpu | void48"
     assert infer.findtext("services/service") == "voidgpu"
     assert layers["prepare"].find("gpus") is None and layers["assemble"].find("gpus") is None
