@@ -36,9 +36,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+#: Most telling first: what the run's time budget does not reach is recorded as "skipped" (run
+#: those again with --cases).
 DEFAULT_CASES = (
-    "env,pass-gpu-fp8-85,pass-gpu-85,pass-offload-fp8-85,pass-sequential-85,pass-gpu-fp8-197,"
-    "pass-gpu-197,warp-85,window-85,cap24-85,load"
+    "env,pass-gpu-fp8-85,pass-gpu-fp8-197,pass-gpu-85,pass-offload-fp8-85,pass-sequential-85,"
+    "warp-85,window-85,cap24-85,pass-gpu-197,pass-offload-fp8-197,pass-sequential-197,load"
 )
 GiB = 1024**3
 
@@ -89,18 +91,17 @@ class Setup:
 
 
 def _random(module, device, dtype):
-    """Give a meta-built module storage on ``device`` in ``dtype`` with N(0, 0.02) values."""
+    """Give a meta-built module storage on ``device`` in ``dtype`` with N(0, 0.02) values. The
+    released configs build no buffers (checked), so nothing is left uninitialised."""
     import torch
 
-    buffers = {n: b for n, b in module.named_buffers() if b.device.type != "meta"}
+    if any(True for _ in module.buffers()):
+        raise ValueError(f"{type(module).__name__} has buffers this bench would leave empty")
     module.to(dtype).to_empty(device=device)
     gen = torch.Generator(device=device).manual_seed(0)
     with torch.no_grad():
         for p in module.parameters():
             p.normal_(0.0, 0.02, generator=gen)
-        for name, b in module.named_buffers():
-            if name in buffers:
-                b.copy_(buffers[name])
     return module.eval().requires_grad_(False)
 
 
@@ -369,8 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true", help="tiny configs on the CPU (checks)")
     parser.add_argument("--cases", default=DEFAULT_CASES)
     parser.add_argument("--steps", type=int, default=1, help="timed steps after a warm-up step")
-    parser.add_argument("--case-timeout", type=float, default=120.0, help="seconds per case")
-    parser.add_argument("--budget", type=float, default=560.0, help="seconds for the whole run")
+    parser.add_argument("--case-timeout", type=float, default=150.0, help="seconds per case")
+    parser.add_argument("--budget", type=float, default=570.0, help="seconds for the whole run")
     parser.add_argument("--case", help=argparse.SUPPRESS)  # internal: run one case here
     args = parser.parse_args(argv)
     if args.case:
