@@ -14,6 +14,9 @@ from void_vfx_server import gpu_pool
 from void_vfx_server.jobs import JobStore
 from void_vfx_server.worker import Worker
 
+RUNNING = {"now": 0, "most": 0}
+_COUNT = threading.Lock()
+
 
 class DeviceEngine:
     """A test engine on one device index: one step per window, slow enough to overlap."""
@@ -24,9 +27,14 @@ class DeviceEngine:
         self.index, self.ran, self.unloaded = index, [], False
 
     def run(self, window, progress, should_cancel):
+        with _COUNT:
+            RUNNING["now"] += 1
+            RUNNING["most"] = max(RUNNING["most"], RUNNING["now"])
         progress(1, 1, "pass 1 step 1/1")
         time.sleep(0.3)
         self.ran.append(window)
+        with _COUNT:
+            RUNNING["now"] -= 1
         return window
 
     def unload(self):
@@ -54,13 +62,11 @@ def test_jobs_share_the_queue_across_gpus(tmp_path: Path) -> None:
     jobs = [store.create("{}", "upload") for _ in range(6)]
     for job in jobs:
         store.enqueue(job)
-    start = time.monotonic()
     pool.start()
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and any(store.state(j) != "done" for j in jobs):
             time.sleep(0.05)
-        wall = time.monotonic() - start
     finally:
         pool.stop()
     assert [store.state(j) for j in jobs] == ["done"] * 6
@@ -71,7 +77,7 @@ def test_jobs_share_the_queue_across_gpus(tmp_path: Path) -> None:
     for e in engines.values():
         for job in e.ran:
             assert messages[job] == [f"gpu {e.index}: pass 1 step 1/1"]
-    assert wall < 6 * 0.3  # overlapped: three at a time, not one after another
+    assert RUNNING["most"] >= 2  # jobs ran at the same time on different GPUs
     assert engines[1].unloaded and engines[2].unloaded and not engines[0].unloaded
 
 
