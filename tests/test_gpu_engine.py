@@ -140,3 +140,24 @@ def test_allocator_gets_expandable_segments_before_cuda_starts(monkeypatch) -> N
     monkeypatch.setenv("PYTORCH_CUDA_ALLOC_CONF", "max_split_size_mb:512")
     gpu.configure_allocator()
     assert os.environ["PYTORCH_CUDA_ALLOC_CONF"] == "max_split_size_mb:512,expandable_segments:True"
+
+
+def test_offload_moves_from_a_kept_host_copy_and_never_copies_back() -> None:
+    """Offloaded modules visit the device from one host copy kept for them; leaving only points
+    the weights back at it. (On this CPU the visit's upload is the host copy itself; the CUDA
+    upload is the same assignment from pinned memory.)"""
+    cpu = torch.device("cpu")
+    models = loading.VoidModels(None, cpu, torch.float32, loading.memory_plan("offload"))  # type: ignore[arg-type]
+    vae = torch.nn.Linear(4, 3)
+    models.vae = vae
+    before = vae.weight.detach().clone()
+    with models.on_device(vae):
+        vae.weight.data = vae.weight.data * 0  # a cast hook replacing weights while it runs
+    assert torch.equal(vae.weight, before)  # back on the kept copy, values as they were
+    host = vae.weight.data_ptr()
+    with models.on_device(vae):
+        pass
+    assert vae.weight.data_ptr() == host  # the same host copy: no copy back, no new buffer
+    assert len(models._host) == 1
+    models.unload()
+    assert models._host == {}

@@ -22,7 +22,7 @@
 from __future__ import annotations
 
 import gc
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -212,6 +212,8 @@ class VoidModels:
         #: The base config's ``add_noise_in_inpaint_model`` (true in the released folder): the
         #: reference noise-augments the video before encoding only when it is set.
         self.noise_augmentation = True
+        #: Host copies of offloaded modules (``visit``), by module id.
+        self._host: dict[int, list] = {}
 
     # -- loading -------------------------------------------------------------------------
     def load(self) -> None:
@@ -319,13 +321,41 @@ class VoidModels:
         move = self.plan.placement == "model_offload" or (
             self.plan.placement == "sequential" and module is self.vae
         )
-        if move:
-            module.to(self.device)
+        with self.visit(module) if move else nullcontext(module):
+            yield module
+
+    @contextmanager
+    def visit(self, module, device: torch.device | None = None):
+        """``module`` on ``device`` (the engine's) for the block, from a host copy kept for it.
+
+        The weights never change, so going back only points the parameters at their host copy
+        again: no copy back, no pageable buffer per move. On CUDA the host copy is pinned (when
+        RAM allows) and the upload is asynchronous. The freed GPU blocks stay cached for the
+        next model: no ``empty_cache`` here.
+        """
+        device = device or self.device
+        host = self._host_copy(module)  # on a CPU engine the "move" is the host copy itself
         try:
+            for t, h in host:
+                t.data = h.to(device, non_blocking=h.is_pinned())
             yield module
         finally:
-            if move:  # the freed blocks stay cached for the next model: no empty_cache here
-                module.to("cpu")
+            for t, h in host:
+                t.data = h
+
+    def _host_copy(self, module) -> list:
+        key = id(module)
+        if key not in self._host:
+            tensors = list(module.parameters()) + list(module.buffers())
+            size = sum(t.numel() * t.element_size() for t in tensors)
+            pin = self.device.type == "cuda" and host_available_bytes() > 2 * size + 8 * GiB
+            pairs = []
+            for t in tensors:
+                h = t.data.to("cpu")
+                t.data = h.pin_memory() if pin else h
+                pairs.append((t, t.data))
+            self._host[key] = pairs
+        return self._host[key]
 
     def text_device(self) -> torch.device:
         """Where T5 runs: fixed by the memory mode, never by the free memory of the moment, so a
@@ -337,6 +367,7 @@ class VoidModels:
         return self.device
 
     def unload(self) -> None:
+        self._host.clear()
         self.transformers.clear()
         self.vae = self.text_encoder = None
         self.current_pass = 0

@@ -188,13 +188,8 @@ class VoidPipeline:
         ids = models.tokenizer(prompt)
         assert ids.shape[1] == TEXT_TOKENS
         device = models.text_device()  # fixed per memory mode: the same bits every job
-        t5 = models.text_encoder
-        try:
-            t5.to(device)
+        with models.visit(models.text_encoder, device) as t5:  # and back to the CPU after
             embeds = t5(input_ids=ids.to(device))[0]  # no attention mask, as in training
-        finally:
-            if device.type != "cpu":
-                t5.to("cpu")
         embeds = embeds.to("cpu", models.dtype)
         self._prompt_cache[prompt] = embeds
         while len(self._prompt_cache) > self._prompt_cache_size:
