@@ -1,285 +1,416 @@
-"""Seconds per denoising step and peak GPU memory of the full-size VOID transformer (and VAE).
+"""GPU figures of the VOID engine in one run of under ten minutes, from a bare checkout.
 
-Builds the 5B CogVideoX-Fun-V1.5 transformer at 48 input channels with RANDOM weights (no
-download; speed and memory do not depend on the values): the module is created on the meta
-device, given bf16 storage on the GPU with ``to_empty`` and filled with N(0, 0.02) there, so a
-build takes seconds and never holds a float32 copy. It then runs the engine's own denoising loop
-(``VoidPipeline.denoise``: conditioning concat, RoPE, DDIM step, bf16 rounding, multidiffusion)
-at 384x672 for:
-  * 85 frames (22 latent frames, one window), bf16 weights and float8 storage;
-  * 197 frames (50 latent frames, three multidiffusion windows), bf16 and float8;
-  * the full-size VAE (random weights): conditioning encode (mask + noise-augmented video) and
-    the 1 + 4(T - 1) decode, untiled, at 85 and 197 frames.
-Peak memory of a transformer case counts the transformer, latents, conditioning and activations
-(not T5, which is off the GPU between prompts, nor the VAE, which runs before and after the
-loop: its own cases measure it). ``torch.cuda.max_memory_allocated`` is reset after the build.
+Random weights at the real architecture size (no download, no ``pip install`` of the project:
+the script puts the checkout on the path itself). Each case runs in its own process under a
+watchdog (``--case-timeout``) and appends one JSON line to ``OUT/results.jsonl``, so a case that
+fails, runs out of memory or hangs costs only itself. Cases:
 
-    python bench/gpu_void_bench.py                 # on the GPU machine (about 3-5 minutes)
-    python bench/gpu_void_bench.py --tiny          # a tiny config on the CPU: checks the script
-    python bench/gpu_void_bench.py --steps 2 --cases 85-fp8,197-fp8,vae-197
+  env                 GPU, compute capability, torch / diffusers versions, SDPA backend chosen
+  pass-MODE-FRAMES    seconds per step of Pass 1 and of Pass 2 (guidance 6, batch of 2), encode
+                      and decode seconds, and peak memory per phase against the traced table
+                      (MODE: gpu, gpu-fp8, offload-fp8, sequential; FRAMES: 85, 197)
+  warp-85             RAFT flow and warped-noise seconds for an 85-frame window
+  window-85           a whole window in gpu-fp8 (T5, encode, Pass 1 steps, decode): wall time
+                      against diffusion time
+  cap24-85            the same under torch.cuda.set_per_process_memory_fraction(24 GiB): the mode
+                      the engine chooses and whether it fits
+  load                load time of a real-size transformer checkpoint written to local disk
+  check-ok, check-fail, check-hang   the watchdog's own checks (no torch)
+
+    python bench/gpu_void_bench.py OUT                  # on an H100 / H200: about 8-9 minutes
+    python bench/gpu_void_bench.py OUT --cases env,pass-gpu-fp8-85 --steps 3
+    python bench/gpu_void_bench.py OUT --tiny           # tiny configs on the CPU, in seconds
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import json
+import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-import torch
-
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))  # the tiny configs of the test fixture
-
-from void_vfx_server.engines.void._compat import ensure_torchvision_importable  # noqa: E402
-
-ensure_torchvision_importable()
-
-from void_vfx_server.engines.void.loading import (  # noqa: E402
-    FP8_SKIP_PATTERNS,
-    VoidModels,
-    memory_plan,
+#: Most telling first: what the run's time budget does not reach is recorded as "skipped" (run
+#: those again with --cases).
+DEFAULT_CASES = (
+    "env,pass-gpu-fp8-85,pass-gpu-fp8-197,pass-gpu-85,pass-offload-fp8-85,pass-sequential-85,"
+    "warp-85,window-85,cap24-85,pass-gpu-197,pass-offload-fp8-197,pass-sequential-197,load"
 )
-from void_vfx_server.engines.void.pipeline import VoidPipeline, pass_params  # noqa: E402
-
-#: The released base transformer config, widened to 48 input channels.
-FULL_CONFIG = {
-    "activation_fn": "gelu-approximate",
-    "attention_bias": True,
-    "attention_head_dim": 64,
-    "dropout": 0.0,
-    "flip_sin_to_cos": True,
-    "freq_shift": 0,
-    "in_channels": 48,
-    "max_text_seq_length": 226,
-    "norm_elementwise_affine": True,
-    "norm_eps": 1e-05,
-    "num_attention_heads": 48,
-    "num_layers": 42,
-    "out_channels": 16,
-    "patch_bias": False,
-    "patch_size": 2,
-    "patch_size_t": 2,
-    "sample_frames": 85,
-    "sample_height": 384,
-    "sample_width": 680,
-    "spatial_interpolation_scale": 1.875,
-    "temporal_compression_ratio": 4,
-    "temporal_interpolation_scale": 1.0,
-    "text_embed_dim": 4096,
-    "time_embed_dim": 512,
-    "timestep_activation_fn": "silu",
-    "use_learned_positional_embeddings": False,
-    "use_rotary_positional_embeddings": True,
-}
-
-#: The released base VAE (diffusers' AutoencoderKLCogVideoX defaults, scaling factor 0.7).
-FULL_VAE_CONFIG = {
-    "block_out_channels": [128, 256, 256, 512],
-    "latent_channels": 16,
-    "layers_per_block": 3,
-    "norm_num_groups": 32,
-    "temporal_compression_ratio": 4,
-    "sample_height": 480,
-    "sample_width": 720,
-    "scaling_factor": 0.7,
-    "use_quant_conv": False,
-    "use_post_quant_conv": False,
-}
+GiB = 1024**3
 
 
-def build_transformer(config: dict, device: torch.device, dtype: torch.dtype, fp8: bool):
-    """The transformer with random N(0, 0.02) weights, built in place on ``device``."""
-    from accelerate import init_empty_weights
-    from diffusers import CogVideoXTransformer3DModel
+def _bare_checkout_imports() -> None:
+    """``void_vfx`` and ``void_vfx_server`` (the ``server/`` folder) from this checkout."""
+    sys.path.insert(0, str(REPO))
+    sys.path.insert(0, str(REPO / "tests"))  # the tiny configs of the test fixture (--tiny)
+    if "void_vfx_server" not in sys.modules:
+        try:
+            import void_vfx_server  # noqa: F401 - installed: fine
+        except ImportError:
+            spec = importlib.util.spec_from_file_location(
+                "void_vfx_server", REPO / "server" / "__init__.py",
+                submodule_search_locations=[str(REPO / "server")],
+            )  # fmt: skip
+            module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+            sys.modules["void_vfx_server"] = module
+            spec.loader.exec_module(module)  # type: ignore[union-attr]
 
-    with init_empty_weights():  # parameters on "meta": no memory, no init time
-        model = CogVideoXTransformer3DModel.from_config(config)
-    buffers = {name: b.clone() for name, b in model.named_buffers()}  # real (not meta) tensors
-    model.to(dtype)  # on meta: only the recorded dtype changes
-    model.to_empty(device=device)  # uninitialised storage in the final dtype, on the device
+
+# -- one case, in its own process ---------------------------------------------------------------
+class Setup:
+    """Sizes, device and configs: real ones on the GPU, the test fixture's with --tiny."""
+
+    def __init__(self, tiny: bool):
+        import torch
+
+        from void_vfx_server.engines.void import real_size
+
+        self.tiny = tiny
+        if tiny:
+            from void_fixture import TRANSFORMER_CONFIG, VAE_CONFIG
+
+            drop = ("_", "add_noise")
+            self.transformer = {k: v for k, v in TRANSFORMER_CONFIG.items() if not k.startswith(drop)}  # fmt: skip
+            self.transformer["in_channels"] = 48
+            self.vae = {k: v for k, v in VAE_CONFIG.items() if not k.startswith("_")}
+            self.t5 = {**real_size.T5_CONFIG, "d_model": 32, "d_ff": 64, "d_kv": 8,
+                       "num_heads": 4, "num_layers": 2}  # fmt: skip
+            self.device, self.dtype, self.height, self.width = torch.device("cpu"), torch.float32, 32, 48  # fmt: skip
+        else:
+            self.transformer, self.vae, self.t5 = real_size.TRANSFORMER_CONFIG, real_size.VAE_CONFIG, real_size.T5_CONFIG  # fmt: skip
+            self.device, self.dtype, self.height, self.width = torch.device("cuda"), torch.bfloat16, 384, 672  # fmt: skip
+
+    def frames(self, frames: int) -> int:
+        return {85: 13, 197: 21}.get(frames, frames) if self.tiny else frames
+
+
+def _random(module, device, dtype):
+    """Give a meta-built module storage on ``device`` in ``dtype`` with N(0, 0.02) values. The
+    released configs build no buffers (checked), so nothing is left uninitialised."""
+    import torch
+
+    if any(True for _ in module.buffers()):
+        raise ValueError(f"{type(module).__name__} has buffers this bench would leave empty")
+    module.to(dtype).to_empty(device=device)
     gen = torch.Generator(device=device).manual_seed(0)
     with torch.no_grad():
-        for p in model.parameters():
+        for p in module.parameters():
             p.normal_(0.0, 0.02, generator=gen)
-        for name, b in model.named_buffers():  # to_empty left them uninitialised: restore
-            b.copy_(buffers[name])
-    model.eval().requires_grad_(False)
-    if fp8:
-        model.enable_layerwise_casting(
-            storage_dtype=torch.float8_e4m3fn,
-            compute_dtype=dtype,
-            skip_modules_pattern=FP8_SKIP_PATTERNS,
-        )
-    return model
+    return module.eval().requires_grad_(False)
 
 
-def _free(device: torch.device) -> None:
-    gc.collect()  # hook registries can form reference cycles
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-
-
-def bench_case(args, config, frames: int, fp8: bool, device, dtype) -> dict:
+def build_models(s: Setup, mode: str, with_t5: bool = False):
+    """VoidModels holding random real-size modules, placed as the engine places them in ``mode``."""
+    import torch
     from void_fixture import SCHEDULER_CONFIG
 
-    _free(device)
-    built = time.perf_counter()
-    model = build_transformer(config, device, dtype, fp8)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-        torch.cuda.empty_cache()  # drop the bf16 blocks float8 casting released
-    built = time.perf_counter() - built
-    weights = sum(p.numel() * p.element_size() for p in model.parameters())
-    fp8_params = sum(p.numel() for p in model.parameters() if p.dtype == torch.float8_e4m3fn)
-    models = VoidModels(None, device, dtype, memory_plan("gpu-fp8" if fp8 else "gpu"))  # type: ignore[arg-type]
-    models.transformers, models.current_pass = {1: model}, 1
+    from void_vfx_server.engines.void import real_size
+    from void_vfx_server.engines.void.loading import VoidModels, memory_plan
+
+    plan = memory_plan(mode)
+    models = VoidModels(None, s.device, s.dtype, plan)  # type: ignore[arg-type]
+    transformer = _random(real_size.meta_transformer(s.transformer), s.device, s.dtype)
+    if plan.placement != "gpu":  # built on the GPU (fast), kept on the CPU between uses
+        transformer.to("cpu")
+    models.transformers, models.current_pass = {1: models._place_transformer(transformer)}, 1
+    models.vae = _random(real_size.meta_vae(s.vae), s.device, s.dtype)
+    if plan.placement != "gpu":
+        models.vae.to("cpu")
+    if with_t5:
+        models.text_encoder = _random(real_size.meta_t5(s.t5), s.device, s.dtype).to("cpu")
     models.scheduler_config = dict(SCHEDULER_CONFIG)
-    pipe = VoidPipeline(models)
-    t_lat = (frames - 1) // 4 + 1
-    shape = (1, t_lat, 16, args.height // 8, args.width // 8)
+    models.noise_augmentation = True
+    gc.collect()
+    if s.device.type == "cuda":
+        torch.cuda.empty_cache()
+    return models
+
+
+class Phases:
+    """Seconds and peak GiB of named phases (peak: max_memory_allocated during the phase)."""
+
+    def __init__(self, device):
+        self.device, self.out = device, {}
+
+    def run(self, name: str, fn):
+        import torch
+
+        cuda = self.device.type == "cuda"
+        if cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        start = time.perf_counter()
+        value = fn()
+        if cuda:
+            torch.cuda.synchronize()
+        entry = {"s": round(time.perf_counter() - start, 3)}
+        if cuda:
+            entry["peak_GiB"] = round(torch.cuda.max_memory_allocated() / GiB, 2)
+            entry["reserved_GiB"] = round(torch.cuda.max_memory_reserved() / GiB, 2)
+        self.out[name] = entry
+        return value
+
+
+def _inputs(s: Setup, frames: int):
+    import torch
+
     g = torch.Generator().manual_seed(0)
-    latents = torch.randn(shape, generator=g).to(device, dtype)
-    cond = tuple(torch.randn(shape, generator=g).to(device, dtype) for _ in range(2))
-    embeds = torch.randn(1, 226, config["text_embed_dim"], generator=g).to(dtype)
-    params = pass_params(1, {"steps": args.steps + 1})
+    video = torch.rand(frames, s.height, s.width, 3, generator=g)
+    quad = torch.full((frames, s.height, s.width), 255, dtype=torch.uint8)
+    quad[:, : s.height // 2, : s.width // 3] = 0
+    quad[:, s.height // 2 :, s.width // 2 :] = 127
+    return video, quad
+
+
+def _denoise(pipe, s: Setup, cond, pass_index: int, steps: int, phases: Phases, name: str):
+    """Time ``steps`` + 1 steps (the first is warm-up) of one pass; returns seconds per step."""
+    import torch
+
+    from void_vfx_server.engines.void.pipeline import pass_params
+
+    params = pass_params(pass_index, {"steps": steps + 1})
+    batch = 2 if params.guidance > 1 else 1
+    dim = pipe.models.transformers[1].config.text_embed_dim
+    embeds = torch.randn(batch, 226, dim).to(s.dtype)
+    latents = torch.randn(cond[1].shape).to(s.device, s.dtype)
     scheduler = pipe.make_scheduler(params)
-    marks: list[float] = []
+    marks = []
 
-    def progress(step: int, total: int, msg: str) -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+    def tick(*_):
+        if s.device.type == "cuda":
+            torch.cuda.synchronize()
         marks.append(time.perf_counter())
 
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
-    pipe.denoise(latents, cond, embeds, scheduler, params, progress=progress)
-    steps = [b - a for a, b in zip([start] + marks[:-1], marks, strict=True)]
-    timed = steps[1:] or steps  # the first step includes warm-up
-    result = {
-        "frames": frames,
-        "latent_frames": t_lat,
-        "size": f"{args.width}x{args.height}",
-        "storage": "float8_e4m3fn" if fp8 else str(dtype).replace("torch.", ""),
-        "params_M": round(sum(p.numel() for p in model.parameters()) / 1e6, 2),
-        "fp8_params_M": round(fp8_params / 1e6, 2),
-        "weights_GiB": round(weights / 2**30, 2),
-        "build_s": round(built, 1),
-        "first_step_s": round(steps[0], 3),
-        "s_per_step": round(sum(timed) / len(timed), 3),
-    }
-    if device.type == "cuda":
-        result["peak_GiB"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 2)
-        result["peak_reserved_GiB"] = round(torch.cuda.max_memory_reserved(device) / 2**30, 2)
-    del pipe, models, model, latents, cond, scheduler
-    _free(device)
-    return result
+    out = phases.run(name, lambda: pipe.denoise(latents, cond, embeds, scheduler, params, tick))
+    gaps = [b - a for a, b in zip([start] + marks[:-1], marks, strict=True)]
+    phases.out[name]["s_per_step"] = round(sum(gaps[1:]) / max(1, len(gaps) - 1), 3)
+    phases.out[name]["first_step_s"] = round(gaps[0], 3)
+    return out
 
 
-def bench_vae(args, vae_config: dict, frames: int, device, dtype) -> dict:
-    """Conditioning encode (mask and video, as the pipeline does) and decode of one window."""
-    from diffusers import AutoencoderKLCogVideoX
+def case_pass(s: Setup, mode: str, frames: int, steps: int) -> dict:
+    import torch
 
-    from void_vfx_server.engines.void.conditioning import (
-        augment_video,
-        encode_mask,
-        encode_video,
-        trimask,
-    )
-    from void_vfx_server.engines.void.vae_decode import decode_video
+    from void_vfx.model_facts import void_gpu_gib
+    from void_vfx_server.engines.void.pipeline import VoidPipeline
 
-    _free(device)
-    torch.manual_seed(0)
-    vae = AutoencoderKLCogVideoX.from_config(vae_config).to(device, dtype).eval()
-    vae.requires_grad_(False)
-    g = torch.Generator().manual_seed(0)
-    video = torch.rand(frames, 3, args.height, args.width, generator=g) * 2 - 1
-    quad = torch.full((frames, args.height, args.width), 255, dtype=torch.uint8)
-    quad[:, : args.height // 2, : args.width // 3] = 0
-    quad[:, args.height // 2 :, args.width // 2 :] = 127
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    marks = [time.perf_counter()]
-
-    def mark() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        marks.append(time.perf_counter())
-
-    with torch.no_grad():
-        mask_latents = encode_mask(vae, trimask(quad).to(device))
-        video_latents = encode_video(vae, augment_video(video, g).to(device))
-        mark()
-        z = video_latents.permute(0, 2, 1, 3, 4) * (1 / vae.config.scaling_factor)
-        out = decode_video(vae, z)
-        mark()
-    result = {
-        "frames": frames,
-        "latent_frames": int(video_latents.shape[1]),
-        "decoded_frames": int(out.shape[2]),
-        "size": f"{args.width}x{args.height}",
-        "storage": str(dtype).replace("torch.", ""),
-        "encode_s": round(marks[1] - marks[0], 2),
-        "decode_s": round(marks[2] - marks[1], 2),
-    }
-    assert mask_latents.shape == video_latents.shape and out.shape[2] == frames
-    if device.type == "cuda":
-        result["peak_GiB"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 2)
-        result["peak_reserved_GiB"] = round(torch.cuda.max_memory_reserved(device) / 2**30, 2)
-    del vae, mask_latents, video_latents, z, out
-    _free(device)
-    return result
+    phases = Phases(s.device)
+    models = phases.run("build", lambda: build_models(s, mode))
+    pipe = VoidPipeline(models)
+    video, quad = _inputs(s, s.frames(frames))
+    g = torch.Generator().manual_seed(1)
+    cond = phases.run("encode", lambda: pipe.prepare_conditioning(video, quad, 1, g))
+    _denoise(pipe, s, cond, 1, steps, phases, "pass1")
+    latents = _denoise(pipe, s, cond, 2, steps, phases, "pass2_guided")
+    phases.run("decode", lambda: pipe.decode_latents(latents))
+    peaks = [p.get("peak_GiB", 0) for k, p in phases.out.items() if k != "build"]
+    return {"mode": mode, "frames": frames, "phases": phases.out,
+            "peak_GiB": max(peaks), "table_GiB": void_gpu_gib(mode, frames)}  # fmt: skip
 
 
-def main(argv: list[str] | None = None) -> int:
-    from void_fixture import VAE_CONFIG
+def case_env(s: Setup) -> dict:
+    import diffusers
+    import torch
+    import torch.nn.functional as F
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tiny", action="store_true", help="tiny config on the CPU (smoke test)")
-    parser.add_argument("--steps", type=int, default=3, help="timed steps after one warm-up step")
-    parser.add_argument("--cases", default="85-bf16,85-fp8,197-fp8,197-bf16,vae-85,vae-197")
-    parser.add_argument("--height", type=int, default=384)
-    parser.add_argument("--width", type=int, default=672)
-    args = parser.parse_args(argv)
-    if args.tiny:
-        from void_fixture import TRANSFORMER_CONFIG
+    out = {"torch": torch.__version__, "diffusers": diffusers.__version__}
+    if s.device.type != "cuda":
+        return {**out, "device": "cpu", "sdpa": "math (CPU)"}
+    from torch.nn.attention import SDPBackend, sdpa_kernel
 
-        config = {**TRANSFORMER_CONFIG, "in_channels": 48}
-        config.pop("add_noise_in_inpaint_model", None)
-        config = {k: v for k, v in config.items() if not k.startswith("_")}
-        vae_config = {k: v for k, v in VAE_CONFIG.items() if not k.startswith("_")}
-        device, dtype = torch.device("cpu"), torch.float32
-        args.height, args.width, args.steps = 32, 48, 1
-        args.cases = ",".join(c.replace("197", "93").replace("85", "13") for c in args.cases.split(","))  # fmt: skip
-    else:
-        if not torch.cuda.is_available():
-            print("no CUDA device: run with --tiny to check the script on the CPU")
-            return 2
-        config, device, dtype = FULL_CONFIG, torch.device("cuda"), torch.bfloat16
-        vae_config = FULL_VAE_CONFIG
-        print(f"GPU: {torch.cuda.get_device_name(device)}, torch {torch.__version__}")
-    results = []
-    for case in args.cases.split(","):
-        kind, _, rest = case.partition("-")
+    q = torch.randn(2, 48, 1024, 64, device="cuda", dtype=torch.bfloat16)
+    chosen = None
+    for backend in (SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION):
         try:
-            if kind == "vae":
-                r = bench_vae(args, vae_config, int(rest), device, dtype)
-            else:
-                r = bench_case(args, config, int(kind), rest == "fp8", device, dtype)
-        except torch.cuda.OutOfMemoryError as exc:
-            r = {"error": f"out of memory: {str(exc).splitlines()[0]}"}
-        _free(device)  # after an OOM the failed case's tensors are only now unreferenced
-        r["case"] = case
-        results.append(r)
-        print(json.dumps(r), flush=True)
-    print("\ncase       s/step   peak GiB   weights GiB   (vae: encode s / decode s)")
-    for r in results:
-        speed = r.get("s_per_step", f"{r.get('encode_s', '-')}/{r.get('decode_s', '-')}")
-        print(f"{r['case']:10s} {speed:>7} {r.get('peak_GiB', '-'):>9} {r.get('weights_GiB', '-'):>12}")  # fmt: skip
+            with sdpa_kernel([backend]):
+                F.scaled_dot_product_attention(q, q, q)
+            chosen = backend.name
+            break
+        except RuntimeError:
+            continue
+    free, total = torch.cuda.mem_get_info()
+    return {**out, "gpu": torch.cuda.get_device_name(), "capability": torch.cuda.get_device_capability(),
+            "total_GiB": round(total / GiB, 2), "free_GiB": round(free / GiB, 2), "sdpa": chosen,
+            "alloc_conf": os.environ.get("PYTORCH_CUDA_ALLOC_CONF")}  # fmt: skip
+
+
+def case_warp(s: Setup, frames: int) -> dict:
+    import torch
+
+    from void_vfx_server.engines.void.flow import compute_flow, load_raft
+    from void_vfx_server.engines.void.warped_noise import warp_noise_along_flows
+
+    phases = Phases(s.device)
+    frames = s.frames(frames)
+    raft = phases.run("raft_load", lambda: load_raft(None, random_init=True, device=s.device))
+    video = torch.rand(frames, 3, s.height, s.width).to(s.device) * 2 - 1
+    flows = phases.run("raft", lambda: compute_flow(raft, video))
+    shape = ((frames - 1) // 4 + 1, 16, s.height // 8, s.width // 8)
+    phases.run("warp", lambda: warp_noise_along_flows(flows, shape, torch.Generator().manual_seed(0), s.device))  # fmt: skip
+    return {"frames": frames, "phases": phases.out}
+
+
+def case_window(s: Setup, frames: int, steps: int, cap_gib: float | None = None) -> dict:
+    """A whole window: T5, encode, Pass 1, decode; wall time against the diffusion's."""
+    import torch
+
+    from void_vfx_server.engines.void.loading import choose_memory_mode, usable_gpu_bytes
+    from void_vfx_server.engines.void.pipeline import VoidPipeline
+
+    out: dict = {"frames": frames}
+    mode = "gpu-fp8"
+    if cap_gib is not None and s.device.type == "cuda":
+        total = torch.cuda.get_device_properties(0).total_memory
+        torch.cuda.set_per_process_memory_fraction(min(1.0, cap_gib * GiB / total))
+        usable = min(usable_gpu_bytes(s.device), int(cap_gib * GiB))
+        mode = choose_memory_mode(usable, frames).name
+        out.update(cap_GiB=cap_gib, chosen_mode=mode)
+    wall = time.perf_counter()
+    phases = Phases(s.device)
+    models = phases.run("build", lambda: build_models(s, mode, with_t5=True))
+    pipe = VoidPipeline(models)
+    start = time.perf_counter()
+    ids = torch.zeros(1, 226, dtype=torch.long)
+    device = models.text_device()
+
+    def text():
+        models.text_encoder.to(device)
+        e = models.text_encoder(input_ids=ids.to(device))[0].to("cpu")
+        models.text_encoder.to("cpu")
+        return e
+
+    phases.run("text", text)
+    video, quad = _inputs(s, s.frames(frames))
+    cond = phases.run("encode", lambda: pipe.prepare_conditioning(video, quad, 1, torch.Generator().manual_seed(1)))  # fmt: skip
+    latents = _denoise(pipe, s, cond, 1, steps, phases, "pass1")
+    phases.run("decode", lambda: pipe.decode_latents(latents))
+    end = time.perf_counter()
+    out.update(mode=mode, phases=phases.out, wall_s=round(end - start, 2),
+               diffusion_s=phases.out["pass1"]["s"], build_s=round(start - wall, 2))  # fmt: skip
+    out["diffusion_share"] = round(out["diffusion_s"] / out["wall_s"], 3)
+    return out
+
+
+def case_load(s: Setup) -> dict:
+    """Write a random real-size transformer as a VOID checkpoint, then time the engine's load."""
+    import torch
+    from safetensors.torch import save_file
+
+    from void_vfx_server.engines.void import real_size
+    from void_vfx_server.engines.void.loading import void_state_dict
+
+    model = _random(real_size.meta_transformer(s.transformer), s.device, s.dtype)
+    with tempfile.TemporaryDirectory(prefix="void-bench-") as tmp:
+        path = Path(tmp) / "void_pass1.safetensors"
+        t = time.perf_counter()
+        save_file({k: v.contiguous().cpu() for k, v in model.state_dict().items()}, str(path))
+        written = time.perf_counter() - t
+        empty = real_size.meta_transformer(s.transformer)
+        t = time.perf_counter()
+        sd = void_state_dict(path, empty, s.dtype)
+        empty.load_state_dict(sd, strict=True, assign=True)
+        read = time.perf_counter() - t
+        t = time.perf_counter()
+        empty.to(s.device)
+        if s.device.type == "cuda":
+            torch.cuda.synchronize()
+        moved = time.perf_counter() - t
+    return {"GiB": round(path_bytes(model) / GiB, 2), "write_s": round(written, 2),
+            "read_s": round(read, 2), "to_device_s": round(moved, 2)}  # fmt: skip
+
+
+def path_bytes(model) -> int:
+    return sum(p.numel() * p.element_size() for p in model.parameters())
+
+
+def run_case(case: str, tiny: bool, steps: int) -> dict:
+    if case.startswith("check-"):  # the watchdog's own checks: no torch needed
+        if case == "check-hang":
+            time.sleep(3600)
+        if case == "check-fail":
+            raise RuntimeError("a case that fails")
+        return {"checked": case}
+    _bare_checkout_imports()
+    from void_vfx_server.engines.void._compat import ensure_torchvision_importable
+
+    ensure_torchvision_importable()
+    from void_vfx_server.engines.void.gpu import configure_allocator
+
+    if not tiny:
+        configure_allocator()  # before CUDA starts, as the engine does
+    s = Setup(tiny)
+    kind, _, rest = case.partition("-")
+    if kind == "env":
+        return case_env(s)
+    if kind == "pass":
+        mode, _, frames = rest.rpartition("-")
+        return case_pass(s, mode, int(frames), steps)
+    if kind == "warp":
+        return case_warp(s, int(rest))
+    if kind == "window":
+        return case_window(s, int(rest), steps)
+    if kind == "cap24":
+        return case_window(s, int(rest), steps, cap_gib=24.0)
+    if kind == "load":
+        return case_load(s)
+    raise ValueError(f"unknown case {case!r}")
+
+
+# -- the driver: one process per case under a watchdog -------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path, help="folder for results.jsonl (appended)")
+    parser.add_argument("--tiny", action="store_true", help="tiny configs on the CPU (checks)")
+    parser.add_argument("--cases", default=DEFAULT_CASES)
+    parser.add_argument("--steps", type=int, default=1, help="timed steps after a warm-up step")
+    parser.add_argument("--case-timeout", type=float, default=150.0, help="seconds per case")
+    parser.add_argument("--budget", type=float, default=570.0, help="seconds for the whole run")
+    parser.add_argument("--case", help=argparse.SUPPRESS)  # internal: run one case here
+    args = parser.parse_args(argv)
+    if args.case:
+        try:
+            result = {"status": "ok", **run_case(args.case, args.tiny, args.steps)}
+        except Exception as exc:  # noqa: BLE001 - the line records any failure
+            result = {"status": "error", "error": f"{type(exc).__name__}: {str(exc)[:400]}"}
+        print("RESULT " + json.dumps(result, default=str), flush=True)
+        return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = args.out / "results.jsonl"
+    began = time.monotonic()
+    for case in [c for c in args.cases.split(",") if c]:
+        left = args.budget - (time.monotonic() - began)
+        line: dict = {"case": case, "tiny": args.tiny, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
+        if left < 15:
+            line.update(status="skipped", error="out of the run's time budget")
+        else:
+            line.update(_watch(case, args, min(args.case_timeout, left)))
+        with results.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(line, default=str) + "\n")
+        print(json.dumps(line, default=str), flush=True)
+    print(f"results appended to {results}")
     return 0
+
+
+def _watch(case: str, args, timeout: float) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), str(args.out), "--case", case,
+           "--steps", str(args.steps)] + (["--tiny"] if args.tiny else [])  # fmt: skip
+    t = time.perf_counter()
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"status": "timeout", "error": f"killed after {timeout:.0f} s"}
+    found = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
+    if not found:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        return {"status": "crashed", "rc": done.returncode, "error": " | ".join(tail)[:600]}
+    return {**json.loads(found[-1][7:]), "case_s": round(time.perf_counter() - t, 1)}
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from void_vfx.media.source_files import add_read_check, remove_read_check
 from void_vfx.protocol.paths import config_dir
 from void_vfx.protocol.wire import DEFAULT_PORT, protocol_config
 
+from . import gpu_pool
 from .auth import TokenAuthenticator, ensure_token, server_ssl_context
 from .jobs import JobStore
 from .limits import Limits, add_limit_arguments, limits_from_args
@@ -137,8 +138,10 @@ class InferenceServer:
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.store = JobStore(self.data_dir)
+        gpus = gpu_pool.gpu_devices(engine, (engine_options or {}).get("gpus"))
         if isinstance(engine, str):
-            self.engine = load_engine(engine, weights, engine_options)
+            opts = gpu_pool.engine_options(engine_options, gpus, 0)
+            self.engine = load_engine(engine, weights, opts)
         else:
             self.engine = engine
         engines = spec_engines(self.engine)
@@ -161,9 +164,10 @@ class InferenceServer:
             self.store, info, int(min_free_bytes), self.roots, engines, info["engine"],
             limits, DataQuota(self.data_dir, limits.max_data_bytes),
         )  # fmt: skip
-        self.worker = Worker(
-            self.store, self.engine, process_fn, retention_days, roots=self.roots,
-            engines=engines, limits=limits,
+        self.worker = gpu_pool.make_workers(
+            Worker, self.store, self.engine, gpus,
+            lambda i: load_engine(engine, weights, gpu_pool.engine_options(engine_options, gpus, i)),
+            process_fn, retention_days, roots=self.roots, engines=engines, limits=limits,
         )  # fmt: skip
         self.listener = Listener(
             shared,
@@ -308,6 +312,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="auto",
         help="auto (from free GPU memory), gpu, gpu-fp8, offload, offload-fp8, sequential, cpu",
     )
+    p.add_argument("--gpus", default=None, help="void engine: GPU indices to run one worker "
+                   "each on, e.g. 0,1 (default: every GPU found)")  # fmt: skip
     p.add_argument("--token-file", default=None, help="token file (default: user config folder)")
     p.add_argument("--tls-cert", default=None, help="server certificate (PEM)")
     p.add_argument("--tls-key", default=None, help="server private key (PEM)")
@@ -342,7 +348,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             args.tls_cert, args.tls_key, args.tls_ca, args.insecure_network,
             int(args.min_free_gb * 1024**3), args.retention_days, process_fn,
             {"checkpoints": args.checkpoints, "raft_path": args.raft,
-             "memory_mode": args.memory_mode},
+             "memory_mode": args.memory_mode, "gpus": args.gpus},
             args.allow_read, args.allow_write, limits_from_args(args),
         )  # fmt: skip
     except KeyboardInterrupt:

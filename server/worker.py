@@ -81,8 +81,11 @@ class Worker(threading.Thread):
         with self.store.wakeup:
             self.store.wakeup.notify_all()
 
+    #: False for all but one of several workers on one queue (see gpu_pool).
+    requeue = True
+
     def run(self) -> None:
-        for job_id in self.store.requeue_interrupted():
+        for job_id in self.store.requeue_interrupted() if self.requeue else []:
             log.info("job %s was interrupted; queued again to resume", job_id)
         while not self._halt.is_set():
             self._maybe_expire()

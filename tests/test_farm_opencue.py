@@ -42,8 +42,8 @@ def test_job_xml_layers_ranges_gpu_tags_and_dependencies(job, tmp_path) -> None:
     ranges = {n: (la.findtext("range"), la.findtext("chunk")) for n, la in layers.items()}
     assert ranges == {"prepare": ("1", "1"), "infer": ("0-2", "1"), "assemble": ("1", "1")}
     infer = layers["infer"]
-    # gpu-fp8 for 13-frame windows: (6.4 + 0.4 + 6) GiB = 13107.2 MiB -> 13108 MiB -> 13g
-    assert (infer.findtext("gpus"), infer.findtext("gpu_memory")) == ("1", "13g")
+    # gpu-fp8 for 13-frame windows: 18.0 GiB (the traced table) = 18432 MiB -> 18g
+    assert (infer.findtext("gpus"), infer.findtext("gpu_memory")) == ("1", "18g")
     assert infer.findtext("tags") == "gpu | void48"
     assert infer.findtext("services/service") == "voidgpu"
     assert layers["prepare"].find("gpus") is None and layers["assemble"].find("gpus") is None
@@ -72,9 +72,9 @@ def test_dry_run_prints_the_memory_estimate_and_writes_nothing(job, tmp_path) ->
                     "--dry-run", "--memory-mode", "offload-fp8"])  # fmt: skip
     assert made.returncode == 0, made.stdout
     assert "dry run, nothing written" in made.stdout
-    # (6.4 + 5) GiB = 11673.6 MiB for 13-frame windows; the chosen mode is starred
-    assert re.search(r"^ \* offload-fp8 +11674 MiB", made.stdout, re.M)
-    assert re.search(r"^   gpu +19354 MiB", made.stdout, re.M)
+    # 11.9 GiB = 12185.6 MiB for 13-frame windows (the traced table); the chosen mode is starred
+    assert re.search(r"^ \* offload-fp8 +12186 MiB", made.stdout, re.M)
+    assert re.search(r"^   gpu +23143 MiB", made.stdout, re.M)
     assert not (tmp_path / "b").exists()
 
 

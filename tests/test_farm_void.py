@@ -30,8 +30,8 @@ def test_openjd_run_with_a_resident_void_engine_equals_the_server(void_weights, 
     infer = yaml.safe_load((bundle / "template.yaml").read_text())["steps"][1]
     assert infer["parameterSpace"]["taskParameterDefinitions"][0]["range"] == [0, 1]
     amounts = {a["name"]: a["min"] for a in infer["hostRequirements"]["amounts"]}
-    # memory mode gpu, windows of 5 frames: (10.5 + 0.4 + 6 + 2) GiB = 19353.6 MiB, rounded up
-    assert amounts == {"amount.worker.gpu": 1, "amount.worker.gpu.memory": 19354}
+    # memory mode gpu, windows of 5 frames: 22.6 GiB (the traced table) = 23142.4 MiB, rounded up
+    assert amounts == {"amount.worker.gpu": 1, "amount.worker.gpu.memory": 23143}
     (env,) = infer["stepEnvironments"]
     assert env["script"]["actions"]["onEnter"]["args"][:2] == ["worker", "engine-start"]
 

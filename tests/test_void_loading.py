@@ -206,8 +206,8 @@ def test_float8_storage_keeps_chosen_layers_in_compute_dtype(void_weights: Path)
 def test_choose_memory_mode():
     assert choose_memory_mode(None).name == "cpu"
     assert choose_memory_mode(80 * GiB).name == "gpu"
-    assert choose_memory_mode(16 * GiB).name == "gpu-fp8"
-    assert choose_memory_mode(12 * GiB).name == "offload-fp8"
+    assert choose_memory_mode(20 * GiB).name == "gpu-fp8"  # the traced table: gpu needs 22.6
+    assert choose_memory_mode(12 * GiB).name == "offload-fp8"  # 11.9
     assert choose_memory_mode(8 * GiB).name == "sequential"
     assert choose_memory_mode(80 * GiB, override="offload").name == "offload"
     with pytest.raises(ValueError, match="unknown memory mode"):

@@ -91,30 +91,44 @@ JOB_STATES = ("created", "queued", "running", "done", "failed", "cancelled")
 FINISHED_STATES = ("done", "failed", "cancelled")
 
 
-#: GPU memory (GiB) the VOID engine needs in each memory mode for windows of up to 85 frames, at
-#: 384x672 with the 5B transformer: bf16 weights 10.5, float8 storage 6.4 (4.75B float8 + 0.83B
-#: bf16 layers), VAE 0.4, activations and VAE decode 5-6, and 2 of headroom for the bf16 case.
-#: T5 (9.5) runs on the GPU only when it fits beside the rest, else on the CPU, so it is not
-#: counted. The engine's automatic choice (``choose_memory_mode``) and the farm's host
-#: requirements both read this table. Refine with ``bench/gpu_void_bench.py``.
+#: GPU memory (GiB) the VOID engine needs in each memory mode for windows of up to 85 frames and
+#: of 86-197 frames, at 384x672 with the 5.57B transformer: the largest peak of any phase (T5,
+#: encode, denoise with or without guidance, decode) traced on the meta device
+#: (``void_vfx_server.engines.void.memory_trace``; tests/test_gpu_budget.py holds the table to
+#: the trace), plus ``VOID_GPU_ALLOWANCE``, rounded up to 0.1 GiB. Where the peak is:
+#: gpu, gpu-fp8: the VAE decode (10.6 GiB of working memory) beside the resident transformer;
+#: offload: Pass 2's guided denoise; offload-fp8: the decode; sequential: the tiled decode.
+#: The engine's automatic choice (``choose_memory_mode``) and the farm's host requirements both
+#: read this table. ``bench/gpu_void_bench.py`` measures the same peaks on a GPU.
 VOID_GPU_GIB = {
-    "gpu": 10.5 + 0.4 + 6.0 + 2.0,
-    "gpu-fp8": 6.4 + 0.4 + 6.0,
-    "offload": 10.5 + 5.0,  # one model on the GPU at a time
-    "offload-fp8": 6.4 + 5.0,
-    "sequential": 0.4 + 5.0 + 0.6,  # per-module offload: activations, the VAE, one block
+    "gpu": 22.6,  # traced 21.40 GiB
+    "gpu-fp8": 18.0,  # 16.97
+    "offload": 13.0,  # 12.10
+    "offload-fp8": 11.9,  # 11.03
+    "sequential": 5.4,  # 4.71
     "cpu": 0.0,
 }
-#: Extra GiB for windows longer than 85 frames (longer latents; multidiffusion keeps 22 frames).
-VOID_LONG_WINDOW_GIB = 1.0
+#: The same for windows of 86-197 frames (longer latents; multidiffusion keeps 22 latent frames).
+VOID_GPU_GIB_LONG = {
+    "gpu": 22.8,  # traced 21.56 GiB
+    "gpu-fp8": 18.2,  # 17.13
+    "offload": 13.1,  # 12.14
+    "offload-fp8": 12.1,  # 11.18
+    "sequential": 5.8,  # 5.09
+    "cpu": 0.0,
+}
+#: What the trace does not see, as (fixed GiB, fraction of the traced peak): the CUDA context
+#: with cuBLAS / cuDNN workspaces (about 0.5 GiB on Ampere and Hopper with lazy module loading),
+#: and the caching allocator's fragmentation (small with ``expandable_segments``, which the
+#: server sets).
+VOID_GPU_ALLOWANCE = (0.5, 0.03)
 
 
 def void_gpu_gib(mode: str, frames: int = 85) -> float:
     """GPU memory in GiB the VOID engine needs in ``mode`` for windows of ``frames`` frames."""
     if mode not in VOID_GPU_GIB:
         raise ValueError(f"unknown memory mode {mode!r}; choose one of {', '.join(VOID_GPU_GIB)}")
-    base = VOID_GPU_GIB[mode]
-    return base + (VOID_LONG_WINDOW_GIB if base and frames > DEFAULT_MIN_WINDOW else 0.0)
+    return (VOID_GPU_GIB_LONG if frames > DEFAULT_MIN_WINDOW else VOID_GPU_GIB)[mode]
 
 
 def void_gpu_mib(mode: str, frames: int = 85) -> int:

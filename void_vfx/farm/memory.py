@@ -24,6 +24,9 @@ MODE_NOTES = {
 }
 #: Deadline Cloud GPU selections and their memory per GPU (GiB as AWS lists it).
 DEADLINE_GPUS = (("t4", 16), ("a10g", 24), ("l4", 24), ("l40s", 48), ("rtx-pro-server-6000", 96))
+#: Selections below compute capability 8.0 (T4: 7.5): no bf16 arithmetic and no flash attention,
+#: so the engine refuses them (SDPA's math path would need 11-23 GiB of attention scores).
+NO_BF16_GPUS = ("t4",)
 DEFAULT_MODE = "gpu"
 
 
@@ -48,8 +51,11 @@ def requirement(engine: str, mode: str, frames: int) -> Requirement:
 
 
 def fitting_gpus(mib: int) -> list[str]:
-    """Deadline Cloud GPU selections whose memory holds ``mib`` (with 5% left to the driver)."""
-    return [name for name, gib in DEADLINE_GPUS if mib <= gib * 1024 * 0.95]
+    """Deadline Cloud GPU selections whose memory holds ``mib`` (with 5% left to the driver)
+    and that compute in bf16 (compute capability 8.0 or newer)."""
+    return [
+        name for name, gib in DEADLINE_GPUS if mib <= gib * 1024 * 0.95 and name not in NO_BF16_GPUS
+    ]
 
 
 def estimate_rows(frames: int) -> list[tuple[str, int, str, str]]:

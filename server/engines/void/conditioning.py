@@ -94,6 +94,7 @@ def _has_params(module) -> bool:
 
 
 def _vae_device(vae) -> torch.device:
-    # With sequential offload the parameters live on "meta"; hooks move the input themselves.
+    # Under accelerate's offload hooks the parameters live on "meta" and the hooks move the
+    # input themselves; a module built on "meta" without hooks is the memory trace's.
     dev = next(vae.parameters()).device
-    return torch.device("cpu") if dev.type == "meta" else dev
+    return torch.device("cpu") if dev.type == "meta" and hasattr(vae, "_hf_hook") else dev

@@ -11,6 +11,7 @@ The memory mode is fixed when the engine loads (``memory_mode`` argument, "auto"
 from __future__ import annotations
 
 import gc
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,12 @@ import torch
 from void_vfx.errors import Cancelled, EngineError, WeightsError
 from void_vfx.render.engine import Engine, Progress, ShouldCancel, WindowInput, WindowOutput
 
-from .loading import VoidModels, choose_memory_mode, free_gpu_bytes
+from .gpu import check_gpu, configure_allocator, fallback_mode
+from .loading import VoidModels, choose_memory_mode, memory_plan, usable_gpu_bytes
 from .pipeline import VoidPipeline, pass_params
 from .weights import WeightPaths, locate_weights
 
+log = logging.getLogger("void_vfx_server.void")
 _PASS_KEYS = {"steps", "guidance", "negative_prompt", "eta", "noise_aug", "latent_window", "latent_overlap"}  # fmt: skip
 
 
@@ -59,6 +62,11 @@ class VoidEngine(Engine):
         self.weights_error: str | None = None
         self.models: VoidModels | None = None
         self.pipeline: VoidPipeline | None = None
+        #: The mode the next load uses after an out-of-memory, and what happened (shown by info).
+        self._next_mode: str | None = None
+        self.fallback_note: str | None = None
+        if self.device.type == "cuda":
+            configure_allocator()
 
     def _locate(self) -> WeightPaths:
         weights, checkpoints = self._weights_arg
@@ -69,19 +77,45 @@ class VoidEngine(Engine):
         return locate_weights(weights, checkpoints)
 
     def load(self) -> None:
+        """Load the models in the configured mode; after an out-of-memory while loading, in the
+        next mode the traced budget says fits, until one loads (the note says which)."""
         if self.pipeline is not None:
             return
+        check_gpu(self.device, self.dtype)
         try:
             self.paths = self._locate()
         except WeightsError as exc:
             self.weights_error = str(exc)
             raise
-        plan = choose_memory_mode(free_gpu_bytes(self.device), 197, self.memory_mode)
+        if self._next_mode is not None:
+            plan = memory_plan(self._next_mode)
+        else:
+            plan = choose_memory_mode(usable_gpu_bytes(self.device), 197, self.memory_mode)
         if self.device.type == "cpu" and plan.placement != "cpu" and not plan.fp8:
             plan = choose_memory_mode(None)
-        self.models = VoidModels(self.paths, self.device, self.dtype, plan)
-        self.models.load()
-        self.pipeline = VoidPipeline(self.models)
+        while True:
+            failed = None
+            try:
+                self.models = VoidModels(self.paths, self.device, self.dtype, plan)
+                self.models.load()
+                self.pipeline = VoidPipeline(self.models)
+                return
+            except torch.cuda.OutOfMemoryError as exc:
+                failed = str(exc).splitlines()[0] if str(exc) else "out of memory"
+            # out of the except block: the traceback no longer holds the half-loaded tensors
+            self.unload()
+            lower = fallback_mode(plan.name, usable_gpu_bytes(self.device))
+            if lower is None:
+                raise EngineError(
+                    f"out of GPU memory loading VOID even in memory mode {plan.name} "
+                    f"({failed}); free the GPU (nvidia-smi shows what holds it) or use a "
+                    "larger one"
+                )
+            self.fallback_note = (
+                f"out of GPU memory loading in memory mode {plan.name}; loaded in {lower}"
+            )
+            log.warning(self.fallback_note)
+            plan = memory_plan(lower)
 
     def unload(self) -> None:
         if self.models is not None:
@@ -98,6 +132,7 @@ class VoidEngine(Engine):
             "dtype": str(self.dtype).replace("torch.", ""),
             "loaded": self.pipeline is not None,
             "memory_mode": self.models.plan.name if self.models else self.memory_mode,
+            "memory_fallback": self.fallback_note,
         }
         if self.device.type == "cuda" and torch.cuda.is_available():
             free, total = torch.cuda.mem_get_info(self.device)
@@ -160,14 +195,33 @@ class VoidEngine(Engine):
             self._free_cache()
             raise
         except torch.cuda.OutOfMemoryError as exc:
-            self._free_cache()
-            raise EngineError(
-                f"out of GPU memory in memory mode {self.models.plan.name}: choose a lower mode "
-                "(offload-fp8, sequential) or a shorter window"
-            ) from exc
+            oom = str(exc).splitlines()[0] if str(exc) else "out of memory"
+        else:
+            oom = None
+        if oom is not None:
+            raise EngineError(self._fall_back(oom))
         out = result.numpy().astype(np.float32, copy=False)
         keep_pass1 = pass1.numpy().astype(np.float32) if passes == 2 and pass1 is not None else None
         return WindowOutput(frames=out, pass1=keep_pass1)
+
+    def _fall_back(self, detail: str) -> str:
+        """After an out-of-memory in a window: unload, so the next job loads in the next mode
+        the traced budget says fits; the message for the failed job says so."""
+        mode = self.models.plan.name if self.models else self.memory_mode
+        self.unload()  # the traceback is gone: the window's tensors are free
+        lower = fallback_mode(mode, usable_gpu_bytes(self.device))
+        if lower is None:
+            return (
+                f"out of GPU memory in memory mode {mode} ({detail}); it is the lowest mode: "
+                "free the GPU or use a shorter window"
+            )
+        self._next_mode = lower
+        self.fallback_note = f"out of GPU memory in memory mode {mode}; next jobs run in {lower}"
+        log.warning(self.fallback_note)
+        return (
+            f"out of GPU memory in memory mode {mode} ({detail}); the engine falls back to "
+            f"{lower} for the next jobs: submit this job again"
+        )
 
     def free_memory(self) -> None:
         """Called by the worker after a job or a cancel: drop cached GPU blocks, keep weights."""

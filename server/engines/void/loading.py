@@ -5,7 +5,7 @@
   error naming them). Switching passes loads the other state dict into the same module (or keeps
   both modules when free memory allows); the VAE and T5 are never reloaded.
 - Memory modes (``MemoryPlan``): ``gpu`` (all resident), ``model_offload`` (each model moved to the
-  GPU only while it runs), ``sequential`` (accelerate per-module offload), ``cpu``; float8 storage
+  GPU only while it runs), ``sequential`` (diffusers' group offloading, block by block), ``cpu``; float8 storage
   with bf16 compute via diffusers' layerwise casting; VAE tiling / slicing for encoding.
   Tiled encoding blends overlapping tiles, so its latents differ from the reference's whole-frame
   encoding: only ``sequential`` (the last resort) tiles. Under model offload the transformer is
@@ -22,7 +22,7 @@
 from __future__ import annotations
 
 import gc
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,11 +78,10 @@ def choose_memory_mode(
 ) -> MemoryPlan:
     """Pick a plan from free GPU memory (None = no GPU) for windows of ``frames`` pixel frames.
 
-    Budgets (GiB, 5B transformer at 384x672): bf16 weights 10.5, float8 6.4 (4.75B float8 + 0.83B
-    bf16 layers above), VAE 0.4, activations and VAE decode about 5 at 85 frames plus about 1 for
-    the longer latents of 197 frames (multidiffusion keeps the 22-frame window). T5 (9.5) is
-    only on the GPU while it encodes a new prompt, and goes to the CPU when it does not fit.
-    Refine with bench/gpu_void_bench.py.
+    The budgets are ``model_facts.VOID_GPU_GIB`` (traced per phase on the meta device, see
+    ``memory_trace``): bf16 weights 10.38 GiB, float8 storage 5.95, VAE 0.40, T5 8.87 (on the GPU
+    only while it encodes a new prompt, except in ``sequential``), the decode 10.6 of working
+    memory.
     """
     if override and override != "auto":
         return memory_plan(override)
@@ -101,6 +100,36 @@ def free_gpu_bytes(device: torch.device) -> int | None:
     if device.type != "cuda" or not torch.cuda.is_available():
         return None
     return int(torch.cuda.mem_get_info(device)[0])
+
+
+def usable_gpu_bytes(device: torch.device) -> int | None:
+    """Free memory as PyTorch can use it: the driver's free bytes plus the blocks its caching
+    allocator holds but no tensor uses (reserved - allocated), which ``mem_get_info`` counts
+    as used."""
+    free = free_gpu_bytes(device)
+    if free is None:
+        return None
+    cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+    return free + max(0, int(cached))
+
+
+def host_available_bytes() -> int:
+    """Host memory available to new allocations (MemAvailable on Linux), 0 when unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def room_beside_weights(plan: MemoryPlan, transformer_bytes: int, frames: int = 197) -> int:
+    """Bytes the mode needs beyond its resident transformer and VAE at its peak phase: its
+    budget less the weights already loaded (the decode's working memory in gpu modes)."""
+    vae = int(0.41 * GiB)
+    return max(0, int(void_gpu_gib(plan.name, frames) * GiB) - transformer_bytes - vae)
 
 
 class T5SentencePieceTokenizer:
@@ -183,6 +212,8 @@ class VoidModels:
         #: The base config's ``add_noise_in_inpaint_model`` (true in the released folder): the
         #: reference noise-augments the video before encoding only when it is set.
         self.noise_augmentation = True
+        #: Host copies of offloaded modules (``visit``), by module id.
+        self._host: dict[int, list] = {}
 
     # -- loading -------------------------------------------------------------------------
     def load(self) -> None:
@@ -225,9 +256,18 @@ class VoidModels:
         if self.plan.placement == "gpu":
             model.to(self.device)
         elif self.plan.placement == "sequential":
-            from accelerate import cpu_offload
-
-            cpu_offload(model, execution_device=self.device)
+            # diffusers' group offloading, one transformer block at a time; on CUDA the next
+            # block is copied on a side stream from pinned host memory while one runs (the
+            # memory trace counts two blocks resident).
+            cuda = self.device.type == "cuda"
+            model.enable_group_offload(
+                onload_device=self.device,
+                offload_device=torch.device("cpu"),
+                offload_type="block_level",
+                num_blocks_per_group=1,
+                use_stream=cuda,
+                non_blocking=cuda,
+            )
         return model
 
     def use_pass(self, pass_index: int):
@@ -255,43 +295,79 @@ class VoidModels:
         return self.transformers[pass_index]
 
     def _room_for_second(self) -> bool:
+        """Keep both passes' transformers resident only where the mode's whole budget (its
+        traced peak, the decode) still fits beside the second copy. Free memory counts the
+        blocks PyTorch caches as free (they are reused), so the answer does not depend on what
+        the previous job left cached."""
         if not self.transformers:
             return False
         model = next(iter(self.transformers.values()))
         size = sum(p.numel() * p.element_size() for p in model.parameters())
         if self.plan.placement == "gpu":
-            free = free_gpu_bytes(self.device)
-            return free is not None and free > size + 8 * GiB
+            free = usable_gpu_bytes(self.device)
+            return free is not None and free >= size + room_beside_weights(self.plan, size)
+        if self.plan.placement == "model_offload":
+            # Both live in host memory between uses: a pass switch then copies, never re-reads
+            # a 10.4 GiB checkpoint, when RAM holds the second copy with 8 GiB to spare.
+            return host_available_bytes() > size + 8 * GiB
         return self.device.type == "cpu" and size < 2 * GiB  # tiny test models
 
     # -- placement while running -------------------------------------------------------------
     @contextmanager
     def on_device(self, module):
         """Move the VAE or transformer to the device for the block when offloading; back after."""
-        # Sequential offload hooks move the transformer's layers themselves; the VAE (0.4 GB)
-        # is simply moved whole while it runs.
+        # Group offloading hooks move the transformer's blocks themselves in sequential; the
+        # VAE (0.4 GB) is simply moved whole while it runs.
         move = self.plan.placement == "model_offload" or (
             self.plan.placement == "sequential" and module is self.vae
         )
-        if move:
-            module.to(self.device)
+        with self.visit(module) if move else nullcontext(module):
+            yield module
+
+    @contextmanager
+    def visit(self, module, device: torch.device | None = None):
+        """``module`` on ``device`` (the engine's) for the block, from a host copy kept for it.
+
+        The weights never change, so going back only points the parameters at their host copy
+        again: no copy back, no pageable buffer per move. On CUDA the host copy is pinned (when
+        RAM allows) and the upload is asynchronous. The freed GPU blocks stay cached for the
+        next model: no ``empty_cache`` here.
+        """
+        device = device or self.device
+        host = self._host_copy(module)  # on a CPU engine the "move" is the host copy itself
         try:
+            for t, h in host:
+                t.data = h.to(device, non_blocking=h.is_pinned())
             yield module
         finally:
-            if move:
-                module.to("cpu")
-                if self.device.type == "cuda":
-                    torch.cuda.empty_cache()
+            for t, h in host:
+                t.data = h
+
+    def _host_copy(self, module) -> list:
+        key = id(module)
+        if key not in self._host:
+            tensors = list(module.parameters()) + list(module.buffers())
+            size = sum(t.numel() * t.element_size() for t in tensors)
+            pin = self.device.type == "cuda" and host_available_bytes() > 2 * size + 8 * GiB
+            pairs = []
+            for t in tensors:
+                h = t.data.to("cpu")
+                t.data = h.pin_memory() if pin else h
+                pairs.append((t, t.data))
+            self._host[key] = pairs
+        return self._host[key]
 
     def text_device(self) -> torch.device:
-        """Where T5 runs: the GPU when it fits beside the rest, else the CPU."""
-        free = free_gpu_bytes(self.device)
-        if free is None or self.text_encoder is None:
+        """Where T5 runs: fixed by the memory mode, never by the free memory of the moment, so a
+        prompt gives the same embedding (the same bits) in every job of this engine, whichever
+        pass runs. On the GPU in every mode but sequential (whose 8 GB card cannot take its
+        8.9 GiB; the traced budgets count it there) and cpu."""
+        if self.device.type != "cuda" or self.plan.placement in ("sequential", "cpu"):
             return torch.device("cpu")
-        size = sum(p.numel() * p.element_size() for p in self.text_encoder.parameters())
-        return self.device if free > size + 2 * GiB else torch.device("cpu")
+        return self.device
 
     def unload(self) -> None:
+        self._host.clear()
         self.transformers.clear()
         self.vae = self.text_encoder = None
         self.current_pass = 0

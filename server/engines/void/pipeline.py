@@ -56,6 +56,7 @@ from .conditioning import (
     frames_to_video,
     model_mask,
 )
+from .gpu import attention_backends
 from .loading import VoidModels
 from .vae_decode import decode_video
 
@@ -178,21 +179,17 @@ class VoidPipeline:
     # 1. Text --------------------------------------------------------------------------------
     @torch.no_grad()
     def encode_prompt(self, prompt: str) -> torch.Tensor:
-        """T5 embedding (1, 226, D) on the CPU, cached per prompt; T5 visits the GPU only here."""
+        """T5 embedding (1, 226, D) on the CPU, cached per prompt; T5 visits the GPU only here
+        (in every memory mode but sequential: see ``VoidModels.text_device``)."""
         if prompt in self._prompt_cache:
             self._prompt_cache.move_to_end(prompt)
             return self._prompt_cache[prompt]
         models = self.models
         ids = models.tokenizer(prompt)
         assert ids.shape[1] == TEXT_TOKENS
-        device = models.text_device()
-        t5 = models.text_encoder.to(device)
-        try:
+        device = models.text_device()  # fixed per memory mode: the same bits every job
+        with models.visit(models.text_encoder, device) as t5:  # and back to the CPU after
             embeds = t5(input_ids=ids.to(device))[0]  # no attention mask, as in training
-        finally:
-            if device.type != "cpu":
-                t5.to("cpu")
-                torch.cuda.empty_cache()
         embeds = embeds.to("cpu", models.dtype)
         self._prompt_cache[prompt] = embeds
         while len(self._prompt_cache) > self._prompt_cache_size:
@@ -321,7 +318,7 @@ class VoidPipeline:
         embeds = embeds.to(models.device, models.dtype)
         timesteps = scheduler.timesteps
         total = total_steps or len(timesteps)
-        with models.on_device(transformer):
+        with models.on_device(transformer), attention_backends(models.device):
             for i, t in enumerate(timesteps):
                 if should_cancel is not None and should_cancel():
                     raise Cancelled("cancelled during denoising")
@@ -347,7 +344,9 @@ class VoidPipeline:
         models = self.models
         with models.on_device(models.vae) as vae:
             z = latents.permute(0, 2, 1, 3, 4).to(next(vae.parameters()).dtype)
-            video = decode_video(vae, z * (1 / vae.config.scaling_factor))  # as the reference
+            # sequential (VAE tiling) decodes in spatial tiles to fit 8 GB cards
+            tiled = models.plan.vae_tiling
+            video = decode_video(vae, z * (1 / vae.config.scaling_factor), tiled=tiled)
         return (video[0].float() / 2 + 0.5).clamp(0, 1).permute(1, 2, 3, 0).cpu()
 
     # 6. The whole pass ----------------------------------------------------------------------

@@ -18,6 +18,8 @@ frame k takes pixel frame 4k's noise. Every draw comes from the caller's seeded 
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -39,29 +41,33 @@ def _randn(shape: tuple[int, ...], generator: torch.Generator, device: torch.dev
     return torch.randn(shape, generator=generator, device=generator.device).to(device)
 
 
-def _index_add(out: Tensor, index: Tensor, src: Tensor, rounds: bool | None = None) -> Tensor:
+@contextmanager
+def deterministic_algorithms():
+    """``torch.use_deterministic_algorithms(True)`` for the block, restored after."""
+    was, warn = (
+        torch.are_deterministic_algorithms_enabled(),
+        (torch.is_deterministic_algorithms_warn_only_enabled()),
+    )
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(was, warn_only=warn)
+
+
+def _index_add(out: Tensor, index: Tensor, src: Tensor) -> Tensor:
     """``out[..., index] += src`` along the last dim, summing duplicates in a fixed order.
 
     On CUDA, ``index_add_`` sums duplicate indices with atomics in a varying order, so a float
-    sum may differ by an ulp from run to run, and the diffusion would amplify that. There (or
-    with ``rounds=True``) the entries are sorted by index and added in rounds, the r-th entry of
-    every index in round r, so no index repeats within a round.
+    sum could differ by an ulp from run to run and the diffusion would amplify it. Under
+    deterministic algorithms it sorts the indices (stably) and sums each one's entries in their
+    order, in one kernel: the CPU's order, with no host round trip per duplicate.
     """
     dim = out.dim() - 1
-    if rounds is None:
-        rounds = out.device.type != "cpu"
-    if not rounds or index.numel() == 0:
+    if out.device.type == "cpu":
         return out.index_add_(dim, index, src)
-    order = torch.argsort(index, stable=True)
-    ordered = index[order]
-    position = torch.arange(ordered.numel(), device=index.device)
-    starts = torch.ones_like(ordered, dtype=torch.bool)
-    starts[1:] = ordered[1:] != ordered[:-1]
-    rank = position - torch.cummax(torch.where(starts, position, 0), 0).values
-    for r in range(int(rank.max()) + 1):
-        chosen = order[rank == r]
-        out[..., index[chosen]] += src[..., chosen]
-    return out
+    with deterministic_algorithms():
+        return out.index_add_(dim, index, src)
 
 
 def init_noise_state(
