@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from test_preview_engine import _noise, _texture
+from test_preview_engine import _shot as _hard_shadow_shot
 
 from void_vfx.render.engine import WindowInput
 from void_vfx_server.engines.preview import PreviewEngine
@@ -115,18 +116,39 @@ def test_a_change_the_lift_cannot_undo_keeps_the_plate_and_the_note_says_why(kin
     assert len(kept) == 1 and "not lifted as a shadow" in kept[0] and why in kept[0], kept
 
 
+def test_a_hard_edged_moving_shadow_is_carried_not_lifted():
+    # A disc whose shadow halves the plate inside a hard edge: other frames show every pixel
+    # clean, and there the smooth gain undoes under half of the change, so nothing is lifted
+    # (nor mixed in, nor a source for the disc); nothing is kept either, so no note.
+    frames, quad, clean = _hard_shadow_shot()
+    out = _run(frames, quad)
+    assert out.notes == ()
+    assert _psnr(out.frames, clean, quad == 127) > 45.0  # carried from the frames that show it
+    # The measure that refuses it, by hand on one frame's lift: the change where shown, and
+    # what the smooth gain leaves of it.
+    assert "sharper than a soft shadow" in sh.judge([_one_lift(frames[10], quad[10], clean[10])])[1]
+
+
+def _one_lift(frame, quad, clean):
+    """The lift of one frame's affected pixels with every one shown clean (``clean``)."""
+    pts = np.nonzero(quad < 255)
+    aff = quad[pts] == 127
+    unreadable = quad[pts] < 127
+    return sh.lift_points(frame, pts, aff, unreadable, ~unreadable, clean[pts])
+
+
 @pytest.mark.parametrize("lift", [True, False])
 def test_the_first_frame_of_a_moving_object_and_its_shadow_is_within_bound(lift):
     # The disc moves right with its soft shadow ahead of it: on the first frame the shadowed
     # ground is seen clean only after the whole object has passed, too far; it is lifted.
-    f, h, w = 17, 64, 128
+    f, h, w = 17, 80, 128
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     clean = np.repeat(_ground(ys, xs)[None], f, axis=0)
     frames = clean.copy()
     quad = np.full((f, h, w), 255, np.uint8)
     for t in range(f):
         cx = 20.0 + 3.0 * t
-        gain = 1.0 - 0.5 * np.exp(-((ys - 36) ** 2 / 50.0 + (xs - cx - 24) ** 2 / 300.0))
+        gain = 1.0 - 0.5 * np.exp(-((ys - 42) ** 2 / 160.0 + (xs - cx - 24) ** 2 / 300.0))
         frames[t] = sh.to_srgb(sh.to_linear(clean[t]) * gain[..., None])
         frames[t][np.hypot(ys - 30, xs - cx) < 8] = (0.9, 0.1, 0.1)
         quad[t][gain < 0.99] = 127

@@ -18,7 +18,7 @@ much as it restores.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -46,6 +46,9 @@ GAIN_RANGE = (0.1, 4.0)
 #: A lift is kept when the change it undoes (mean |log gain|) is at least this many times what
 #: the same measure finds on clean plate beside it (see :func:`rehearse`).
 RELIABLE = 1.5
+#: A lift is refused when, where other frames show the region clean, it leaves more than this
+#: share of the change (summed |log| differences): the gain is not smooth there.
+SHARP = 0.5
 #: Least share of the region's shape that must land on uncovered plate for a rehearsal.
 REHEARSE_SHARE = 0.4
 #: The contrast :func:`judge` pools is measured on every this many frames (a window's lift is
@@ -66,22 +69,29 @@ def to_srgb(linear: np.ndarray) -> np.ndarray:
     return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055).astype(np.float32)
 
 
+def _zeros() -> np.ndarray:
+    return np.zeros(3)
+
+
 @dataclass
 class Lift:
-    """One frame's lift: ``values`` (M, 3) sRGB for the lifted points, and the sums that
-    :func:`judge` pools over a window (per channel: relative local deviation inside the region
-    and on the clean ring, their pixel counts; pixels whose gain is out of range)."""
+    """One frame's lift: ``values`` (M, 3) sRGB for the lifted points, how many of them have a
+    gain out of :data:`GAIN_RANGE`, and the sums that :func:`judge` pools over a window (zero
+    on a frame it does not measure), per channel where an array."""
 
     values: np.ndarray
-    dev_in: np.ndarray
-    n_in: int
-    dev_ring: np.ndarray
-    n_ring: int
     out_of_range: int
-    depth: np.ndarray  # |log gain| summed over the n_depth lifted points, per channel
-    n_depth: int
-    miss: np.ndarray  # |log gain| that :func:`rehearse` found on clean plate, per channel
-    n_miss: int
+    dev_in: np.ndarray = field(default_factory=_zeros)  # fine contrast inside the region
+    n_in: int = 0
+    dev_ring: np.ndarray = field(default_factory=_zeros)  # ... and on the clean ring
+    n_ring: int = 0
+    depth: np.ndarray = field(default_factory=_zeros)  # |log gain| over n_depth lifted points
+    n_depth: int = 0
+    miss: np.ndarray = field(default_factory=_zeros)  # |log gain| found by :func:`rehearse`
+    n_miss: int = 0
+    change: np.ndarray = field(default_factory=_zeros)  # |log plate - log clean| where shown
+    left: np.ndarray = field(default_factory=_zeros)  # |log lifted - log clean| there
+    n_shown: int = 0
 
 
 def _blur(img: np.ndarray, sigma: float = SIGMA) -> np.ndarray:
@@ -152,9 +162,7 @@ def lift_points(
     g = gain[sel_y, sel_x]
     out_of_range = int(((g < GAIN_RANGE[0]) | (g > GAIN_RANGE[1])).any(axis=1).sum())
     if not measure:
-        return Lift(
-            values, np.zeros(3), 0, np.zeros(3), 0, out_of_range, np.zeros(3), 0, np.zeros(3), 0
-        )
+        return Lift(values, out_of_range)
     # Fine contrast inside (the region away from the object's pixels) and on the clean ring.
     far = cv2.dilate(bad.view(np.uint8), _disc(int(2 * CONTRAST_SIGMA) + 1)).view(bool)
     inside = np.zeros(shape, bool)
@@ -167,9 +175,16 @@ def lift_points(
     dev_ring = _fine_contrast(lin, ring)[ring].sum(axis=0)
     depth = np.abs(np.log(g)).sum(axis=0)
     miss, n_miss = rehearse(frame, pts, lift)
+    # Where another frame showed the region clean the change is known pixel by pixel: what the
+    # smooth gain leaves of it there is its sharpness (a hard edge, a pattern), not light.
+    shown = np.zeros(shape, bool)
+    sel = inb & known & lift
+    shown[ly[sel], lx[sel]] = True
+    change = np.abs(log_plate - log_clean)[shown].sum(axis=0)
+    left = np.abs(np.log(np.maximum(lifted, FLOOR)) - log_clean)[shown].sum(axis=0)
     return Lift(
-        values, dev_in, int(inside.sum()), dev_ring, int(ring.sum()), out_of_range, depth,
-        len(g), miss, n_miss,
+        values, out_of_range, dev_in, int(inside.sum()), dev_ring, int(ring.sum()), depth,
+        len(g), miss, n_miss, change, left, int(shown.sum()),
     )  # fmt: skip
 
 
@@ -229,6 +244,16 @@ def judge(lifts: list[Lift]) -> tuple[bool, str]:
             f"the change there is beyond a gain of {GAIN_RANGE[0]}-{GAIN_RANGE[1]} on {far:.0%} "
             "of it (not a shadow or a sheen)"
         )
+    change = float(sum(lf.change for lf in lifts).sum())
+    left = float(sum(lf.left for lf in lifts).sum())
+    shown = sum(lf.n_shown for lf in lifts) / max(sum(lf.n_depth for lf in lifts), 1)
+    # Judged where most of the region is shown (a moving object): a few pixels carried into a
+    # standing object's shadow by wandering flow say little about its gain.
+    if shown >= 0.5 and change > 0 and left > SHARP * change:
+        return False, (
+            f"where other frames show it clean, a smooth gain undoes only {1 - left / change:.0%}"
+            " of the change (its edges are sharper than a soft shadow's)"
+        )
     n_depth = sum(lf.n_depth for lf in lifts)
     n_miss = sum(lf.n_miss for lf in lifts)
     if n_miss and n_depth:
@@ -262,28 +287,29 @@ def lift_window(
     removal_grown: np.ndarray,
     seen: list[np.ndarray],
     colours: list[np.ndarray],
+    todo: list[np.ndarray] | None = None,
 ) -> tuple[list[np.ndarray | None] | None, str]:
     """Lifted sRGB colours of each frame's affected points that no frame showed clean (None for
     a frame with none), or None when :func:`judge` says the change is not a gain; and why.
 
     Per frame t: ``pts[t]`` the tracked pixels, ``affected[t]`` (N,) the affected ones,
     ``removal_grown[t]`` (H, W) the object's grown pixels, ``seen[t]`` (N,) the points another
-    frame showed clean (they are not lifted) and ``colours[t]`` (N, 3) their colours (these
-    anchor the gain).
+    frame showed clean and ``colours[t]`` (N, 3) their colours (these anchor the gain);
+    ``todo[t]`` (N,) the points to lift (default: the affected ones not seen).
     """
     lifts: list[Lift | None] = []
     for t, (ys, xs) in enumerate(pts):
-        todo = affected[t] & ~seen[t]
+        lift = affected[t] & ~seen[t] if todo is None else todo[t]
         judged = t % JUDGE_EVERY == 0 and affected[t].any()
-        if not todo.any() and not judged:
+        if not lift.any() and not judged:
             lifts.append(None)
             continue
         unreadable = removal_grown[t][ys, xs]
         known = (~unreadable & ~affected[t]) | seen[t]  # plate nothing covers, or shown clean
         clean = np.where(seen[t][:, None], colours[t], frames[t][ys, xs])
-        lf = lift_points(frames[t], (ys, xs), todo if todo.any() else affected[t], unreadable,
+        lf = lift_points(frames[t], (ys, xs), lift if lift.any() else affected[t], unreadable,
                          known, clean, judged)  # fmt: skip
-        if not todo.any():  # measured for the judge alone
+        if not lift.any():  # measured for the judge alone
             lf = replace(lf, values=np.zeros((0, 3), np.float32), out_of_range=0)
         lifts.append(lf)
     ok, why = judge([lf for lf in lifts if lf is not None])
