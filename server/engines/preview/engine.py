@@ -170,11 +170,12 @@ def _lift(frames, pts, affected, removal_grown, seen, colours, gaps, done, lifte
     ``gaps`` frames away, far (:data:`MIX_FROM`), the two are mixed, the lifted one weighing
     more the farther that frame: two estimates whose errors differ beat either. Returns why
     the lift was or was not made."""
-    values, why = lift_window(frames, pts, affected, removal_grown, seen, colours, affected)
+    todo = [a & (~d | (g > MIX_FROM)) for a, d, g in zip(affected, done, gaps, strict=True)]
+    values, why = lift_window(frames, pts, affected, removal_grown, seen, colours, todo)
     for t, vals in enumerate(values or ()):
         if vals is None:
             continue
-        a = np.flatnonzero(affected[t])
+        a = np.flatnonzero(todo[t])
         g = np.maximum(gaps[t][a].astype(np.float32) - MIX_FROM, 0.0)
         w = np.where(done[t][a], g / (g + MIX_HALF), 1.0)[:, None]
         colours[t][a] = w * vals + (1.0 - w) * colours[t][a]

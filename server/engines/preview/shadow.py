@@ -80,12 +80,13 @@ class Lift:
     on a frame it does not measure), per channel where an array."""
 
     values: np.ndarray
-    out_of_range: int
+    out_of_range: int  # of the n_gain points measured (lifted or judged)
+    n_gain: int
     dev_in: np.ndarray = field(default_factory=_zeros)  # fine contrast inside the region
     n_in: int = 0
     dev_ring: np.ndarray = field(default_factory=_zeros)  # ... and on the clean ring
     n_ring: int = 0
-    depth: np.ndarray = field(default_factory=_zeros)  # |log gain| over n_depth lifted points
+    depth: np.ndarray = field(default_factory=_zeros)  # |log gain| over n_depth measured points
     n_depth: int = 0
     miss: np.ndarray = field(default_factory=_zeros)  # |log gain| found by :func:`rehearse`
     n_miss: int = 0
@@ -162,7 +163,7 @@ def lift_points(
     g = gain[sel_y, sel_x]
     out_of_range = int(((g < GAIN_RANGE[0]) | (g > GAIN_RANGE[1])).any(axis=1).sum())
     if not measure:
-        return Lift(values, out_of_range)
+        return Lift(values, out_of_range, len(g))
     # Fine contrast inside (the region away from the object's pixels) and on the clean ring.
     far = cv2.dilate(bad.view(np.uint8), _disc(int(2 * CONTRAST_SIGMA) + 1)).view(bool)
     inside = np.zeros(shape, bool)
@@ -183,7 +184,7 @@ def lift_points(
     change = np.abs(log_plate - log_clean)[shown].sum(axis=0)
     left = np.abs(np.log(np.maximum(lifted, FLOOR)) - log_clean)[shown].sum(axis=0)
     return Lift(
-        values, out_of_range, dev_in, int(inside.sum()), dev_ring, int(ring.sum()), depth,
+        values, out_of_range, len(g), dev_in, int(inside.sum()), dev_ring, int(ring.sum()), depth,
         len(g), miss, n_miss, change, left, int(shown.sum()),
     )  # fmt: skip
 
@@ -238,7 +239,7 @@ def judge(lifts: list[Lift]) -> tuple[bool, str]:
     lifted = sum(lf.values.shape[0] for lf in lifts)
     if lifted == 0:
         return False, "every frame's affected region is shown clean by another frame"
-    far = sum(lf.out_of_range for lf in lifts) / lifted
+    far = sum(lf.out_of_range for lf in lifts) / max(sum(lf.n_gain for lf in lifts), 1)
     if far > 0.05:
         return False, (
             f"the change there is beyond a gain of {GAIN_RANGE[0]}-{GAIN_RANGE[1]} on {far:.0%} "
@@ -307,11 +308,10 @@ def lift_window(
         unreadable = removal_grown[t][ys, xs]
         known = (~unreadable & ~affected[t]) | seen[t]  # plate nothing covers, or shown clean
         clean = np.where(seen[t][:, None], colours[t], frames[t][ys, xs])
-        lf = lift_points(frames[t], (ys, xs), lift if lift.any() else affected[t], unreadable,
-                         known, clean, judged)  # fmt: skip
-        if not lift.any():  # measured for the judge alone
-            lf = replace(lf, values=np.zeros((0, 3), np.float32), out_of_range=0)
-        lifts.append(lf)
+        # A judged frame is measured over its whole affected region, lifted where asked.
+        measured = affected[t] if judged else lift
+        lf = lift_points(frames[t], (ys, xs), measured, unreadable, known, clean, judged)
+        lifts.append(replace(lf, values=lf.values[lift[measured]]))
     ok, why = judge([lf for lf in lifts if lf is not None])
     if not ok:
         return None, why
