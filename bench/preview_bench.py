@@ -255,9 +255,14 @@ def engine_at(ref: str):
     return module.PreviewEngine
 
 
+#: {revision: its engine} when ``--against`` is given: the shadow cases run it too.
+REF: dict = {}
+
+
 def against(ref: str, frames: int, repeat: int) -> None:
     """Seconds per window of revision ``ref``'s engine and this one, run alternately."""
     before, after = engine_at(ref)(), PreviewEngine()
+    REF[ref] = before
     for pan in (False, True):
         plate, quad, clean = demo_window(frames, pan)
         hole = quad < 255
@@ -397,6 +402,16 @@ def shadow_case(engine, name, clean, plate, quad, moving) -> None:
     )
     for note in out.notes:
         print(f"  note: {note}")
+    if REF:
+        ((ref_name, ref_engine),) = REF.items()
+        old, _ = _run_notes(ref_engine, plate, quad)
+        r, rw, rf = scores(old.frames, clean, hole)
+        rper = frame_psnr(old.frames, clean, hole)
+        print(
+            f"  {ref_name}: {r:.2f} dB (worst {rw:.2f}, first {rper[0]:.1f}, last {rper[-1]:.1f});"
+            f" shadow region {_region(old.frames, clean, aff):.2f}, disc region "
+            f"{_region(old.frames, clean, obj):.2f}; flicker {rf:.4f}"
+        )
     tag = f"disc+shadow {name} {kind.strip()}"
     if moving:
         TARGETS.append((f"{tag}: >= 37 dB, worst frame >= 33 dB", p >= 37 and pw >= 33))
