@@ -218,6 +218,7 @@ class PreviewEngine(Engine):
             "loaded": True,
             "motion": "optical flow (OpenCV DIS), completed in the hole",
             "spatial fill": "membrane fill on a keyframe, carried along the flow and seam-blended",
+            "affected region": "carried where shown clean, else a shadow lift (smooth gain)",
         }
 
     def run(
