@@ -161,3 +161,14 @@ def test_the_first_frame_of_a_moving_object_and_its_shadow_is_within_bound(lift)
         assert per[0] >= 33.0 and per[0] >= np.median(per) - 3.0, per
     else:
         assert per[0] < 30.0, per  # the shadow kept on the first frame: what the bound guards
+
+
+def test_an_affected_region_with_no_clean_plate_around_it_is_kept():
+    # The whole frame is affected (a light change over everything): no clean plate anchors the
+    # gain, so the lift is refused and the note says why; the output stays in range.
+    frames, quad, _, _ = _window()
+    quad[quad == 255] = 127
+    out = _run(frames * 0.5, quad)
+    assert np.isfinite(out.frames).all() and 0.0 <= out.frames.min() <= out.frames.max() <= 1.0
+    np.testing.assert_array_equal(out.frames[quad == 127], (frames * 0.5)[quad == 127])
+    assert any("no clean plate is near it" in n for n in out.notes), out.notes

@@ -54,6 +54,8 @@ REHEARSE_SHARE = 0.4
 #: The contrast :func:`judge` pools is measured on every this many frames (a window's lift is
 #: judged as a whole; the sums of a few frames are enough and cost a fraction).
 JUDGE_EVERY = 3
+#: Fewest clean pixels (known background) around a frame's region for its gain to be measured.
+MIN_ANCHOR = 64
 #: Jacobi sweeps per level of the smooth fills (see :mod:`.membrane`).
 SWEEPS = 12
 
@@ -93,6 +95,7 @@ class Lift:
     change: np.ndarray = field(default_factory=_zeros)  # |log plate - log clean| where shown
     left: np.ndarray = field(default_factory=_zeros)  # |log lifted - log clean| there
     n_shown: int = 0
+    unanchored: int = 0  # lifted points of a frame with no clean plate around them
 
 
 def _blur(img: np.ndarray, sigma: float = SIGMA) -> np.ndarray:
@@ -156,6 +159,8 @@ def lift_points(
     unknown = np.zeros(shape, bool)
     sel = inb & ~known
     unknown[ly[sel], lx[sel]] = True
+    if int((~unknown).sum()) < MIN_ANCHOR:  # no clean plate to measure the light against
+        return Lift(frame[ys[lift], xs[lift]].copy(), 0, 0, unanchored=int(lift.sum()))
     gain = np.exp(log_gain(log_plate, bad, log_clean, unknown))
     lifted = lin / gain
     sel_y, sel_x = ly[lift], lx[lift]
@@ -241,6 +246,8 @@ def judge(lifts: list[Lift]) -> tuple[bool, str]:
     lifted = sum(lf.values.shape[0] for lf in lifts)
     if lifted == 0:
         return False, "every frame's affected region is shown clean by another frame"
+    if sum(lf.unanchored for lf in lifts) > 0.05 * lifted:
+        return False, "no clean plate is near it to measure the light against"
     far = sum(lf.out_of_range for lf in lifts) / max(sum(lf.n_gain for lf in lifts), 1)
     if far > 0.05:
         return False, (
