@@ -109,8 +109,8 @@ def _fine_contrast(lin: np.ndarray, where: np.ndarray) -> np.ndarray:
     A gain leaves it unchanged, so it is measured on the plate itself.
     """
     r = where.astype(np.float32)
-    blur = lambda x: cv2.GaussianBlur(x, (0, 0), CONTRAST_SIGMA)  # noqa: E731
-    mean = blur(lin * r[..., None]) / np.maximum(blur(r), 1e-3)[..., None]
+    weight = np.maximum(_blur(r, CONTRAST_SIGMA), 1e-3)
+    mean = _blur(lin * r[..., None], CONTRAST_SIGMA) / weight[..., None]
     return np.abs(lin - mean) / np.maximum(mean, FLOOR)
 
 
