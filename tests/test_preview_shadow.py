@@ -172,3 +172,19 @@ def test_an_affected_region_with_no_clean_plate_around_it_is_kept():
     assert np.isfinite(out.frames).all() and 0.0 <= out.frames.min() <= out.frames.max() <= 1.0
     np.testing.assert_array_equal(out.frames[quad == 127], (frames * 0.5)[quad == 127])
     assert any("no clean plate is near it" in n for n in out.notes), out.notes
+
+
+def test_a_region_too_wide_to_measure_from_its_edge_is_kept():
+    # A broad soft shadow (60 pixels and more from any clean plate at its heart): the light
+    # under it would be a guess across ground the plate may change over, so it is kept.
+    f, h, w = 5, 160, 208
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    clean = np.repeat(_ground(ys, xs)[None], f, axis=0)
+    gain = 1.0 - 0.5 * np.exp(-((ys - 80) ** 2 / (2 * 25.0**2) + (xs - 104) ** 2 / (2 * 35.0**2)))
+    frames = sh.to_srgb(sh.to_linear(clean) * gain[None, ..., None])
+    quad = np.full((f, h, w), 255, np.uint8)
+    quad[:, gain < 0.98] = 127
+    quad[:, 70:80, 60:70] = 0
+    out = _run(frames, quad)
+    np.testing.assert_array_equal(out.frames[quad == 127], frames[quad == 127])
+    assert any("too wide" in n for n in out.notes), out.notes

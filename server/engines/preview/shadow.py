@@ -56,6 +56,11 @@ REHEARSE_SHARE = 0.4
 JUDGE_EVERY = 3
 #: Fewest clean pixels (known background) around a frame's region for its gain to be measured.
 MIN_ANCHOR = 64
+#: Farthest (pixels, at the working size) a lifted pixel may be from background known clean,
+#: and the share of a window's lifted pixels that may lie farther: the clean light under a
+#: region is a smooth guess from its edge, and across a wide one the ground may change.
+REACH = 40
+WIDE_SHARE = 0.1
 #: Jacobi sweeps per level of the smooth fills (see :mod:`.membrane`).
 SWEEPS = 12
 
@@ -96,6 +101,7 @@ class Lift:
     left: np.ndarray = field(default_factory=_zeros)  # |log lifted - log clean| there
     n_shown: int = 0
     unanchored: int = 0  # lifted points of a frame with no clean plate around them
+    beyond: int = 0  # of the n_gain points, those farther than REACH from clean plate
 
 
 def _blur(img: np.ndarray, sigma: float = SIGMA) -> np.ndarray:
@@ -164,11 +170,15 @@ def lift_points(
     gain = np.exp(log_gain(log_plate, bad, log_clean, unknown))
     lifted = lin / gain
     sel_y, sel_x = ly[lift], lx[lift]
+    # How far each lifted pixel is from background known clean: the smooth guess of the light
+    # under a wide region is a guess across materials the plate may change between.
+    reach = cv2.distanceTransform((~unknown).view(np.uint8) ^ 1, cv2.DIST_L2, 3)
+    beyond = int((reach[sel_y, sel_x] > REACH).sum())
     values = to_srgb(lifted[sel_y, sel_x])
     g = gain[sel_y, sel_x]
     out_of_range = int(((g < GAIN_RANGE[0]) | (g > GAIN_RANGE[1])).any(axis=1).sum())
     if not measure:
-        return Lift(values, out_of_range, len(g))
+        return Lift(values, out_of_range, len(g), beyond=beyond)
     # Fine contrast inside (the region away from the object's pixels) and on the clean ring.
     far = cv2.dilate(bad.view(np.uint8), _disc(int(2 * CONTRAST_SIGMA) + 1)).view(bool)
     inside = np.zeros(shape, bool)
@@ -190,7 +200,7 @@ def lift_points(
     left = np.abs(np.log(np.maximum(lifted, FLOOR)) - log_clean)[shown].sum(axis=0)
     return Lift(
         values, out_of_range, len(g), dev_in, int(inside.sum()), dev_ring, int(ring.sum()), depth,
-        len(g), miss, n_miss, change, left, int(shown.sum()),
+        len(g), miss, n_miss, change, left, int(shown.sum()), beyond=beyond,
     )  # fmt: skip
 
 
@@ -248,6 +258,9 @@ def judge(lifts: list[Lift]) -> tuple[bool, str]:
         return False, "every frame's affected region is shown clean by another frame"
     if sum(lf.unanchored for lf in lifts) > 0.05 * lifted:
         return False, "no clean plate is near it to measure the light against"
+    wide = sum(lf.beyond for lf in lifts) / max(sum(lf.n_gain for lf in lifts), 1)
+    if wide > WIDE_SHARE:
+        return False, ("the region is too wide for the light under it to be measured from its edge")
     far = sum(lf.out_of_range for lf in lifts) / max(sum(lf.n_gain for lf in lifts), 1)
     if far > 0.05:
         return False, (
