@@ -120,13 +120,13 @@ def test_lossy_matte_edge_does_not_bleed_into_the_fill():
     assert grown > 35.0 and grown > bare + 3.0, (grown, bare)
 
 
-def test_affected_region_changes_only_where_another_frame_shows_it_clean():
+def test_without_the_lift_the_affected_region_changes_only_where_another_frame_shows_it_clean():
     frames, quad, clean = _shot()
     standing = np.zeros((H, W), bool)
-    standing[70:80, 20:60] = True  # a shadow that never moves: only VOID could lift it
+    standing[70:80, 20:60] = True  # a shadow that never moves: no frame shows it clean
     frames[:, standing] *= 0.5
     quad[:, standing] = 127
-    out = _run(frames, quad, passes=2)
+    out = _run(frames, quad, passes=2, shadow_lift=False)  # the lift: test_preview_shadow.py
     np.testing.assert_array_equal(out.frames[:, standing], frames[:, standing])
     moving = quad == 0
     assert _psnr(out.frames, clean, moving) > 35.0
