@@ -97,6 +97,11 @@ def add_remove_arguments(p: argparse.ArgumentParser) -> None:
                    help="full frames (default) or patch: only the changed region as each "
                    "EXR's data window, to comp over the plate")  # fmt: skip
     p.add_argument("--priority", type=int, default=None, help="higher runs first")
+    p.add_argument("--no-detail", dest="finish_detail", action="store_const", const=False,
+                   default=None, help="leave the fill as soft as the engine made it (no detail "
+                   "from other frames)")  # fmt: skip
+    p.add_argument("--no-grain", dest="finish_grain", action="store_const", const=False,
+                   default=None, help="leave the fill clean (no grain matched to the plate)")  # fmt: skip
     p.add_argument("--files", default="auto", choices=("auto", "path", "stream"),
                    help="path: the server reads the files; stream: upload them (auto: probe)")  # fmt: skip
     _add_connection(p)
@@ -123,6 +128,8 @@ _SPEC_OPTIONS = (
     ("compression", "output", "compression"),
     ("pixel_type", "output", "pixel_type"),
     ("output_mode", "output", "mode"),
+    ("finish_detail", "finish", "detail"),
+    ("finish_grain", "finish", "grain"),
 )
 
 

@@ -138,6 +138,16 @@ class OutputSettings:
 
 
 @dataclass
+class FinishSettings:
+    """What assembly does to the engine's enlarged fill (:mod:`void_vfx.render.finish`):
+    ``detail`` brings the plate's fine detail in from frames that see the background, ``grain``
+    puts the plate's measured grain back. Both off: the fill exactly as the engine made it."""
+
+    detail: bool = True
+    grain: bool = True
+
+
+@dataclass
 class JobSpec:
     """A removal: plate, frames, colour, masks, prompt, sampling, region and output."""
 
@@ -160,6 +170,7 @@ class JobSpec:
     roi: RoiSettings = field(default_factory=RoiSettings)
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
+    finish: FinishSettings = field(default_factory=FinishSettings)
     schema: str = SCHEMA
 
     # -- validation -------------------------------------------------------------------------
@@ -275,6 +286,8 @@ class JobSpec:
             from void_vfx.job.naming import safe_component
 
             safe_component(o.name, "output.name")
+        if not isinstance(self.finish, FinishSettings):
+            raise SpecError("finish", 'expected an object such as {"detail": true, "grain": true}')
         return self
 
     def fps_fraction(self) -> Fraction:
@@ -349,6 +362,7 @@ _NESTED = {
     "roi": RoiSettings,
     "sampling": SamplingSettings,
     "output": OutputSettings,
+    "finish": FinishSettings,
 }
 
 

@@ -45,8 +45,9 @@ def _load_or_save_plan(job_dir: str, shot: Shot) -> WindowPlan:
 
 
 #: Spec fields that do not change what a job folder holds (windows, masks): where results go,
-#: queue order, and the file paths (a farm maps them per worker; the plan check covers frames).
-_NOT_IN_RESULTS = ("output", "priority", "schema")
+#: queue order, and the file paths (a farm maps them per worker; the plan check covers frames);
+#: the finish, which assembly alone applies.
+_NOT_IN_RESULTS = ("output", "priority", "schema", "finish")
 
 
 def _what_makes_results(spec) -> dict[str, Any]:
