@@ -133,32 +133,48 @@ def measure_blocks(parts: list[np.ndarray], changes: list[np.ndarray] | None = N
     resid = flat - np.einsum("pk,nkc->npc", _PLANES, np.einsum("pk,npc->nkc", _PLANES, flat))
     var = (resid**2).sum(axis=1) / (BLOCK * BLOCK - 3)  # (n, 3)
     grainy = np.ones((n, 3), bool)
+    estimate = var
+    ch = None
     if changes is not None:
-        ch = np.stack(changes).reshape(n, BLOCK * BLOCK, 3)
-        tvar = ch.var(axis=1)
+        ch = np.stack(changes).reshape(n, BLOCK, BLOCK, 3)
+        tvar = ch.reshape(n, -1, 3).var(axis=1)
         grainy = tvar >= TEMPORAL_SHARE * var
+        # Where texture hides the grain, half the change is the grain (a little less where the
+        # warp's interpolation smooths the next frame's).
+        estimate = np.where(grainy, var, np.minimum(var, tvar / 2))
     bands = max(1, min(BANDS, n // (2 * MIN_BAND_BLOCKS)))
-    picked_sets, levels, variances = [], [], []
+    picked_sets, from_change, levels, variances, flats = [], [], [], [], []
     for c in range(3):  # each channel banded by its own intensity
         edges = np.quantile(means[:, c], np.linspace(0.0, 1.0, bands + 1))
         which = np.clip(np.searchsorted(edges, means[:, c], side="right") - 1, 0, bands - 1)
-        lv, vv = [], []
+        lv, vv, ff = [], [], []
         for b in range(bands):
-            idx = np.flatnonzero((which == b) & grainy[:, c])
-            if len(idx) < MIN_BAND_BLOCKS:
-                continue
-            take = max(MIN_BAND_BLOCKS // 2, int(round(len(idx) * FLAT_SHARE)))
-            flat_idx = idx[np.argsort(var[idx, c])[:take]]
-            picked_sets.append(flat_idx)
-            lv.append(float(np.median(means[flat_idx, c])))
-            vv.append(float(np.median(var[flat_idx, c])))
+            band = which == b
+            idx = np.flatnonzero(band & grainy[:, c])
+            if len(idx) < MIN_BAND_BLOCKS:  # texture everywhere: the changes tell
+                idx = np.flatnonzero(band)
+                if len(idx) < MIN_BAND_BLOCKS or ch is None:
+                    continue
+                from_change.append(idx)
+            else:
+                take = max(MIN_BAND_BLOCKS // 2, int(round(len(idx) * FLAT_SHARE)))
+                idx = idx[np.argsort(var[idx, c])[:take]]
+                picked_sets.append(idx)
+            lv.append(float(np.median(means[idx, c])))
+            vv.append(float(np.median(estimate[idx, c])))
+            ff.append(len(from_change) == 0 or from_change[-1] is not idx)
         if not lv:
             return None
         order = np.argsort(lv)
         levels.append(np.asarray(lv, np.float64)[order])
         variances.append(np.asarray(vv, np.float64)[order])
-    picked = np.unique(np.concatenate(picked_sets))
-    res = resid[picked].reshape(len(picked), BLOCK, BLOCK, 3)
+        flats.append(np.asarray(ff, bool)[order])
+    if picked_sets:
+        picked = np.unique(np.concatenate(picked_sets))
+        res = resid[picked].reshape(len(picked), BLOCK, BLOCK, 3)
+    else:  # the spectrum of the changes: the grain of two frames, one warped
+        picked = np.unique(np.concatenate(from_change))
+        res = ch[picked] - ch[picked].mean(axis=(1, 2), keepdims=True)
     # A Hann window keeps the blocks' edges from leaking power into the high frequencies (a
     # film grain's spectrum falls steeply).
     hann = np.hanning(BLOCK + 2)[1:-1].astype(np.float32)
@@ -169,12 +185,14 @@ def measure_blocks(parts: list[np.ndarray], changes: list[np.ndarray] | None = N
     total = power.sum(axis=(1, 2), keepdims=True)
     spectrum = np.where(total > 0, power / np.maximum(total, 1e-30), 1.0 / (BLOCK * BLOCK - 1))
     spectrum[:, 0, 0] = 0.0
-    # The median of the flattest share of a band is a low quantile of the variance estimates
+    # The median of the flattest share of a band (not of a band the changes tell) is a low quantile of the variance estimates
     # of pure grain: undo that bias from the estimates' spread, which the spectrum gives.
     rel_spread = np.sqrt((spectrum**2).sum(axis=(1, 2)))  # relative std of a block's variance
     z = NormalDist().inv_cdf(FLAT_SHARE / 2)
     scale = 1.0 / np.maximum(1.0 + z * rel_spread, 0.5)
-    sigma = tuple(np.sqrt(np.maximum(variances[c] * scale[c], 0.0)) for c in range(3))
+    sigma = tuple(
+        np.sqrt(np.maximum(variances[c] * np.where(flats[c], scale[c], 1.0), 0.0)) for c in range(3)
+    )
     flat_res = res.reshape(-1, 3).astype(np.float64)
     cov = flat_res.T @ flat_res / max(len(flat_res) - 1, 1)
     d = np.sqrt(np.maximum(np.diag(cov), 1e-30))
