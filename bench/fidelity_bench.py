@@ -9,7 +9,8 @@ sees behind it). A second case adds synthetic film grain (correlated across chan
 amplitude rising with intensity). The engine is an oracle: it returns the clean truth (no
 object, no grain) cut and sized exactly as the pipeline cuts the plate, so every loss is
 resolution and grain, not the model. Each case runs through the real render path
-(:func:`void_vfx.render.process.process_shot`) with ``finish`` off (today) and on. Printed:
+(:func:`void_vfx.render.process.process_shot`) three times: ``finish`` off (today), detail
+alone, and both (detail and grain). Printed:
 
 - ``sharp``: the fill's energy in the plate's top octave (0.25-0.5 cycles/pixel) over the truth's,
   inside the mask where other frames see the background (target >= 0.8);

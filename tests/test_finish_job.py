@@ -125,3 +125,13 @@ def test_cli_switches_reach_the_spec(shot_dir):
     assert (spec.finish.detail, spec.finish.grain) == (True, False)
     spec = build_remove_spec(p.parse_args([*base, "--no-detail", "--no-grain"]), "preview")
     assert (spec.finish.detail, spec.finish.grain) == (False, False)
+
+
+def test_grain_off_adds_none(shot_dir, tmp_path):
+    """Detail on, grain off: the grain is measured (to take it out of transferred detail) but
+    none is added; here the crop is not enlarged, so the fill is the engine's exactly."""
+    spec = _spec(shot_dir, detail=True, grain=False)
+    shot = Shot.open(spec)
+    for f, out in zip(range(FIRST, LAST + 1), _run(shot_dir, tmp_path, "d", spec), strict=True):
+        fill = out[paste_alpha(shot.quadmask(f), spec.roi.feather) == 1]
+        assert np.all(fill == fill[0])

@@ -110,7 +110,7 @@ def finish_fill(
             share = np.sqrt(model.high_share(_detail.band_sigma(scale)))
             high = _grain.degrain(high, model.sigma_at(low) * share)
         out = _detail.apply_detail(out, high, weight, scale)
-    if model is not None:
+    if want_grain and model is not None:
         low = _detail.lowpass(out, 2.0)
         out = out + _grain.synthesize(model, low, _grain.rng_for(_seed(shot.spec), frame))
     return out

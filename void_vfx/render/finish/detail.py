@@ -31,6 +31,8 @@ MAX_SOURCES = 2
 MIN_GAIN = 0.01
 #: Forward-backward flow disagreement allowed, in pixels (plus a share of the motion).
 FB_PIXELS, FB_SHARE = 0.75, 0.05
+#: Flow inside the hole may differ from the plate's around it by this much (pixels, share).
+SMOOTH_PIXELS, SMOOTH_SHARE = 2.0, 0.25
 #: Band split: the Gaussian low pass's sigma as a share of the engine's enlargement factor.
 SIGMA_PER_SCALE = 0.65
 #: The flow is found at 1/step of the plate's size, step = enlargement // this (4K: half size).
@@ -126,6 +128,19 @@ def _warp(img: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, interp: int) ->
     return cv2.remap(img, map_x, map_y, interp, borderMode=cv2.BORDER_REFLECT)
 
 
+def _fill_in(flow: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """The flow of the plate around a hole carried smoothly into it (a normalised blur of the
+    known flow at 1/8 size, its sigma a quarter of the region's smaller side)."""
+    h, w = known.shape
+    size = (max(4, w // 8), max(4, h // 8))
+    weight = cv2.resize(known.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    values = cv2.resize(flow * known[..., None], size, interpolation=cv2.INTER_AREA)
+    sigma = max(1.0, min(size) / 4)
+    weight = cv2.GaussianBlur(weight, (0, 0), sigma) + 1e-6
+    values = cv2.GaussianBlur(values, (0, 0), sigma) / weight[..., None]
+    return cv2.resize(values, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 def transfer(
     engine: np.ndarray,
     plate: np.ndarray,
@@ -153,6 +168,9 @@ def transfer(
     acc = np.zeros((h, w, 3), np.float32)
     total = np.zeros((h, w), np.float32)
     luma_engine = low_engine @ LUMA
+    around = alpha <= 0
+    if around.sum() < 0.02 * around.size:
+        around = None
     step = max(1, int(scale // FLOW_STEP_PER_SCALE))
     for src in sources:
         bad = cv2.dilate(src.covered.astype(np.uint8), kernel) > 0
@@ -168,6 +186,10 @@ def transfer(
             inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
             occluded = _warp(bad.astype(np.float32), mx, my, cv2.INTER_LINEAR) > 0
             valid = inside & ~occluded & (miss <= FB_PIXELS + FB_SHARE * motion)
+            if around is not None:  # the background moves as the plate around the hole does
+                bg = _fill_in(fwd, around & valid)
+                off = np.hypot(fwd[..., 0] - bg[..., 0], fwd[..., 1] - bg[..., 1])
+                valid &= off <= SMOOTH_PIXELS + SMOOTH_SHARE * np.hypot(bg[..., 0], bg[..., 1])
             warped = _warp(src.rgb, mx, my, cv2.INTER_CUBIC)
             low_warped = _warp(low_src, mx, my, cv2.INTER_LINEAR)
         else:
