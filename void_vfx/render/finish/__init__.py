@@ -93,6 +93,7 @@ def finish_fill(
     out = np.asarray(rgb, np.float32)
     # The grain is measured for the detail too: it is taken out of what other frames bring.
     model = shot_grain(shot)
+    present = None  # grain the transferred detail still carries
     if want_detail and scale >= _detail.MIN_SCALE and hole.any():
         ks = _detail.choose_sources(
             frame,
@@ -108,11 +109,14 @@ def finish_fill(
         if model is not None:
             low = _detail.lowpass(out, _detail.band_sigma(scale))
             share = np.sqrt(model.high_share(_detail.band_sigma(scale)))
-            high = _grain.degrain(high, model.sigma_at(low) * share)
+            noise = model.sigma_at(low) * share
+            high, gain = _grain.degrain(high, noise)
+            present = noise * gain * weight[..., None]  # what the degrain left in texture
         out = _detail.apply_detail(out, high, weight, scale)
     if want_grain and model is not None:
         low = _detail.lowpass(out, 2.0)
-        out = out + _grain.synthesize(model, low, _grain.rng_for(_seed(shot.spec), frame))
+        rng = _grain.rng_for(_seed(shot.spec), frame)
+        out = out + _grain.synthesize(model, low, rng, present)
     return out
 
 

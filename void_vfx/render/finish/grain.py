@@ -220,9 +220,12 @@ def rng_for(seed: int, frame: int) -> np.random.Generator:
     return np.random.default_rng([int(seed) & (2**64 - 1), int(frame) & (2**64 - 1), 0x67726E])
 
 
-def synthesize(model: GrainModel, values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def synthesize(
+    model: GrainModel, values: np.ndarray, rng: np.random.Generator, present=None
+) -> np.ndarray:
     """(H, W, 3) float32 grain matching ``model`` for pixels of intensities ``values``
-    (H, W, 3)."""
+    (H, W, 3); ``present`` (H, W, 3): grain standard deviation already there, made up to the
+    plate's rather than added on top."""
     h, w = values.shape[:2]
     white = rng.standard_normal((3, h, w), dtype=np.float32)
     try:
@@ -236,16 +239,20 @@ def synthesize(model: GrainModel, values: np.ndarray, rng: np.random.Generator) 
         out[..., c] = cv2.filter2D(
             np.ascontiguousarray(mixed[..., c]), cv2.CV_32F, k, borderType=cv2.BORDER_REFLECT
         )
-    out *= model.sigma_at(values)
+    sigma = model.sigma_at(values)
+    if present is not None:
+        sigma = np.sqrt(np.maximum(sigma * sigma - present * present, 0.0))
+    out *= sigma
     return out
 
 
-def degrain(detail: np.ndarray, noise_sigma: np.ndarray, radius: int = 2) -> np.ndarray:
-    """``detail`` (H, W, 3) with the grain taken out by a local Wiener gain: where its local
-    power is no more than the grain's (``noise_sigma`` (H, W, 3) or (3,)), it goes; where real
-    texture or an edge stands above the grain, it stays."""
+def degrain(detail: np.ndarray, noise_sigma: np.ndarray, radius: int = 2):
+    """``detail`` (H, W, 3) with the grain taken out by a local Wiener gain, and that gain:
+    where its local power is no more than the grain's (``noise_sigma`` (H, W, 3) or (3,)), it
+    goes; where real texture or an edge stands above the grain, it stays (and so does the
+    grain there, in the gain's share)."""
     size = (2 * radius + 1, 2 * radius + 1)
     power = cv2.boxFilter(detail * detail, -1, size, borderType=cv2.BORDER_REFLECT)
     noise = np.asarray(noise_sigma, np.float32) ** 2
     gain = np.clip(1.0 - noise / np.maximum(power, 1e-12), 0.0, 1.0)
-    return detail * gain
+    return detail * gain, gain
