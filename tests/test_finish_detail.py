@@ -57,7 +57,7 @@ def _finish(scene, covered_others=None, others=(-2, 2)):
         cov = _hole(k) if covered_others is None else covered_others
         p[cov] = 0.02
         sources.append(detail.Source(p, cov))
-    high, weight = detail.transfer(engine, plate, hole.astype(np.float32), sources, SCALE)
+    high, weight, _ = detail.transfer(engine, plate, hole.astype(np.float32), sources, SCALE)
     return truth, hole, engine, detail.apply_detail(engine, high, weight, SCALE), weight
 
 
@@ -96,7 +96,7 @@ def test_the_engine_s_low_band_wins_where_the_scene_changed(scene):
         p[_hole(k)] = 0.02
         sources.append(detail.Source(p, _hole(k)))
     # The composite this frame's flow is found on carries the same shadow outside the hole.
-    high, weight = detail.transfer(engine, plate * 0.4, hole.astype(np.float32), sources, SCALE)
+    high, weight, _ = detail.transfer(engine, plate * 0.4, hole.astype(np.float32), sources, SCALE)
     out = detail.apply_detail(engine, high, weight, SCALE)
     core = cv2.erode(hole.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
     sigma = detail.band_sigma(SCALE)

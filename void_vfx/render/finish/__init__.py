@@ -105,11 +105,11 @@ def finish_fill(
         for k in ks:
             covered = shot.compact_quadmask(k).region(x0, y0, x1, y1) != QUAD_KEEP
             sources.append(_detail.Source(read_plate_rgb(shot, k, region), covered))
-        high, weight = _detail.transfer(out, plate, alpha, sources, scale)
+        high, weight, mixed = _detail.transfer(out, plate, alpha, sources, scale)
         if model is not None:
             low = _detail.lowpass(out, _detail.band_sigma(scale))
             share = np.sqrt(model.high_share(_detail.band_sigma(scale)))
-            noise = model.sigma_at(low) * share
+            noise = model.sigma_at(low) * share * mixed[..., None]
             high, gain = _grain.degrain(high, noise)
             present = noise * gain * weight[..., None]  # what the degrain left in texture
         out = _detail.apply_detail(out, high, weight, scale)

@@ -26,7 +26,9 @@ from void_vfx.render.finish.grain import LUMA
 #: Frame distances tried as sources, nearest first (both directions).
 LADDER = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48)
 #: Other frames used at most per output frame.
-MAX_SOURCES = 2
+MAX_SOURCES = 3
+#: A frame that adds nothing new still joins (while places are free) if it sees this share.
+MIN_AGAIN = 0.5
 #: A source must reveal at least this share of the hole to be used.
 MIN_GAIN = 0.01
 #: Forward-backward flow disagreement allowed, in pixels (plus a share of the motion).
@@ -72,7 +74,8 @@ def choose_sources(
 ) -> list[int]:
     """Up to ``max_sources`` frames of ``frames`` that together reveal most of ``hole`` (where
     their masks keep the pixels of this frame's hole, as if nothing moved: a cheap guess, the
-    flow decides later), nearest first among equals."""
+    flow decides later), nearest first among equals; then, while places are free, frames that
+    see most of it again."""
     present = set(frames)
     step = max(1, int(np.sqrt(hole.size / 65536)))  # score on at most ~256x256 samples
     h = hole[::step, ::step]
@@ -95,7 +98,13 @@ def choose_sources(
             break
         chosen.append(best)
         seen |= reveal[best]
-    return chosen
+    # Spare places go to frames that see most of the hole again: their average carries less
+    # grain, so less of the real detail goes with it when the grain is taken out.
+    spare = sorted(
+        (k for k in candidates if k not in chosen and reveal[k].sum() >= MIN_AGAIN * total),
+        key=lambda k: (-int(reveal[k].sum()), abs(k - frame)),
+    )
+    return chosen + spare[: max(0, max_sources - len(chosen))]
 
 
 def _gray(rgb: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -148,8 +157,9 @@ def transfer(
     sources: Sequence[Source],
     scale: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The plate-resolution high band (H, W, 3) the sources give over the region, and its
-    weight (H, W) in 0-1 (0 where no source sees the background).
+    """The plate-resolution high band (H, W, 3) the sources give over the region, its weight
+    (H, W) in 0-1 (0 where no source sees the background), and the share (H, W) of one frame's
+    grain the average of the sources carries.
 
     ``engine``: the engine's result enlarged to the region, in the plate's values; ``plate``:
     this frame's plate there; ``alpha``: the paste alpha (the engine's fill is 1 there).
@@ -167,6 +177,7 @@ def transfer(
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     acc = np.zeros((h, w, 3), np.float32)
     total = np.zeros((h, w), np.float32)
+    squares = np.zeros((h, w), np.float32)
     luma_engine = low_engine @ LUMA
     around = alpha <= 0
     if around.sum() < 0.02 * around.size:
@@ -204,8 +215,11 @@ def transfer(
         weight = cv2.GaussianBlur(weight, (0, 0), 1.5) * valid
         acc += high * weight[..., None]
         total += weight
+        squares += weight * weight
     detail = acc / np.maximum(total, 1e-6)[..., None]
-    return detail, np.minimum(total, 1.0)
+    # Each source's grain is its own: averaging them leaves this share of one frame's.
+    mixed = np.sqrt(squares) / np.maximum(total, 1e-6)
+    return detail, np.minimum(total, 1.0), np.where(total > 0, mixed, 1.0)
 
 
 def compensate(this: np.ndarray, other: np.ndarray, other_covered: np.ndarray):
