@@ -126,15 +126,20 @@ def _seed(spec) -> int:
 
 
 def shot_grain(shot):
-    """The shot's grain, measured once per job on whole plate frames (its first, middle and
-    last: the same pixels whatever order frames are assembled in) outside their masks and away
-    from the feather, each against the next frame warped onto it (texture stays, grain does
-    not); None where too little plate is kept to tell, or where it has no grain."""
+    """The shot's grain, measured once per job on whole plate frames (its middle, first and
+    last, as many as it takes: the same pixels whatever order frames are assembled in) outside
+    their masks and away from the feather, each against the next frame warped onto it (texture
+    stays, grain does not); None where too little plate is kept to tell, or where it has no
+    grain."""
     with _GRAIN_LOCK:
         if hasattr(shot, "_finish_grain"):
             return shot._finish_grain
         frames = shot.frames
-        picks = sorted({0, len(frames) // 2, len(frames) - 1})
+        # As many frames as MAX_BLOCKS needs (a 4K frame alone holds enough blocks), at most 3.
+        blocks_per_frame = shot.width * shot.height / _grain.BLOCK**2
+        count = min(3, max(1, int(np.ceil(_grain.MAX_BLOCKS / blocks_per_frame))))
+        order = [len(frames) // 2, 0, len(frames) - 1]
+        picks = sorted(set(order[:count]))
         blocks: list[np.ndarray] = []
         changes: list[np.ndarray] | None = [] if len(frames) > 1 else None
         for i in picks:
