@@ -124,3 +124,20 @@ def test_sources_are_the_frames_that_reveal_the_hole():
     assert revealed.sum() == hole.sum()
     # a frame whose object sits where it is now reveals nothing
     assert detail.choose_sources(1010, frames, hole, lambda k: hole) == []
+
+
+@pytest.mark.parametrize("size", [(1, 1), (10, 60), (16, 16), (40, 33)])
+def test_a_region_too_small_for_the_flow_keeps_the_engine_s_result(size):
+    """OpenCV's DIS refuses small images and crashes on some (10x40): such a region takes no
+    detail from other frames, and nothing fails."""
+    h, w = size
+    rng = np.random.default_rng(1)
+    engine = rng.random((h, w, 3), dtype=np.float32)
+    hole = np.ones((h, w), bool)
+    nothing = np.zeros((h, w), bool)
+    sources = [detail.Source(engine, hole, flow=False), detail.Source(engine.copy(), nothing)]
+    high, weight, _ = detail.transfer(engine, engine, hole.astype(np.float32), sources, 4.0)
+    if min(h, w) < detail.MIN_FLOW_SIDE:
+        assert weight.max() == 0.0
+    change, covered = detail.compensate(engine, engine.copy(), nothing)
+    assert change.shape == engine.shape and covered.shape == (h, w)

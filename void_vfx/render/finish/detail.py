@@ -35,6 +35,8 @@ MIN_GAIN = 0.01
 FB_PIXELS, FB_SHARE = 0.75, 0.05
 #: Flow inside the hole may differ from the plate's around it by this much (pixels, share).
 SMOOTH_PIXELS, SMOOTH_SHARE = 2.0, 0.25
+#: The smallest side DIS is given (OpenCV refuses smaller images and crashes on some).
+MIN_FLOW_SIDE = 32
 #: Band split: the Gaussian low pass's sigma as a share of the engine's enlargement factor.
 SIGMA_PER_SCALE = 0.65
 #: The flow is found at 1/step of the plate's size, step = enlargement // this (4K: half size).
@@ -114,14 +116,18 @@ def _gray(rgb: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return (np.sqrt(np.clip(y, 0.0, 1.0)) * 255.0 + 0.5).astype(np.uint8)
 
 
-def _flow(a: np.ndarray, b: np.ndarray, step: int = 1) -> np.ndarray:
+def _flow(a: np.ndarray, b: np.ndarray, step: int = 1) -> np.ndarray | None:
     """DIS flow from ``a`` to ``b`` (8-bit grey), found at 1/``step`` of their size (they are
-    blurred to the engine's band, so little is lost) and brought back to it."""
+    blurred to the engine's band, so little is lost) and brought back to it; None for images
+    too small for DIS (OpenCV refuses some and crashes on others)."""
+    h, w = a.shape
+    if min(h, w) < MIN_FLOW_SIDE:
+        return None
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    step = max(1, min(step, min(h, w) // MIN_FLOW_SIDE))
     if step <= 1:
         return dis.calc(a, b, None)
-    h, w = a.shape
-    size = (max(8, w // step), max(8, h // step))
+    size = (w // step, h // step)
     small = dis.calc(
         cv2.resize(a, size, interpolation=cv2.INTER_AREA),
         cv2.resize(b, size, interpolation=cv2.INTER_AREA),
@@ -190,6 +196,8 @@ def transfer(
             g_src = _gray(low_src, float(lo), float(hi))
             fwd = _flow(g_this, g_src, step)
             back = _flow(g_src, g_this, step)
+            if fwd is None or back is None:
+                continue
             mx, my = gx + fwd[..., 0], gy + fwd[..., 1]
             ret = _warp(back, mx, my, cv2.INTER_LINEAR)
             miss = np.hypot(fwd[..., 0] + ret[..., 0], fwd[..., 1] + ret[..., 1])
@@ -233,6 +241,8 @@ def compensate(this: np.ndarray, other: np.ndarray, other_covered: np.ndarray):
     flow = _flow(
         _gray(low_this, float(lo), float(hi)), _gray(low_other, float(lo), float(hi)), step
     )
+    if flow is None:  # too small to tell motion: nothing is compared
+        return np.zeros_like(this), np.ones((h, w), bool)
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     mx, my = gx + flow[..., 0], gy + flow[..., 1]
     warped = _warp(other, mx, my, cv2.INTER_CUBIC)
