@@ -107,6 +107,11 @@ def add_remove_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--review", action=argparse.BooleanOptionalAction, default=True,
                    help="after the job, a contact sheet (plate, mask, result, difference) and "
                    "a labelled before/after movie beside the version folder (default: on)")  # fmt: skip
+    p.add_argument("--no-detail", dest="finish_detail", action="store_const", const=False,
+                   default=None, help="leave the fill as soft as the engine made it (no detail "
+                   "from other frames)")  # fmt: skip
+    p.add_argument("--no-grain", dest="finish_grain", action="store_const", const=False,
+                   default=None, help="leave the fill clean (no grain matched to the plate)")  # fmt: skip
     p.add_argument("--files", default="auto", choices=("auto", "path", "stream"),
                    help="path: the server reads the files; stream: upload them (auto: probe)")  # fmt: skip
     _add_connection(p)
@@ -135,6 +140,8 @@ _SPEC_OPTIONS = (
     ("compression", "output", "compression"),
     ("pixel_type", "output", "pixel_type"),
     ("output_mode", "output", "mode"),
+    ("finish_detail", "finish", "detail"),
+    ("finish_grain", "finish", "grain"),
 )
 
 

@@ -122,6 +122,16 @@ class OutputSettings:
 
 
 @dataclass
+class FinishSettings:
+    """What assembly does to the engine's enlarged fill (:mod:`void_vfx.render.finish`):
+    ``detail`` brings the plate's fine detail in from frames that see the background, ``grain``
+    puts the plate's measured grain back. Both off: the fill exactly as the engine made it."""
+
+    detail: bool = True
+    grain: bool = True
+
+
+@dataclass
 class JobSpec:
     """A removal: plate, frames, colour, masks, prompt, sampling, region and output."""
 
@@ -148,6 +158,7 @@ class JobSpec:
     roi: RoiSettings = field(default_factory=RoiSettings)
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
+    finish: FinishSettings = field(default_factory=FinishSettings)
     schema: str = SCHEMA
 
     # -- validation -------------------------------------------------------------------------
@@ -257,6 +268,8 @@ class JobSpec:
             )
         if o.name:
             safe_component(o.name, "output.name")
+        if not isinstance(self.finish, FinishSettings):
+            raise SpecError("finish", 'expected an object such as {"detail": true, "grain": true}')
         return self
 
     def fps_fraction(self) -> Fraction:
@@ -330,6 +343,7 @@ _NESTED = {
     "roi": RoiSettings,
     "sampling": SamplingSettings,
     "output": OutputSettings,
+    "finish": FinishSettings,
 }
 
 

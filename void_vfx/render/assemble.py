@@ -24,6 +24,8 @@ import numpy as np
 from void_vfx.errors import Cancelled, ImageIOError
 from void_vfx.media.colour import replace_nonfinite
 from void_vfx.media.exr_codecs import COMPRESSIONS
+from void_vfx.model_facts import WORK_HEIGHT
+from void_vfx.render.finish import enabled, finish_fill
 from void_vfx.render.maskcache import CompactMask
 from void_vfx.render.roi import alpha_region, blend_into, feathered_region, uncrop
 from void_vfx.render.rowcache import plate_rows, whole_frame
@@ -221,6 +223,9 @@ def _blend_windows(
         return replace_nonfinite(rgb)
 
     rgb = _window_rgb(shot, job_dir, cover, metas, frame, region, plate_rgb)
+    if any(enabled(shot.spec)):  # detail from other frames and the plate's grain
+        scale = max((m.box.height / WORK_HEIGHT for m in metas if not m.skipped), default=1)
+        rgb = finish_fill(shot, frame, rgb, region, alpha, pixels, row0, scale)
     blend_into(pixels, rgb, local, alpha, shot.rgb_index)
 
 

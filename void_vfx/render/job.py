@@ -40,8 +40,9 @@ PLAN_FILE = "plan.json"
 MADE_BY_FILE = "made_by.json"
 
 #: Spec fields that do not change what a job folder holds (windows, masks): where results go,
-#: queue order, and the file paths (a farm maps them per worker; the plan check covers frames).
-_NOT_IN_RESULTS = ("output", "priority", "schema")
+#: queue order, the file paths (a farm maps them per worker; the plan check covers frames), and
+#: the finish, which assembly alone applies.
+_NOT_IN_RESULTS = ("output", "priority", "schema", "finish")
 
 
 def _quiet(_message: str) -> None:

@@ -1,0 +1,172 @@
+"""Finish: the engine's fill made as sharp and as grainy as the plate around it.
+
+The engine works at 384x672, so on a 2K-4K plate its fill comes back enlarged (soft) and clean
+(the model was trained on clean renders). Assembly calls :func:`finish_fill` once per frame on
+the changed region, before the fill is pasted: detail from other frames where they see the
+background (:mod:`.detail`), then grain measured on this frame's plate outside the mask and
+synthesised into the fill (:mod:`.grain`). The spec's ``finish`` block switches each off; with
+both off the output is today's, bit for bit. numpy and OpenCV only.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from void_vfx.model_facts import QUAD_KEEP
+from void_vfx.render.finish import detail as _detail
+from void_vfx.render.finish import grain as _grain
+
+#: Guards each shot's grain model, measured once by whichever writer thread comes first.
+_GRAIN_LOCK = threading.Lock()
+
+
+def enabled(spec) -> tuple[bool, bool]:
+    """(detail, grain) as the spec asks (a spec object without a ``finish`` block: both off)."""
+    f = getattr(spec, "finish", None)
+    if f is None:
+        return False, False
+    return bool(getattr(f, "detail", False)), bool(getattr(f, "grain", False))
+
+
+def read_plate_rgb(shot, frame: int, region) -> np.ndarray:
+    """A plate frame's R, G, B over ``region`` (x0, y0, x1, y1, display pixels) as float32, NaN
+    and Inf replaced; only those scanlines are decoded where the file allows (the row cache is
+    left alone: its rows belong to frames still to be assembled)."""
+    from void_vfx.media.colour import replace_nonfinite
+    from void_vfx.media.image_io import _open, read_image
+
+    x0, y0, x1, y1 = region
+    path = shot.plate.path(frame)
+    inp = _open(path, frame)
+    try:
+        spec = inp.spec()
+        same = (spec.x, spec.y, spec.width, spec.height) == (
+            spec.full_x,
+            spec.full_y,
+            spec.full_width,
+            spec.full_height,
+        )
+        data = None
+        if same and spec.tile_width == 0:
+            c0, c1 = min(shot.rgb_index), max(shot.rgb_index) + 1
+            data = inp.read_scanlines(0, 0, spec.y + y0, spec.y + y1, 0, c0, c1, "float")
+            if data is not None and not inp.has_error:
+                data = np.asarray(data).reshape(y1 - y0, spec.width, c1 - c0)[:, x0:x1]
+                data = data[..., [i - c0 for i in shot.rgb_index]]
+            else:
+                data = None
+    finally:
+        inp.close()
+    if data is None:
+        img = read_image(path, frame=frame, raw=True)
+        data = img.raw[y0:y1, x0:x1][..., list(shot.rgb_index)]
+    return replace_nonfinite(np.ascontiguousarray(data, dtype=np.float32))
+
+
+def finish_fill(
+    shot,
+    frame: int,
+    rgb: np.ndarray,
+    region,
+    alpha: np.ndarray,
+    rows: np.ndarray,
+    row0: int,
+    scale: float,
+) -> np.ndarray:
+    """The engine's fill ``rgb`` (region-sized, plate values) finished: detail from other
+    frames, then the plate's grain. ``rows`` are plate rows (every channel, from display row
+    ``row0``, the whole width) holding at least the region's; ``scale`` is how far the engine's
+    result was enlarged. Returns ``rgb`` itself when the spec switches both off."""
+    want_detail, want_grain = enabled(shot.spec)
+    if not (want_detail or want_grain):
+        return rgb
+    from void_vfx.media.colour import replace_nonfinite
+
+    x0, y0, x1, y1 = region
+    mask = shot.compact_quadmask(frame)
+    hole = mask.region(x0, y0, x1, y1) != QUAD_KEEP
+    plate = replace_nonfinite(
+        rows[y0 - row0 : y1 - row0, x0:x1][..., list(shot.rgb_index)].astype(np.float32)
+    )
+    out = np.asarray(rgb, np.float32)
+    # The grain is measured for the detail too: it is taken out of what other frames bring.
+    model = shot_grain(shot)
+    present = None  # grain the transferred detail still carries
+    if want_detail and scale >= _detail.MIN_SCALE and hole.any():
+        ks = _detail.choose_sources(
+            frame,
+            shot.frames,
+            hole,
+            lambda k: shot.compact_quadmask(k).region(x0, y0, x1, y1) != QUAD_KEEP,
+        )
+        sources = [_detail.Source(plate, hole, flow=False)]
+        for k in ks:
+            covered = shot.compact_quadmask(k).region(x0, y0, x1, y1) != QUAD_KEEP
+            sources.append(_detail.Source(read_plate_rgb(shot, k, region), covered))
+        high, weight, mixed = _detail.transfer(out, plate, alpha, sources, scale)
+        if model is not None:
+            low = _detail.lowpass(out, _detail.band_sigma(scale))
+            share = np.sqrt(model.high_share(_detail.band_sigma(scale)))
+            noise = model.sigma_at(low) * share * mixed[..., None]
+            high, gain = _grain.degrain(high, noise)
+            present = noise * gain * weight[..., None]  # what the degrain left in texture
+        out = _detail.apply_detail(out, high, weight, scale)
+    if want_grain and model is not None:
+        low = _detail.lowpass(out, 2.0)
+        rng = _grain.rng_for(_seed(shot.spec), frame)
+        out = out + _grain.synthesize(model, low, rng, present)
+    return out
+
+
+def _seed(spec) -> int:
+    sampling = getattr(spec, "sampling", None)
+    return int(getattr(sampling, "seed", 0) or 0)
+
+
+def shot_grain(shot):
+    """The shot's grain, measured once per job on whole plate frames (its middle, first and
+    last, as many as it takes: the same pixels whatever order frames are assembled in) outside
+    their masks and away from the feather, each against the next frame warped onto it (texture
+    stays, grain does not); None where too little plate is kept to tell, or where it has no
+    grain."""
+    with _GRAIN_LOCK:
+        if hasattr(shot, "_finish_grain"):
+            return shot._finish_grain
+        frames = shot.frames
+        # As many frames as MAX_BLOCKS needs (a 4K frame alone holds enough blocks), at most 3.
+        blocks_per_frame = shot.width * shot.height / _grain.BLOCK**2
+        count = min(3, max(1, int(np.ceil(_grain.MAX_BLOCKS / blocks_per_frame))))
+        order = [len(frames) // 2, 0, len(frames) - 1]
+        picks = sorted(set(order[:count]))
+        blocks: list[np.ndarray] = []
+        changes: list[np.ndarray] | None = [] if len(frames) > 1 else None
+        for i in picks:
+            f = frames[i]
+            rgb = read_plate_rgb(shot, f, (0, 0, shot.width, shot.height))
+            near = _near_mask(shot, f)
+            change = None
+            if changes is not None:
+                g = frames[i + 1] if i + 1 < len(frames) else frames[i - 1]
+                other = read_plate_rgb(shot, g, (0, 0, shot.width, shot.height))
+                change, moved_mask = _detail.compensate(rgb, other, _near_mask(shot, g))
+                near |= moved_mask
+                del other
+            got, diff = _grain.sample_blocks(rgb, ~near, _grain.MAX_BLOCKS // len(picks), change)
+            blocks += got
+            if changes is not None:
+                changes += diff
+            del rgb, change
+        model = _grain.measure_blocks(blocks, changes)
+        shot._finish_grain = model
+        return model
+
+
+def _near_mask(shot, frame: int) -> np.ndarray:
+    """A frame's non-keep pixels grown past the feather: not plate to measure grain on."""
+    import cv2
+
+    grow = 2 * int(getattr(shot.spec.roi, "feather", 0)) + 9
+    near = shot.compact_quadmask(frame).full() != QUAD_KEEP
+    return cv2.dilate(near.astype(np.uint8), np.ones((grow, grow), np.uint8)) > 0

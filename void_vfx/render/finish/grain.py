@@ -1,0 +1,258 @@
+"""The plate's grain, measured where the plate is kept and made again for the filled region.
+
+Measurement works on square blocks of the plate outside the mask: each block's mean plane is
+removed and the flattest blocks of each intensity band (texture only adds variance) give, per
+channel, the grain's variance as a function of intensity; their periodograms give its spatial
+power spectrum, and their residuals the correlation between channels. Film grain (a broad,
+intensity-dependent blob) and digital noise (near white, often correlated across channels after
+demosaicing) are both described this way.
+
+Synthesis draws white noise from a generator seeded by the job's seed and the frame (the same
+job gives the same bits), mixes it across channels by the measured correlation, shapes it with
+a kernel made from the measured spectrum and scales it per pixel by the amplitude the plate
+has at that pixel's intensity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import cv2
+import numpy as np
+
+#: Side of a measurement block (a 32-point periodogram resolves grain a few pixels wide).
+BLOCK = 32
+#: Intensity bands the amplitude is measured in (fewer where the plate has few flat blocks).
+BANDS = 8
+#: The share of each band's blocks, the flattest, taken as grain alone.
+FLAT_SHARE = 0.3
+#: Fewest blocks a band needs to be measured, and the fewest for a model at all.
+MIN_BAND_BLOCKS = 4
+#: A block is grain where its change to the next frame holds at least this share of its own
+#: variance (pure grain: 1.4-2, the warp's interpolation smoothing the next frame's grain).
+TEMPORAL_SHARE = 1.2
+#: Blocks looked at in all (evenly spread), which bounds the cost on a 4K plate.
+MAX_BLOCKS = 4000
+#: Luma weights (Rec. 709), for the grey the flow is found on.
+LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
+#: Largest kernel side the spectrum is shaped with (grain is rarely correlated further).
+MAX_KERNEL = 15
+
+
+@dataclass(frozen=True)
+class GrainModel:
+    """A plate's grain: per channel, ``levels[c]`` (B_c,) band intensities of that channel and
+    ``sigma[c]`` (B_c,) the grain's standard deviation there; ``spectrum`` (3, BLOCK, BLOCK)
+    each channel's power spectrum (unshifted FFT layout, summing to 1), ``corr`` (3, 3) the
+    correlation of the channels, ``blocks`` how many blocks it was measured on."""
+
+    levels: tuple[np.ndarray, np.ndarray, np.ndarray]
+    sigma: tuple[np.ndarray, np.ndarray, np.ndarray]
+    spectrum: np.ndarray
+    corr: np.ndarray
+    blocks: int
+
+    def sigma_at(self, values: np.ndarray) -> np.ndarray:
+        """(..., 3) grain standard deviation at each pixel's (..., 3) values (each channel by
+        its own intensity: a clipped or empty channel has no grain; held flat past the ends)."""
+        out = np.empty(values.shape, np.float32)
+        for c in range(3):
+            out[..., c] = np.interp(values[..., c], self.levels[c], self.sigma[c])
+        return out
+
+    def high_share(self, sigma_px: float) -> np.ndarray:
+        """(3,) share of each channel's grain power above a Gaussian low pass of ``sigma_px``
+        (the part a band split hands on with the detail)."""
+        f = np.fft.fftfreq(BLOCK)
+        f2 = f[:, None] ** 2 + f[None, :] ** 2
+        keep = (1.0 - np.exp(-2.0 * np.pi**2 * sigma_px**2 * f2)) ** 2
+        return (self.spectrum * keep).sum(axis=(1, 2)).astype(np.float32)
+
+
+def _plane_basis(n: int) -> np.ndarray:
+    """(n*n, 3) orthonormal basis of a block's planes a + b x + c y."""
+    yy, xx = np.mgrid[0:n, 0:n].astype(np.float64)
+    design = np.stack([np.ones(n * n), xx.ravel() - n / 2, yy.ravel() - n / 2], axis=1)
+    q, _ = np.linalg.qr(design)
+    return q.astype(np.float32)
+
+
+_PLANES = _plane_basis(BLOCK)
+
+
+def _candidate_blocks(keep: np.ndarray, most: int = 0) -> np.ndarray:
+    """(N, 2) top-left corners (y, x) of the blocks lying wholly in ``keep``, at most ``most``
+    (MAX_BLOCKS) of them, evenly spread."""
+    most = most or MAX_BLOCKS
+    h, w = keep.shape
+    by, bx = h // BLOCK, w // BLOCK
+    if by == 0 or bx == 0:
+        return np.zeros((0, 2), int)
+    grid = keep[: by * BLOCK, : bx * BLOCK].reshape(by, BLOCK, bx, BLOCK).all(axis=(1, 3))
+    ys, xs = np.nonzero(grid)
+    corners = np.stack([ys * BLOCK, xs * BLOCK], axis=1)
+    if len(corners) > most:
+        corners = corners[np.linspace(0, len(corners) - 1, most).round().astype(int)]
+    return corners
+
+
+def measure(rgb: np.ndarray, keep: np.ndarray, change: np.ndarray | None = None):
+    """The grain of ``rgb`` (H, W, 3; float or half, the plate's values) over the pixels where
+    ``keep`` (H, W) is True; None when too few whole blocks lie there to tell. ``change``: the
+    next frame warped onto this one minus this one (see :func:`measure_blocks`)."""
+    return measure_blocks(*sample_blocks(rgb, keep, change=change))
+
+
+def sample_blocks(rgb, keep, most: int = 0, change=None):
+    """Copies of up to ``most`` (MAX_BLOCKS) blocks of ``rgb`` lying wholly where ``keep``, and
+    of ``change`` there (or None); several frames' samples may be pooled for
+    :func:`measure_blocks`."""
+    corners = _candidate_blocks(keep, most)
+    take = [np.array(rgb[y : y + BLOCK, x : x + BLOCK], np.float32) for y, x in corners]
+    if change is None:
+        return take, None
+    return take, [np.array(change[y : y + BLOCK, x : x + BLOCK], np.float32) for y, x in corners]
+
+
+def measure_blocks(parts: list[np.ndarray], changes: list[np.ndarray] | None = None):
+    """The grain model of sampled blocks (:func:`sample_blocks`); None with too few.
+
+    ``changes``: each block's change to the next frame, motion compensated. Grain is new in
+    every frame and texture is not, so the change holds about twice a block's grain variance
+    but little of its texture: blocks where it holds less than TEMPORAL_SHARE of their own
+    variance are texture, not grain, and are left out (a textured plate without grain then
+    measures none). Without it, the flattest blocks are taken as grain.
+    """
+    if len(parts) < MIN_BAND_BLOCKS:
+        return None
+    blocks = np.stack(parts)
+    n = len(blocks)
+    means = blocks.mean(axis=(1, 2))  # (n, 3)
+    flat = blocks.reshape(n, BLOCK * BLOCK, 3)
+    resid = flat - np.einsum("pk,nkc->npc", _PLANES, np.einsum("pk,npc->nkc", _PLANES, flat))
+    var = (resid**2).sum(axis=1) / (BLOCK * BLOCK - 3)  # (n, 3)
+    grainy = np.ones((n, 3), bool)
+    estimate = var
+    ch = None
+    if changes is not None:
+        ch = np.stack(changes).reshape(n, BLOCK, BLOCK, 3)
+        tvar = ch.reshape(n, -1, 3).var(axis=1)
+        grainy = tvar >= TEMPORAL_SHARE * var
+        # Where texture hides the grain, half the change is the grain (a little less where the
+        # warp's interpolation smooths the next frame's).
+        estimate = np.where(grainy, var, np.minimum(var, tvar / 2))
+    bands = max(1, min(BANDS, n // (2 * MIN_BAND_BLOCKS)))
+    picked_sets, from_change, levels, variances, flats = [], [], [], [], []
+    for c in range(3):  # each channel banded by its own intensity
+        edges = np.quantile(means[:, c], np.linspace(0.0, 1.0, bands + 1))
+        which = np.clip(np.searchsorted(edges, means[:, c], side="right") - 1, 0, bands - 1)
+        lv, vv, ff = [], [], []
+        for b in range(bands):
+            band = which == b
+            idx = np.flatnonzero(band & grainy[:, c])
+            if len(idx) < MIN_BAND_BLOCKS:  # texture everywhere: the changes tell
+                idx = np.flatnonzero(band)
+                if len(idx) < MIN_BAND_BLOCKS or ch is None:
+                    continue
+                from_change.append(idx)
+            else:
+                take = max(MIN_BAND_BLOCKS // 2, int(round(len(idx) * FLAT_SHARE)))
+                idx = idx[np.argsort(var[idx, c])[:take]]
+                picked_sets.append(idx)
+            lv.append(float(np.median(means[idx, c])))
+            vv.append(float(np.median(estimate[idx, c])))
+            ff.append(len(from_change) == 0 or from_change[-1] is not idx)
+        if not lv:
+            return None
+        order = np.argsort(lv)
+        levels.append(np.asarray(lv, np.float64)[order])
+        variances.append(np.asarray(vv, np.float64)[order])
+        flats.append(np.asarray(ff, bool)[order])
+    if picked_sets:
+        picked = np.unique(np.concatenate(picked_sets))
+        res = resid[picked].reshape(len(picked), BLOCK, BLOCK, 3)
+    else:  # the spectrum of the changes: the grain of two frames, one warped
+        picked = np.unique(np.concatenate(from_change))
+        res = ch[picked] - ch[picked].mean(axis=(1, 2), keepdims=True)
+    # A Hann window keeps the blocks' edges from leaking power into the high frequencies (a
+    # film grain's spectrum falls steeply).
+    hann = np.hanning(BLOCK + 2)[1:-1].astype(np.float32)
+    win = (hann[:, None] * hann[None, :])[None, :, :, None]
+    power = (np.abs(np.fft.fft2(res * win, axes=(1, 2))) ** 2).mean(axis=0)  # (B, B, 3)
+    power = np.moveaxis(power, -1, 0).astype(np.float64)
+    power[:, 0, 0] = 0.0
+    total = power.sum(axis=(1, 2), keepdims=True)
+    spectrum = np.where(total > 0, power / np.maximum(total, 1e-30), 1.0 / (BLOCK * BLOCK - 1))
+    spectrum[:, 0, 0] = 0.0
+    # The median of the flattest share of a band (not of a band the changes tell) is a low quantile of the variance estimates
+    # of pure grain: undo that bias from the estimates' spread, which the spectrum gives.
+    rel_spread = np.sqrt((spectrum**2).sum(axis=(1, 2)))  # relative std of a block's variance
+    z = NormalDist().inv_cdf(FLAT_SHARE / 2)
+    scale = 1.0 / np.maximum(1.0 + z * rel_spread, 0.5)
+    sigma = tuple(
+        np.sqrt(np.maximum(variances[c] * np.where(flats[c], scale[c], 1.0), 0.0)) for c in range(3)
+    )
+    flat_res = res.reshape(-1, 3).astype(np.float64)
+    cov = flat_res.T @ flat_res / max(len(flat_res) - 1, 1)
+    d = np.sqrt(np.maximum(np.diag(cov), 1e-30))
+    corr = np.clip(cov / np.outer(d, d), -1.0, 1.0)
+    return GrainModel(
+        tuple(levels), sigma, spectrum.astype(np.float32), corr.astype(np.float32), len(picked)
+    )
+
+
+def shaping_kernel(spectrum: np.ndarray) -> np.ndarray:
+    """A zero-phase kernel (odd side, at most MAX_KERNEL) whose response is the square root of
+    ``spectrum`` (one channel's), scaled so that white noise of unit variance comes out with
+    unit variance."""
+    k = np.real(np.fft.ifft2(np.sqrt(np.maximum(spectrum, 0.0))))
+    k = np.fft.fftshift(k)
+    c = BLOCK // 2
+    r = MAX_KERNEL // 2
+    k = k[c - r : c + r + 1, c - r : c + r + 1]
+    k = k / np.sqrt(max(float((k**2).sum()), 1e-30))
+    return k.astype(np.float32)
+
+
+def rng_for(seed: int, frame: int) -> np.random.Generator:
+    """The generator of one frame's grain: the job's seed and the frame number fix it."""
+    return np.random.default_rng([int(seed) & (2**64 - 1), int(frame) & (2**64 - 1), 0x67726E])
+
+
+def synthesize(
+    model: GrainModel, values: np.ndarray, rng: np.random.Generator, present=None
+) -> np.ndarray:
+    """(H, W, 3) float32 grain matching ``model`` for pixels of intensities ``values``
+    (H, W, 3); ``present`` (H, W, 3): grain standard deviation already there, made up to the
+    plate's rather than added on top."""
+    h, w = values.shape[:2]
+    white = rng.standard_normal((3, h, w), dtype=np.float32)
+    try:
+        chol = np.linalg.cholesky(model.corr.astype(np.float64) + 1e-6 * np.eye(3))
+    except np.linalg.LinAlgError:
+        chol = np.eye(3)
+    mixed = np.einsum("ij,jhw->hwi", chol.astype(np.float32), white)
+    out = np.empty((h, w, 3), np.float32)
+    for c in range(3):
+        k = shaping_kernel(model.spectrum[c])
+        out[..., c] = cv2.filter2D(
+            np.ascontiguousarray(mixed[..., c]), cv2.CV_32F, k, borderType=cv2.BORDER_REFLECT
+        )
+    sigma = model.sigma_at(values)
+    if present is not None:
+        sigma = np.sqrt(np.maximum(sigma * sigma - present * present, 0.0))
+    out *= sigma
+    return out
+
+
+def degrain(detail: np.ndarray, noise_sigma: np.ndarray, radius: int = 2):
+    """``detail`` (H, W, 3) with the grain taken out by a local Wiener gain, and that gain:
+    where its local power is no more than the grain's (``noise_sigma`` (H, W, 3) or (3,)), it
+    goes; where real texture or an edge stands above the grain, it stays (and so does the
+    grain there, in the gain's share)."""
+    size = (2 * radius + 1, 2 * radius + 1)
+    power = cv2.boxFilter(detail * detail, -1, size, borderType=cv2.BORDER_REFLECT)
+    noise = np.asarray(noise_sigma, np.float32) ** 2
+    gain = np.clip(1.0 - noise / np.maximum(power, 1e-12), 0.0, 1.0)
+    return detail * gain, gain
