@@ -135,3 +135,15 @@ def test_grain_off_adds_none(shot_dir, tmp_path):
     for f, out in zip(range(FIRST, LAST + 1), _run(shot_dir, tmp_path, "d", spec), strict=True):
         fill = out[paste_alpha(shot.quadmask(f), spec.roi.feather) == 1]
         assert np.all(fill == fill[0])
+
+
+def test_no_grain_on_top_of_a_preview_fill_that_carries_the_plate_s_own(shot_dir, tmp_path):
+    """The preview engine fills from the plate's own frames, grain and all: matched grain would
+    double it, so a preview job adds none though the spec leaves grain on."""
+    spec = _spec(shot_dir, seed=7)
+    spec.engine = "preview"
+    assert spec.finish.grain
+    shot = Shot.open(spec)
+    for f, out in zip(range(FIRST, LAST + 1), _run(shot_dir, tmp_path, "p", spec), strict=True):
+        fill = out[paste_alpha(shot.quadmask(f), spec.roi.feather) == 1]
+        assert np.all(fill == fill[0])

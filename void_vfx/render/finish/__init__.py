@@ -22,12 +22,19 @@ from void_vfx.render.finish import grain as _grain
 _GRAIN_LOCK = threading.Lock()
 
 
+#: Engines whose fill is carried from the plate's own frames, grain included: matched grain
+#: would come on top of it (the preview engine's flow-guided fill; VOID's fill is clean).
+GRAINY_FILL_ENGINES = ("preview",)
+
+
 def enabled(spec) -> tuple[bool, bool]:
-    """(detail, grain) as the spec asks (a spec object without a ``finish`` block: both off)."""
+    """(detail, grain) as the spec asks (a spec object without a ``finish`` block: both off);
+    no grain for an engine whose fill already carries the plate's (:data:`GRAINY_FILL_ENGINES`)."""
     f = getattr(spec, "finish", None)
     if f is None:
         return False, False
-    return bool(getattr(f, "detail", False)), bool(getattr(f, "grain", False))
+    grainy = getattr(spec, "engine", "") in GRAINY_FILL_ENGINES
+    return bool(getattr(f, "detail", False)), bool(getattr(f, "grain", False)) and not grainy
 
 
 def read_plate_rgb(shot, frame: int, region) -> np.ndarray:
