@@ -48,7 +48,7 @@ def test_jobs_share_the_queue_across_gpus(tmp_path: Path) -> None:
     lock = threading.Lock()
 
     def process(spec, engine_fn, work_dir, out_dir, progress):
-        job_id = Path(out_dir).parent.name
+        job_id = Path(work_dir).parent.name  # jobs/<id>/work (out_dir may be a descriptor path)
         engine_fn(job_id)
         with lock:
             messages.setdefault(job_id, []).append(store.status(job_id)["message"])
@@ -69,7 +69,9 @@ def test_jobs_share_the_queue_across_gpus(tmp_path: Path) -> None:
             time.sleep(0.05)
     finally:
         pool.stop()
-    assert [store.state(j) for j in jobs] == ["done"] * 6
+    assert [store.state(j) for j in jobs] == ["done"] * 6, [
+        store.status(j)["message"] for j in jobs
+    ]
     ran = sorted(j for e in engines.values() for j in e.ran)
     assert ran == sorted(jobs)  # each job once
     assert all(len(e.ran) >= 1 for e in engines.values())  # every GPU took work
