@@ -6,13 +6,13 @@ display sRGB and clipped to 0-1, so figures and images agree with what a composi
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import numpy as np
 
 from void_vfx.atomic import atomic_target
 from void_vfx.errors import ImageIOError
+from void_vfx.review.draw import pick_frames, write_png
 
 #: The colour space the demo writes and the default here.
 LINEAR_709 = "Linear Rec.709 (sRGB)"
@@ -28,14 +28,6 @@ def _transform(colourspace: str):
     return ColourTransform(colourspace, highlight="clip")
 
 
-def pick_frames(count: int, wanted: int) -> list[int]:
-    """``wanted`` indices spread evenly over ``count`` items, first and last included."""
-    if count <= 0:
-        return []
-    wanted = max(1, min(wanted, count))
-    return sorted({int(round(v)) for v in np.linspace(0, count - 1, wanted)})
-
-
 def _read_rgb(path: str) -> np.ndarray:
     from void_vfx.media.image_io import read_image
 
@@ -48,19 +40,6 @@ def _read_matte(path: str) -> np.ndarray:
     img = read_image(str(path))
     names = [n.lower() for n in img.channel_names]
     return img.pixels[..., names.index("a") if "a" in names else 0]
-
-
-def _write_png(path: str, rgb: np.ndarray) -> str:
-    """8-bit sRGB PNG, written to a temporary name and renamed into place."""
-    import OpenImageIO as oiio
-
-    path = os.fspath(path)
-    pixels = np.ascontiguousarray(np.round(np.clip(rgb, 0, 1) * 255.0).astype(np.uint8))
-    buf = oiio.ImageBuf(pixels)
-    with atomic_target(path, ".tmp.png") as tmp:
-        if not buf.write(tmp, "uint8", "png"):
-            raise ImageIOError(f"{path}: cannot write PNG: {buf.geterror()}")
-    return path
 
 
 def contact_sheet(
@@ -118,7 +97,7 @@ def contact_sheet(
     sheet = _label_strip(labels[: len(cells)], size[1], 4)
     for r in rows:
         sheet = np.concatenate([sheet, gap, r], axis=0)
-    return _write_png(out_png, sheet)
+    return write_png(out_png, sheet)
 
 
 LABEL_HEIGHT = 24
