@@ -214,7 +214,6 @@ class Shot:
         rows come as its half values, read-only (they are the row cache's, and the colour
         conversion looks half values up in a table); other plates' as float32, a fresh array.
         Files whose data window is not the display window, or tiled ones, are read whole."""
-        from void_vfx.media.image_io import _open, read_image
         from void_vfx.render.rowcache import plate_rows
 
         # An all-half plate of up to 8 channels: every channel (a scanline block is decompressed
@@ -230,6 +229,16 @@ class Shot:
             rows = img.raw[:, x0:x1, picked]
             rows.flags.writeable = False
             return rows
+        return self.decode_rows(path, frame, y0, y1, x0, x1)
+
+    def decode_rows(
+        self, path: str, frame: int, y0: int, y1: int, x0: int = 0, x1: int | None = None
+    ) -> np.ndarray:
+        """Display rows ``y0:y1`` (columns ``x0:x1``) of a plate frame's R, G, B as float32,
+        decoded from the file (the row cache left alone): only those scanlines where the file
+        allows, the whole frame where its data window is not the display window or it is tiled."""
+        from void_vfx.media.image_io import _open, read_image
+
         inp = _open(path, frame)
         try:
             spec = inp.spec()

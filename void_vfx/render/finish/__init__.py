@@ -42,33 +42,9 @@ def read_plate_rgb(shot, frame: int, region) -> np.ndarray:
     and Inf replaced; only those scanlines are decoded where the file allows (the row cache is
     left alone: its rows belong to frames still to be assembled)."""
     from void_vfx.media.colour import replace_nonfinite
-    from void_vfx.media.image_io import _open, read_image
 
     x0, y0, x1, y1 = region
-    path = shot.plate.path(frame)
-    inp = _open(path, frame)
-    try:
-        spec = inp.spec()
-        same = (spec.x, spec.y, spec.width, spec.height) == (
-            spec.full_x,
-            spec.full_y,
-            spec.full_width,
-            spec.full_height,
-        )
-        data = None
-        if same and spec.tile_width == 0:
-            c0, c1 = min(shot.rgb_index), max(shot.rgb_index) + 1
-            data = inp.read_scanlines(0, 0, spec.y + y0, spec.y + y1, 0, c0, c1, "float")
-            if data is not None and not inp.has_error:
-                data = np.asarray(data).reshape(y1 - y0, spec.width, c1 - c0)[:, x0:x1]
-                data = data[..., [i - c0 for i in shot.rgb_index]]
-            else:
-                data = None
-    finally:
-        inp.close()
-    if data is None:
-        img = read_image(path, frame=frame, raw=True)
-        data = img.raw[y0:y1, x0:x1][..., list(shot.rgb_index)]
+    data = shot.decode_rows(shot.plate.path(frame), frame, y0, y1, x0, x1)
     return replace_nonfinite(np.ascontiguousarray(data, dtype=np.float32))
 
 
