@@ -29,11 +29,7 @@ def shot(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from void_vfx.server_entry import server_api
-
-    tmp = tmp_path_factory.mktemp("server")
-    srv = server_api().start_local_server(tmp / "data", tmp / "token", "preview")
-    srv.token_file = tmp / "token"
+    srv = harness.preview_server(tmp_path_factory.mktemp("server"))
     yield srv
     srv.close()
 

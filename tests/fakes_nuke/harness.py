@@ -43,3 +43,13 @@ def comp(nuke, nuke_node, shot, *, object_through=None, affected=True):
     if affected:
         group.setInput(2, reads["affected"])
     return group, reads
+
+
+def preview_server(folder):
+    """A real preview server on 127.0.0.1 with its data and token in ``folder``; ``token_file``
+    names the token for the node's client (the caller closes it)."""
+    from void_vfx.server_entry import server_api
+
+    srv = server_api().start_local_server(folder / "data", folder / "token", "preview")
+    srv.token_file = folder / "token"
+    return srv
