@@ -54,9 +54,10 @@ def _bare_checkout_imports() -> None:
             import void_vfx_server  # noqa: F401 - installed: fine
         except ImportError:
             spec = importlib.util.spec_from_file_location(
-                "void_vfx_server", REPO / "server" / "__init__.py",
+                "void_vfx_server",
+                REPO / "server" / "__init__.py",
                 submodule_search_locations=[str(REPO / "server")],
-            )  # fmt: skip
+            )
             module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
             sys.modules["void_vfx_server"] = module
             spec.loader.exec_module(module)  # type: ignore[union-attr]
@@ -76,15 +77,37 @@ class Setup:
             from void_fixture import TRANSFORMER_CONFIG, VAE_CONFIG
 
             drop = ("_", "add_noise")
-            self.transformer = {k: v for k, v in TRANSFORMER_CONFIG.items() if not k.startswith(drop)}  # fmt: skip
+            self.transformer = {
+                k: v for k, v in TRANSFORMER_CONFIG.items() if not k.startswith(drop)
+            }
             self.transformer["in_channels"] = 48
             self.vae = {k: v for k, v in VAE_CONFIG.items() if not k.startswith("_")}
-            self.t5 = {**real_size.T5_CONFIG, "d_model": 32, "d_ff": 64, "d_kv": 8,
-                       "num_heads": 4, "num_layers": 2}  # fmt: skip
-            self.device, self.dtype, self.height, self.width = torch.device("cpu"), torch.float32, 32, 48  # fmt: skip
+            self.t5 = {
+                **real_size.T5_CONFIG,
+                "d_model": 32,
+                "d_ff": 64,
+                "d_kv": 8,
+                "num_heads": 4,
+                "num_layers": 2,
+            }
+            self.device, self.dtype, self.height, self.width = (
+                torch.device("cpu"),
+                torch.float32,
+                32,
+                48,
+            )
         else:
-            self.transformer, self.vae, self.t5 = real_size.TRANSFORMER_CONFIG, real_size.VAE_CONFIG, real_size.T5_CONFIG  # fmt: skip
-            self.device, self.dtype, self.height, self.width = torch.device("cuda"), torch.bfloat16, 384, 672  # fmt: skip
+            self.transformer, self.vae, self.t5 = (
+                real_size.TRANSFORMER_CONFIG,
+                real_size.VAE_CONFIG,
+                real_size.T5_CONFIG,
+            )
+            self.device, self.dtype, self.height, self.width = (
+                torch.device("cuda"),
+                torch.bfloat16,
+                384,
+                672,
+            )
 
     def frames(self, frames: int) -> int:
         return {85: 13, 197: 21}.get(frames, frames) if self.tiny else frames
@@ -211,8 +234,13 @@ def case_pass(s: Setup, mode: str, frames: int, steps: int) -> dict:
     latents = _denoise(pipe, s, cond, 2, steps, phases, "pass2_guided")
     phases.run("decode", lambda: pipe.decode_latents(latents))
     peaks = [p.get("peak_GiB", 0) for k, p in phases.out.items() if k != "build"]
-    return {"mode": mode, "frames": frames, "phases": phases.out,
-            "peak_GiB": max(peaks), "table_GiB": void_gpu_gib(mode, frames)}  # fmt: skip
+    return {
+        "mode": mode,
+        "frames": frames,
+        "phases": phases.out,
+        "peak_GiB": max(peaks),
+        "table_GiB": void_gpu_gib(mode, frames),
+    }
 
 
 def case_env(s: Setup) -> dict:
@@ -236,9 +264,15 @@ def case_env(s: Setup) -> dict:
         except RuntimeError:
             continue
     free, total = torch.cuda.mem_get_info()
-    return {**out, "gpu": torch.cuda.get_device_name(), "capability": torch.cuda.get_device_capability(),
-            "total_GiB": round(total / GiB, 2), "free_GiB": round(free / GiB, 2), "sdpa": chosen,
-            "alloc_conf": os.environ.get("PYTORCH_CUDA_ALLOC_CONF")}  # fmt: skip
+    return {
+        **out,
+        "gpu": torch.cuda.get_device_name(),
+        "capability": torch.cuda.get_device_capability(),
+        "total_GiB": round(total / GiB, 2),
+        "free_GiB": round(free / GiB, 2),
+        "sdpa": chosen,
+        "alloc_conf": os.environ.get("PYTORCH_CUDA_ALLOC_CONF"),
+    }
 
 
 def case_warp(s: Setup, frames: int) -> dict:
@@ -253,7 +287,10 @@ def case_warp(s: Setup, frames: int) -> dict:
     video = torch.rand(frames, 3, s.height, s.width).to(s.device) * 2 - 1
     flows = phases.run("raft", lambda: compute_flow(raft, video))
     shape = ((frames - 1) // 4 + 1, 16, s.height // 8, s.width // 8)
-    phases.run("warp", lambda: warp_noise_along_flows(flows, shape, torch.Generator().manual_seed(0), s.device))  # fmt: skip
+    phases.run(
+        "warp",
+        lambda: warp_noise_along_flows(flows, shape, torch.Generator().manual_seed(0), s.device),
+    )
     return {"frames": frames, "phases": phases.out}
 
 
@@ -288,12 +325,20 @@ def case_window(s: Setup, frames: int, steps: int, cap_gib: float | None = None)
 
     phases.run("text", text)
     video, quad = _inputs(s, s.frames(frames))
-    cond = phases.run("encode", lambda: pipe.prepare_conditioning(video, quad, 1, torch.Generator().manual_seed(1)))  # fmt: skip
+    cond = phases.run(
+        "encode",
+        lambda: pipe.prepare_conditioning(video, quad, 1, torch.Generator().manual_seed(1)),
+    )
     latents = _denoise(pipe, s, cond, 1, steps, phases, "pass1")
     phases.run("decode", lambda: pipe.decode_latents(latents))
     end = time.perf_counter()
-    out.update(mode=mode, phases=phases.out, wall_s=round(end - start, 2),
-               diffusion_s=phases.out["pass1"]["s"], build_s=round(start - wall, 2))  # fmt: skip
+    out.update(
+        mode=mode,
+        phases=phases.out,
+        wall_s=round(end - start, 2),
+        diffusion_s=phases.out["pass1"]["s"],
+        build_s=round(start - wall, 2),
+    )
     out["diffusion_share"] = round(out["diffusion_s"] / out["wall_s"], 3)
     return out
 
@@ -322,8 +367,12 @@ def case_load(s: Setup) -> dict:
         if s.device.type == "cuda":
             torch.cuda.synchronize()
         moved = time.perf_counter() - t
-    return {"GiB": round(path_bytes(model) / GiB, 2), "write_s": round(written, 2),
-            "read_s": round(read, 2), "to_device_s": round(moved, 2)}  # fmt: skip
+    return {
+        "GiB": round(path_bytes(model) / GiB, 2),
+        "write_s": round(written, 2),
+        "read_s": round(read, 2),
+        "to_device_s": round(moved, 2),
+    }
 
 
 def path_bytes(model) -> int:
@@ -386,7 +435,11 @@ def main(argv: list[str] | None = None) -> int:
     began = time.monotonic()
     for case in [c for c in args.cases.split(",") if c]:
         left = args.budget - (time.monotonic() - began)
-        line: dict = {"case": case, "tiny": args.tiny, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
+        line: dict = {
+            "case": case,
+            "tiny": args.tiny,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
         if left < 15:
             line.update(status="skipped", error="out of the run's time budget")
         else:
@@ -399,8 +452,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _watch(case: str, args, timeout: float) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), str(args.out), "--case", case,
-           "--steps", str(args.steps)] + (["--tiny"] if args.tiny else [])  # fmt: skip
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        str(args.out),
+        "--case",
+        case,
+        "--steps",
+        str(args.steps),
+    ] + (["--tiny"] if args.tiny else [])
     t = time.perf_counter()
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)

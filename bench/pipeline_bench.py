@@ -404,12 +404,18 @@ def main() -> None:
     ap.add_argument("--no-rss", action="store_true", help="skip the peak RSS runs")
     ap.add_argument("--grain", type=float, default=0.02, help="grain of the plate (0.02)")
     ap.add_argument("--plate-compression", default="dwaa", help="the plate's EXR compression")
-    ap.add_argument("--output-compression", default=None,
-                    help="the output's (default: the spec's default, the plate's own)")  # fmt: skip
-    ap.add_argument("--sample", default=None,
-                    help="a VOID sample folder (input_video.mp4 + quadmask movie, e.g. "
-                    "moving_ball) as the plate instead of the synthetic one; "
-                    "no peak RSS runs then")  # fmt: skip
+    ap.add_argument(
+        "--output-compression",
+        default=None,
+        help="the output's (default: the spec's default, the plate's own)",
+    )
+    ap.add_argument(
+        "--sample",
+        default=None,
+        help="a VOID sample folder (input_video.mp4 + quadmask movie, e.g. "
+        "moving_ball) as the plate instead of the synthetic one; "
+        "no peak RSS runs then",
+    )
     ap.add_argument("--stages", action="store_true", help="also print cpu per frame by stage")
     ap.add_argument("--dir", default=None, help="work folder (default: a temporary one)")
     ap.add_argument("--rss-child", type=int, default=0, help=argparse.SUPPRESS)

@@ -236,8 +236,11 @@ def engine_at(ref: str):
     where = "server/engines/preview"
     names = subprocess.run(
         ["git", "ls-tree", "--name-only", ref, f"{where}/"],
-        cwd=root, capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     pkg = Path(tempfile.mkdtemp(prefix="preview_ref_")) / "preview_ref"
     pkg.mkdir()
     for name in names:

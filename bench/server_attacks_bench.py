@@ -58,11 +58,24 @@ class Server:
             + "from void_vfx_server.main import main\nsys.exit(main(sys.argv[1:]))\n"
         )
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", code, "--port", str(self.port), "--data-dir", str(tmp / "d"),
-             "--token-file", str(self.token_file), "--engine", "preview", *extra],
+            [
+                sys.executable,
+                "-c",
+                code,
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(tmp / "d"),
+                "--token-file",
+                str(self.token_file),
+                "--engine",
+                "preview",
+                *extra,
+            ],
             env=dict(os.environ, XDG_CONFIG_HOME=str(tmp / "cfg")),
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.time() + 60
         while True:
             try:
@@ -247,8 +260,12 @@ def _png(path: Path, w: int, h: int) -> None:
         idat.append(deflate.compress(row))
     idat.append(deflate.flush())
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
-                     + chunk(b"IDAT", b"".join(idat)) + chunk(b"IEND", b""))  # fmt: skip
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", b"".join(idat))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _exr(path: Path, w: int, h: int) -> None:
@@ -269,8 +286,9 @@ def _exr(path: Path, w: int, h: int) -> None:
 
 
 def child(what: str, *args: str) -> str:
-    out = subprocess.run([sys.executable, "-c", _CHILD, what, *args],
-                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, what, *args], capture_output=True, text=True, timeout=300
+    )
     return f"{what}: peak +{out.stdout.strip() or out.stderr.strip()[-200:]}"
 
 

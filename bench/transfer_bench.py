@@ -218,8 +218,9 @@ def run_rounds(payload: bytes, tmp: Path, rounds: int):
                 note("stream upload", timed, upload, job)
 
                 results = server.store.job_dir(job) / "results"
-                os.replace(server.store.inputs_dir(job) / "bench" / "upload.bin",
-                           results / "result.bin")  # fmt: skip
+                os.replace(
+                    server.store.inputs_dir(job) / "bench" / "upload.bin", results / "result.bin"
+                )
                 # Downloads serve only what a finished job recorded: finish this one by hand.
                 record_results(results, server.store.job_dir(job))
                 server.store.set_state(job, "done")
@@ -280,13 +281,17 @@ def main() -> int:
     ap.add_argument("--mib", type=int, default=128, help="payload size (default 128 MiB)")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
     ap.add_argument("--defaults-mib", type=int, default=0, help="also time stock RPyC on N MiB")
-    ap.add_argument("--data-dir", default="/dev/shm" if os.path.isdir("/dev/shm") else None,
-                    help="where the server stores uploads (default /dev/shm: measure the wire, "
-                    "not the disk)")  # fmt: skip
+    ap.add_argument(
+        "--data-dir",
+        default="/dev/shm" if os.path.isdir("/dev/shm") else None,
+        help="where the server stores uploads (default /dev/shm: measure the wire, not the disk)",
+    )
     args = ap.parse_args()
     payload = os.urandom(args.mib * MIB)
-    print(f"payload {args.mib} MiB of random bytes, {CHUNK // MIB} MiB chunks, loopback, "
-          f"{args.rounds} alternating rounds")  # fmt: skip
+    print(
+        f"payload {args.mib} MiB of random bytes, {CHUNK // MIB} MiB chunks, loopback, "
+        f"{args.rounds} alternating rounds"
+    )
     with tempfile.TemporaryDirectory(prefix="void-vfx-bench-", dir=args.data_dir) as tmp:
         print(f"  uploads land in {tmp}")
         figures, cpu = run_rounds(payload, Path(tmp), args.rounds)
@@ -294,8 +299,9 @@ def main() -> int:
     print(f"  {'':48} {'best':>7}  {'median':>7} MB/s   CPU s/GB (both ends, least)")
     for key, label in LABELS.items():
         v = figures[key]
-        print(f"  {label:48} {max(v):7.1f}  {statistics.median(v):7.1f}        "
-              f"{min(cpu[key]):5.2f}")  # fmt: skip
+        print(
+            f"  {label:48} {max(v):7.1f}  {statistics.median(v):7.1f}        {min(cpu[key]):5.2f}"
+        )
     print("like-for-like ratios (stream / raw socket doing the same work, best rounds):")
     for label, s_key, r_key, target in PAIRS:
         ratio = best[s_key] / best[r_key]

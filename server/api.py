@@ -29,9 +29,16 @@ def start_local_server(
     from .main import InferenceServer
 
     server = InferenceServer(
-        "127.0.0.1", 0, data_dir, engine, token_file=token_file, min_free_bytes=0,
-        allow_read=["/"], allow_write=["/"], guard_reads=False,
-    )  # fmt: skip
+        "127.0.0.1",
+        0,
+        data_dir,
+        engine,
+        token_file=token_file,
+        min_free_bytes=0,
+        allow_read=["/"],
+        allow_write=["/"],
+        guard_reads=False,
+    )
     server.start_in_thread()
     return server
 

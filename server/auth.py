@@ -129,8 +129,11 @@ class TokenAuthenticator:
                 raise AuthenticationError("an older client sent a token line; upgrade it")
             raise AuthenticationError("no proof of the token")
         sock.settimeout(None)
-        return sock, {"tls": self._ssl is not None, "peer_cert": peer_cert is not None,
-                      "peer": peer}  # fmt: skip
+        return sock, {
+            "tls": self._ssl is not None,
+            "peer_cert": peer_cert is not None,
+            "peer": peer,
+        }
 
 
 def server_ssl_context(cert: str, key: str, ca: str | None) -> ssl.SSLContext:

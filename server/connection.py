@@ -123,14 +123,16 @@ class ServerConnection(FastConnection):
     @classmethod
     def _request_handlers(cls) -> dict:
         handlers = dict.fromkeys(super()._request_handlers(), cls._refuse)
-        handlers.update({
-            consts.HANDLE_PING: cls._ping,
-            consts.HANDLE_CLOSE: cls._handle_close,
-            consts.HANDLE_GETROOT: cls._handle_getroot,
-            consts.HANDLE_DEL: cls._release_root,
-            consts.HANDLE_CALLATTR: cls._call_exposed,
-            consts.HANDLE_INSPECT: cls._inspect_root,
-            consts.HANDLE_REPR: lambda self, obj: "<void-vfx service>",
-            consts.HANDLE_STR: lambda self, obj: "<void-vfx service>",
-        })  # fmt: skip
+        handlers.update(
+            {
+                consts.HANDLE_PING: cls._ping,
+                consts.HANDLE_CLOSE: cls._handle_close,
+                consts.HANDLE_GETROOT: cls._handle_getroot,
+                consts.HANDLE_DEL: cls._release_root,
+                consts.HANDLE_CALLATTR: cls._call_exposed,
+                consts.HANDLE_INSPECT: cls._inspect_root,
+                consts.HANDLE_REPR: lambda self, obj: "<void-vfx service>",
+                consts.HANDLE_STR: lambda self, obj: "<void-vfx service>",
+            }
+        )
         return handlers

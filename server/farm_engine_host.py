@@ -32,13 +32,17 @@ _ERRORS = {"Cancelled": Cancelled, "EngineError": EngineError}
 
 
 def add_engine_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--engine", default="", help="void, preview or package.module:factory "
-                   "(default: the job's)")  # fmt: skip
+    p.add_argument(
+        "--engine", default="", help="void, preview or package.module:factory (default: the job's)"
+    )
     p.add_argument("--weights", default="", help="base model folder (default: search)")
     p.add_argument("--checkpoints", default="", help="folder of void_pass1/2.safetensors")
     p.add_argument("--raft", default="", help="RAFT-large weights file (Pass 2)")
-    p.add_argument("--memory-mode", default="auto", help="gpu, gpu-fp8, offload, offload-fp8, "
-                   "sequential, cpu or auto")  # fmt: skip
+    p.add_argument(
+        "--memory-mode",
+        default="auto",
+        help="gpu, gpu-fp8, offload, offload-fp8, sequential, cpu or auto",
+    )
     p.add_argument("--idle-timeout", type=float, default=3600.0, help=argparse.SUPPRESS)
 
 
@@ -105,9 +109,12 @@ def start(argv: list[str], *, timeout: float = 3600.0, say: Callable[[str], None
         # Its own output goes to the log: an inherited stdout would keep the action open.
         proc = subprocess.Popen(
             [sys.executable, "-m", "void_vfx_server.farm_engine_host", folder, *argv],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, close_fds=True,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            close_fds=True,
             **flags,
-        )  # fmt: skip
+        )
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
@@ -190,8 +197,15 @@ def _serve(folder: str, args: argparse.Namespace) -> int:
                 try:
                     msg = _recv(conn)
                     if msg.get("op") == "stop":
-                        _send(conn, {"final": True, "runs": state["runs"],
-                                     "loads": state["loads"], "pid": os.getpid()})  # fmt: skip
+                        _send(
+                            conn,
+                            {
+                                "final": True,
+                                "runs": state["runs"],
+                                "loads": state["loads"],
+                                "pid": os.getpid(),
+                            },
+                        )
                         break
                     if msg.get("op") == "ping":
                         _send(conn, {"final": True, "engine": getattr(engine, "name", "engine")})

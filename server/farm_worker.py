@@ -32,8 +32,12 @@ def progress(percent: float) -> None:
 
 
 def _rules_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--path-mapping-rules", default="", metavar="FILE",
-                   help="pathmapping-1.0 rules for the paths inside the spec")  # fmt: skip
+    p.add_argument(
+        "--path-mapping-rules",
+        default="",
+        metavar="FILE",
+        help="pathmapping-1.0 rules for the paths inside the spec",
+    )
 
 
 def add_worker_arguments(p: argparse.ArgumentParser) -> None:
@@ -50,8 +54,9 @@ def add_worker_arguments(p: argparse.ArgumentParser) -> None:
     _rules_argument(s)
     s = sub.add_parser("assemble", help="write the final EXRs into the next version folder")
     s.add_argument("job_dir", metavar="DIR")
-    s.add_argument("--output-dir", default="", help="folder of the version folders "
-                   "(default: the spec's)")  # fmt: skip
+    s.add_argument(
+        "--output-dir", default="", help="folder of the version folders (default: the spec's)"
+    )
     s.add_argument("--otio", action="store_true", help="also write an OTIO clip of the output")
     _rules_argument(s)
     s = sub.add_parser("engine-start", help="load the engine once for this worker session")
@@ -82,10 +87,17 @@ def _prepare(args) -> int:
     from void_vfx.farm.stages import prepare_job
 
     status(f"checking {args.spec}")
-    info = prepare_job(args.spec, args.job_dir, load_rules(args.path_mapping_rules),
-                       expect_windows=args.expect_windows, say=status)  # fmt: skip
-    status(f"frames {info['first']}-{info['last']}: {info['windows']} window(s) planned in "
-           f"{args.job_dir}")  # fmt: skip
+    info = prepare_job(
+        args.spec,
+        args.job_dir,
+        load_rules(args.path_mapping_rules),
+        expect_windows=args.expect_windows,
+        say=status,
+    )
+    status(
+        f"frames {info['first']}-{info['last']}: {info['windows']} window(s) planned in "
+        f"{args.job_dir}"
+    )
     progress(100)
     return 0
 
@@ -111,10 +123,18 @@ def _run_window(args) -> int:
                 if "status" in msg:
                     status(msg["status"])
 
-            result = request(host, {"op": "run", "job_dir": os.path.abspath(args.job_dir),
-                                    "window": args.window,
-                                    "rules": os.path.abspath(args.path_mapping_rules)
-                                    if args.path_mapping_rules else ""}, relay)  # fmt: skip
+            result = request(
+                host,
+                {
+                    "op": "run",
+                    "job_dir": os.path.abspath(args.job_dir),
+                    "window": args.window,
+                    "rules": os.path.abspath(args.path_mapping_rules)
+                    if args.path_mapping_rules
+                    else "",
+                },
+                relay,
+            )
         else:
             rules = load_rules(args.path_mapping_rules)
             engine = load_worker_engine(args, load_spec(args.job_dir, rules))
@@ -122,9 +142,13 @@ def _run_window(args) -> int:
             def step(i: int, total: int, message: str = "") -> None:
                 progress(100.0 * i / max(total, 1))
 
-            result = run_window(args.job_dir, args.window,
-                                lambda wi: engine.run(wi, step, lambda: False), rules,
-                                say=status)  # fmt: skip
+            result = run_window(
+                args.job_dir,
+                args.window,
+                lambda wi: engine.run(wi, step, lambda: False),
+                rules,
+                say=status,
+            )
     status(f"window {args.window}: {result['state']}")
     progress(100)
     return 0
@@ -135,9 +159,14 @@ def _assemble(args) -> int:
     from void_vfx.farm.stages import assemble_job
 
     with _Cancel():
-        result = assemble_job(args.job_dir, load_rules(args.path_mapping_rules),
-                              out_dir=args.output_dir, otio=args.otio, say=status,
-                              progress=progress)  # fmt: skip
+        result = assemble_job(
+            args.job_dir,
+            load_rules(args.path_mapping_rules),
+            out_dir=args.output_dir,
+            otio=args.otio,
+            say=status,
+            progress=progress,
+        )
     status(f"{result['state']}: {result.get('frames', 0)} frame(s) in {result['folder']}")
     if result.get("otio"):
         status(f"OTIO clip {result['otio']}")
@@ -149,9 +178,20 @@ def _engine_start(args) -> int:
     from .farm_engine_host import ENV, start
 
     status(f"loading the {args.engine or 'job'} engine once for this session")
-    argv = ["--engine", args.engine or "void", "--weights", args.weights, "--checkpoints",
-            args.checkpoints, "--raft", args.raft, "--memory-mode", args.memory_mode,
-            "--idle-timeout", str(args.idle_timeout)]  # fmt: skip
+    argv = [
+        "--engine",
+        args.engine or "void",
+        "--weights",
+        args.weights,
+        "--checkpoints",
+        args.checkpoints,
+        "--raft",
+        args.raft,
+        "--memory-mode",
+        args.memory_mode,
+        "--idle-timeout",
+        str(args.idle_timeout),
+    ]
     folder = start(argv, say=status)
     print(f"openjd_env: {ENV}={folder}", flush=True)
     return 0
@@ -167,8 +207,13 @@ def _engine_stop(args) -> int:
     return 0
 
 
-_STAGES = {"prepare": _prepare, "run-window": _run_window, "assemble": _assemble,
-           "engine-start": _engine_start, "engine-stop": _engine_stop}  # fmt: skip
+_STAGES = {
+    "prepare": _prepare,
+    "run-window": _run_window,
+    "assemble": _assemble,
+    "engine-start": _engine_start,
+    "engine-stop": _engine_stop,
+}
 
 
 def run_worker(args: argparse.Namespace) -> int:

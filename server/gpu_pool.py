@@ -24,7 +24,9 @@ def parse_gpus(text: str | None) -> list[int] | None:
     try:
         ids = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise ServerError(f"--gpus {text!r}: give GPU indices separated by commas, e.g. --gpus 0,1") from None  # fmt: skip
+        raise ServerError(
+            f"--gpus {text!r}: give GPU indices separated by commas, e.g. --gpus 0,1"
+        ) from None
     if not ids or len(set(ids)) != len(ids) or min(ids) < 0:
         raise ServerError(f"--gpus {text!r}: give distinct GPU indices, e.g. --gpus 0,1")
     return ids

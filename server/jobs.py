@@ -93,10 +93,27 @@ CREATE INDEX IF NOT EXISTS events_job ON events(job_id, seq);
 """
 
 _COLUMNS = (
-    "id", "state", "priority", "mode", "spec", "out_dir", "created", "updated", "started",
-    "finished", "window", "windows", "step", "steps", "eta_s", "message", "cancel_requested",
-    "progress", "out_id", "host",
-)  # fmt: skip
+    "id",
+    "state",
+    "priority",
+    "mode",
+    "spec",
+    "out_dir",
+    "created",
+    "updated",
+    "started",
+    "finished",
+    "window",
+    "windows",
+    "step",
+    "steps",
+    "eta_s",
+    "message",
+    "cancel_requested",
+    "progress",
+    "out_id",
+    "host",
+)
 #: Columns added after the first release: (name, declaration) for ALTER TABLE on older stores.
 _ADDED = (
     ("out_id", "TEXT NOT NULL DEFAULT ''"),
@@ -104,14 +121,31 @@ _ADDED = (
     ("progress", "TEXT NOT NULL DEFAULT '{}'"),
 )
 _STATUS_FIELDS = (
-    "state", "window", "windows", "step", "steps", "eta_s", "message", "mode", "out_dir",
+    "state",
+    "window",
+    "windows",
+    "step",
+    "steps",
+    "eta_s",
+    "message",
+    "mode",
+    "out_dir",
     "progress",
-)  # fmt: skip
+)
 #: The counts a job's ``progress`` holds (the render's, see void_vfx.render.pipeline.Tracker).
 PROGRESS_KEYS = (
-    "frames_read", "frames_to_read", "windows_done", "windows", "frames_written",
-    "frames_unchanged", "frames", "rate_fps", "eta_s", "done", "total",
-)  # fmt: skip
+    "frames_read",
+    "frames_to_read",
+    "windows_done",
+    "windows",
+    "frames_written",
+    "frames_unchanged",
+    "frames",
+    "rate_fps",
+    "eta_s",
+    "done",
+    "total",
+)
 
 
 def progress_json(stats: dict[str, Any]) -> str:
@@ -163,8 +197,11 @@ class JobStore:
         private_folder(self.jobs_dir)
         loose = make_private(self.jobs_dir)  # files an older server left with the umask's modes
         if loose:
-            log.warning("%s: %d files or folders were readable by others; now 0600/0700",
-                        self.jobs_dir, loose)  # fmt: skip
+            log.warning(
+                "%s: %d files or folders were readable by others; now 0600/0700",
+                self.jobs_dir,
+                loose,
+            )
         db_path = self.data_dir / "jobs.sqlite3"
         if not db_path.exists():  # sqlite would create it with the umask's mode (0644)
             os.close(os.open(db_path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))

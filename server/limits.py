@@ -39,23 +39,55 @@ DEFAULTS = Limits()
 
 def add_limit_arguments(p: argparse.ArgumentParser) -> None:
     d = DEFAULTS
-    p.add_argument("--max-connections", type=int, default=d.max_connections,
-                   help=f"connections open at once (default {d.max_connections})")  # fmt: skip
-    p.add_argument("--max-connections-per-peer", type=int, default=d.max_per_peer,
-                   help=f"connections from one address (default {d.max_per_peer})")  # fmt: skip
-    p.add_argument("--handshake-timeout", type=float, default=d.handshake_timeout_s,
-                   help=f"seconds for a whole handshake (default {d.handshake_timeout_s:g})")  # fmt: skip
-    p.add_argument("--max-image-pixels", type=int, default=None,
-                   help="pixels a frame may declare (default 35389440, 8192 x 4320, or "
-                   "$VOID_VFX_MAX_IMAGE_PIXELS)")  # fmt: skip
-    p.add_argument("--max-open-jobs", type=int, default=d.max_open_jobs,
-                   help=f"jobs not yet finished held at once (default {d.max_open_jobs})")  # fmt: skip
-    p.add_argument("--max-data-gb", type=float, default=d.max_data_bytes / 1024**3,
-                   help="size the data folder may reach (default 500; 0: no quota)")  # fmt: skip
-    p.add_argument("--abandoned-hours", type=float, default=d.abandoned_hours,
-                   help="remove jobs never started after this many idle hours (default 24)")  # fmt: skip
-    p.add_argument("--upload-idle-s", type=float, default=d.upload_idle_s,
-                   help="close an upload's writer after this many idle seconds (default 300)")  # fmt: skip
+    p.add_argument(
+        "--max-connections",
+        type=int,
+        default=d.max_connections,
+        help=f"connections open at once (default {d.max_connections})",
+    )
+    p.add_argument(
+        "--max-connections-per-peer",
+        type=int,
+        default=d.max_per_peer,
+        help=f"connections from one address (default {d.max_per_peer})",
+    )
+    p.add_argument(
+        "--handshake-timeout",
+        type=float,
+        default=d.handshake_timeout_s,
+        help=f"seconds for a whole handshake (default {d.handshake_timeout_s:g})",
+    )
+    p.add_argument(
+        "--max-image-pixels",
+        type=int,
+        default=None,
+        help="pixels a frame may declare (default 35389440, 8192 x 4320, or "
+        "$VOID_VFX_MAX_IMAGE_PIXELS)",
+    )
+    p.add_argument(
+        "--max-open-jobs",
+        type=int,
+        default=d.max_open_jobs,
+        help=f"jobs not yet finished held at once (default {d.max_open_jobs})",
+    )
+    p.add_argument(
+        "--max-data-gb",
+        type=float,
+        default=d.max_data_bytes / 1024**3,
+        help="size the data folder may reach (default 500; 0: no quota)",
+    )
+    p.add_argument(
+        "--abandoned-hours",
+        type=float,
+        default=d.abandoned_hours,
+        help="remove jobs never started after this many idle hours (default 24)",
+    )
+    p.add_argument(
+        "--upload-idle-s",
+        type=float,
+        default=d.upload_idle_s,
+        help="close an upload's writer after this many idle seconds (default 300)",
+    )
 
 
 def limits_from_args(args: argparse.Namespace) -> Limits:

@@ -161,14 +161,29 @@ class InferenceServer:
         if rpyc_log.level == logging.NOTSET:
             rpyc_log.setLevel(logging.WARNING)  # one line per connection is noise at INFO
         shared = ServerContext(
-            self.store, info, int(min_free_bytes), self.roots, engines, info["engine"],
-            limits, DataQuota(self.data_dir, limits.max_data_bytes),
-        )  # fmt: skip
+            self.store,
+            info,
+            int(min_free_bytes),
+            self.roots,
+            engines,
+            info["engine"],
+            limits,
+            DataQuota(self.data_dir, limits.max_data_bytes),
+        )
         self.worker = gpu_pool.make_workers(
-            Worker, self.store, self.engine, gpus,
-            lambda i: load_engine(engine, weights, gpu_pool.engine_options(engine_options, gpus, i)),
-            process_fn, retention_days, roots=self.roots, engines=engines, limits=limits,
-        )  # fmt: skip
+            Worker,
+            self.store,
+            self.engine,
+            gpus,
+            lambda i: load_engine(
+                engine, weights, gpu_pool.engine_options(engine_options, gpus, i)
+            ),
+            process_fn,
+            retention_days,
+            roots=self.roots,
+            engines=engines,
+            limits=limits,
+        )
         self.listener = Listener(
             shared,
             limits.max_connections,
@@ -273,10 +288,24 @@ def serve(
 ) -> None:
     """Run a server in the foreground until Ctrl-C."""
     server = InferenceServer(
-        host, port, data_dir, engine, weights, token_file, tls_cert, tls_key, tls_ca,
-        insecure_network, min_free_bytes, retention_days, process_fn, engine_options,
-        allow_read, allow_write, limits=limits,
-    )  # fmt: skip
+        host,
+        port,
+        data_dir,
+        engine,
+        weights,
+        token_file,
+        tls_cert,
+        tls_key,
+        tls_ca,
+        insecure_network,
+        min_free_bytes,
+        retention_days,
+        process_fn,
+        engine_options,
+        allow_read,
+        allow_write,
+        limits=limits,
+    )
 
     def _terminate(signum, frame):  # SIGTERM (systemd, docker stop): stop like Ctrl-C
         raise KeyboardInterrupt
@@ -312,25 +341,50 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="auto",
         help="auto (from free GPU memory), gpu, gpu-fp8, offload, offload-fp8, sequential, cpu",
     )
-    p.add_argument("--gpus", default=None, help="void engine: GPU indices to run one worker "
-                   "each on, e.g. 0,1 (default: every GPU found)")  # fmt: skip
+    p.add_argument(
+        "--gpus",
+        default=None,
+        help="void engine: GPU indices to run one worker "
+        "each on, e.g. 0,1 (default: every GPU found)",
+    )
     p.add_argument("--token-file", default=None, help="token file (default: user config folder)")
     p.add_argument("--tls-cert", default=None, help="server certificate (PEM)")
     p.add_argument("--tls-key", default=None, help="server private key (PEM)")
-    p.add_argument("--tls-ca", default=None,
-                   help="CA that signs client certificates (required off loopback)")  # fmt: skip
-    p.add_argument("--insecure-network", action="store_true",
-                   help="allow non-loopback without TLS and client certificates")  # fmt: skip
-    p.add_argument("--allow-read", action="append", default=None, metavar="DIR",
-                   help="folder path-mode jobs may read (repeat for more; default: your home "
-                   "folder)")  # fmt: skip
-    p.add_argument("--allow-write", action="append", default=None, metavar="DIR",
-                   help="folder path-mode jobs may write their version folders in (repeat for "
-                   "more; default: your home folder)")  # fmt: skip
-    p.add_argument("--min-free-gb", type=float, default=DEFAULT_MIN_FREE_BYTES / 1024**3,
-                   help="refuse uploads that would leave less free disk than this")  # fmt: skip
-    p.add_argument("--retention-days", type=float, default=DEFAULT_RETENTION_DAYS,
-                   help="remove finished job folders after this many days")  # fmt: skip
+    p.add_argument(
+        "--tls-ca", default=None, help="CA that signs client certificates (required off loopback)"
+    )
+    p.add_argument(
+        "--insecure-network",
+        action="store_true",
+        help="allow non-loopback without TLS and client certificates",
+    )
+    p.add_argument(
+        "--allow-read",
+        action="append",
+        default=None,
+        metavar="DIR",
+        help="folder path-mode jobs may read (repeat for more; default: your home folder)",
+    )
+    p.add_argument(
+        "--allow-write",
+        action="append",
+        default=None,
+        metavar="DIR",
+        help="folder path-mode jobs may write their version folders in (repeat for "
+        "more; default: your home folder)",
+    )
+    p.add_argument(
+        "--min-free-gb",
+        type=float,
+        default=DEFAULT_MIN_FREE_BYTES / 1024**3,
+        help="refuse uploads that would leave less free disk than this",
+    )
+    p.add_argument(
+        "--retention-days",
+        type=float,
+        default=DEFAULT_RETENTION_DAYS,
+        help="remove finished job folders after this many days",
+    )
     add_limit_arguments(p)
     p.add_argument("--process-fn", default=None, help=argparse.SUPPRESS)  # tests: module:function
 
@@ -344,13 +398,29 @@ def run_from_args(args: argparse.Namespace) -> int:
     one_line_logs()  # a newline in a client's file name cannot forge a log line
     try:
         serve(
-            args.host, args.port, args.data_dir, args.engine, args.weights, args.token_file,
-            args.tls_cert, args.tls_key, args.tls_ca, args.insecure_network,
-            int(args.min_free_gb * 1024**3), args.retention_days, process_fn,
-            {"checkpoints": args.checkpoints, "raft_path": args.raft,
-             "memory_mode": args.memory_mode, "gpus": args.gpus},
-            args.allow_read, args.allow_write, limits_from_args(args),
-        )  # fmt: skip
+            args.host,
+            args.port,
+            args.data_dir,
+            args.engine,
+            args.weights,
+            args.token_file,
+            args.tls_cert,
+            args.tls_key,
+            args.tls_ca,
+            args.insecure_network,
+            int(args.min_free_gb * 1024**3),
+            args.retention_days,
+            process_fn,
+            {
+                "checkpoints": args.checkpoints,
+                "raft_path": args.raft,
+                "memory_mode": args.memory_mode,
+                "gpus": args.gpus,
+            },
+            args.allow_read,
+            args.allow_write,
+            limits_from_args(args),
+        )
     except KeyboardInterrupt:
         return 0
     return 0

@@ -116,8 +116,9 @@ class Worker(threading.Thread):
                     log.info("job %s removed after %.1f days", job_id, self.retention_days)
             if limits is not None:
                 for job_id in self.store.expire_abandoned(limits.abandoned_hours * 3600.0):
-                    log.info("job %s never started; removed after %g h", job_id,
-                             limits.abandoned_hours)  # fmt: skip
+                    log.info(
+                        "job %s never started; removed after %g h", job_id, limits.abandoned_hours
+                    )
                 closed = close_idle(limits.upload_idle_s)
                 if closed:
                     log.info("%d idle uploads closed (their clients may resume)", closed)
@@ -212,9 +213,11 @@ class Worker(threading.Thread):
         except UnicodeError as ex:  # a name or header text that is not UTF-8, met deep inside
             _drop_if_empty(out)
             store.set_state(
-                job_id, "failed", f"a file name or header holds text that is not UTF-8 ({ex}); "
+                job_id,
+                "failed",
+                f"a file name or header holds text that is not UTF-8 ({ex}); "
                 "rename or re-save the file with UTF-8 text",
-            )  # fmt: skip
+            )
         except Exception as ex:  # noqa: BLE001 - a failed job must not kill the worker
             log.error("job %s crashed:\n%s", job_id, traceback.format_exc())
             _drop_if_empty(out)

@@ -38,8 +38,16 @@ def write_frame(path: str, pixels: np.ndarray, names: list[str], timecode: int |
     out.close()
 
 
-def write_shot(folder: Path, prefix: str, frames: range, padding: int = 4, tc_start=None,
-               rate: int = 24, matte: bool = True, sep: str = ".") -> str:  # fmt: skip
+def write_shot(
+    folder: Path,
+    prefix: str,
+    frames: range,
+    padding: int = 4,
+    tc_start=None,
+    rate: int = 24,
+    matte: bool = True,
+    sep: str = ".",
+) -> str:
     """Plate frames ``<prefix><frame>.exr`` (a grey ramp with a dark square moving right) and,
     with ``matte``, ``<stem>_matte.<frame>.exr`` beside them (alpha 1 on the square)."""
     h, w = SIZE

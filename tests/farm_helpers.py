@@ -16,8 +16,17 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-def demo_spec(folder: Path, *, frames: int, size=(64, 48), engine: str = "preview",
-              window: int = 13, overlap: int = 4, out_dir: Path | None = None, steps: int = 1):  # fmt: skip
+def demo_spec(
+    folder: Path,
+    *,
+    frames: int,
+    size=(64, 48),
+    engine: str = "preview",
+    window: int = 13,
+    overlap: int = 4,
+    out_dir: Path | None = None,
+    steps: int = 1,
+):
     from void_vfx.demo.run import make_demo_shot
     from void_vfx.job.spec import JobSpec, MaskSettings, MatteSource, OutputSettings
 
@@ -61,14 +70,25 @@ def run_openjd(args: list[str], env: dict[str, str] | None = None, timeout: floa
     """Run ``openjd ARGS``; return the completed process (stdout and stderr together)."""
     if args and args[0] == "openjd":
         args = args[1:]
-    return subprocess.run([openjd(), *args], env=env or worker_env(), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [openjd(), *args],
+        env=env or worker_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def run_cli(args: list[str], env: dict[str, str] | None = None, timeout: float = 300):
-    return subprocess.run([sys.executable, "-m", "void_vfx", *args], env=env or worker_env(),
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "void_vfx", *args],
+        env=env or worker_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def command_from(message: str, prefix: str = "run it here:") -> list[str]:

@@ -12,8 +12,19 @@ import textwrap
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-BLOCKED = ("numpy", "OpenImageIO", "PyOpenColorIO", "opentimelineio", "torch", "PySide6",
-           "PySide2", "tqdm", "av", "cv2", "void_vfx_server")  # fmt: skip
+BLOCKED = (
+    "numpy",
+    "OpenImageIO",
+    "PyOpenColorIO",
+    "opentimelineio",
+    "torch",
+    "PySide6",
+    "PySide2",
+    "tqdm",
+    "av",
+    "cv2",
+    "void_vfx_server",
+)
 
 
 def run_like_a_host(body: str, prelude: str = "") -> tuple[subprocess.CompletedProcess, list]:

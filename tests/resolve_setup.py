@@ -41,8 +41,14 @@ def request(shot, server, out: Path, **kwargs):
     from void_vfx.hosts.resolve_remove import RemoveRequest
 
     base = dict(
-        matte=shot.primary, matte_channel="A", prompt="a tiled floor", port=server.port,
-        token=server.token, engine="preview", window_min=CLIP_FRAMES, out_dir=str(out),
-    )  # fmt: skip
+        matte=shot.primary,
+        matte_channel="A",
+        prompt="a tiled floor",
+        port=server.port,
+        token=server.token,
+        engine="preview",
+        window_min=CLIP_FRAMES,
+        out_dir=str(out),
+    )
     base.update(kwargs)
     return RemoveRequest(**base)

@@ -104,8 +104,15 @@ class Menu(MenuItem):
         self._items.append(menu)
         return menu
 
-    def addCommand(self, name: str, command="", shortcut: str = "", icon: str = "",
-                   tooltip: str = "", index: int = -1) -> MenuItem:  # fmt: skip
+    def addCommand(
+        self,
+        name: str,
+        command="",
+        shortcut: str = "",
+        icon: str = "",
+        tooltip: str = "",
+        index: int = -1,
+    ) -> MenuItem:
         path, _, leaf = name.rpartition("/")
         menu = self.addMenu(path) if path else self
         item = MenuItem(self._module, leaf, command, shortcut, icon)
@@ -128,9 +135,18 @@ def make_module(gui: bool = True) -> ModuleType:
     m.__doc__ = "fake nuke for the void-vfx tests"
     m.GUI = bool(gui)
     m.STARTLINE = knobs.STARTLINE
-    for name in ("String_Knob", "Multiline_Eval_String_Knob", "Tab_Knob", "Text_Knob",
-                 "File_Knob", "Int_Knob", "Double_Knob", "Boolean_Knob", "Enumeration_Knob",
-                 "PyScript_Knob"):  # fmt: skip
+    for name in (
+        "String_Knob",
+        "Multiline_Eval_String_Knob",
+        "Tab_Knob",
+        "Text_Knob",
+        "File_Knob",
+        "Int_Knob",
+        "Double_Knob",
+        "Boolean_Knob",
+        "Enumeration_Knob",
+        "PyScript_Knob",
+    ):
         setattr(m, name, getattr(knobs, name))
     m.FrameRange = nodes.FrameRange
     root = nodes.Node(m, "Root", "Root", None)
@@ -191,8 +207,11 @@ def make_module(gui: bool = True) -> ModuleType:
     def toNode(name: str):
         group = _current()
         for part in name.split("."):
-            group = group.node(part) if group is not None and group._class in (
-                "Root", "Group") else None  # fmt: skip
+            group = (
+                group.node(part)
+                if group is not None and group._class in ("Root", "Group")
+                else None
+            )
         return group
 
     def selectedNode():
@@ -214,8 +233,9 @@ def make_module(gui: bool = True) -> ModuleType:
         finally:
             m._this.pop()
 
-    def execute(nameOrNode, start: int, end: int, incr: int = 1, views=None,
-                continueOnError: bool = False) -> None:  # fmt: skip
+    def execute(
+        nameOrNode, start: int, end: int, incr: int = 1, views=None, continueOnError: bool = False
+    ) -> None:
         executeMultiple((nameOrNode,), ((start, end, incr),), views, continueOnError)
 
     def executeMultiple(nodes, ranges=(), views=None, continueOnError: bool = False) -> None:
@@ -238,7 +258,8 @@ def make_module(gui: bool = True) -> ModuleType:
             for start, end, incr in ranges:
                 for frame in range(int(start), int(end) + 1, int(incr)):
                     if m._cancel_render_after is not None and (
-                            len(m._executed) >= m._cancel_render_after):  # fmt: skip
+                        len(m._executed) >= m._cancel_render_after
+                    ):
                         raise RuntimeError("Cancelled")
                     for node in found:
                         graph.write_frame(node, frame)
@@ -380,10 +401,29 @@ def make_module(gui: bool = True) -> ModuleType:
     def _set_script_name(path: str) -> None:
         m._root._name = str(path)
 
-    for fn in (root_, createNode, toNode, selectedNode, thisNode, thisKnob, execute,
-               executeInMainThread, executeInMainThreadWithResult, menu, pluginAddPath,
-               pluginPath, scriptOpen, scriptSave, executeMultiple, views_, filename, allNodes,
-               addOnScriptLoad, delete, addUpdateUI):  # fmt: skip
+    for fn in (
+        root_,
+        createNode,
+        toNode,
+        selectedNode,
+        thisNode,
+        thisKnob,
+        execute,
+        executeInMainThread,
+        executeInMainThreadWithResult,
+        menu,
+        pluginAddPath,
+        pluginPath,
+        scriptOpen,
+        scriptSave,
+        executeMultiple,
+        views_,
+        filename,
+        allNodes,
+        addOnScriptLoad,
+        delete,
+        addUpdateUI,
+    ):
         setattr(m, fn.__name__.rstrip("_"), fn)
     m.Undo = lambda: Undo(m)
     m._script_loaded = _script_loaded

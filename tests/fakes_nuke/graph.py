@@ -17,9 +17,16 @@ import numpy as np
 _OIIO_TO_NUKE = {"R": "rgba.red", "G": "rgba.green", "B": "rgba.blue", "A": "rgba.alpha"}
 _NUKE_TO_OIIO = {v: k for k, v in _OIIO_TO_NUKE.items()}
 _RGBA = ("rgba.red", "rgba.green", "rgba.blue", "rgba.alpha")
-_COMPRESSION = {"none": "none", "Zip (1 scanline)": "zips", "Zip (16 scanlines)": "zip",
-                "PIZ Wavelet (32 scanlines)": "piz", "RLE": "rle", "B44": "b44",
-                "DWAA": "dwaa", "DWAB": "dwab"}  # fmt: skip
+_COMPRESSION = {
+    "none": "none",
+    "Zip (1 scanline)": "zips",
+    "Zip (16 scanlines)": "zip",
+    "PIZ Wavelet (32 scanlines)": "piz",
+    "RLE": "rle",
+    "B44": "b44",
+    "DWAA": "dwaa",
+    "DWAB": "dwab",
+}
 _SKIP_META = {"oiio:ColorSpace", "oiio:subimages", "compression", "openexr:lineOrder"}
 
 
@@ -102,8 +109,13 @@ def _read(node, frame: int) -> dict:
     for i, name in enumerate(spec.channelnames):
         planes[_OIIO_TO_NUKE.get(name, name)] = np.ascontiguousarray(pixels[:, :, i])
     meta = {a.name: a.value for a in spec.extra_attribs if a.name not in _SKIP_META}
-    return {"planes": planes, "meta": meta, "size": (spec.width, spec.height),
-            "colorspace": node["colorspace"].value(), "raw": node["raw"].value()}  # fmt: skip
+    return {
+        "planes": planes,
+        "meta": meta,
+        "size": (spec.width, spec.height),
+        "colorspace": node["colorspace"].value(),
+        "raw": node["raw"].value(),
+    }
 
 
 def write_frame(write, frame: int) -> str:
@@ -120,8 +132,12 @@ def write_frame(write, frame: int) -> str:
         os.makedirs(folder, exist_ok=True)
     img = evaluate(write.input(0), frame)
     chosen = write["channels"].value()
-    wanted = {"all": list(img["planes"]), "rgba": list(_RGBA), "rgb": list(_RGBA[:3]),
-              "alpha": [_RGBA[3]]}[chosen]  # fmt: skip
+    wanted = {
+        "all": list(img["planes"]),
+        "rgba": list(_RGBA),
+        "rgb": list(_RGBA[:3]),
+        "alpha": [_RGBA[3]],
+    }[chosen]
     names = [c for c in wanted if c in img["planes"]] or list(_RGBA[:3])
     w, h = img["size"]
     data = np.stack([img["planes"].get(c, np.zeros((h, w), np.float32)) for c in names], -1)
@@ -219,8 +235,14 @@ class Expr:
 
     def _cmp(self):
         v = self._sum()
-        ops = {">": np.greater, "<": np.less, ">=": np.greater_equal, "<=": np.less_equal,
-               "==": np.equal, "!=": np.not_equal}  # fmt: skip
+        ops = {
+            ">": np.greater,
+            "<": np.less,
+            ">=": np.greater_equal,
+            "<=": np.less_equal,
+            "==": np.equal,
+            "!=": np.not_equal,
+        }
         while self._peek() in ops:
             op = ops[self._take()]
             v = op(v, self._sum()).astype(np.float32)

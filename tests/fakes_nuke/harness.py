@@ -27,8 +27,11 @@ def comp(nuke, nuke_node, shot, *, object_through=None, affected=True):
     Read selected, then the menu command). ``object_through`` puts a node class (Multiply)
     between the object matte's Read and the node, so the matte must be rendered."""
     reads = {}
-    for role, pattern in (("plate", shot.plate), ("object", shot.primary),
-                          ("affected", shot.affected)):  # fmt: skip
+    for role, pattern in (
+        ("plate", shot.plate),
+        ("object", shot.primary),
+        ("affected", shot.affected),
+    ):
         read = nuke.nodes.Read(name=f"Read_{role}")
         read["file"].fromUserText(f"{pattern} {shot.first}-{shot.last}")
         read["colorspace"].setValue(shot.colourspace)

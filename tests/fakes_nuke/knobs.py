@@ -137,8 +137,12 @@ class File_Knob(String_Knob):
         node = self._node
         if m and node is not None and node.Class() == "Read":
             first, last = int(m.group("first")), int(m.group("last"))
-            for name, v in (("first", first), ("origfirst", first), ("last", last),
-                            ("origlast", last)):  # fmt: skip
+            for name, v in (
+                ("first", first),
+                ("origfirst", first),
+                ("last", last),
+                ("origlast", last),
+            ):
                 node[name].setValue(v)
 
 

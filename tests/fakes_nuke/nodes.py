@@ -9,41 +9,60 @@ from __future__ import annotations
 from fakes_nuke import knobs as K
 
 _EXR_COMPRESSIONS = [
-    "none", "Zip (1 scanline)", "Zip (16 scanlines)", "PIZ Wavelet (32 scanlines)", "RLE",
-    "B44", "DWAA", "DWAB",
-]  # fmt: skip
+    "none",
+    "Zip (1 scanline)",
+    "Zip (16 scanlines)",
+    "PIZ Wavelet (32 scanlines)",
+    "RLE",
+    "B44",
+    "DWAA",
+    "DWAB",
+]
 _METADATA = [
-    "no metadata", "default metadata", "default metadata and exr/*",
-    "all metadata except input/*", "all metadata",
-]  # fmt: skip
+    "no metadata",
+    "default metadata",
+    "default metadata and exr/*",
+    "all metadata except input/*",
+    "all metadata",
+]
 
 
 def _read_knobs():
     return [
-        K.File_Knob("file"), K.Int_Knob("first", value=1), K.Int_Knob("last", value=1),
-        K.Int_Knob("origfirst", value=1), K.Int_Knob("origlast", value=1),
-        K.String_Knob("colorspace", value="default"), K.Boolean_Knob("raw"),
+        K.File_Knob("file"),
+        K.Int_Knob("first", value=1),
+        K.Int_Knob("last", value=1),
+        K.Int_Knob("origfirst", value=1),
+        K.Int_Knob("origlast", value=1),
+        K.String_Knob("colorspace", value="default"),
+        K.Boolean_Knob("raw"),
         K.Enumeration_Knob("on_error", items=["error", "black", "checkerboard", "nearest frame"]),
         K.Enumeration_Knob("frame_mode", items=["expression", "start at", "offset"]),
-        K.String_Knob("frame"), K.Boolean_Knob("premultiplied"),
+        K.String_Knob("frame"),
+        K.Boolean_Knob("premultiplied"),
         # Foundry's Read reference: before/after "hold" by default (the first/last frame is held
         # outside the range); "black" gives an empty frame. ``proxy`` is the proxy file.
         K.Enumeration_Knob("before", items=["hold", "loop", "bounce", "black"]),
         K.Enumeration_Knob("after", items=["hold", "loop", "bounce", "black"]),
         K.File_Knob("proxy"),
-    ]  # fmt: skip
+    ]
 
 
 def _write_knobs():
     return [
-        K.File_Knob("file"), K.Enumeration_Knob("file_type", items=["", "exr", "dpx", "tiff"]),
+        K.File_Knob("file"),
+        K.Enumeration_Knob("file_type", items=["", "exr", "dpx", "tiff"]),
         K.Enumeration_Knob("datatype", items=["16 bit half", "32 bit float"]),
         K.Enumeration_Knob("compression", items=_EXR_COMPRESSIONS),
         K.Enumeration_Knob("metadata", items=_METADATA),
-        K.String_Knob("channels", value="rgb"), K.String_Knob("colorspace", value="default"),
-        K.Boolean_Knob("raw"), K.Boolean_Knob("create_directories"),
-        K.Boolean_Knob("use_limit"), K.Int_Knob("first", value=1), K.Int_Knob("last", value=1),
-    ]  # fmt: skip
+        K.String_Knob("channels", value="rgb"),
+        K.String_Knob("colorspace", value="default"),
+        K.Boolean_Knob("raw"),
+        K.Boolean_Knob("create_directories"),
+        K.Boolean_Knob("use_limit"),
+        K.Int_Knob("first", value=1),
+        K.Int_Knob("last", value=1),
+    ]
 
 
 # Root colour management (Foundry, "OCIO Color Management", Nuke 12.2-15.1 user guide, and the
@@ -56,22 +75,28 @@ def _write_knobs():
 # settings (OCIO, the ACES CG config Foundry ships as fn-nuke_cg-config-...); tests set the
 # nuke-default reading (Nuke 13 and earlier) explicitly.
 OCIO_CONFIGS = [
-    "nuke-default", "aces_1.0.3", "aces_1.1", "aces_1.2",
+    "nuke-default",
+    "aces_1.0.3",
+    "aces_1.1",
+    "aces_1.2",
     "fn-nuke_cg-config-v1.0.0_aces-v1.3_ocio-v2.1",
-    "fn-nuke_studio-config-v1.0.0_aces-v1.3_ocio-v2.1", "custom",
-]  # fmt: skip
+    "fn-nuke_studio-config-v1.0.0_aces-v1.3_ocio-v2.1",
+    "custom",
+]
 
 
 def _root_knobs():
     config = K.Enumeration_Knob("OCIO_config", items=OCIO_CONFIGS)
     config.setValue("fn-nuke_cg-config-v1.0.0_aces-v1.3_ocio-v2.1")
     return [
-        K.Int_Knob("first_frame", value=1), K.Int_Knob("last_frame", value=100),
-        K.Enumeration_Knob("colorManagement", items=["OCIO", "Nuke"]), config,
+        K.Int_Knob("first_frame", value=1),
+        K.Int_Knob("last_frame", value=100),
+        K.Enumeration_Knob("colorManagement", items=["OCIO", "Nuke"]),
+        config,
         K.File_Knob("customOCIOConfigPath"),
         K.String_Knob("workingSpaceLUT", value="ACEScg"),
         K.String_Knob("floatLut", value="scene_linear"),
-    ]  # fmt: skip
+    ]
 
 
 CLASS_KNOBS = {
@@ -84,7 +109,7 @@ CLASS_KNOBS = {
     "Copy": lambda: [
         K.String_Knob("from0", value="rgba.alpha"),
         K.String_Knob("to0", value="rgba.alpha"),
-    ],  # fmt: skip
+    ],
     "Expression": lambda: [K.String_Knob(f"expr{i}") for i in range(4)],
     "Multiply": lambda: [K.Double_Knob("value", value=1.0)],
     "Group": lambda: [K.String_Knob("knobChanged")],
@@ -101,9 +126,12 @@ def _root_knobs():
     proxy_type = K.Enumeration_Knob("proxy_type", items=["format", "scale"])
     proxy_type.setValue("scale")  # the Project Settings default: scale 0.5
     return _ROOT_BASE() + [
-        K.Boolean_Knob("proxy"), proxy_type, K.Double_Knob("proxy_scale", value=0.5),
-        K.String_Knob("project_directory"), K.String_Knob("views", value="main"),
-    ]  # fmt: skip
+        K.Boolean_Knob("proxy"),
+        proxy_type,
+        K.Double_Knob("proxy_scale", value=0.5),
+        K.String_Knob("project_directory"),
+        K.String_Knob("views", value="main"),
+    ]
 
 
 CLASS_KNOBS["Root"] = _root_knobs

@@ -52,8 +52,11 @@ def _command(cmd: str, node) -> str:
     module = node._module
     if head == "value":
         owner_name, _, knob = rest.rpartition(".")
-        owner = module.root() if owner_name == "root" else (
-            module.toNode(owner_name) if owner_name else node)  # fmt: skip
+        owner = (
+            module.root()
+            if owner_name == "root"
+            else (module.toNode(owner_name) if owner_name else node)
+        )
         if knob == "name" and owner is module.root():
             return module.root().name()
         return str(owner[knob].value())

@@ -10,12 +10,50 @@ from fakes_resolve import versions
 from fakes_resolve.base import ResolveObject, need, new_id
 from fakes_resolve.render import RenderQueue
 
-CLIP_COLOURS = ("Orange", "Apricot", "Yellow", "Lime", "Olive", "Green", "Teal", "Navy", "Blue",
-                "Purple", "Violet", "Pink", "Tan", "Beige", "Brown", "Chocolate")  # fmt: skip
-MARKER_COLOURS = ("Blue", "Cyan", "Green", "Yellow", "Red", "Pink", "Purple", "Fuchsia", "Rose",
-                  "Lavender", "Sky", "Mint", "Lemon", "Sand", "Cocoa", "Cream")  # fmt: skip
-CLIP_INFO_KEYS = {"mediaPoolItem", "startFrame", "endFrame", "mediaType", "trackIndex",
-                  "recordFrame"}  # fmt: skip
+CLIP_COLOURS = (
+    "Orange",
+    "Apricot",
+    "Yellow",
+    "Lime",
+    "Olive",
+    "Green",
+    "Teal",
+    "Navy",
+    "Blue",
+    "Purple",
+    "Violet",
+    "Pink",
+    "Tan",
+    "Beige",
+    "Brown",
+    "Chocolate",
+)
+MARKER_COLOURS = (
+    "Blue",
+    "Cyan",
+    "Green",
+    "Yellow",
+    "Red",
+    "Pink",
+    "Purple",
+    "Fuchsia",
+    "Rose",
+    "Lavender",
+    "Sky",
+    "Mint",
+    "Lemon",
+    "Sand",
+    "Cocoa",
+    "Cream",
+)
+CLIP_INFO_KEYS = {
+    "mediaPoolItem",
+    "startFrame",
+    "endFrame",
+    "mediaType",
+    "trackIndex",
+    "recordFrame",
+}
 IMPORT_KEYS = {"FilePath", "StartIndex", "EndIndex"}
 
 
@@ -57,9 +95,10 @@ class FakeMediaPoolItem(ResolveObject):
             m = re.search(r"%0?(\d*)d", self.path)
             pad = int(m.group(1) or 1)
             file_path = (
-                self.path[: m.start()] + f"[{self.first:0{pad}d}-{self.last:0{pad}d}]"
+                self.path[: m.start()]
+                + f"[{self.first:0{pad}d}-{self.last:0{pad}d}]"
                 + self.path[m.end() :]
-            )  # fmt: skip
+            )
         props = {
             "File Path": file_path,
             "File Name": os.path.basename(file_path),
@@ -118,16 +157,35 @@ class FakeTimelineItem(ResolveObject):
     KIND = "TimelineItem"
 
     def __init__(
-        self, media: FakeMediaPoolItem | None, start: int, duration: int, left_offset: int = 0,
-        name: str = "", speed: float = 1.0, properties: dict | None = None, fusion_comps: int = 0,
-    ) -> None:  # fmt: skip
+        self,
+        media: FakeMediaPoolItem | None,
+        start: int,
+        duration: int,
+        left_offset: int = 0,
+        name: str = "",
+        speed: float = 1.0,
+        properties: dict | None = None,
+        fusion_comps: int = 0,
+    ) -> None:
         self.media, self.start, self.duration, self.left = media, start, duration, left_offset
         self.name = name or (media.GetName() if media else "Solid Color")
         self.speed, self.fusion_comps = speed, fusion_comps
-        self.properties = {"Pan": 0.0, "Tilt": 0.0, "ZoomX": 1.0, "ZoomY": 1.0,
-                           "RotationAngle": 0.0, "Pitch": 0.0, "Yaw": 0.0, "FlipX": False,
-                           "FlipY": False, "CropLeft": 0.0, "CropRight": 0.0, "CropTop": 0.0,
-                           "CropBottom": 0.0, "Opacity": 100.0}  # fmt: skip
+        self.properties = {
+            "Pan": 0.0,
+            "Tilt": 0.0,
+            "ZoomX": 1.0,
+            "ZoomY": 1.0,
+            "RotationAngle": 0.0,
+            "Pitch": 0.0,
+            "Yaw": 0.0,
+            "FlipX": False,
+            "FlipY": False,
+            "CropLeft": 0.0,
+            "CropRight": 0.0,
+            "CropTop": 0.0,
+            "CropBottom": 0.0,
+            "Opacity": 100.0,
+        }
         self.properties.update(properties or {})
         self.markers: dict[int, dict] = {}
         self.colour = ""
@@ -138,11 +196,20 @@ class FakeTimelineItem(ResolveObject):
 
     def snapshot(self) -> tuple:
         """Everything a user can see of the item, for before/after comparisons."""
-        return (self.track, self.name, self.start, self.duration, self.left, self.speed,
-                self.media.path if self.media else None, self.colour,
-                tuple(sorted((k, tuple(sorted(v.items()))) for k, v in self.markers.items())),
-                tuple(t["mediaPoolItem"].path for t in self.takes), self.selected_take,
-                tuple(sorted(self.properties.items())))  # fmt: skip
+        return (
+            self.track,
+            self.name,
+            self.start,
+            self.duration,
+            self.left,
+            self.speed,
+            self.media.path if self.media else None,
+            self.colour,
+            tuple(sorted((k, tuple(sorted(v.items()))) for k, v in self.markers.items())),
+            tuple(t["mediaPoolItem"].path for t in self.takes),
+            self.selected_take,
+            tuple(sorted(self.properties.items())),
+        )
 
     def GetName(self) -> str:
         return self.name
@@ -211,8 +278,13 @@ class FakeTimelineItem(ResolveObject):
             return False
         if not 0 <= frame < self.duration or duration < 1:
             return False
-        self.markers[frame] = {"color": colour, "duration": duration, "note": note,
-                               "name": name, "customData": custom_data}  # fmt: skip
+        self.markers[frame] = {
+            "color": colour,
+            "duration": duration,
+            "note": note,
+            "name": name,
+            "customData": custom_data,
+        }
         return True
 
     def AddTake(self, media, start_frame=None, end_frame=None) -> bool:
@@ -227,8 +299,13 @@ class FakeTimelineItem(ResolveObject):
         if not 0 <= s < e + inclusive <= media.frames:
             return False
         if not self.takes:  # the item's own media becomes take 1
-            self.takes.append({"mediaPoolItem": self.media, "startFrame": self.left,
-                               "endFrame": self.left + self.duration - inclusive})  # fmt: skip
+            self.takes.append(
+                {
+                    "mediaPoolItem": self.media,
+                    "startFrame": self.left,
+                    "endFrame": self.left + self.duration - inclusive,
+                }
+            )
             self.selected_take = 1
         self.takes.append({"mediaPoolItem": media, "startFrame": s, "endFrame": e})
         return True
@@ -286,9 +363,13 @@ class FakeTimeline(ResolveObject):
     KIND = "Timeline"
 
     def __init__(
-        self, name: str, fps: str = "24", start_frame: int = 86400, tracks: int = 1,
+        self,
+        name: str,
+        fps: str = "24",
+        start_frame: int = 86400,
+        tracks: int = 1,
         size: tuple = (96, 64),
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.name, self.fps, self.start_frame, self.size = name, fps, start_frame, size
         self.selected: list = []
         self.tracks: list[list[FakeTimelineItem]] = [[] for _ in range(tracks)]
@@ -328,8 +409,11 @@ class FakeTimeline(ResolveObject):
     def GetSetting(self, name: str = "") -> Any:
         # BMD-20.3.2 settings notes: "timelineFrameRate" may read "29.97 DF" (drop frame);
         # AYR api/lib.py reads "timelineResolutionWidth"/"Height" as strings.
-        settings = {"timelineFrameRate": self.fps, "timelineResolutionWidth": str(self.size[0]),
-                    "timelineResolutionHeight": str(self.size[1])}  # fmt: skip
+        settings = {
+            "timelineFrameRate": self.fps,
+            "timelineResolutionWidth": str(self.size[0]),
+            "timelineResolutionHeight": str(self.size[1]),
+        }
         return settings if not name else settings.get(name, "")
 
     def GetSelectedClips(self) -> list:
@@ -586,8 +670,10 @@ class FakeProject(ResolveObject):
         return ResolveObject.__getattr__(self, name)
 
     def __dir__(self):
-        return [*ResolveObject.__dir__(self),
-                *(n for n in RenderQueue.CALLS if versions.EMU.has("Project", n))]  # fmt: skip
+        return [
+            *ResolveObject.__dir__(self),
+            *(n for n in RenderQueue.CALLS if versions.EMU.has("Project", n)),
+        ]
 
 
 class FakeProjectManager(ResolveObject):
@@ -631,9 +717,13 @@ class FakeResolve(ResolveObject):
 
 
 def make_resolve(
-    project_name: str = "Show", fps: str = "24", tracks: int = 1, version: str | tuple = "20.3",
-    end_frame: str | None = None, source_end: str = "exclusive",
-):  # fmt: skip
+    project_name: str = "Show",
+    fps: str = "24",
+    tracks: int = 1,
+    version: str | tuple = "20.3",
+    end_frame: str | None = None,
+    source_end: str = "exclusive",
+):
     """A Resolve with one project and one empty timeline: (resolve, project, timeline).
 
     ``version``, ``end_frame`` and ``source_end`` say what it plays (fakes_resolve.versions)."""

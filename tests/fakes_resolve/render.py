@@ -11,24 +11,50 @@ from fakes_resolve import versions
 from fakes_resolve.base import need, new_id
 
 SETTINGS_KEYS = {
-    "SelectAllFrames": bool, "MarkIn": int, "MarkOut": int, "TargetDir": str, "CustomName": str,
-    "UniqueFilenameStyle": int, "ExportVideo": bool, "ExportAudio": bool, "FormatWidth": int,
-    "FormatHeight": int, "FrameRate": float, "PixelAspectRatio": float, "VideoQuality": int,
-    "AudioCodec": str, "AudioBitDepth": int, "AudioSampleRate": int, "ColorSpaceTag": str,
-    "GammaTag": str, "ExportAlpha": bool, "EncodingProfile": str, "MultiPassEncode": bool,
-    "AlphaMode": int, "NetworkOptimization": bool, "ClipStartFrame": int,
-    "TimelineStartTimecode": str, "ReplaceExistingFilesInPlace": bool, "ExportSubtitle": bool,
-    "SubtitleFormat": str, "UseFullExtents": bool, "AddFrameHandles": int, "DataBurnIn": str,
-}  # fmt: skip
+    "SelectAllFrames": bool,
+    "MarkIn": int,
+    "MarkOut": int,
+    "TargetDir": str,
+    "CustomName": str,
+    "UniqueFilenameStyle": int,
+    "ExportVideo": bool,
+    "ExportAudio": bool,
+    "FormatWidth": int,
+    "FormatHeight": int,
+    "FrameRate": float,
+    "PixelAspectRatio": float,
+    "VideoQuality": int,
+    "AudioCodec": str,
+    "AudioBitDepth": int,
+    "AudioSampleRate": int,
+    "ColorSpaceTag": str,
+    "GammaTag": str,
+    "ExportAlpha": bool,
+    "EncodingProfile": str,
+    "MultiPassEncode": bool,
+    "AlphaMode": int,
+    "NetworkOptimization": bool,
+    "ClipStartFrame": int,
+    "TimelineStartTimecode": str,
+    "ReplaceExistingFilesInPlace": bool,
+    "ExportSubtitle": bool,
+    "SubtitleFormat": str,
+    "UseFullExtents": bool,
+    "AddFrameHandles": int,
+    "DataBurnIn": str,
+}
 #: BMD-20.3.2 types "FrameRate" as float ("examples: 23.976, 24"); an int is taken too.
 NUMBER_KEYS = {"FrameRate"}
 FORMATS = {"QuickTime": "mov", "EXR": "exr", "TIFF": "tif"}
 CODECS = {
     "mov": {"Apple ProRes 422 HQ": "ProRes422HQ", "H.264": "H264"},
-    "exr": {"RGB float (no compression)": "RGBFloat", "RGB half (ZIP)": "RGBHalfZIP",
-            "RGB half (no compression)": "RGBHalf"},
+    "exr": {
+        "RGB float (no compression)": "RGBFloat",
+        "RGB half (ZIP)": "RGBHalfZIP",
+        "RGB half (no compression)": "RGBHalf",
+    },
     "tif": {"RGB 16 bits": "RGB16"},
-}  # fmt: skip
+}
 #: Seconds the fake takes per rendered frame, so that a caller really waits.
 FRAME_S = 0.01
 
@@ -37,24 +63,47 @@ class RenderQueue:
     """Project's render calls (the fake project forwards exactly CALLS here)."""
 
     CALLS = (
-        "GetRenderFormats", "GetRenderCodecs", "GetCurrentRenderFormatAndCodec",
-        "SetCurrentRenderFormatAndCodec", "GetCurrentRenderMode", "SetCurrentRenderMode",
-        "SetRenderSettings", "SaveAsNewRenderPreset", "LoadRenderPreset", "DeleteRenderPreset",
-        "GetRenderPresetList", "AddRenderJob", "DeleteRenderJob", "GetRenderJobList",
-        "StartRendering", "StopRendering", "IsRenderingInProgress", "GetRenderJobStatus",
-    )  # fmt: skip
+        "GetRenderFormats",
+        "GetRenderCodecs",
+        "GetCurrentRenderFormatAndCodec",
+        "SetCurrentRenderFormatAndCodec",
+        "GetCurrentRenderMode",
+        "SetCurrentRenderMode",
+        "SetRenderSettings",
+        "SaveAsNewRenderPreset",
+        "LoadRenderPreset",
+        "DeleteRenderPreset",
+        "GetRenderPresetList",
+        "AddRenderJob",
+        "DeleteRenderJob",
+        "GetRenderJobList",
+        "StartRendering",
+        "StopRendering",
+        "IsRenderingInProgress",
+        "GetRenderJobStatus",
+    )
 
     def __init__(self, project) -> None:
         self.project = project
         self.fake_format = ("mov", "ProRes422HQ")
         self.fake_mode = 0
         # The Deliver page as a user may have left it: the tests change any of these.
-        self.fake_settings = {"SelectAllFrames": True, "MarkIn": 0, "MarkOut": 0,
-                              "TargetDir": "/renders/show", "CustomName": "", "ExportVideo": True,
-                              "ExportAudio": True, "UniqueFilenameStyle": 0, "FormatWidth": 96,
-                              "FormatHeight": 64, "FrameRate": 24.0, "ColorSpaceTag":
-                              "Same as Project", "GammaTag": "Same as Project",
-                              "DataBurnIn": "Same as project"}  # fmt: skip
+        self.fake_settings = {
+            "SelectAllFrames": True,
+            "MarkIn": 0,
+            "MarkOut": 0,
+            "TargetDir": "/renders/show",
+            "CustomName": "",
+            "ExportVideo": True,
+            "ExportAudio": True,
+            "UniqueFilenameStyle": 0,
+            "FormatWidth": 96,
+            "FormatHeight": 64,
+            "FrameRate": 24.0,
+            "ColorSpaceTag": "Same as Project",
+            "GammaTag": "Same as Project",
+            "DataBurnIn": "Same as project",
+        }
         #: The project's data burn-in (Workspace > Data Burn-In): stamped into renders unless a
         #: job's "DataBurnIn" is "None" (BMD-21 key; older versions cannot turn it off).
         self.burn_in = False
@@ -139,9 +188,14 @@ class RenderQueue:
             return ""
         job = new_id()
         self.jobs_seen[job] = copy.deepcopy(s)  # for tests: the settings each job was given
-        self.jobs[job] = {"settings": copy.deepcopy(s), "format": self.fake_format,
-                          "mode": self.fake_mode, "timeline": timeline, "status": "Ready",
-                          "percent": 0}  # fmt: skip
+        self.jobs[job] = {
+            "settings": copy.deepcopy(s),
+            "format": self.fake_format,
+            "mode": self.fake_mode,
+            "timeline": timeline,
+            "status": "Ready",
+            "percent": 0,
+        }
         return job
 
     def DeleteRenderJob(self, job: str) -> bool:

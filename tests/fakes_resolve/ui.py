@@ -30,13 +30,29 @@ class Widget(Strict):
         if unknown:
             raise TypeError(f"fake UIManager: {kind} has no properties {sorted(unknown)}")
         object.__setattr__(self, "kind", kind)
-        object.__setattr__(self, "state", {"Text": "", "Checked": False, "Enabled": True,
-                                           "items": [], "current": 0, "running": False})  # fmt: skip
+        object.__setattr__(
+            self,
+            "state",
+            {
+                "Text": "",
+                "Checked": False,
+                "Enabled": True,
+                "items": [],
+                "current": 0,
+                "running": False,
+            },
+        )
         self.state.update(props)
 
     def __setattr__(self, name: str, value) -> None:
-        allowed = {"Label": {"Text"}, "LineEdit": {"Text"}, "Button": {"Text", "Enabled"},
-                   "CheckBox": {"Checked"}, "ComboBox": set(), "Timer": set()}  # fmt: skip
+        allowed = {
+            "Label": {"Text"},
+            "LineEdit": {"Text"},
+            "Button": {"Text", "Enabled"},
+            "CheckBox": {"Checked"},
+            "ComboBox": set(),
+            "Timer": set(),
+        }
         if name not in allowed[self.kind]:
             raise AttributeError(f"fake UIManager: cannot set {name} on a {self.kind}")
         self.state[name] = value

@@ -44,11 +44,24 @@ SINCE = {
 #: SetRenderSettings keys added by a version (BMD-21 over BMD-20.3.2: "UseFullExtents",
 #: "AddFrameHandles", "DataBurnIn"). An older version answers False for the whole call (the
 #: README is silent; the strict reading).
-SETTINGS_SINCE = {"UseFullExtents": (21, 0, 0), "AddFrameHandles": (21, 0, 0),
-                  "DataBurnIn": (21, 0, 0)}  # fmt: skip
+SETTINGS_SINCE = {
+    "UseFullExtents": (21, 0, 0),
+    "AddFrameHandles": (21, 0, 0),
+    "DataBurnIn": (21, 0, 0),
+}
 # Absent from BMD-19.0b's key list, listed in BMD-20.3.2: the fake takes 20.0.
-SETTINGS_SINCE.update(dict.fromkeys(("ClipStartFrame", "TimelineStartTimecode",
-    "ReplaceExistingFilesInPlace", "ExportSubtitle", "SubtitleFormat"), (20, 0, 0)))  # fmt: skip
+SETTINGS_SINCE.update(
+    dict.fromkeys(
+        (
+            "ClipStartFrame",
+            "TimelineStartTimecode",
+            "ReplaceExistingFilesInPlace",
+            "ExportSubtitle",
+            "SubtitleFormat",
+        ),
+        (20, 0, 0),
+    )
+)
 
 #: Named versions the tests play, as GetVersion() answers them ([major, minor, patch, build,
 #: suffix], BMD-19.0b "GetVersion()").

@@ -11,39 +11,94 @@ from void_vfx.cli.remove import _add_connection, _connect
 
 
 def add_conform_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("timeline", metavar="EDIT",
-                   help="edit file: .otio .otioz .otiod .edl .xml .fcpxml .aaf .ale (.drp)")  # fmt: skip
-    p.add_argument("-o", "--output", default=None, metavar="OUT",
-                   help="conformed timeline (default EDIT_void with EDIT's extension, here)")  # fmt: skip
+    p.add_argument(
+        "timeline",
+        metavar="EDIT",
+        help="edit file: .otio .otioz .otiod .edl .xml .fcpxml .aaf .ale (.drp)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        metavar="OUT",
+        help="conformed timeline (default EDIT_void with EDIT's extension, here)",
+    )
     p.add_argument("--adapter", default=None, help="OTIO adapter name, overriding the extension")
     p.add_argument("--rate", default=None, help="frame rate of an EDL: 23.976 24 25 29.97df ...")
-    p.add_argument("--map", action="append", default=[], metavar="FROM=TO",
-                   help="rewrite a path prefix, e.g. S:/show=/mnt/show (repeatable)")  # fmt: skip
-    p.add_argument("--search", action="append", default=[], metavar="DIR",
-                   help="folder to find media by clip name when the edit names none")  # fmt: skip
-    p.add_argument("--shot", action="append", default=[], metavar="NAME",
-                   help="also process clips of this name (glob; repeatable)")  # fmt: skip
+    p.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="FROM=TO",
+        help="rewrite a path prefix, e.g. S:/show=/mnt/show (repeatable)",
+    )
+    p.add_argument(
+        "--search",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="folder to find media by clip name when the edit names none",
+    )
+    p.add_argument(
+        "--shot",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also process clips of this name (glob; repeatable)",
+    )
     p.add_argument("--prompt", default="", help="prompt for shots whose marker gives none")
-    p.add_argument("--handles", type=int, default=0, metavar="N",
-                   help="extra frames each side where the media has them (0)")  # fmt: skip
+    p.add_argument(
+        "--handles",
+        type=int,
+        default=0,
+        metavar="N",
+        help="extra frames each side where the media has them (0)",
+    )
     for role in ("matte", "affected", "quadmask"):
-        p.add_argument(f"--{role}-template", action="append", default=None, metavar="TEMPLATE",
-                       help=f"where the {role} is, e.g. '{{dir}}/{{stem}}_{role}.####.exr'")  # fmt: skip
-    p.add_argument("--media-out", default=None, metavar="DIR",
-                   help="results folder (default OUT's stem + _media beside OUT)")  # fmt: skip
-    p.add_argument("--as-reference", action="store_true",
-                   help="add results as the clips' active alternate media reference")  # fmt: skip
+        p.add_argument(
+            f"--{role}-template",
+            action="append",
+            default=None,
+            metavar="TEMPLATE",
+            help=f"where the {role} is, e.g. '{{dir}}/{{stem}}_{role}.####.exr'",
+        )
+    p.add_argument(
+        "--media-out",
+        default=None,
+        metavar="DIR",
+        help="results folder (default OUT's stem + _media beside OUT)",
+    )
+    p.add_argument(
+        "--as-reference",
+        action="store_true",
+        help="add results as the clips' active alternate media reference",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the plan, submit nothing")
     p.add_argument("--report", default=None, metavar="JSON", help="report file (OUT_report.json)")
-    p.add_argument("--realign-source", action="store_true",
-                   help="read clips whose source range misses the media from its first frame")  # fmt: skip
-    p.add_argument("--otio-version", default="", metavar="X.Y.Z",
-                   help="write .otio schemas an older OTIO reads (e.g. 0.14.0)")  # fmt: skip
-    p.add_argument("--engine", default="auto", choices=("auto", "preview", "void"),
-                   help="engine named in the jobs (auto: the server's)")  # fmt: skip
+    p.add_argument(
+        "--realign-source",
+        action="store_true",
+        help="read clips whose source range misses the media from its first frame",
+    )
+    p.add_argument(
+        "--otio-version",
+        default="",
+        metavar="X.Y.Z",
+        help="write .otio schemas an older OTIO reads (e.g. 0.14.0)",
+    )
+    p.add_argument(
+        "--engine",
+        default="auto",
+        choices=("auto", "preview", "void"),
+        help="engine named in the jobs (auto: the server's)",
+    )
     p.add_argument("--local", action="store_true", help="run an in-process server for the jobs")
-    p.add_argument("--farm", choices=("openjd", "opencue"), default=None,
-                   help="submit the shots to a render farm instead of a server")  # fmt: skip
+    p.add_argument(
+        "--farm",
+        choices=("openjd", "opencue"),
+        default=None,
+        help="submit the shots to a render farm instead of a server",
+    )
     p.add_argument("--min-window", type=int, default=None, help="shortest model window (85)")
     p.add_argument("--passes", type=int, choices=(1, 2), default=None)
     p.add_argument("--steps", type=int, default=None, help="Pass 1 denoising steps (30)")
@@ -70,8 +125,10 @@ def _server_engine(args: argparse.Namespace) -> str:
         with _connect(args) as client:
             engine = str(client.info().get("engine", "void"))
     except (VoidVfxError, OSError) as exc:
-        print(f"void-vfx conform: no server reached ({exc}); planning for engine void",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"void-vfx conform: no server reached ({exc}); planning for engine void",
+            file=sys.stderr,
+        )
         return "void"
     return engine if engine in ("preview", "void") else "void"
 
@@ -100,7 +157,7 @@ def run_conform(args: argparse.Namespace) -> int:
                 ("quadmask", args.quadmask_template),
             )
             if t
-        },  # fmt: skip
+        },
         media_out=args.media_out,
         as_reference=args.as_reference,
         report=args.report,
@@ -128,8 +185,9 @@ def run_conform(args: argparse.Namespace) -> int:
         engine, why = choose_engine(args.engine)
         print(f"void-vfx conform: local server, engine {engine} ({why})", file=sys.stderr)
         with tempfile.TemporaryDirectory(prefix="void-vfx-conform-") as tmp:
-            srv = server_api().start_local_server(os.path.join(tmp, "data"),
-                                                  os.path.join(tmp, "token"), engine)  # fmt: skip
+            srv = server_api().start_local_server(
+                os.path.join(tmp, "data"), os.path.join(tmp, "token"), engine
+            )
             try:
                 with connect("127.0.0.1", srv.port, token=srv.token) as client:
                     client.remember_jobs = False

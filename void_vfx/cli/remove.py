@@ -34,8 +34,13 @@ def _frame_range(text: str) -> tuple[int, int]:
 
 
 def _add_connection(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--server", type=_server_address, default=("127.0.0.1", DEFAULT_PORT),
-                   metavar="HOST:PORT", help=f"server address (default 127.0.0.1:{DEFAULT_PORT})")  # fmt: skip
+    p.add_argument(
+        "--server",
+        type=_server_address,
+        default=("127.0.0.1", DEFAULT_PORT),
+        metavar="HOST:PORT",
+        help=f"server address (default 127.0.0.1:{DEFAULT_PORT})",
+    )
     p.add_argument("--token-file", default=None, help="token file (default: user config folder)")
     p.add_argument("--tls-ca", default=None, help="CA of the server's certificate (TLS)")
     p.add_argument("--tls-cert", default=None, help="client certificate (TLS)")
@@ -55,8 +60,11 @@ def _connect(args: argparse.Namespace):
 # -- remove --------------------------------------------------------------------------------------
 def add_remove_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("plate", metavar="PLATE", nargs="?", help="plate frames, e.g. shot.####.exr")
-    p.add_argument("--spec", metavar="JOB.json",
-                   help="a complete job spec (JSON); options given as well override it")  # fmt: skip
+    p.add_argument(
+        "--spec",
+        metavar="JOB.json",
+        help="a complete job spec (JSON); options given as well override it",
+    )
     p.add_argument("--primary", metavar="MATTE", help="matte of the object to remove")
     p.add_argument("--primary-channel", default="a", help="channel of the primary matte (a)")
     group = p.add_mutually_exclusive_group()
@@ -66,54 +74,117 @@ def add_remove_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quadmask-channel", default="r", help="channel of the quadmask (r)")
     p.add_argument("--range", type=_frame_range, metavar="A-B", help="frames to process")
     p.add_argument("--fps", default=None, help="frame rate, e.g. 24 or 23.976 (default 24)")
-    p.add_argument("--colourspace", default=None,
-                   help="OCIO colour space of the plate (auto: from its header, see README)")  # fmt: skip
-    p.add_argument("--ocio-config", default=None, metavar="CONFIG",
-                   help="the OCIO config --colourspace is named in: a config.ocio path, "
-                   "ocio://NAME or nuke-default (default: $OCIO, else the ACES studio config)")  # fmt: skip
-    p.add_argument("--highlight", choices=("shoulder", "clip"), default=None,
-                   help="how scene-linear values above 1 pass the model (shoulder)")  # fmt: skip
+    p.add_argument(
+        "--colourspace",
+        default=None,
+        help="OCIO colour space of the plate (auto: from its header, see README)",
+    )
+    p.add_argument(
+        "--ocio-config",
+        default=None,
+        metavar="CONFIG",
+        help="the OCIO config --colourspace is named in: a config.ocio path, "
+        "ocio://NAME or nuke-default (default: $OCIO, else the ACES studio config)",
+    )
+    p.add_argument(
+        "--highlight",
+        choices=("shoulder", "clip"),
+        default=None,
+        help="how scene-linear values above 1 pass the model (shoulder)",
+    )
     p.add_argument("--prompt", default=None, help="the scene after the removal")
-    p.add_argument("-o", "--output", default=None, metavar="OUT",
-                   help="output folder (default: the current folder); a new version every run")  # fmt: skip
+    p.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        metavar="OUT",
+        help="output folder (default: the current folder); a new version every run",
+    )
     p.add_argument("--local", action="store_true", help="run an in-process server for this job")
     p.add_argument("--engine", default="auto", choices=("auto", "preview", "void"))
     p.add_argument("--passes", type=int, choices=(1, 2), default=None)
-    p.add_argument("--pass1-result", metavar="SEQ",
-                   help="a saved Pass 1 output of this plate: run Pass 2 alone on it")  # fmt: skip
+    p.add_argument(
+        "--pass1-result",
+        metavar="SEQ",
+        help="a saved Pass 1 output of this plate: run Pass 2 alone on it",
+    )
     p.add_argument("--steps", type=int, default=None, help="Pass 1 denoising steps (30)")
     p.add_argument("--pass2-steps", type=int, default=None, help="Pass 2 denoising steps (50)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--dilate", type=int, default=None, help="grow the primary matte (pixels)")
-    p.add_argument("--soft-edge", type=int, default=None, metavar="PX",
-                   help="the primary matte's soft edge within PX pixels of its solid part is "
-                   "removed too (4; 0: the threshold alone)")  # fmt: skip
-    p.add_argument("--mask-resize", action="store_const", const=True, default=None,
-                   help="resize mattes or a quadmask of another size to the plate's")  # fmt: skip
-    p.add_argument("--roi", choices=("crop", "full"), default=None,
-                   help="crop around the mask (default) or the whole frame")  # fmt: skip
+    p.add_argument(
+        "--soft-edge",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="the primary matte's soft edge within PX pixels of its solid part is "
+        "removed too (4; 0: the threshold alone)",
+    )
+    p.add_argument(
+        "--mask-resize",
+        action="store_const",
+        const=True,
+        default=None,
+        help="resize mattes or a quadmask of another size to the plate's",
+    )
+    p.add_argument(
+        "--roi",
+        choices=("crop", "full"),
+        default=None,
+        help="crop around the mask (default) or the whole frame",
+    )
     p.add_argument("--margin", type=float, default=None, help="crop margin, fraction (0.15)")
     p.add_argument("--feather", type=int, default=None, help="paste-back feather, pixels (8)")
-    p.add_argument("--min-window", type=int, default=None,
-                   help="shortest model window, 8j+5 (85; 13 or 21 are faster)")  # fmt: skip
-    p.add_argument("--compression", default=None,
-                   help="EXR compression of the output: plate (the plate's own, default), "
-                   "zip, zip:1, piz, dwaa:45, ...")  # fmt: skip
+    p.add_argument(
+        "--min-window",
+        type=int,
+        default=None,
+        help="shortest model window, 8j+5 (85; 13 or 21 are faster)",
+    )
+    p.add_argument(
+        "--compression",
+        default=None,
+        help="EXR compression of the output: plate (the plate's own, default), "
+        "zip, zip:1, piz, dwaa:45, ...",
+    )
     p.add_argument("--pixel-type", choices=("half", "float"), default=None)
-    p.add_argument("--output-mode", choices=("full", "patch"), default=None,
-                   help="full frames (default) or patch: only the changed region as each "
-                   "EXR's data window, to comp over the plate")  # fmt: skip
+    p.add_argument(
+        "--output-mode",
+        choices=("full", "patch"),
+        default=None,
+        help="full frames (default) or patch: only the changed region as each "
+        "EXR's data window, to comp over the plate",
+    )
     p.add_argument("--priority", type=int, default=None, help="higher runs first")
-    p.add_argument("--review", action=argparse.BooleanOptionalAction, default=True,
-                   help="after the job, a contact sheet (plate, mask, result, difference) and "
-                   "a labelled before/after movie beside the version folder (default: on)")  # fmt: skip
-    p.add_argument("--no-detail", dest="finish_detail", action="store_const", const=False,
-                   default=None, help="leave the fill as soft as the engine made it (no detail "
-                   "from other frames)")  # fmt: skip
-    p.add_argument("--no-grain", dest="finish_grain", action="store_const", const=False,
-                   default=None, help="leave the fill clean (no grain matched to the plate)")  # fmt: skip
-    p.add_argument("--files", default="auto", choices=("auto", "path", "stream"),
-                   help="path: the server reads the files; stream: upload them (auto: probe)")  # fmt: skip
+    p.add_argument(
+        "--review",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="after the job, a contact sheet (plate, mask, result, difference) and "
+        "a labelled before/after movie beside the version folder (default: on)",
+    )
+    p.add_argument(
+        "--no-detail",
+        dest="finish_detail",
+        action="store_const",
+        const=False,
+        default=None,
+        help="leave the fill as soft as the engine made it (no detail from other frames)",
+    )
+    p.add_argument(
+        "--no-grain",
+        dest="finish_grain",
+        action="store_const",
+        const=False,
+        default=None,
+        help="leave the fill clean (no grain matched to the plate)",
+    )
+    p.add_argument(
+        "--files",
+        default="auto",
+        choices=("auto", "path", "stream"),
+        help="path: the server reads the files; stream: upload them (auto: probe)",
+    )
     _add_connection(p)
 
 
@@ -309,9 +380,11 @@ def _remote_job(client, spec, files_mode: str) -> list[str]:
         return client.download_results(job)
     except KeyboardInterrupt:
         # download_results removed the half-downloaded version folder: a part is no version.
-        print(f"void-vfx: download of job {job} interrupted: no new version was left in "
-              f"{output_dir(spec)}; the results stay on the server until it expires the job",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"void-vfx: download of job {job} interrupted: no new version was left in "
+            f"{output_dir(spec)}; the results stay on the server until it expires the job",
+            file=sys.stderr,
+        )
         raise
 
 

@@ -124,8 +124,11 @@ def _line_printer(job_id: str, stream, every_s: float = LOG_EVERY_S):
             return
         last.update(key=key, text=text, t=now)
         event = _event_part(status)
-        print(f"{job_id}: {status['state']}: {text}" + (f" ({event})" if event else ""),
-              file=stream, flush=True)  # fmt: skip
+        print(
+            f"{job_id}: {status['state']}: {text}" + (f" ({event})" if event else ""),
+            file=stream,
+            flush=True,
+        )
 
     return update
 

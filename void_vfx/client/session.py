@@ -113,7 +113,7 @@ class Client:
                         tuple(args),
                         (),
                         timeout=self._conn._config["sync_request_timeout"],
-                    )  # fmt: skip
+                    )
                 )
                 if len(pending) >= depth:
                     yield take()
@@ -311,8 +311,10 @@ class Client:
         try:
             state = self.cancel(job_id)
         except Exception as ex:  # noqa: BLE001 - the interrupt is what the caller must see
-            print(f"void-vfx: could not cancel job {job_id} ({ex}); run 'void-vfx cancel "
-                  f"{job_id}'", file=sys.stderr)  # fmt: skip
+            print(
+                f"void-vfx: could not cancel job {job_id} ({ex}); run 'void-vfx cancel {job_id}'",
+                file=sys.stderr,
+            )
             return
         print(f"void-vfx: {cancel_message(job_id, state)}", file=sys.stderr)
 

@@ -78,8 +78,16 @@ def resolve_all(options: BatchOptions):
     return timeline, adapter, resolved, failed, skipped
 
 
-def conform(options: BatchOptions, *, client=None, engine: str = "", engine_choice: str = "auto",
-            dry_run: bool = False, farm: str | None = None, out=None) -> int:  # fmt: skip
+def conform(
+    options: BatchOptions,
+    *,
+    client=None,
+    engine: str = "",
+    engine_choice: str = "auto",
+    dry_run: bool = False,
+    farm: str | None = None,
+    out=None,
+) -> int:
     """Run the conform; returns the number of failed shots (capped at 100)."""
     out = out or sys.stderr
     from void_vfx.conform.plan import describe, plan_jobs
@@ -101,14 +109,23 @@ def conform(options: BatchOptions, *, client=None, engine: str = "", engine_choi
     if not jobs and not failed:
         print(
             f"{options.timeline}: no shot is marked: add a marker named VOID (its comment is "
-            "the prompt) or clip metadata under 'void_vfx' (see the README)", file=out
-        )  # fmt: skip
+            "the prompt) or clip metadata under 'void_vfx' (see the README)",
+            file=out,
+        )
     if dry_run:
         print(describe(jobs, failed, skipped))
         results = run_on_farm(jobs, farm, options.media_root, dry_run=True, out=out) if farm else []
-        report = build_report(timeline=options.timeline, adapter=adapter, jobs=jobs,
-                              results=results, failed=failed, skipped=skipped, dry_run=True,
-                              engine=engine or "void", server=farm or "")  # fmt: skip
+        report = build_report(
+            timeline=options.timeline,
+            adapter=adapter,
+            jobs=jobs,
+            results=results,
+            failed=failed,
+            skipped=skipped,
+            dry_run=True,
+            engine=engine or "void",
+            server=farm or "",
+        )
         if options.report:
             write_report(report, options.report_path)
         return min(report["failed"], 100)
@@ -128,9 +145,18 @@ def conform(options: BatchOptions, *, client=None, engine: str = "", engine_choi
         if written.message:
             print(written.message, file=out)
         print(f"conformed timeline: {written.path} ({len(done)} shot(s) added)", file=out)
-    report = build_report(timeline=options.timeline, adapter=adapter, jobs=jobs, results=results,
-                          failed=failed, skipped=skipped, written=written, dry_run=False,
-                          engine=engine, server=server or (farm or ""))  # fmt: skip
+    report = build_report(
+        timeline=options.timeline,
+        adapter=adapter,
+        jobs=jobs,
+        results=results,
+        failed=failed,
+        skipped=skipped,
+        written=written,
+        dry_run=False,
+        engine=engine,
+        server=server or (farm or ""),
+    )
     write_report(report, options.report_path)
     print(f"report: {options.report_path}; {report['failed']} shot(s) failed", file=out)
     return min(report["failed"], 100)

@@ -53,7 +53,7 @@ class PathMap:
             raise SpecError(
                 "media",
                 f"{path}: a Windows path with no --map for its drive; add e.g. "
-                f"--map {text[:2]}/=/mnt/{text[0].lower()}",  # fmt: skip
+                f"--map {text[:2]}/=/mnt/{text[0].lower()}",
             )
         if not os.path.isabs(text) and self.base:
             text = os.path.join(self.base, text)

@@ -94,7 +94,7 @@ def check_retime(clip) -> None:
                 clip.name or "clip",
                 f"has {what}{where}: VOID processes source frames one to one, so a "
                 "retimed clip is refused; render the retime to new media and conform that, or "
-                "remove the effect",  # fmt: skip
+                "remove the effect",
             )
         node = node.parent()
         if node is not None:
@@ -155,8 +155,11 @@ def resolve(shot: MarkedShot, options: Options) -> ResolvedShot:
     name = shot.name
     try:
         if shot.record is None:
-            raise ShotError(name, f"OpenTimelineIO cannot place the clip in record time "
-                            f"({shot.where}); check its track's and parents' ranges")  # fmt: skip
+            raise ShotError(
+                name,
+                f"OpenTimelineIO cannot place the clip in record time "
+                f"({shot.where}); check its track's and parents' ranges",
+            )
         check_retime(clip)
         clip_rate = clip.trimmed_range().duration.rate
         window = shot.window or clip.trimmed_range()
@@ -170,8 +173,10 @@ def resolve(shot: MarkedShot, options: Options) -> ResolvedShot:
         a, b, notes, ca, cb = visible_media_frames(clip, clock.rate, window)
         notes = src.notes + notes
         if abs(frames_at(1.0, clip_rate, clock.rate) - 1.0) > 1e-9:
-            notes.append(f"clip rate {clip_rate:g} differs from media rate "
-                         f"{float(clock.rate):g}: times converted through seconds")  # fmt: skip
+            notes.append(
+                f"clip rate {clip_rate:g} differs from media rate "
+                f"{float(clock.rate):g}: times converted through seconds"
+            )
         avail = clock.available
         shift = 0
         if avail is not None and (cb < avail[0] or ca > avail[1]):
@@ -181,14 +186,14 @@ def resolve(shot: MarkedShot, options: Options) -> ResolvedShot:
                 notes.append(
                     f"source {ca}-{cb} at {clip_rate:g} fps placed by time on the "
                     f"{float(clock.rate):g} fps media: frames {ca + shift}-{cb + shift}"
-                )  # fmt: skip
+                )
             elif not options.realign or (cb - ca) > (avail[1] - avail[0]):
                 raise ShotError(
                     name,
                     f"source frames {ca}-{cb} lie outside the media's available frames "
                     f"{avail[0]}-{avail[1]} ({src.path}, {clock.how}); fix the edit's media "
                     "timecode, or pass --realign-source to read the clip from the media's "
-                    "first frame",  # fmt: skip
+                    "first frame",
                 )
             else:
                 shift = avail[0] - ca
@@ -200,7 +205,7 @@ def resolve(shot: MarkedShot, options: Options) -> ResolvedShot:
             raise ShotError(
                 name,
                 f"source frames {ca}-{cb} run past the media's available frames "
-                f"{avail[0]}-{avail[1]} ({src.path}); trim the clip in the edit",  # fmt: skip
+                f"{avail[0]}-{avail[1]} ({src.path}); trim the clip in the edit",
             )
         if avail is not None and (a < avail[0] or b > avail[1]):
             raise ShotError(name, transition_message(a, b, ca, cb, avail, src.path))
@@ -212,21 +217,24 @@ def resolve(shot: MarkedShot, options: Options) -> ResolvedShot:
         first, last = clock.file_frame(a - head), clock.file_frame(b + tail)
         plate = src.path
         if src.kind == "movie":
-            plate = os.path.join(options.decode_dir or ".", safe_name(name),
-                                 f"{safe_name(os.path.splitext(os.path.basename(src.path))[0])}"
-                                 ".####.exr")  # fmt: skip
+            plate = os.path.join(
+                options.decode_dir or ".",
+                safe_name(name),
+                f"{safe_name(os.path.splitext(os.path.basename(src.path))[0])}.####.exr",
+            )
         else:
             _check_frames(plate, first, last)
             check_plate_colour(plate, first, str(shot.meta.get("colourspace") or ""))  # issue 20
         reel = str((clip.metadata.get("cmx_3600") or {}).get("reel", "")) if clip.metadata else ""
         matte_plate = src.path if src.kind == "sequence" else os.path.splitext(src.path)[0] + ".exr"
-        mattes, looked = find_mattes(shot.meta, matte_plate, name, reel, options.paths,
-                                     options.templates, first)  # fmt: skip
+        mattes, looked = find_mattes(
+            shot.meta, matte_plate, name, reel, options.paths, options.templates, first
+        )
         if not mattes:
             raise ShotError(
                 name,
                 "no matte found: looked for " + ", ".join(looked) + "; add metadata "
-                "void_vfx.matte, or render the matte there, or pass --matte-template",  # fmt: skip
+                "void_vfx.matte, or render the matte there, or pass --matte-template",
             )
         for m in mattes:
             _check_frames(m.pattern, first, last)
@@ -235,11 +243,21 @@ def resolve(shot: MarkedShot, options: Options) -> ResolvedShot:
     except (VoidVfxError, OSError) as exc:
         raise ShotError(name, str(exc)) from exc
     return ResolvedShot(
-        shot=shot, plate=plate, kind=src.kind, movie=src.path if src.kind == "movie" else "",
-        first=first, last=last, cut_first=clock.file_frame(ca), cut_last=clock.file_frame(cb),
-        handles=(head, tail), clock=clock, mattes=mattes, notes=notes, shift=shift,
+        shot=shot,
+        plate=plate,
+        kind=src.kind,
+        movie=src.path if src.kind == "movie" else "",
+        first=first,
+        last=last,
+        cut_first=clock.file_frame(ca),
+        cut_last=clock.file_frame(cb),
+        handles=(head, tail),
+        clock=clock,
+        mattes=mattes,
+        notes=notes,
+        shift=shift,
         colourspace=_movie_space(src.path, notes) if src.kind == "movie" else "",
-    )  # fmt: skip
+    )
 
 
 def _movie_space(movie: str, notes: list[str]) -> str:

@@ -117,8 +117,14 @@ def plan_jobs(resolved: list[ResolvedShot], engine: str, settings: dict, media_r
         out_dir = os.path.join(media_root, folder)
         spec = build_spec(r, engine, settings, out_dir)
         w = spec.window
-        plan = plan_windows(r.first, r.last, min_length=w.min_length, max_length=w.max_length,
-                            overlap=w.overlap, fps=spec.fps)  # fmt: skip
+        plan = plan_windows(
+            r.first,
+            r.last,
+            min_length=w.min_length,
+            max_length=w.max_length,
+            overlap=w.overlap,
+            fps=spec.fps,
+        )
         key = job_key(r, spec)
         jobs.append(ShotJob(r, spec, plan, key, out_dir, estimate_seconds(plan, spec)))
     return jobs

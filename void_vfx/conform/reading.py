@@ -52,7 +52,7 @@ def adapter_for(path: str, override: str | None = None) -> str:
         raise SpecError(
             "timeline",
             f"{path}: unknown extension {ext or '(none)'}; known: {known}, "
-            "or name the adapter with --adapter",  # fmt: skip
+            "or name the adapter with --adapter",
         )
     return EXTENSIONS[ext]
 
@@ -65,9 +65,10 @@ def installed_adapter(name: str):
         package = PACKAGES.get(name, f"an OTIO adapter named {name}")
         hint = " or export the timeline from Resolve as .otio" if name == "drp" else ""
         raise SpecError(
-            "--adapter", f"no installed OpenTimelineIO adapter named {name!r}: pip install "
-            f"{package}{hint} (installed: {', '.join(otio.adapters.available_adapter_names())})"
-        )  # fmt: skip
+            "--adapter",
+            f"no installed OpenTimelineIO adapter named {name!r}: pip install "
+            f"{package}{hint} (installed: {', '.join(otio.adapters.available_adapter_names())})",
+        )
     return otio.adapters.from_name(name)
 
 
@@ -133,7 +134,7 @@ def read_timeline(path: str, adapter: str | None = None, rate: Fraction | None =
         raise SpecError(
             "--rate",
             f"{path}: an EDL carries no frame rate; give it, e.g. --rate 24, "
-            "--rate 23.976, --rate 25 or --rate 29.97df",  # fmt: skip
+            "--rate 23.976, --rate 25 or --rate 29.97df",
         )
     if name in ("otio_json", "otioz", "otiod"):
         schemas = newer_schemas(path)

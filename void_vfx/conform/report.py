@@ -29,7 +29,7 @@ def _shot_entry(job, result=None) -> dict:
         "mattes": [
             {"role": m.role, "path": m.pattern, "channel": m.channel, "how": m.how}
             for m in r.mattes
-        ],  # fmt: skip
+        ],
         "record": None
         if rec is None
         else {
@@ -37,21 +37,37 @@ def _shot_entry(job, result=None) -> dict:
             "duration": rec.duration.value,
             "rate": rec.start_time.rate,
             "timecode": r.shot.record_timecode,
-        },  # fmt: skip
+        },
         "windows": [[w.first, w.last, w.length] for w in job.plan.windows],
         "estimate_gpu_s": round(job.estimate_s, 1),
         "notes": list(r.notes),
         "state": "planned",
     }
     if result is not None:
-        entry.update(state=result.state, job_id=result.job_id, result=result.pattern,
-                     result_frames=list(result.frames) if result.frames else None,
-                     error=result.message, farm=result.farm or None)  # fmt: skip
+        entry.update(
+            state=result.state,
+            job_id=result.job_id,
+            result=result.pattern,
+            result_frames=list(result.frames) if result.frames else None,
+            error=result.message,
+            farm=result.farm or None,
+        )
     return entry
 
 
-def build_report(*, timeline: str, adapter: str, jobs, results, failed, skipped, written=None,
-                 dry_run: bool, engine: str, server: str = "") -> dict:  # fmt: skip
+def build_report(
+    *,
+    timeline: str,
+    adapter: str,
+    jobs,
+    results,
+    failed,
+    skipped,
+    written=None,
+    dry_run: bool,
+    engine: str,
+    server: str = "",
+) -> dict:
     """The report as plain data (``failed``: ShotErrors found while resolving)."""
     by_key = {id(r.job): r for r in results or []}
     shots = [_shot_entry(j, by_key.get(id(j))) for j in jobs]

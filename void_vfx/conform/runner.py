@@ -88,8 +88,9 @@ def result_pattern(paths: list[str]) -> tuple[str, tuple[int, int]]:
     bare = [d.lstrip("-") for d in digits]
     led = [len(d) for d in bare if len(d) > 1 and d.startswith("0")]
     padding = max(led) if led else min(len(d) for d in bare)
-    seq = Sequence(os.path.dirname(frames_paths[0]), m.group("prefix"), m.group("suffix"),
-                   padding, "hash")  # fmt: skip
+    seq = Sequence(
+        os.path.dirname(frames_paths[0]), m.group("prefix"), m.group("suffix"), padding, "hash"
+    )
     numbers = sorted(int(d) for d in digits)
     return seq.format("hash"), (numbers[0], numbers[-1])
 
@@ -129,10 +130,13 @@ class Progress:
                 if 0.0 < overall < 1.0:
                     left = f", about {duration_text(elapsed * (1 - overall) / overall)} left"
                 detail = progress_text(status)
-                print(f"[{index}/{self.total}] {name}: {status.get('state')}"
-                      + (f": {detail}" if detail else "")
-                      + f" | batch {100 * overall:.0f}%{left}",
-                      file=self.out or sys.stderr, flush=True)  # fmt: skip
+                print(
+                    f"[{index}/{self.total}] {name}: {status.get('state')}"
+                    + (f": {detail}" if detail else "")
+                    + f" | batch {100 * overall:.0f}%{left}",
+                    file=self.out or sys.stderr,
+                    flush=True,
+                )
             for e in events:
                 if e.get("kind") == "warning":
                     print(f"    warning: {e.get('message')}", file=self.out or sys.stderr)
@@ -140,8 +144,9 @@ class Progress:
         return callback
 
 
-def run_on_server(jobs: list[ShotJob], client, media_root: str, files_mode: str = "auto",
-                  out=None) -> list[ShotResult]:  # fmt: skip
+def run_on_server(
+    jobs: list[ShotJob], client, media_root: str, files_mode: str = "auto", out=None
+) -> list[ShotResult]:
     """Run each shot as a job on ``client``'s server, skipping keys already done."""
     out = out or sys.stderr
     progress = Progress(len(jobs), out)
@@ -151,8 +156,10 @@ def run_on_server(jobs: list[ShotJob], client, media_root: str, files_mode: str 
         rec = load_record(media_root, job.key)
         if rec is not None and not rec.get("farm"):
             pattern, frames = result_pattern(rec["paths"])
-            print(f"[{i}/{len(jobs)}] {name}: already done (key {job.key}, job {rec['job_id']})",
-                  file=out)  # fmt: skip
+            print(
+                f"[{i}/{len(jobs)}] {name}: already done (key {job.key}, job {rec['job_id']})",
+                file=out,
+            )
             results.append(ShotResult(job, "reused", rec["job_id"], pattern, frames))
             progress.done += 1
             continue
@@ -164,8 +171,11 @@ def run_on_server(jobs: list[ShotJob], client, media_root: str, files_mode: str 
                 raise VoidVfxError(f"job {job_id} {status['state']}: {status.get('message')}")
             paths = client.download_results(job_id, out_dir=job.folder)
             pattern, frames = result_pattern(paths)
-            save_record(media_root, job.key, {"key": job.key, "job_id": job_id, "paths": paths,
-                                              "shot": name})  # fmt: skip
+            save_record(
+                media_root,
+                job.key,
+                {"key": job.key, "job_id": job_id, "paths": paths, "shot": name},
+            )
             results.append(ShotResult(job, "done", job_id, pattern, frames))
         except (VoidVfxError, OSError) as exc:
             print(f"[{i}/{len(jobs)}] {name}: FAILED: {exc}", file=out)
@@ -174,8 +184,9 @@ def run_on_server(jobs: list[ShotJob], client, media_root: str, files_mode: str 
     return results
 
 
-def run_on_farm(jobs: list[ShotJob], farm: str, media_root: str, dry_run: bool = False,
-                out=None) -> list[ShotResult]:  # fmt: skip
+def run_on_farm(
+    jobs: list[ShotJob], farm: str, media_root: str, dry_run: bool = False, out=None
+) -> list[ShotResult]:
     """Hand each shot to the farm (``void_vfx.farm.submit.submit_job``)."""
     out = out or sys.stderr
     try:
@@ -202,7 +213,10 @@ def run_on_farm(jobs: list[ShotJob], farm: str, media_root: str, dry_run: bool =
         job_id = str(answer.get("job_id") or answer.get("bundle") or "")
         print(f"[{i}/{len(jobs)}] {name}: {answer.get('message', job_id)}", file=out)
         if not dry_run:
-            save_record(media_root, job.key, {"key": job.key, "job_id": job_id, "farm": farm,
-                                              "shot": name, "answer": answer})  # fmt: skip
+            save_record(
+                media_root,
+                job.key,
+                {"key": job.key, "job_id": job_id, "farm": farm, "shot": name, "answer": answer},
+            )
         results.append(ShotResult(job, "submitted", job_id, farm=answer))
     return results

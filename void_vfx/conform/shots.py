@@ -252,8 +252,20 @@ def find_shots(
         if hidden:
             skipped.append(Skipped(name, where, "its enclosing composition's trim hides all of it"))
             continue
-        shots.append(MarkedShot(clip, name, where, path, prompt, meta, rec, marked_by, window,
-                                timeline.global_start_time))  # fmt: skip
+        shots.append(
+            MarkedShot(
+                clip,
+                name,
+                where,
+                path,
+                prompt,
+                meta,
+                rec,
+                marked_by,
+                window,
+                timeline.global_start_time,
+            )
+        )
     return shots, skipped
 
 

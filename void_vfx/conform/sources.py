@@ -23,9 +23,28 @@ from void_vfx.errors import SequenceError
 
 #: Movie containers PyAV (FFmpeg) decodes; Avid and Premiere edits also link Windows Media,
 #: MPEG program/transport streams, DV and Flash video.
-MOVIE_EXTENSIONS = (".mov", ".mp4", ".m4v", ".mxf", ".avi", ".mkv", ".webm", ".mts", ".m2ts",
-                    ".ts", ".wmv", ".asf", ".mpg", ".mpeg", ".m2v", ".vob", ".dv", ".flv",
-                    ".3gp", ".ogv")  # fmt: skip
+MOVIE_EXTENSIONS = (
+    ".mov",
+    ".mp4",
+    ".m4v",
+    ".mxf",
+    ".avi",
+    ".mkv",
+    ".webm",
+    ".mts",
+    ".m2ts",
+    ".ts",
+    ".wmv",
+    ".asf",
+    ".mpg",
+    ".mpeg",
+    ".m2v",
+    ".vob",
+    ".dv",
+    ".flv",
+    ".3gp",
+    ".ogv",
+)
 IMAGE_EXTENSIONS = (".exr", ".dpx", ".tif", ".tiff", ".png", ".jpg", ".jpeg", ".cin", ".sxr")
 
 
@@ -130,11 +149,15 @@ def transition_message(a: int, b: int, ca: int, cb: int, avail, path: str) -> st
     """A transition that needs media the file does not have, said as such."""
     parts = []
     if a < avail[0]:
-        parts.append(f"the transition at its head needs source frames {a}-{ca - 1}, "
-                     f"{avail[0] - a} before the media's first frame {avail[0]}")  # fmt: skip
+        parts.append(
+            f"the transition at its head needs source frames {a}-{ca - 1}, "
+            f"{avail[0] - a} before the media's first frame {avail[0]}"
+        )
     if b > avail[1]:
-        parts.append(f"the transition at its tail needs source frames {cb + 1}-{b}, "
-                     f"{b - avail[1]} after the media's last frame {avail[1]}")  # fmt: skip
+        parts.append(
+            f"the transition at its tail needs source frames {cb + 1}-{b}, "
+            f"{b - avail[1]} after the media's last frame {avail[1]}"
+        )
     return (
         f"{' and '.join(parts)} ({path}; its cut {ca}-{cb} is there): shorten or move the "
         "transition in the edit, or relink the clip to longer media"

@@ -90,15 +90,20 @@ def add_void_tracks(timeline, results: list[ShotResult]) -> list:
     """VOID tracks (appended above every other track) holding one clip per result."""
     import opentimelineio as otio
 
-    placed = sorted((r for r in results if r.pattern), key=lambda r: r.job.resolved.shot.record
-                    .start_time.to_seconds())  # fmt: skip
+    placed = sorted(
+        (r for r in results if r.pattern),
+        key=lambda r: r.job.resolved.shot.record.start_time.to_seconds(),
+    )
     if not placed:
         return []
     stack = timeline.tracks
     rate = placed[0].job.resolved.shot.record.start_time.rate
     offset = any(t.source_range is not None and t.source_range.start_time.value != 0 for t in stack)
-    origin = placed[0].job.resolved.shot.record.start_time.rescaled_to(rate) if offset else \
-        otio.opentime.RationalTime(0, rate)  # fmt: skip
+    origin = (
+        placed[0].job.resolved.shot.record.start_time.rescaled_to(rate)
+        if offset
+        else otio.opentime.RationalTime(0, rate)
+    )
     tracks: list = []  # (track, cursor)
     for res in placed:
         orig = _item_at(timeline, res.job.resolved.shot.path)
@@ -144,8 +149,10 @@ def add_references(timeline, results: list[ShotResult]) -> int:
         original = clip.active_media_reference_key
         refs[REFERENCE_KEY] = result_reference(res, clip)
         clip.set_media_references(refs, REFERENCE_KEY)
-        clip.metadata[NAMESPACE] = {**dict(clip.metadata.get(NAMESPACE, {}) or {}),
-                                    "original_media_key": original}  # fmt: skip
+        clip.metadata[NAMESPACE] = {
+            **dict(clip.metadata.get(NAMESPACE, {}) or {}),
+            "original_media_key": original,
+        }
         count += 1
     return count
 
@@ -202,10 +209,10 @@ def _tally(timeline, folders: list[str]) -> dict:
         "tracks": len(timeline.tracks),
         "clips": len(clips),
         "markers": sum(len(i.markers) for i in timeline.find_children() if hasattr(i, "markers"))
-        + len(timeline.tracks.markers),  # fmt: skip
+        + len(timeline.tracks.markers),
         "transitions": sum(
             1 for i in timeline.find_children() if isinstance(i, otio.schema.Transition)
-        ),  # fmt: skip
+        ),
         "void_vfx metadata": sum(1 for c in clips if c.metadata and NAMESPACE in c.metadata),
     }
 
@@ -213,8 +220,7 @@ def _tally(timeline, folders: list[str]) -> dict:
 def _compare(before: dict, after: dict) -> tuple[str, bool]:
     """("kept ...; lost ...", every result kept)."""
     kept = [f"{after[k]} of {v} {k}" for k, v in before.items() if v and after.get(k, 0) >= v]
-    lost = [f"{v - after.get(k, 0)} of {v} {k}" for k, v in before.items()
-            if after.get(k, 0) < v]  # fmt: skip
+    lost = [f"{v - after.get(k, 0)} of {v} {k}" for k, v in before.items() if after.get(k, 0) < v]
     text = "kept " + (", ".join(kept) or "nothing counted")
     if lost:
         text += "; lost " + ", ".join(lost)
@@ -233,8 +239,13 @@ def _read_back(path: str, adapter: str, timeline):
     return first_timeline(otio.adapters.read_from_file(path, adapter_name=adapter, **kwargs), path)
 
 
-def write_timeline(timeline, path: str, otio_version: str = "", adapter_args=None,
-                   results: list[ShotResult] | None = None) -> Written:  # fmt: skip
+def write_timeline(
+    timeline,
+    path: str,
+    otio_version: str = "",
+    adapter_args=None,
+    results: list[ShotResult] | None = None,
+) -> Written:
     """Write in the format of ``path``'s extension, else as .otio beside it; atomic.
 
     A native file is read back with its adapter before it is moved into place: it is kept only
@@ -256,8 +267,9 @@ def write_timeline(timeline, path: str, otio_version: str = "", adapter_args=Non
                 raise otio.exceptions.NotSupportedError(NO_SEQUENCES[adapter])
             before = _tally(timeline, folders)
             with atomic_target(path, suffix=ext) as tmp:
-                otio.adapters.write_to_file(timeline, tmp, adapter_name=adapter,
-                                            **(adapter_args or {}))  # fmt: skip
+                otio.adapters.write_to_file(
+                    timeline, tmp, adapter_name=adapter, **(adapter_args or {})
+                )
                 if adapter not in ("otioz", "otiod"):
                     try:
                         back = _read_back(tmp, adapter, timeline)
@@ -272,8 +284,10 @@ def write_timeline(timeline, path: str, otio_version: str = "", adapter_args=Non
             return Written(path, adapter, message)
         except Exception as exc:  # noqa: BLE001 - any adapter failure falls back to .otio
             fallback = os.path.splitext(path)[0] + ".otio"
-            message = (f"the {adapter} adapter cannot write this timeline ({exc}); wrote "
-                       f"{fallback} instead, which keeps everything")  # fmt: skip
+            message = (
+                f"the {adapter} adapter cannot write this timeline ({exc}); wrote "
+                f"{fallback} instead, which keeps everything"
+            )
             path, adapter = fallback, "otio_json"
     kwargs = {}
     if otio_version:

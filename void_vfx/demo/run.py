@@ -227,9 +227,14 @@ def demo(
     psnr = psnr_in_mask(exrs, shot.paths("clean"), mattes)
     psnr_plate = psnr_in_mask(shot.paths("plate"), shot.paths("clean"), mattes)
     sheet = contact_sheet(
-        shot.paths("plate"), exrs, str(out / "contact_sheet.png"), 4, shot.paths("clean"),
-        primary_paths=shot.paths("primary"), affected_paths=shot.paths("affected"),
-    )  # fmt: skip
+        shot.paths("plate"),
+        exrs,
+        str(out / "contact_sheet.png"),
+        4,
+        shot.paths("clean"),
+        primary_paths=shot.paths("primary"),
+        affected_paths=shot.paths("affected"),
+    )
     mp4 = None
     if movie:
         try:
@@ -272,9 +277,11 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--out", default="void_vfx_demo", help="folder for everything")
     parser.add_argument("--frames", type=int, default=48, help="shot length (default 48)")
     parser.add_argument(
-        "--engine", choices=("auto", "preview", "void"), default="auto",
+        "--engine",
+        choices=("auto", "preview", "void"),
+        default="auto",
         help="auto: VOID when a GPU and the weights are found, else the CPU preview",
-    )  # fmt: skip
+    )
     parser.add_argument("--size", default="960x540", help="WIDTHxHEIGHT (default 960x540)")
     parser.add_argument("--static", action="store_true", help="no camera pan")
     parser.add_argument("--no-movie", action="store_true", help="skip the review movie")
@@ -291,9 +298,13 @@ def _size(text: str) -> tuple[int, int]:
 def run_demo(args: argparse.Namespace) -> int:
     """The ``void-vfx demo`` command: prints the report's key figures, returns 0."""
     report = demo(
-        args.out, args.engine, args.frames, size=_size(args.size),
-        camera_pan=not args.static, movie=not args.no_movie,
-    )  # fmt: skip
+        args.out,
+        args.engine,
+        args.frames,
+        size=_size(args.size),
+        camera_pan=not args.static,
+        movie=not args.no_movie,
+    )
     print(
         f"engine {report['engine']}: {report['frames']} frames -> {report['result_dir']}\n"
         f"PSNR inside the mask: {report['psnr_mask_db']} dB "

@@ -46,27 +46,49 @@ class FarmJob:
     def memory_mode(self) -> str:
         return self.requirement.mode
 
-    def engine_args(self, *, engine: str = "", weights: str = "", checkpoints: str = "",
-                    raft: str = "") -> list[str]:  # fmt: skip
+    def engine_args(
+        self, *, engine: str = "", weights: str = "", checkpoints: str = "", raft: str = ""
+    ) -> list[str]:
         """The worker's engine options; the memory mode is literal (the GPU requirement was
         sized for it), the others may be farm tokens such as ``{{Param.Weights}}``."""
         return [
-            "--engine", engine or self.engine,
-            "--weights", weights or self.weights,
-            "--checkpoints", checkpoints or self.checkpoints,
-            "--raft", raft or self.raft,
-            "--memory-mode", self.memory_mode,
-        ]  # fmt: skip
+            "--engine",
+            engine or self.engine,
+            "--weights",
+            weights or self.weights,
+            "--checkpoints",
+            checkpoints or self.checkpoints,
+            "--raft",
+            raft or self.raft,
+            "--memory-mode",
+            self.memory_mode,
+        ]
 
-    def worker_args(self, stage: str, *, job_dir: str, spec_file: str = "", window: str = "",
-                    out_dir: str = "", rules: str = "", engine: list[str] | None = None,
-                    ) -> list[str]:  # fmt: skip
+    def worker_args(
+        self,
+        stage: str,
+        *,
+        job_dir: str,
+        spec_file: str = "",
+        window: str = "",
+        out_dir: str = "",
+        rules: str = "",
+        engine: list[str] | None = None,
+    ) -> list[str]:
         """Arguments after the command for one stage (the farm substitutes its own tokens)."""
         mapping = ["--path-mapping-rules", rules] if rules else []
         eng = self.engine_args() if engine is None else engine
         if stage == "prepare":
-            return ["worker", "prepare", spec_file, "--job-dir", job_dir,
-                    "--expect-windows", str(len(self.windows)), *mapping]  # fmt: skip
+            return [
+                "worker",
+                "prepare",
+                spec_file,
+                "--job-dir",
+                job_dir,
+                "--expect-windows",
+                str(len(self.windows)),
+                *mapping,
+            ]
         if stage == "run-window":
             return ["worker", "run-window", job_dir, window, *eng, *mapping]
         if stage == "engine-start":

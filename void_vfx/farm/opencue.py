@@ -40,14 +40,21 @@ def parse_tags(tags: str) -> list[str]:
     bad = [t for t in parts if not TAG.match(t)]
     if bad:
         raise SpecError(
-            "--tags", f"Cuebot refuses the tag(s) {', '.join(map(repr, bad))}: a tag is 3 or "
+            "--tags",
+            f"Cuebot refuses the tag(s) {', '.join(map(repr, bad))}: a tag is 3 or "
             "more letters, digits, '_', '.' or '-' (e.g. --tags 'gpu | gpu_a100')",
-        )  # fmt: skip
+        )
     return parts
 
 
-def build_outline(job: FarmJob, *, show: str = "", shot: str = "", tags: str | None = None,
-                  service: str | None = None):  # fmt: skip
+def build_outline(
+    job: FarmJob,
+    *,
+    show: str = "",
+    shot: str = "",
+    tags: str | None = None,
+    service: str | None = None,
+):
     """The pyoutline ``Outline`` of the job (layers prepare -> infer -> assemble)."""
     import outline
     from outline.modules.shell import Shell
@@ -55,10 +62,17 @@ def build_outline(job: FarmJob, *, show: str = "", shot: str = "", tags: str | N
     ol = outline.Outline(job.name, shot=shot or job.name, show=show or "testing")
     prepare = Shell(
         "prepare",
-        command=_cmd(job, job.worker_args("prepare", job_dir=job.job_dir,
-                                          spec_file=os.path.join(job.job_dir, "submitted.json"))),
-        range="1", chunk=1,
-    )  # fmt: skip
+        command=_cmd(
+            job,
+            job.worker_args(
+                "prepare",
+                job_dir=job.job_dir,
+                spec_file=os.path.join(job.job_dir, "submitted.json"),
+            ),
+        ),
+        range="1",
+        chunk=1,
+    )
     req = job.requirement
     extra: dict = {}
     if req.gpus:
@@ -72,13 +86,16 @@ def build_outline(job: FarmJob, *, show: str = "", shot: str = "", tags: str | N
     infer = Shell(
         "infer",
         command=_cmd(job, job.worker_args("run-window", job_dir=job.job_dir, window=FRAME_TOKEN)),
-        range=_range(job.windows), chunk=1, **extra,
-    )  # fmt: skip
+        range=_range(job.windows),
+        chunk=1,
+        **extra,
+    )
     assemble = Shell(
         "assemble",
         command=_cmd(job, job.worker_args("assemble", job_dir=job.job_dir, out_dir=job.out_dir)),
-        range="1", chunk=1,
-    )  # fmt: skip
+        range="1",
+        chunk=1,
+    )
     for layer in (prepare, infer, assemble):
         ol.add_layer(layer)
     infer.depend_all(prepare)
@@ -104,9 +121,10 @@ def cuebot_configured() -> bool:
     if os.environ.get("CUEBOT_HOSTS"):
         return True
     config = os.environ.get("OPENCUE_CONFIG_FILE") or os.path.join(
-        os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config"), "opencue",
+        os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config"),
+        "opencue",
         "opencue.yaml",
-    )  # fmt: skip
+    )
     return os.path.isfile(config)
 
 

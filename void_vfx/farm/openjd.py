@@ -41,34 +41,72 @@ def _action(job: FarmJob, args: list[str], timeout: int) -> dict[str, Any]:
 
 def _parameters(job: FarmJob) -> list[dict[str, Any]]:
     return [
-        {"name": "JobSpec", "type": "PATH", "objectType": "FILE", "dataFlow": "IN",
-         "default": SPEC_NAME, "description": "The void-vfx job spec (JSON)",
-         "userInterface": {"control": "CHOOSE_INPUT_FILE", "label": "Job spec"}},
-        {"name": "JobDir", "type": "PATH", "objectType": "DIRECTORY", "dataFlow": "INOUT",
-         "description": "Job folder every worker reaches: window plan and committed windows",
-         "userInterface": {"control": "CHOOSE_DIRECTORY", "label": "Job folder"}},
-        {"name": "OutputDir", "type": "PATH", "objectType": "DIRECTORY", "dataFlow": "OUT",
-         "description": "Folder of the output version folders (<name>_void_v###)",
-         "userInterface": {"control": "CHOOSE_DIRECTORY", "label": "Output folder"}},
-        {"name": "VoidVfx", "type": "STRING", "default": job.command,
-         "description": "The void-vfx command on the workers"},
-        {"name": "Engine", "type": "STRING", "default": job.engine,
-         "description": "Engine: void, preview, or package.module:factory"},
-        {"name": "Weights", "type": "STRING", "default": job.weights,
-         "description": "Base model folder on the workers (empty: the Hugging Face cache)"},
-        {"name": "Checkpoints", "type": "STRING", "default": job.checkpoints,
-         "description": "Folder of void_pass1/void_pass2.safetensors on the workers"},
-        {"name": "Raft", "type": "STRING", "default": job.raft,
-         "description": "RAFT-large weights file on the workers (Pass 2)"},
-    ]  # fmt: skip
+        {
+            "name": "JobSpec",
+            "type": "PATH",
+            "objectType": "FILE",
+            "dataFlow": "IN",
+            "default": SPEC_NAME,
+            "description": "The void-vfx job spec (JSON)",
+            "userInterface": {"control": "CHOOSE_INPUT_FILE", "label": "Job spec"},
+        },
+        {
+            "name": "JobDir",
+            "type": "PATH",
+            "objectType": "DIRECTORY",
+            "dataFlow": "INOUT",
+            "description": "Job folder every worker reaches: window plan and committed windows",
+            "userInterface": {"control": "CHOOSE_DIRECTORY", "label": "Job folder"},
+        },
+        {
+            "name": "OutputDir",
+            "type": "PATH",
+            "objectType": "DIRECTORY",
+            "dataFlow": "OUT",
+            "description": "Folder of the output version folders (<name>_void_v###)",
+            "userInterface": {"control": "CHOOSE_DIRECTORY", "label": "Output folder"},
+        },
+        {
+            "name": "VoidVfx",
+            "type": "STRING",
+            "default": job.command,
+            "description": "The void-vfx command on the workers",
+        },
+        {
+            "name": "Engine",
+            "type": "STRING",
+            "default": job.engine,
+            "description": "Engine: void, preview, or package.module:factory",
+        },
+        {
+            "name": "Weights",
+            "type": "STRING",
+            "default": job.weights,
+            "description": "Base model folder on the workers (empty: the Hugging Face cache)",
+        },
+        {
+            "name": "Checkpoints",
+            "type": "STRING",
+            "default": job.checkpoints,
+            "description": "Folder of void_pass1/void_pass2.safetensors on the workers",
+        },
+        {
+            "name": "Raft",
+            "type": "STRING",
+            "default": job.raft,
+            "description": "RAFT-large weights file on the workers (Pass 2)",
+        },
+    ]
 
 
 def template(job: FarmJob) -> dict[str, Any]:
     """The job template as plain data."""
     eng = job.engine_args(
-        engine="{{Param.Engine}}", weights="{{Param.Weights}}",
-        checkpoints="{{Param.Checkpoints}}", raft="{{Param.Raft}}",
-    )  # fmt: skip
+        engine="{{Param.Engine}}",
+        weights="{{Param.Weights}}",
+        checkpoints="{{Param.Checkpoints}}",
+        raft="{{Param.Raft}}",
+    )
     rules = "{{Session.PathMappingRulesFile}}"
     n = len(job.windows)
     window_range: list[int] | str = job.windows if n <= MAX_LIST else f"0-{n - 1}"
@@ -91,7 +129,7 @@ def template(job: FarmJob) -> dict[str, Any]:
                         engine=eng,
                     ),
                     TIMEOUTS["Infer"],
-                )  # fmt: skip
+                )
             }
         },
     }
@@ -119,7 +157,7 @@ def template(job: FarmJob) -> dict[str, Any]:
                         "onExit": _action(
                             job, job.worker_args("engine-stop", job_dir=""), TIMEOUTS["exit"]
                         ),
-                    }  # fmt: skip
+                    }
                 },
             }
         ]
@@ -137,7 +175,7 @@ def template(job: FarmJob) -> dict[str, Any]:
                         rules=rules,
                     ),
                     TIMEOUTS["Prepare"],
-                )  # fmt: skip
+                )
             }
         },
     }
@@ -156,7 +194,7 @@ def template(job: FarmJob) -> dict[str, Any]:
                         rules=rules,
                     ),
                     TIMEOUTS["Assemble"],
-                )  # fmt: skip
+                )
             }
         },
     }
@@ -175,8 +213,9 @@ def _description(job: FarmJob) -> str:
     return (
         f"VOID removal of {job.spec.plate} frames {job.first}-{job.last}: {len(job.windows)} "
         f"window(s) of up to {job.window_frames} frames, engine {job.engine}, memory mode "
-        f"{job.memory_mode} ({need} per Infer task).\n" + estimate_table(job.window_frames, job.memory_mode)
-    )  # fmt: skip
+        f"{job.memory_mode} ({need} per Infer task).\n"
+        + estimate_table(job.window_frames, job.memory_mode)
+    )
 
 
 def parameter_values(job: FarmJob) -> dict[str, Any]:
@@ -237,9 +276,10 @@ def check_template(data: dict[str, Any], where: str = "the job template") -> str
         decode_job_template(template=data)
     except DecodeValidationError as exc:
         raise SpecError(
-            "bundle", f"{where} fails openjd check: {' '.join(str(exc).split())}; this is a "
+            "bundle",
+            f"{where} fails openjd check: {' '.join(str(exc).split())}; this is a "
             "bug in void-vfx, report it with the spec",
-        ) from None  # fmt: skip
+        ) from None
     return "checked (openjd check)"
 
 
@@ -253,8 +293,9 @@ def check_bundle(bundle: str) -> str:
 
         data = yaml.safe_load(text)
     except ImportError:
-        data = json.loads("".join(line for line in text.splitlines(True)
-                                  if not line.startswith("#")))  # fmt: skip
+        data = json.loads(
+            "".join(line for line in text.splitlines(True) if not line.startswith("#"))
+        )
     return check_template(data, path)
 
 

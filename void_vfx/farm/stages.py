@@ -91,8 +91,12 @@ def prepare_job(
             f"window(s), the job was written for {expect_windows}: the plate changed since; "
             "write and submit the job again"
         )
-    return {"first": plan.first, "last": plan.last, "windows": len(plan.windows),
-            "frames": len(shot.frames)}  # fmt: skip
+    return {
+        "first": plan.first,
+        "last": plan.last,
+        "windows": len(plan.windows),
+        "frames": len(shot.frames),
+    }
 
 
 def window_of(plan, index: int):
@@ -231,8 +235,14 @@ def assemble_job(
         from void_vfx.farm.otio_clip import write_clip
 
         clip = write_clip(out, shot, paths)
-    record = {**record, "done": True, "frames": len(paths), "first": frames[0],
-              "last": frames[-1], "otio": clip}  # fmt: skip
+    record = {
+        **record,
+        "done": True,
+        "frames": len(paths),
+        "first": frames[0],
+        "last": frames[-1],
+        "otio": clip,
+    }
     _save_record(job_dir, record)
     clean_scratch(job_dir)  # the job has ended: its caches go
     return {**record, "state": "assembled", "paths": paths}

@@ -52,9 +52,14 @@ def submit_job(
     cue = {k: options.pop(k) for k in ("xml", "show", "shot", "tags", "service") if k in options}
     bundle_dir = options.pop("bundle", None)
     job = describe_job(spec, **options)
-    base = {"farm": farm, "name": job.name, "windows": list(job.windows),
-            "memory_mode": job.memory_mode, "gpu_mib": job.requirement.gpu_mib,
-            "job_dir": job.job_dir}  # fmt: skip
+    base = {
+        "farm": farm,
+        "name": job.name,
+        "windows": list(job.windows),
+        "memory_mode": job.memory_mode,
+        "gpu_mib": job.requirement.gpu_mib,
+        "job_dir": job.job_dir,
+    }
     if farm == "openjd":
         from void_vfx.farm.openjd import check_template, run_command, template, write_bundle
 
@@ -66,13 +71,26 @@ def submit_job(
                 bundle = _free_name(bundle)
         checked = check_template(template(job))
         run = run_command(job, bundle)
-        lines = [_summary(job), f"bundle: {bundle} (template {checked})", f"run it here: {run}",
-                 f"submit it:   deadline bundle submit {shlex.quote(bundle)}"]  # fmt: skip
+        lines = [
+            _summary(job),
+            f"bundle: {bundle} (template {checked})",
+            f"run it here: {run}",
+            f"submit it:   deadline bundle submit {shlex.quote(bundle)}",
+        ]
         if dry_run:
-            return {**base, "bundle": bundle, "message": "dry run, nothing written\n" + "\n".join(lines),
-                    "openjd_run": run}  # fmt: skip
-        return {**base, "bundle": bundle, "files": write_bundle(job, bundle),
-                "message": "\n".join(lines), "openjd_run": run}  # fmt: skip
+            return {
+                **base,
+                "bundle": bundle,
+                "message": "dry run, nothing written\n" + "\n".join(lines),
+                "openjd_run": run,
+            }
+        return {
+            **base,
+            "bundle": bundle,
+            "files": write_bundle(job, bundle),
+            "message": "\n".join(lines),
+            "openjd_run": run,
+        }
     from void_vfx.farm import opencue
 
     ol_args = {k: cue[k] for k in ("show", "shot") if cue.get(k)}
@@ -80,19 +98,26 @@ def submit_job(
     ol = opencue.build_outline(job, **ol_args)
     xml_path = cue.get("xml")
     if dry_run:
-        return {**base, "message": "dry run, nothing written or submitted\n" + _summary(job),
-                "xml_text": opencue.job_xml(ol)}  # fmt: skip
+        return {
+            **base,
+            "message": "dry run, nothing written or submitted\n" + _summary(job),
+            "xml_text": opencue.job_xml(ol),
+        }
     if xml_path is None and opencue.cuebot_configured():
         opencue.stage_spec(job)
         names = opencue.launch(ol)
-        return {**base, "job_id": names[0] if names else job.name,
-                "message": _summary(job) + f"\nsubmitted to OpenCue: {', '.join(names)}"}  # fmt: skip
+        return {
+            **base,
+            "job_id": names[0] if names else job.name,
+            "message": _summary(job) + f"\nsubmitted to OpenCue: {', '.join(names)}",
+        }
     if xml_path is None:
         if out_dir is None:
             raise SpecError(
-                "farm", "no Cuebot is configured (set CUEBOT_HOSTS or ~/.config/opencue/"
+                "farm",
+                "no Cuebot is configured (set CUEBOT_HOSTS or ~/.config/opencue/"
                 "opencue.yaml): give --xml OUT to write the job XML instead",
-            )  # fmt: skip
+            )
         xml_path = os.path.join(out_dir, f"{job.name}.cue.xml")
     from void_vfx.atomic import atomic_target
 
@@ -101,8 +126,11 @@ def submit_job(
     xml_path = os.path.abspath(xml_path)
     with atomic_target(xml_path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)
-    return {**base, "xml": xml_path,
-            "message": _summary(job) + f"\njob XML written to {xml_path} (no Cuebot submitted)"}  # fmt: skip
+    return {
+        **base,
+        "xml": xml_path,
+        "message": _summary(job) + f"\njob XML written to {xml_path} (no Cuebot submitted)",
+    }
 
 
 def _free_name(path: str) -> str:

@@ -24,8 +24,11 @@ VENDORED = ("rpyc", "plumbum")
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--print", action="store_true", help="print the init.py lines; write nothing")
     p.add_argument("--nuke-dir", default="~/.nuke", help="Nuke's user folder (default ~/.nuke)")
-    p.add_argument("--no-rpyc", action="store_true",
-                   help="do not copy rpyc/plumbum (Nuke's Python has them already)")  # fmt: skip
+    p.add_argument(
+        "--no-rpyc",
+        action="store_true",
+        help="do not copy rpyc/plumbum (Nuke's Python has them already)",
+    )
 
 
 def plugin_dir() -> Path:
@@ -67,8 +70,11 @@ def copy_packages(lib: Path) -> None:
         target = lib / name
         if target.exists():
             shutil.rmtree(target)
-        shutil.copytree(list(spec.submodule_search_locations)[0], target,
-                        ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+        shutil.copytree(
+            list(spec.submodule_search_locations)[0],
+            target,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
 
 
 def run(args: argparse.Namespace) -> int:

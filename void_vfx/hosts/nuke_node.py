@@ -66,9 +66,10 @@ def build(group) -> None:
             write = nuke.nodes.Write(name=f"write_{role}", disable=True, file_type="exr")
             write.setInput(0, inputs[-1])
         copy = nuke.nodes.Copy(
-            name="copy_affected", from0=nuke_quadmask.PRIMARY_CHANNEL,
+            name="copy_affected",
+            from0=nuke_quadmask.PRIMARY_CHANNEL,
             to0=nuke_quadmask.AFFECTED_CHANNEL,
-        )  # fmt: skip
+        )
         copy.setInput(0, inputs[1])
         copy.setInput(1, inputs[2])
         view = nuke.nodes.Expression(name="quadmask_view")
@@ -103,10 +104,16 @@ def _add_knobs(g) -> None:
     _knob(g, nuke.String_Knob("server", "server", _D.server), "host:port of the void-vfx server")
     engine = _knob(g, nuke.Enumeration_Knob("engine", "engine", ["void", "preview"]))
     engine.setValue(_D.engine)
-    _knob(g, nuke.Enumeration_Knob("third_input", "third input", list(THIRD_INPUT)),
-          "input 3 holds the affected matte (shadows, what falls) or a ready quadmask")  # fmt: skip
-    _knob(g, nuke.Multiline_Eval_String_Knob("prompt", "prompt"),
-          "what the shot looks like after the removal")  # fmt: skip
+    _knob(
+        g,
+        nuke.Enumeration_Knob("third_input", "third input", list(THIRD_INPUT)),
+        "input 3 holds the affected matte (shadows, what falls) or a ready quadmask",
+    )
+    _knob(
+        g,
+        nuke.Multiline_Eval_String_Knob("prompt", "prompt"),
+        "what the shot looks like after the removal",
+    )
     _knob(g, nuke.Enumeration_Knob("range_mode", "frame range", list(RANGE_MODES)))
     _knob(g, nuke.Int_Knob("first", "first"), newline=False, value=_D.first)
     _knob(g, nuke.Int_Knob("last", "last"), newline=False, value=_D.last)
@@ -115,26 +122,45 @@ def _add_knobs(g) -> None:
     passes.setValue(str(_D.passes))
     _knob(g, nuke.Int_Knob("steps", "steps"), "Pass 1 denoising steps", False, _D.steps)
     _knob(g, nuke.Int_Knob("seed", "seed"), newline=False, value=_D.seed)
-    _knob(g, nuke.Int_Knob("min_window", "min window"),
-          "shortest model window (8j+5): 13 or 21 is faster, 85 is what VOID was trained on",
-          value=_D.min_window)  # fmt: skip
-    _knob(g, nuke.Double_Knob("roi_margin", "ROI margin"),
-          "margin around the mask's box, as a fraction of the box", value=_D.roi_margin)  # fmt: skip
+    _knob(
+        g,
+        nuke.Int_Knob("min_window", "min window"),
+        "shortest model window (8j+5): 13 or 21 is faster, 85 is what VOID was trained on",
+        value=_D.min_window,
+    )
+    _knob(
+        g,
+        nuke.Double_Knob("roi_margin", "ROI margin"),
+        "margin around the mask's box, as a fraction of the box",
+        value=_D.roi_margin,
+    )
     _knob(g, nuke.Int_Knob("roi_feather", "feather"), newline=False, value=_D.roi_feather)
-    _knob(g, nuke.File_Knob("output_dir", "output folder"),
-          "where the versions go; empty: void/ beside the saved script")  # fmt: skip
-    _knob(g, nuke.String_Knob("output_name", "output name"),
-          "base name of the versions; empty: the plate's name")  # fmt: skip
+    _knob(
+        g,
+        nuke.File_Knob("output_dir", "output folder"),
+        "where the versions go; empty: void/ beside the saved script",
+    )
+    _knob(
+        g,
+        nuke.String_Knob("output_name", "output name"),
+        "base name of the versions; empty: the plate's name",
+    )
     _knob(g, nuke.PyScript_Knob("send", "Send", _CALL.format(module="nuke_send", fn="send")))
-    _knob(g, nuke.PyScript_Knob("cancel", "Cancel", _CALL.format(module="nuke_send", fn="cancel")),
-          newline=False)  # fmt: skip
+    _knob(
+        g,
+        nuke.PyScript_Knob("cancel", "Cancel", _CALL.format(module="nuke_send", fn="cancel")),
+        newline=False,
+    )
     _knob(g, nuke.Boolean_Knob("show_quadmask", "show quadmask"), newline=False)
     _knob(g, nuke.Text_Knob("status", "status", "idle"))
     progress = _knob(g, nuke.Double_Knob("progress", "progress"))
     progress.setRange(0.0, 100.0)
     progress.setEnabled(False)
-    _knob(g, nuke.Enumeration_Knob("version", "version", [nuke_versions.NONE]),
-          "the result shown: none shows the plate")  # fmt: skip
+    _knob(
+        g,
+        nuke.Enumeration_Knob("version", "version", [nuke_versions.NONE]),
+        "the result shown: none shows the plate",
+    )
     for name in ("job_id", "void_state"):
         hidden = _knob(g, nuke.String_Knob(name, name))
         hidden.setVisible(False)
@@ -143,8 +169,11 @@ def _add_knobs(g) -> None:
 
 
 def _add_view_knob(group) -> None:
-    _knob(group, nuke.Enumeration_Knob("view", "view", list(nuke.views())),
-          "the view each Send sends (one job per view); a script with one view sends it")  # fmt: skip
+    _knob(
+        group,
+        nuke.Enumeration_Knob("view", "view", list(nuke.views())),
+        "the view each Send sends (one job per view); a script with one view sends it",
+    )
 
 
 def upgrade(group) -> bool:
@@ -259,8 +288,7 @@ def _show_version(group, item: str) -> bool:
     group["version"].setValue(item)
     read = group.node("result")
     read["file"].fromUserText(f"{pattern} {first}-{last}")
-    for name, value in (("first", first), ("last", last), ("origfirst", first),
-                        ("origlast", last)):  # fmt: skip
+    for name, value in (("first", first), ("last", last), ("origfirst", first), ("origlast", last)):
         read[name].setValue(value)
     read["colorspace"].setValue(s.get("colorspace") or "default")
     read["raw"].setValue(bool(s.get("raw")))

@@ -152,8 +152,9 @@ def _prepare(group) -> Plan:
         json.dumps({"out_dir": out_dir, "name": name, "colorspace": colour, "raw": raw})
     )
     nuke_node.update_view(group)  # the quadmask view follows inputs rewired with the panel shut
-    return Plan(s.server, host, port, spec, rng, writes, render_dir if writes else "",
-                group.name(), view)  # fmt: skip
+    return Plan(
+        s.server, host, port, spec, rng, writes, render_dir if writes else "", group.name(), view
+    )
 
 
 #: What :func:`_render_all` answers when the artist pressed Cancel on Nuke's progress meter.
@@ -266,8 +267,9 @@ class Sender:
         if self.cancel_requested.is_set():
             done = CANCELLED
         else:
-            done = on_main(_render_all, self.group, self.plan.writes, self.plan.frames,
-                           self.plan.view)  # fmt: skip
+            done = on_main(
+                _render_all, self.group, self.plan.writes, self.plan.frames, self.plan.view
+            )
         if done == CANCELLED:
             self.state = "cancelled"
             self.status("cancelled while rendering; nothing was sent", 0.0)
@@ -313,8 +315,9 @@ def send(group) -> Sender | None:
     """The Send button: start a job for this node; returns its Sender (None when refused)."""
     key = group.fullName()
     if key in ACTIVE:
-        nuke_node.set_status(group, f"already sending (job {ACTIVE[key].job_id or 'starting'}); "
-                             "press Cancel first")  # fmt: skip
+        nuke_node.set_status(
+            group, f"already sending (job {ACTIVE[key].job_id or 'starting'}); press Cancel first"
+        )
         return None
     try:
         plan = prepare(group)

@@ -271,9 +271,10 @@ def choose_view(views: list[str], chosen: str) -> str:
     if chosen in views:
         return chosen
     raise SpecError(
-        "view", f"{chosen!r} is not a view of this script ({', '.join(views)}): pick one in the "
-        "node's view knob; each Send sends one view"
-    )  # fmt: skip
+        "view",
+        f"{chosen!r} is not a view of this script ({', '.join(views)}): pick one in the "
+        "node's view knob; each Send sends one view",
+    )
 
 
 def in_view(path: str, view: str) -> str:

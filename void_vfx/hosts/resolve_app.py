@@ -318,9 +318,11 @@ def _plate_below(timeline: Any, top: Any) -> Any:
     below = [
         (t, i)
         for t, i in video_items(timeline)
-        if t < track and i.GetMediaPoolItem() is not None and i.GetStart() <= start
+        if t < track
+        and i.GetMediaPoolItem() is not None
+        and i.GetStart() <= start
         and end <= i.GetEnd()
-    ]  # fmt: skip
+    ]
     if len(below) == 1:
         return below[0][1]
     return top  # nothing (or several) below: the title itself goes through the render path

@@ -38,9 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=("void", "preview"), default="void")
     p.add_argument("--files", choices=("auto", "path", "stream"), default="auto")
     p.add_argument(
-        "--handles", type=int, default=0,
+        "--handles",
+        type=int,
+        default=0,
         help="frames before and after the clip to send too, where the files and matte have them",
-    )  # fmt: skip
+    )
     p.add_argument("--window-min", type=int, default=0, help=argparse.SUPPRESS)
     return p
 

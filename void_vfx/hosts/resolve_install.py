@@ -27,8 +27,15 @@ def scripts_folder(platform: str | None = None, env: dict | None = None) -> Path
     env = os.environ if env is None else env
     home = Path(env.get("HOME") or env.get("USERPROFILE") or Path.home())
     if platform == "darwin":
-        return (home / "Library" / "Application Support" / "Blackmagic Design"
-                / "DaVinci Resolve" / "Fusion" / "Scripts")  # fmt: skip
+        return (
+            home
+            / "Library"
+            / "Application Support"
+            / "Blackmagic Design"
+            / "DaVinci Resolve"
+            / "Fusion"
+            / "Scripts"
+        )
     if platform == "win32":
         appdata = Path(env.get("APPDATA") or home / "AppData" / "Roaming")
         return appdata / "Blackmagic Design" / "DaVinci Resolve" / "Support" / "Fusion" / "Scripts"
@@ -37,9 +44,11 @@ def scripts_folder(platform: str | None = None, env: dict | None = None) -> Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--menu", choices=("Utility", "Edit"), default="Utility",
+        "--menu",
+        choices=("Utility", "Edit"),
+        default="Utility",
         help="Utility lists the script on every page, Edit on the Edit page only",
-    )  # fmt: skip
+    )
     parser.add_argument("--scripts-dir", default="", help="the Fusion/Scripts folder to use")
     parser.add_argument(
         "--print", action="store_true", help="print where it would go, copy nothing"

@@ -201,9 +201,16 @@ def _new_items(timeline: Any, before: set) -> list[tuple[int, Any]]:
 
 
 def place(
-    media_pool: Any, timeline: Any, media: Any, first: int, duration: int, track: int,
-    record: int, readings: tuple[str, ...], fix: str = "",
-) -> tuple[Any, str]:  # fmt: skip
+    media_pool: Any,
+    timeline: Any,
+    media: Any,
+    first: int,
+    duration: int,
+    track: int,
+    record: int,
+    readings: tuple[str, ...],
+    fix: str = "",
+) -> tuple[Any, str]:
     """Append media frames ``first``.. (``duration`` of them) at ``record`` on ``track``.
 
     Each reading of ``endFrame`` in turn: what Resolve placed is read back (start, duration,
@@ -369,9 +376,16 @@ def lay_back(
                     "dropped there meanwhile and no track is locked, and run again"
                 )
         item, _ = place(
-            media_pool, timeline, media, head, src.duration, track, src.record_start, readings,
+            media_pool,
+            timeline,
+            media,
+            head,
+            src.duration,
+            track,
+            src.record_start,
+            readings,
             fix,
-        )  # fmt: skip
+        )
         undo.add("remove the new clip", lambda: delete_items(timeline, [item]))
         tag(item, job_id)
     except BaseException as exc:
@@ -389,9 +403,11 @@ def _make_current(project: Any, timeline: Any) -> None:
     if current is not None and current.GetUniqueId() == timeline.GetUniqueId():
         return
     call(
-        project, "SetCurrentTimeline", timeline,
+        project,
+        "SetCurrentTimeline",
+        timeline,
         fix=f"open timeline {timeline.GetName()!r} on the Edit page and run again",
-    )  # fmt: skip
+    )
 
 
 def _take_out(
@@ -399,8 +415,11 @@ def _take_out(
 ) -> None:
     """Delete an earlier result (replace mode); a failure later puts it back, tagged again."""
     media, left, duration, start = (
-        old.GetMediaPoolItem(), old.GetLeftOffset(), old.GetDuration(), old.GetStart()
-    )  # fmt: skip
+        old.GetMediaPoolItem(),
+        old.GetLeftOffset(),
+        old.GetDuration(),
+        old.GetStart(),
+    )
     old_job = job_of(old)
     call(timeline, "DeleteClips", [old], False, fix="unlock track V" + str(track))
 

@@ -332,9 +332,17 @@ class RemoveSession:
         assert src is not None
         with app.on_page(self.resolve, "edit"):
             self.placed = lay_back(
-                self.project, self.timeline, self.item, src, self._job_state["paths"],
-                self.job_id, self.req.mode, self.version, self.head, self.tail,
-            )  # fmt: skip
+                self.project,
+                self.timeline,
+                self.item,
+                src,
+                self._job_state["paths"],
+                self.job_id,
+                self.req.mode,
+                self.version,
+                self.head,
+                self.tail,
+            )
         where = "as a new take" if self.placed.track == 0 else f"on V{self.placed.track}"
         note = "".join(f"; note: {n}" for n in self.notes)
         self._tell("done", 1.0, f"job {self.job_id}: {self.placed.file_path} placed {where}{note}")

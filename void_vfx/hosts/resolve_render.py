@@ -50,10 +50,16 @@ def choose_exr(project: Any) -> tuple[str, str]:
 
 def pinned_settings(project: Any, timeline: Any, src: SourceRange) -> dict:
     """The settings the job depends on, from the timeline (not from the Deliver page)."""
-    out = {"ExportVideo": True, "ExportAudio": False, "ColorSpaceTag": TAG_SAME,
-           "GammaTag": TAG_SAME}  # fmt: skip
-    for key, setting in (("FormatWidth", "timelineResolutionWidth"),
-                         ("FormatHeight", "timelineResolutionHeight")):  # fmt: skip
+    out = {
+        "ExportVideo": True,
+        "ExportAudio": False,
+        "ColorSpaceTag": TAG_SAME,
+        "GammaTag": TAG_SAME,
+    }
+    for key, setting in (
+        ("FormatWidth", "timelineResolutionWidth"),
+        ("FormatHeight", "timelineResolutionHeight"),
+    ):
         value = timeline.GetSetting(setting) or project.GetSetting(setting)
         try:
             out[key] = int(str(value).strip())
@@ -113,15 +119,19 @@ class ClipRender:
         mode = p.GetCurrentRenderMode()
         # Registered in this order, undone in the reverse: the preset's settings come back
         # first, then format, codec and mode explicitly.
-        undo.add("put back the render format and codec",
-                 lambda: p.SetCurrentRenderFormatAndCodec(fmt["format"], fmt["codec"]))  # fmt: skip
+        undo.add(
+            "put back the render format and codec",
+            lambda: p.SetCurrentRenderFormatAndCodec(fmt["format"], fmt["codec"]),
+        )
         if mode is not None:
             undo.add("put back the render mode", lambda: p.SetCurrentRenderMode(mode))
         if has_call(p, "DeleteRenderPreset"):
             preset = "void-vfx-restore-" + secrets.token_hex(4)
             call(p, "SaveAsNewRenderPreset", preset, fix="check the project is not read-only")
-            undo.add(f"delete render preset {preset} (delete it on the Deliver page)",
-                     lambda: p.DeleteRenderPreset(preset))  # fmt: skip
+            undo.add(
+                f"delete render preset {preset} (delete it on the Deliver page)",
+                lambda: p.DeleteRenderPreset(preset),
+            )
             undo.add("put back the Deliver page's settings", lambda: p.LoadRenderPreset(preset))
         else:
             self.notes.append(
@@ -134,8 +144,10 @@ class ClipRender:
             was = tl.GetIsTrackEnabled("video", track)
             if was is None or bool(was) == want:
                 continue
-            undo.add(f"put back track V{track} {'enabled' if was else 'disabled'}",
-                     lambda t=track, w=bool(was): tl.SetTrackEnable("video", t, w))  # fmt: skip
+            undo.add(
+                f"put back track V{track} {'enabled' if was else 'disabled'}",
+                lambda t=track, w=bool(was): tl.SetTrackEnable("video", t, w),
+            )
             call(tl, "SetTrackEnable", "video", track, want, fix="unlock the video tracks")
         exr, codec = choose_exr(p)
         call(p, "SetCurrentRenderFormatAndCodec", exr, codec, fix="choose EXR on Deliver")

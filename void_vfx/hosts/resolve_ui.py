@@ -64,26 +64,77 @@ class Dialog:
         ui_ = ui
         row = ui_.HGroup
         self.window = dispatcher.AddWindow(
-            {"ID": WINDOW_ID, "WindowTitle": "VOID Remove Object", "Geometry": [200, 200, 560, 390]},
-            ui_.VGroup([
-                row([ui_.Label({"Text": "Object matte"}),
-                     ui_.LineEdit({"ID": "Matte", "PlaceholderText": "/shots/sh010/roto.####.exr"})]),
-                row([ui_.Label({"Text": "Matte channel"}), ui_.LineEdit({"ID": "Channel", "Text": "a"})]),
-                row([ui_.Label({"Text": "Affected matte"}),
-                     ui_.LineEdit({"ID": "Affected", "PlaceholderText": "optional"})]),
-                row([ui_.Label({"Text": "After removal"}),
-                     ui_.LineEdit({"ID": "Prompt", "PlaceholderText": "what the shot shows"})]),
-                row([ui_.Label({"Text": "Server"}), ui_.LineEdit({"ID": "Server", "Text": "127.0.0.1"})]),
-                row([ui_.Label({"Text": "Result"}), ui_.ComboBox({"ID": "Mode"})]),
-                row([ui_.Label({"Text": "Handles"}), ui_.LineEdit({"ID": "Handles", "Text": "0"})]),
-                row([ui_.Label({"Text": "Results folder"}),
-                     ui_.LineEdit({"ID": "Out", "PlaceholderText": "~/void-vfx/resolve/<project>"})]),
-                ui_.CheckBox({"ID": "Render", "Text": "Render the clip to EXR", "Checked": False}),
-                row([ui_.Button({"ID": "Send", "Text": "Send"}),
-                     ui_.Button({"ID": "Cancel", "Text": "Cancel"})]),
-                ui_.Label({"ID": "Status", "Text": "Park the playhead on the clip, then Send."}),
-            ]),
-        )  # fmt: skip
+            {
+                "ID": WINDOW_ID,
+                "WindowTitle": "VOID Remove Object",
+                "Geometry": [200, 200, 560, 390],
+            },
+            ui_.VGroup(
+                [
+                    row(
+                        [
+                            ui_.Label({"Text": "Object matte"}),
+                            ui_.LineEdit(
+                                {"ID": "Matte", "PlaceholderText": "/shots/sh010/roto.####.exr"}
+                            ),
+                        ]
+                    ),
+                    row(
+                        [
+                            ui_.Label({"Text": "Matte channel"}),
+                            ui_.LineEdit({"ID": "Channel", "Text": "a"}),
+                        ]
+                    ),
+                    row(
+                        [
+                            ui_.Label({"Text": "Affected matte"}),
+                            ui_.LineEdit({"ID": "Affected", "PlaceholderText": "optional"}),
+                        ]
+                    ),
+                    row(
+                        [
+                            ui_.Label({"Text": "After removal"}),
+                            ui_.LineEdit(
+                                {"ID": "Prompt", "PlaceholderText": "what the shot shows"}
+                            ),
+                        ]
+                    ),
+                    row(
+                        [
+                            ui_.Label({"Text": "Server"}),
+                            ui_.LineEdit({"ID": "Server", "Text": "127.0.0.1"}),
+                        ]
+                    ),
+                    row([ui_.Label({"Text": "Result"}), ui_.ComboBox({"ID": "Mode"})]),
+                    row(
+                        [
+                            ui_.Label({"Text": "Handles"}),
+                            ui_.LineEdit({"ID": "Handles", "Text": "0"}),
+                        ]
+                    ),
+                    row(
+                        [
+                            ui_.Label({"Text": "Results folder"}),
+                            ui_.LineEdit(
+                                {"ID": "Out", "PlaceholderText": "~/void-vfx/resolve/<project>"}
+                            ),
+                        ]
+                    ),
+                    ui_.CheckBox(
+                        {"ID": "Render", "Text": "Render the clip to EXR", "Checked": False}
+                    ),
+                    row(
+                        [
+                            ui_.Button({"ID": "Send", "Text": "Send"}),
+                            ui_.Button({"ID": "Cancel", "Text": "Cancel"}),
+                        ]
+                    ),
+                    ui_.Label(
+                        {"ID": "Status", "Text": "Park the playhead on the clip, then Send."}
+                    ),
+                ]
+            ),
+        )
         # A timer is not a widget: it lives beside the window and reports to the dispatcher.
         self.timer = ui_.Timer({"ID": "Tick", "Interval": TICK_MS})
         self.items = self.window.GetItems()

@@ -211,8 +211,13 @@ def _dump_pieces(obj, out: list[bytes]) -> None:
         out.append(obj)
     elif kind is tuple and any(type(v) in (bytes, tuple) for v in obj):
         n = len(obj)
-        tags = {0: brine.TAG_EMPTY_TUPLE, 1: brine.TAG_TUP1, 2: brine.TAG_TUP2,
-                3: brine.TAG_TUP3, 4: brine.TAG_TUP4}  # fmt: skip
+        tags = {
+            0: brine.TAG_EMPTY_TUPLE,
+            1: brine.TAG_TUP1,
+            2: brine.TAG_TUP2,
+            3: brine.TAG_TUP3,
+            4: brine.TAG_TUP4,
+        }
         if n in tags:
             out.append(tags[n])
         elif n < 256:
@@ -287,8 +292,13 @@ class _FrameReader:
         return len(self._view) - self._pos
 
 
-_TUPLE_TAGS = {brine.TAG_EMPTY_TUPLE: 0, brine.TAG_TUP1: 1, brine.TAG_TUP2: 2,
-               brine.TAG_TUP3: 3, brine.TAG_TUP4: 4}  # fmt: skip
+_TUPLE_TAGS = {
+    brine.TAG_EMPTY_TUPLE: 0,
+    brine.TAG_TUP1: 1,
+    brine.TAG_TUP2: 2,
+    brine.TAG_TUP3: 3,
+    brine.TAG_TUP4: 4,
+}
 
 
 def _load_views(reader: _FrameReader):
@@ -313,11 +323,31 @@ def _load_views(reader: _FrameReader):
 #: What a request may hold: None, booleans, small ints, floats, bytes, str and tuples. Refused
 #: before decoding: frozensets (a set of colliding ints costs quadratic time under the GIL),
 #: slices, complex numbers, Ellipsis and NotImplemented, and ints of more than 40 digits.
-_SCALAR_TAGS = frozenset((brine.TAG_NONE, brine.TAG_TRUE, brine.TAG_FALSE, brine.TAG_EMPTY_STR,
-                          brine.TAG_FLOAT, brine.TAG_STR1, brine.TAG_STR2, brine.TAG_STR3,
-                          brine.TAG_STR4, brine.TAG_STR_L1))  # fmt: skip
-_BYTES_TAGS = frozenset((brine.TAG_EMPTY_STR, brine.TAG_STR1, brine.TAG_STR2, brine.TAG_STR3,
-                         brine.TAG_STR4, brine.TAG_STR_L1, brine.TAG_STR_L4))  # fmt: skip
+_SCALAR_TAGS = frozenset(
+    (
+        brine.TAG_NONE,
+        brine.TAG_TRUE,
+        brine.TAG_FALSE,
+        brine.TAG_EMPTY_STR,
+        brine.TAG_FLOAT,
+        brine.TAG_STR1,
+        brine.TAG_STR2,
+        brine.TAG_STR3,
+        brine.TAG_STR4,
+        brine.TAG_STR_L1,
+    )
+)
+_BYTES_TAGS = frozenset(
+    (
+        brine.TAG_EMPTY_STR,
+        brine.TAG_STR1,
+        brine.TAG_STR2,
+        brine.TAG_STR3,
+        brine.TAG_STR4,
+        brine.TAG_STR_L1,
+        brine.TAG_STR_L4,
+    )
+)
 MAX_INT_DIGITS = 40
 MAX_DEPTH = 16
 

@@ -18,8 +18,16 @@ from void_vfx.ui import job_records
 from void_vfx.ui.qt import QtCore, QtGui, QtWidgets
 
 COLUMNS = (
-    "job", "plate", "frames", "engine", "state", "progress", "submitted", "elapsed", "message",
-)  # fmt: skip
+    "job",
+    "plate",
+    "frames",
+    "engine",
+    "state",
+    "progress",
+    "submitted",
+    "elapsed",
+    "message",
+)
 #: The column that holds a progress bar rather than text.
 PROGRESS_COLUMN = COLUMNS.index("progress")
 POLL_MS = 1000
@@ -88,8 +96,12 @@ class JobPanel(QtWidgets.QWidget):
         self.message.setWordWrap(True)
         buttons = QtWidgets.QHBoxLayout()
         self.buttons = {}
-        for name, slot in (("Refresh", self.refresh), ("Cancel", self.cancel_selected),
-                           ("Retry", self.retry_selected), ("Reveal result", self.reveal_selected)):  # fmt: skip
+        for name, slot in (
+            ("Refresh", self.refresh),
+            ("Cancel", self.cancel_selected),
+            ("Retry", self.retry_selected),
+            ("Reveal result", self.reveal_selected),
+        ):
             button = QtWidgets.QPushButton(name, self)
             button.clicked.connect(lambda _=False, s=slot: s())
             buttons.addWidget(button)

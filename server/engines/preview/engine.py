@@ -293,14 +293,34 @@ class PreviewEngine(Engine):
                 unseen_share = missed / max(total, 1)
                 if lift_on and any(a.any() for a in is_affected):
                     gaps = [_nearest(early[t], late[t], t) for t in range(n)]
-                    lift_why = _lift(frames, pts, is_affected, _dilate(removal, grow), seen,
-                                     colours, gaps, done, lift_mask)  # fmt: skip
+                    lift_why = _lift(
+                        frames,
+                        pts,
+                        is_affected,
+                        _dilate(removal, grow),
+                        seen,
+                        colours,
+                        gaps,
+                        done,
+                        lift_mask,
+                    )
                     # Only for a moving object: a standing one's flow inside the hole wanders
                     # (water, grain), and would pull lifted pixels into its never-seen middle.
                     lifted = any(m.any() for m in lift_mask)
                     if lifted and relink and unseen_share < RELINK_UNSEEN:
-                        _relink(frames, pts, valid, flows, step, moves, is_affected, is_removal,
-                                done, colours, seen)  # fmt: skip
+                        _relink(
+                            frames,
+                            pts,
+                            valid,
+                            flows,
+                            step,
+                            moves,
+                            is_affected,
+                            is_removal,
+                            done,
+                            colours,
+                            seen,
+                        )
             missing = [int((m & ~d).sum()) for m, d in zip(is_removal, done, strict=True)]
             if max(missing, default=0) < KEY_MIN or rnd == KEY_ROUNDS:
                 break

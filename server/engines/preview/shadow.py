@@ -199,9 +199,22 @@ def lift_points(
     change = np.abs(log_plate - log_clean)[shown].sum(axis=0)
     left = np.abs(np.log(np.maximum(lifted, FLOOR)) - log_clean)[shown].sum(axis=0)
     return Lift(
-        values, out_of_range, len(g), dev_in, int(inside.sum()), dev_ring, int(ring.sum()), depth,
-        len(g), miss, n_miss, change, left, int(shown.sum()), beyond=beyond,
-    )  # fmt: skip
+        values,
+        out_of_range,
+        len(g),
+        dev_in,
+        int(inside.sum()),
+        dev_ring,
+        int(ring.sum()),
+        depth,
+        len(g),
+        miss,
+        n_miss,
+        change,
+        left,
+        int(shown.sum()),
+        beyond=beyond,
+    )
 
 
 def rehearse(

@@ -27,7 +27,15 @@ from .pipeline import VoidPipeline, pass_params
 from .weights import WeightPaths, locate_weights
 
 log = logging.getLogger("void_vfx_server.void")
-_PASS_KEYS = {"steps", "guidance", "negative_prompt", "eta", "noise_aug", "latent_window", "latent_overlap"}  # fmt: skip
+_PASS_KEYS = {
+    "steps",
+    "guidance",
+    "negative_prompt",
+    "eta",
+    "noise_aug",
+    "latent_window",
+    "latent_overlap",
+}
 
 
 def default_device() -> torch.device:

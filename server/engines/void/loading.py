@@ -170,7 +170,11 @@ def void_state_dict(path: Path, module: torch.nn.Module, dtype: torch.dtype) -> 
     want = {k: tuple(v.shape) for k, v in module.state_dict().items()}
     missing = sorted(set(want) - set(sd))
     unexpected = sorted(set(sd) - set(want))
-    shapes = [f"{k} {tuple(sd[k].shape)} != {want[k]}" for k in want if k in sd and tuple(sd[k].shape) != want[k]]  # fmt: skip
+    shapes = [
+        f"{k} {tuple(sd[k].shape)} != {want[k]}"
+        for k in want
+        if k in sd and tuple(sd[k].shape) != want[k]
+    ]
     if missing or unexpected or shapes:
         raise WeightsError(
             f"VOID checkpoint {path} does not match the 48-channel transformer: "
@@ -279,7 +283,7 @@ class VoidModels:
             return self.transformers[pass_index]
         keep_both = self._room_for_second()
         if self.transformers and not keep_both and self.plan.placement != "sequential":
-            (old_index, model), = self.transformers.items()  # fmt: skip
+            ((old_index, model),) = self.transformers.items()
             path = self.paths.pass1 if pass_index == 1 else self.paths.pass2
             if path is None:
                 raise WeightsError("void_pass2.safetensors was not found; Pass 2 needs it")

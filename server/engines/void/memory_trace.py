@@ -179,16 +179,23 @@ def resident_bytes(models: Models, mode: str, phase: str, both_passes: bool = Fa
     if mode in ("offload", "offload-fp8"):
         return {"text": t5, "encode": vae, "denoise": transformer, "decode": vae}[phase]
     if mode == "sequential":
-        return {"text": 0, "encode": vae, "denoise": 2 * models.block + models.outside,
-                "decode": vae}[phase]  # fmt: skip
+        return {
+            "text": 0,
+            "encode": vae,
+            "denoise": 2 * models.block + models.outside,
+            "decode": vae,
+        }[phase]
     raise ValueError(f"no GPU phases in memory mode {mode!r}")
 
 
 def _working(models: Models, running, fn) -> int:
     """Peak bytes ``fn`` allocates beyond the weights of ``running`` (the module it runs, whose
     weights a float8 cast hook may replace while it runs)."""
-    others = [m for m in (models.transformer, models.transformer_fp8, models.vae, models.t5)
-              if m is not running]  # fmt: skip
+    others = [
+        m
+        for m in (models.transformer, models.transformer_fp8, models.vae, models.t5)
+        if m is not running
+    ]
     live = LiveBytes(0, [running], others)
     start = live.peak
     with torch.no_grad(), _fused_attention(), live:

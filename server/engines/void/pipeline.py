@@ -158,13 +158,17 @@ class VoidPipeline:
         if h % 16 or w % 16:
             raise EngineError(f"working size {w}x{h} must be a multiple of 16 in both directions")
         if tuple(quadmask.shape) != (f, h, w) or quadmask.dtype != torch.uint8:
-            raise EngineError(f"quadmask must be uint8 {(f, h, w)}, got {quadmask.dtype} {tuple(quadmask.shape)}")  # fmt: skip
+            raise EngineError(
+                f"quadmask must be uint8 {(f, h, w)}, got {quadmask.dtype} {tuple(quadmask.shape)}"
+            )
         if not isinstance(prompt, str):
             raise EngineError(f"prompt must be a string, got {type(prompt).__name__}")
         if pass_index not in (1, 2):
             raise EngineError(f"pass must be 1 or 2, got {pass_index}")
         if params.steps < 1 or params.guidance < 0:
-            raise EngineError(f"steps must be >= 1 and guidance >= 0, got {params.steps}, {params.guidance}")  # fmt: skip
+            raise EngineError(
+                f"steps must be >= 1 and guidance >= 0, got {params.steps}, {params.guidance}"
+            )
         if not 0.0 <= params.eta < 1.0:
             # eta = 1 makes DDIM's direction term the root of a rounding-level negative number at
             # the zero-SNR first step (NaN everywhere), so it is refused rather than run.
@@ -313,8 +317,13 @@ class VoidPipeline:
         scheduler's variance noise is drawn from ``generator`` (the job's), never the global RNG."""
         models = self.models
         transformer = models.transformers[models.current_pass]
-        spans = multidiffusion_windows(latents.shape[1], params.latent_window, params.latent_overlap)  # fmt: skip
-        weights = [w.to(models.device).view(1, -1, 1, 1, 1) for w in multidiffusion_weights(spans, params.latent_overlap, models.dtype)]  # fmt: skip
+        spans = multidiffusion_windows(
+            latents.shape[1], params.latent_window, params.latent_overlap
+        )
+        weights = [
+            w.to(models.device).view(1, -1, 1, 1, 1)
+            for w in multidiffusion_weights(spans, params.latent_overlap, models.dtype)
+        ]
         embeds = embeds.to(models.device, models.dtype)
         timesteps = scheduler.timesteps
         total = total_steps or len(timesteps)
@@ -328,13 +337,19 @@ class VoidPipeline:
                     window = latents[:, start:stop]
                     window_cond = (cond[0][:, start:stop], cond[1][:, start:stop])
                     v = self.predict(transformer, window, window_cond, embeds, t, params.guidance)
-                    stepped = scheduler.step(v, t, window, eta=params.eta, generator=generator, return_dict=False)[0]  # fmt: skip
+                    stepped = scheduler.step(
+                        v, t, window, eta=params.eta, generator=generator, return_dict=False
+                    )[0]
                     stepped = stepped.to(models.dtype)  # rounded to the model dtype every step
                     acc[:, start:stop] += stepped * w  # product in the model dtype
                     norm[:, start:stop] += w
                 latents = (acc / norm).to(models.dtype)
                 if progress is not None:
-                    progress(step_offset + i + 1, total, f"pass {models.current_pass} step {i + 1}/{len(timesteps)}")  # fmt: skip
+                    progress(
+                        step_offset + i + 1,
+                        total,
+                        f"pass {models.current_pass} step {i + 1}/{len(timesteps)}",
+                    )
         return latents
 
     # 5. Decoding ----------------------------------------------------------------------------
@@ -388,9 +403,17 @@ class VoidPipeline:
             latents = self.warped_latents(pass1_frames, shape, generator, params or {})
             latents = latents * scheduler.init_noise_sigma
         latents = self.denoise(
-            latents, cond, embeds, scheduler, pp, progress, should_cancel, step_offset, total_steps,
+            latents,
+            cond,
+            embeds,
+            scheduler,
+            pp,
+            progress,
+            should_cancel,
+            step_offset,
+            total_steps,
             generator=generator,  # only drawn from when eta > 0 (DDIM variance noise)
-        )  # fmt: skip
+        )
         if should_cancel is not None and should_cancel():
             raise Cancelled("cancelled before decoding")
         return self.decode_latents(latents)

@@ -1,0 +1,168 @@
+"""The engine's GPU behaviour that a CPU can check: out-of-memory falls back to the next mode
+the traced budget fits, T5's device is fixed by the mode, free memory counts PyTorch's cached
+blocks, GPUs without bf16 are refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("diffusers")
+
+from void_vfx.errors import EngineError  # noqa: E402
+from void_vfx.model_facts import void_gpu_gib  # noqa: E402
+from void_vfx.render.engine import WindowInput  # noqa: E402
+from void_vfx_server.engines.void import gpu, loading  # noqa: E402
+from void_vfx_server.engines.void.engine import VoidEngine  # noqa: E402
+from void_vfx_server.engines.void.pipeline import VoidPipeline  # noqa: E402
+
+GiB = 1024**3
+
+
+def _window(frames: int = 5, h: int = 32, w: int = 48) -> WindowInput:
+    rng = np.random.default_rng(5)
+    quad = np.full((frames, h, w), 255, np.uint8)
+    quad[:, 8:16, 12:24] = 0
+    return WindowInput(
+        rng.random((frames, h, w, 3), dtype=np.float32), quad, "a ball", 3, {"steps": 1}
+    )
+
+
+def _oom() -> torch.cuda.OutOfMemoryError:
+    return torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 10.50 GiB")
+
+
+def test_fallback_follows_the_traced_budget() -> None:
+    assert gpu.fallback_mode("gpu", 19 * GiB) == "gpu-fp8"  # 18.2 fits
+    assert gpu.fallback_mode("gpu", 13 * GiB) == "offload-fp8"  # 12.1 fits, 18.2 does not
+    assert gpu.fallback_mode("gpu-fp8", 4 * GiB) == "sequential"  # nothing fits: the last
+    assert gpu.fallback_mode("offload", 40 * GiB) == "offload-fp8"
+    assert gpu.fallback_mode("sequential", 40 * GiB) is None
+    assert gpu.fallback_mode("gpu", None) == "gpu-fp8"  # no GPU to ask: the next one
+
+
+def test_out_of_memory_at_load_falls_back_and_the_job_runs(void_weights: Path, monkeypatch):
+    real_load = loading.VoidModels.load
+    calls = []
+
+    def load(self):
+        calls.append(self.plan.name)
+        if len(calls) == 1:
+            raise _oom()
+        return real_load(self)
+
+    monkeypatch.setattr(loading.VoidModels, "load", load)
+    engine = VoidEngine(void_weights, device="cpu", dtype=torch.float32, memory_mode="gpu-fp8")
+    out = engine.run(_window(), lambda *a: None, lambda: False)
+    assert calls == ["gpu-fp8", "offload-fp8"]
+    assert out.frames.shape == (5, 32, 48, 3)
+    info = engine.info()
+    assert info["memory_mode"] == "offload-fp8"
+    assert (
+        "out of GPU memory loading in memory mode gpu-fp8; loaded in offload-fp8"
+        in (info["memory_fallback"])
+    )
+
+
+def test_out_of_memory_in_a_window_fails_the_job_and_the_next_one_runs(
+    void_weights: Path, monkeypatch
+):
+    real_call = VoidPipeline.__call__
+    raised = []
+
+    def call(self, *args, **kwargs):
+        if not raised:
+            raised.append(self.models.plan.name)
+            raise _oom()
+        return real_call(self, *args, **kwargs)
+
+    monkeypatch.setattr(VoidPipeline, "__call__", call)
+    engine = VoidEngine(void_weights, device="cpu", dtype=torch.float32, memory_mode="gpu-fp8")
+    with pytest.raises(EngineError) as err:
+        engine.run(_window(), lambda *a: None, lambda: False)
+    msg = str(err.value)
+    assert "out of GPU memory in memory mode gpu-fp8" in msg
+    assert "falls back to offload-fp8 for the next jobs" in msg
+    assert engine.models is None  # unloaded: nothing of the failed window is held
+    out = engine.run(_window(), lambda *a: None, lambda: False)
+    assert out.frames.shape == (5, 32, 48, 3)
+    assert engine.models.plan.name == "offload-fp8"
+
+
+def test_t5_device_is_fixed_by_the_mode_not_by_free_memory(monkeypatch) -> None:
+    cuda = torch.device("cuda")
+    for free in (1 * GiB, 70 * GiB):  # the old rule moved T5 by free memory: not any more
+        monkeypatch.setattr(loading, "free_gpu_bytes", lambda device, f=free: f)
+        for mode, where in [
+            ("gpu", "cuda"),
+            ("gpu-fp8", "cuda"),
+            ("offload-fp8", "cuda"),
+            ("sequential", "cpu"),
+        ]:
+            models = loading.VoidModels(None, cuda, torch.bfloat16, loading.memory_plan(mode))  # type: ignore[arg-type]
+            assert models.text_device().type == where, (mode, free)
+
+
+def test_free_memory_counts_cached_blocks(monkeypatch) -> None:
+    """Keeping Pass 2 beside Pass 1 needs the second copy plus the mode's working memory (the
+    decode's); blocks PyTorch caches count as free, so the answer is the same whatever the
+    previous job left cached."""
+    cuda = torch.device("cuda")
+    models = loading.VoidModels(None, cuda, torch.bfloat16, loading.memory_plan("gpu"))  # type: ignore[arg-type]
+    models.transformers = {1: torch.nn.Linear(1024, 1024, dtype=torch.bfloat16)}
+    size = 1024 * 1024 * 2 + 1024 * 2
+    need = size + (void_gpu_gib("gpu", 197) * GiB - size - int(0.41 * GiB))
+    reserved = {"value": 0}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda d: (int(need) - 5 * GiB, 80 * GiB))
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda d: reserved["value"])
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda d: 1 * GiB)
+    reserved["value"] = 1 * GiB  # nothing cached
+    assert not models._room_for_second()
+    reserved["value"] = 6 * GiB  # 5 GiB cached by the last job: usable again
+    assert models._room_for_second()
+
+
+def test_a_gpu_without_bf16_is_refused(monkeypatch) -> None:
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d: (7, 5))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda d: "Tesla T4")
+    with pytest.raises(EngineError, match=r"Tesla T4\) has compute capability 7.5.*8.0 or newer"):
+        gpu.check_gpu(torch.device("cuda"), torch.bfloat16)
+    gpu.check_gpu(torch.device("cuda"), torch.float32)  # an explicit float32 engine may run
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d: (8, 9))
+    gpu.check_gpu(torch.device("cuda"), torch.bfloat16)  # L4
+
+
+def test_allocator_gets_expandable_segments_before_cuda_starts(monkeypatch) -> None:
+    monkeypatch.delenv("PYTORCH_CUDA_ALLOC_CONF", raising=False)
+    gpu.configure_allocator()
+    import os
+
+    assert os.environ["PYTORCH_CUDA_ALLOC_CONF"] == "expandable_segments:True"
+    monkeypatch.setenv("PYTORCH_CUDA_ALLOC_CONF", "max_split_size_mb:512")
+    gpu.configure_allocator()
+    assert os.environ["PYTORCH_CUDA_ALLOC_CONF"] == "max_split_size_mb:512,expandable_segments:True"
+
+
+def test_offload_moves_from_a_kept_host_copy_and_never_copies_back() -> None:
+    """Offloaded modules visit the device from one host copy kept for them; leaving only points
+    the weights back at it. (On this CPU the visit's upload is the host copy itself; the CUDA
+    upload is the same assignment from pinned memory.)"""
+    cpu = torch.device("cpu")
+    models = loading.VoidModels(None, cpu, torch.float32, loading.memory_plan("offload"))  # type: ignore[arg-type]
+    vae = torch.nn.Linear(4, 3)
+    models.vae = vae
+    before = vae.weight.detach().clone()
+    with models.on_device(vae):
+        vae.weight.data = vae.weight.data * 0  # a cast hook replacing weights while it runs
+    assert torch.equal(vae.weight, before)  # back on the kept copy, values as they were
+    host = vae.weight.data_ptr()
+    with models.on_device(vae):
+        pass
+    assert vae.weight.data_ptr() == host  # the same host copy: no copy back, no new buffer
+    assert len(models._host) == 1
+    models.unload()
+    assert models._host == {}
