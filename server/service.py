@@ -96,6 +96,9 @@ class VoidVfxService(rpyc.Service):
             "list_results",
             "download",
             "delete",
+            "preview",
+            "review_sheet",
+            "retry",
         )
     )
 
@@ -346,6 +349,52 @@ class VoidVfxService(rpyc.Service):
         root, record = self._finished(job_id)
         offset, size = _int(offset, "offset"), _int(size, "size")
         return transfer.read_chunk(root, record, name, offset, min(size, MAX_CHUNK))
+
+    # -- pictures and retry (hosts without numpy or OpenImageIO) --------------------------------
+    @_plain
+    def exposed_preview(self, job_id: str, frame: int | None = None) -> dict:
+        """{"frame", "first", "last", "before", "after"}: one result frame (None: the latest
+        written) and its plate as small PNGs, for a running or finished job."""
+        from . import previews
+
+        return previews.frame_preview(self._store, self._ctx.roots, job_id, frame)
+
+    @_plain
+    def exposed_review_sheet(self, job_id: str) -> dict:
+        """{"name", "contact_sheet"}: a finished job's contact sheet as a PNG."""
+        from . import previews
+
+        return previews.contact_sheet(self._store, self._ctx.roots, job_id)
+
+    @_plain
+    def exposed_retry(self, job_id: str) -> str:
+        """Send a finished job again as a new job, for the same sender, started at once: the
+        spec it ran (path mode: the next free version), its uploads linked (stream mode)."""
+        from void_vfx.model_facts import FINISHED_STATES
+
+        from . import retry
+
+        row = self._store.row(job_id, "state", "mode", "spec", "host")
+        if row["state"] not in FINISHED_STATES:
+            raise ServerError(
+                f"job {job_id} is {row['state']}: only a finished job is sent again (cancel it "
+                f"first: void-vfx cancel {job_id})"
+            )
+        old_inputs = self._store.inputs_dir(job_id)
+        if row["mode"] == "stream":
+            retry.check_uploads_complete(job_id, old_inputs)
+        text = retry.spec_to_send_again(row["spec"], row["mode"], old_inputs)
+        new_id = self.exposed_submit(text, row["mode"])
+        try:
+            if row["mode"] == "stream":
+                retry.link_uploads(old_inputs, self._store.inputs_dir(new_id))
+            retry.note_retry(self._store, job_id, new_id, row["host"], self._peer)
+            self.exposed_start(new_id)
+        except Exception:
+            self._store.request_cancel(new_id)  # a reserved version folder goes with it
+            self._store.delete(new_id)
+            raise
+        return new_id
 
 
 def _open_probe(path: Path) -> int:

@@ -13,6 +13,7 @@ pytest.importorskip("pytestqt")
 pytest.importorskip("PySide6.QtWidgets")
 
 from void_vfx.client import connect  # noqa: E402
+from void_vfx.job.spec import JobSpec  # noqa: E402
 from void_vfx.ui import job_records  # noqa: E402
 
 
@@ -89,13 +90,63 @@ def test_panel_lists_cancels_retries_and_reveals(qtbot, served):
     assert again and again not in (done, waiting, new)
     client.follow(again, callback=lambda s, e: None, poll_s=0.05)
     assert (tmp / "out" / "demo_plate_void_v003").is_dir()
-    # One sent from another machine (nothing kept here) cannot be: said so.
+    # One sent from another machine (nothing kept here) is sent again by the server, from
+    # the spec and files it holds.
     from void_vfx.client.files import _memo_path
 
     _memo_path(waiting).unlink()
     panel.select_job(waiting)
+    third = panel.retry_selected()
+    assert third and panel.message.text() == (
+        f"job {waiting} sent again by the server as job {third}"
+    )
+    client.follow(third, callback=lambda s, e: None, poll_s=0.05)
+    assert (tmp / "out" / "demo_plate_void_v004").is_dir()
+    # One not finished is not sent twice: the server's refusal is said.
+    fresh = client.submit(JobSpec.from_json(job_records.load_spec(done)), start=False)
+    panel.refresh()
+    panel.select_job(fresh)
     assert panel.retry_selected() == ""
-    assert "is not kept on this machine" in panel.message.text()
+    assert panel.message.text().startswith(f"retry: job {fresh} is created: only a finished job")
+
+
+def test_panel_shows_the_latest_frame_and_a_review(qtbot, served):
+    """Selecting a job shows its latest frame before and after (PNGs the server made, decoded
+    by Qt) and a thumbnail in the list; Review opens a contact sheet the server made."""
+    from void_vfx.ui.qt import QtGui
+
+    srv, client, done, waiting, tmp = served
+    panel = _panel(qtbot, srv)
+    panel.select_job(done)  # the selection alone fetches the pictures
+    assert panel.preview.caption.text() == (
+        f"job {done}, frame 1005 (written 1001-1005): plate | result"
+    )
+    before, after = (p.toImage() for p in panel.preview.pixmaps)
+    assert (before.width(), before.height()) == (after.width(), after.height()) == (48, 32)
+    differ = [
+        (x, y) for y in range(32) for x in range(48) if before.pixel(x, y) != after.pixel(x, y)
+    ]
+    assert 10 < len(differ) < 48 * 32 // 2  # the object's region, not the whole frame
+    row = next(r for r in range(panel.table.rowCount()) if panel.table.item(r, 0).text() == done)
+    assert not panel.table.item(row, 0).icon().isNull()  # the thumbnail beside the job id
+    assert panel.thumbnails[done].height() == 32
+    # A job not started: said, no picture.
+    panel.select_job(waiting)
+    assert panel.preview.pixmaps == (None, None)
+    assert panel.preview.caption.text() == f"job {waiting} is created: no result frame to show"
+
+    shown = []
+    panel.open_folder = shown.append
+    panel.select_job(done)
+    qtbot.mouseClick(panel.buttons["Review"], _left())
+    review = tmp / "out" / "demo_plate_void_v001_review"
+    assert shown == [str(review)]
+    sheet = QtGui.QImage(str(review / "contact_sheet.png"))
+    assert sheet.width() == 4 * 320 + 3 * 4  # plate | mask | result | difference
+    # Opened again: the review already there is shown, not made again.
+    stamp = (review / "contact_sheet.png").stat().st_mtime_ns
+    qtbot.mouseClick(panel.buttons["Review"], _left())
+    assert shown[-1] == str(review) and (review / "contact_sheet.png").stat().st_mtime_ns == stamp
 
 
 def test_panel_says_when_the_server_is_down(qtbot):

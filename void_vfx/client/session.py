@@ -364,6 +364,38 @@ class Client:
             raise
         return written
 
+    # -- pictures and retry -----------------------------------------------------------------
+    def preview(self, job_id: str, frame: int | None = None) -> dict:
+        """{"frame", "first", "last", "before", "after"}: a result frame (None: the latest
+        written) and its plate as PNG bytes the server made (a host decodes them with Qt's
+        ``QPixmap.loadFromData``); each checked to be a bounded PNG."""
+        from void_vfx.protocol.wire import MAX_PREVIEW_BYTES
+
+        if frame is not None and type(frame) is not int:
+            raise TypeError(f"frame: a whole number or None, not {type(frame).__name__}")
+        answer = _answer_map(self.call("preview", job_id, frame), "preview")
+        out = {k: _whole(answer.get(k), k) for k in ("frame", "first", "last")}
+        for key in ("before", "after"):
+            out[key] = _png(answer.get(key), MAX_PREVIEW_BYTES, f"job {job_id} {key}")
+        return out
+
+    def review_sheet(self, job_id: str) -> dict:
+        """{"name", "contact_sheet"}: a finished job's contact sheet, made by the server."""
+        from void_vfx.protocol.wire import MAX_SHEET_BYTES
+
+        answer = _answer_map(self.call("review_sheet", job_id), "review")
+        name = answer.get("name")
+        return {
+            "name": name if type(name) is str else "",
+            "contact_sheet": _png(
+                answer.get("contact_sheet"), MAX_SHEET_BYTES, f"job {job_id} contact sheet"
+            ),
+        }
+
+    def retry(self, job_id: str) -> str:
+        """Send a finished job the server holds again, as a new job; the new job's id."""
+        return _job_id(self.call("retry", job_id))
+
     def _download_one(self, job_id: str, result: dict, local: Path) -> None:
         local.parent.mkdir(parents=True, exist_ok=True)
         part = local.with_name(local.name + ".part")
@@ -397,6 +429,30 @@ def _discard_version(folder: Path, written: list[str]) -> None:
         folder.rmdir()
     except OSError:
         pass  # something else is in it: keep it
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _answer_map(value: Any, what: str) -> dict:
+    if type(value) is not dict:
+        raise ServerError(f"the server's {what} answer is not a map; update the server")
+    return value
+
+
+def _whole(value: Any, what: str) -> int:
+    if type(value) is not int:
+        raise ServerError(f"the server's preview answer has no whole {what!r}")
+    return value
+
+
+def _png(value: Any, cap: int, what: str) -> bytes:
+    """PNG bytes from the server: exact bytes, at most ``cap``, with the PNG signature."""
+    if type(value) is memoryview:
+        value = bytes(value)
+    if type(value) is not bytes or len(value) > cap or not value.startswith(_PNG_SIGNATURE):
+        raise ServerError(f"{what}: the server sent no PNG of at most {cap} bytes")
+    return value
 
 
 _JOB_ID = re.compile(r"[0-9A-Za-z]{1,64}")

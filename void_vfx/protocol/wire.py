@@ -42,6 +42,11 @@ CHUNK_SIZE = 2 * 1024 * 1024
 SOCKET_BUFFER = 4 * 1024 * 1024
 #: The largest chunk the server accepts or returns in one call.
 MAX_CHUNK = 8 * 1024 * 1024
+#: Job pictures for hosts (``preview``, ``review_sheet``): the longest side of a before/after
+#: picture, and the most bytes a picture and a contact sheet may take.
+PREVIEW_SIDE = 512
+MAX_PREVIEW_BYTES = 1024 * 1024
+MAX_SHEET_BYTES = 6 * 1024 * 1024
 #: The largest request frame a server reads: a chunk and its call. A bigger frame (a 100 MB
 #: "spec") closes the connection after its header, before any of it is read into memory.
 MAX_REQUEST_BYTES = MAX_CHUNK + 1024 * 1024

@@ -91,8 +91,13 @@ def _fit(img: np.ndarray, width: int) -> np.ndarray:
 
 
 def contact_sheet(frames: _Frames, spec, out_png: str, count: int = 6, width: int = 320) -> str:
+    """The sheet (:func:`contact_sheet_image`) as a PNG file."""
+    return write_png(out_png, contact_sheet_image(frames, spec, count, width))
+
+
+def contact_sheet_image(frames: _Frames, spec, count: int = 6, width: int = 320) -> np.ndarray:
     """The sheet: a title, the columns' names and the mask legend, then one row per chosen frame
-    (its number on the plate cell)."""
+    (its number on the plate cell); display RGB in [0, 1]."""
     from void_vfx.render.quadmask import OVERLAY_COLOURS, overlay
 
     shot = frames.shot
@@ -117,7 +122,7 @@ def contact_sheet(frames: _Frames, spec, out_png: str, count: int = 6, width: in
         total,
         swatches={x: OVERLAY_COLOURS[v] for x, (v, _) in zip(xs, LEGEND, strict=True)},
     )
-    return write_png(out_png, column_of([text_strip([(0, title)], total), heads, legend, *rows]))
+    return column_of([text_strip([(0, title)], total), heads, legend, *rows])
 
 
 def before_after_movie(

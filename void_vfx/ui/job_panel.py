@@ -1,9 +1,12 @@
-"""The job panel: the server's jobs with state and progress; cancel, retry, reveal a result.
+"""The job panel: the server's jobs with state and progress; cancel, retry, reveal a result;
+the selected job's latest frame before and after, a thumbnail of it in the list, its review.
 
 One widget for every host: Nuke registers it as a pane (``nukescripts.panels``), Resolve and
 ``void-vfx panel`` open it as a window with :func:`open_panel`. Qt comes through :mod:`.qt`
 (PySide6 or PySide2). The panel polls the server once a second on the GUI thread: ``jobs`` is one
 small local call; a server that is down shows as a line on the panel, never an exception.
+Pictures come from the server as small PNGs (a host's Python cannot read EXR), fetched when the
+selection changes and, for a running job, at most every :data:`PREVIEW_EVERY_S` seconds.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ COLUMNS = (
 #: The column that holds a progress bar rather than text.
 PROGRESS_COLUMN = COLUMNS.index("progress")
 POLL_MS = 1000
+#: A running job's picture is fetched again at most this often.
+PREVIEW_EVERY_S = 5.0
 _KEEP: list = []  # top-level windows live as long as the host: Python must not collect them
 
 
@@ -101,6 +106,7 @@ class JobPanel(QtWidgets.QWidget):
             ("Cancel", self.cancel_selected),
             ("Retry", self.retry_selected),
             ("Reveal result", self.reveal_selected),
+            ("Review", self.review_selected),
         ):
             button = QtWidgets.QPushButton(name, self)
             button.clicked.connect(lambda _=False, s=slot: s())
@@ -110,6 +116,7 @@ class JobPanel(QtWidgets.QWidget):
         layout.addWidget(self.table)
         layout.addLayout(buttons)
         layout.addWidget(self.message)
+        self._add_preview(layout)
         self.timer = QtCore.QTimer(self)
         self.timer.timeout.connect(self.refresh)
         self.timer.start(POLL_MS)
@@ -160,8 +167,11 @@ class JobPanel(QtWidgets.QWidget):
                 self.table.setCellWidget(row, PROGRESS_COLUMN, bar)
             bar.setValue(job_percent(job))
             bar.setFormat(f"{job_percent(job)}%")
+            if job["id"] in self.thumbnails:
+                self.table.item(row, 0).setIcon(QtGui.QIcon(self.thumbnails[job["id"]]))
             if job["id"] == selected:
                 self.table.selectRow(row)
+        self.update_preview()
 
     def select_job(self, job_id: str) -> bool:
         for row, job in enumerate(self.jobs):
@@ -195,19 +205,28 @@ class JobPanel(QtWidgets.QWidget):
         return state or ""
 
     def retry_selected(self) -> str:
-        """Send the selected job's spec again (kept by the host that sent it, or by the client
-        that submitted it from this machine: any front end); the new job's id."""
+        """Send the selected job again: by the server, from the spec and files it holds (any
+        job, from any machine); else from the spec kept on this machine (by the host that sent
+        it, or the client that submitted it). The new job's id."""
         from void_vfx.client.files import load_memo
         from void_vfx.jobspec import JobSpec
 
         job_id = self._selected("retry")
         if not job_id:
             return ""
+        new_id = self._retry_on_server(job_id)
+        if new_id:
+            return new_id
+        said = self._server_said
+        if said and not any(w in said for w in ("no such job", "denied", "connection")):
+            self.message.setText(f"retry: {said}")  # held, but not to be sent again (running)
+            return ""
         text = job_records.load_spec(job_id) or load_memo(job_id).get("spec")
         if text is None:
             self.message.setText(
-                f"retry: the spec of job {job_id} is not kept on this machine; send it again "
-                "from the host that made it"
+                f"retry: {self._server_said or 'the server cannot send it again'}; the spec of "
+                f"job {job_id} is not kept on this machine either: send it again from the host "
+                "that made it"
             )
             return ""
         spec = JobSpec.from_json(text)
@@ -241,6 +260,121 @@ class JobPanel(QtWidgets.QWidget):
             return ""
         self.open_folder(folder)
         self.message.setText(f"job {job_id}: {folder}")
+        return folder
+
+    def _retry_on_server(self, job_id: str) -> str:
+        """The server's retry of ``job_id`` (its new id), or "" with why in ``_server_said``."""
+        from void_vfx.client.files import load_memo, save_memo
+
+        self._server_said = ""
+        try:
+            new_id = self.client().retry(job_id)
+        except VoidVfxError as ex:
+            self._server_said = str(ex)
+            return ""
+        except (OSError, EOFError) as ex:
+            self._drop_client()
+            self._server_said = f"connection lost ({ex})"
+            return ""
+        memo = load_memo(job_id)  # where its results go here, for a later download or reveal
+        if memo:
+            save_memo(new_id, dict(memo, version=0))
+        text = job_records.load_spec(job_id)
+        if text:
+            job_records.save_spec(new_id, text)
+        self.message.setText(f"job {job_id} sent again by the server as job {new_id}")
+        self.refresh()
+        return new_id
+
+    # -- pictures -----------------------------------------------------------------------------
+    def _add_preview(self, layout) -> None:
+        from void_vfx.ui.preview_view import BeforeAfterView
+
+        self.preview = BeforeAfterView(self)
+        layout.addWidget(self.preview)
+        #: Each job's latest result frame, small, shown beside its id in the list.
+        self.thumbnails: dict = {}
+        self._server_said = ""
+        self._preview_key: tuple = ()
+        self._preview_at = 0.0
+        self.table.itemSelectionChanged.connect(self.update_preview)
+
+    def update_preview(self) -> None:
+        """Fetch the selected job's latest frame when the selection changed, or when it is
+        running and :data:`PREVIEW_EVERY_S` passed; nothing otherwise."""
+        job_id = self.selected_job_id()
+        job = next((j for j in self.jobs if j["id"] == job_id), None)
+        if job is None:
+            if self._preview_key:
+                self._preview_key = ()
+                self.preview.clear("select a job to see its latest frame")
+            return
+        key = (job_id, job.get("state"))
+        running = job.get("state") == "running"
+        if key == self._preview_key and not (
+            running and time.time() - self._preview_at >= PREVIEW_EVERY_S
+        ):
+            return
+        self._preview_key, self._preview_at = key, time.time()
+        self.show_preview(job_id, job.get("state", ""))
+
+    def show_preview(self, job_id: str, state: str = "") -> bool:
+        """Ask the server for the job's latest frame and show it (and its thumbnail)."""
+        from void_vfx.ui.preview_view import THUMB_HEIGHT
+
+        if state in ("created", "queued", "failed", "cancelled"):
+            self.preview.clear(f"job {job_id} is {state}: no result frame to show")
+            return False
+        try:
+            pics = self.client().preview(job_id)
+        except VoidVfxError as ex:
+            self.preview.clear(f"job {job_id}: {ex}")
+            return False
+        except (OSError, EOFError) as ex:
+            self._drop_client()
+            self.preview.clear(f"job {job_id}: connection lost ({ex})")
+            return False
+        caption = (
+            f"job {job_id}, frame {pics['frame']} (written {pics['first']}-{pics['last']}): "
+            "plate | result"
+        )
+        if not self.preview.show_pair(pics["before"], pics["after"], caption):
+            return False
+        thumb = self.preview.pixmaps[1].scaledToHeight(
+            THUMB_HEIGHT, QtCore.Qt.TransformationMode.SmoothTransformation
+        )
+        self.thumbnails[job_id] = thumb
+        for row, job in enumerate(self.jobs):
+            item = self.table.item(row, 0)
+            if job["id"] == job_id and item is not None:
+                item.setIcon(QtGui.QIcon(thumb))
+        return True
+
+    def review_selected(self) -> str:
+        """Open the selected job's review: the one made beside its results on this machine
+        (contact sheet and before/after movie, ``void-vfx remove --review``), else a contact
+        sheet the server makes, saved here. The folder opened, or ""."""
+        job_id = self._selected("review")
+        if not job_id:
+            return ""
+        results = self.result_folder(job_id)
+        folder = job_records.review_folder(job_id, results)
+        if folder and os.path.isfile(os.path.join(folder, "contact_sheet.png")):
+            self.open_folder(folder)
+            self.message.setText(f"job {job_id}: review in {folder}")
+            return folder
+        sheet = self._call("review", lambda c: c.review_sheet(job_id))
+        if not sheet:
+            return ""
+        saved = folder and job_records.save_contact_sheet(folder, sheet["contact_sheet"])
+        if not saved and results:  # the results' folder is read-only here: the config folder
+            folder = job_records.review_folder(job_id)
+            saved = folder and job_records.save_contact_sheet(folder, sheet["contact_sheet"])
+        if not saved:
+            self.message.setText(f"review: job {job_id}'s contact sheet could not be saved")
+            return ""
+        self.open_folder(folder)
+        self.message.setText(f"job {job_id}: contact sheet made by the server, in {folder}")
         return folder
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name

@@ -1,7 +1,9 @@
-"""The spec each host sent, kept beside the client's job notes so the job panel can retry a job.
+"""The spec each host sent, kept beside the client's job notes so the job panel can retry a job;
+where a job's review lies on this machine.
 
-The server does not hand a job's spec back, so a host that submits saves it here
-(``<config>/jobs/<id>.spec.json``). Standard library only: Nuke's Python imports it.
+A server sends again a job it still holds (``Client.retry``); for one it no longer holds, or an
+older server, a host that submits saves the spec here (``<config>/jobs/<id>.spec.json``).
+Standard library only: Nuke's Python imports it.
 """
 
 from __future__ import annotations
@@ -43,5 +45,30 @@ def load_spec(job_id: str) -> str | None:
     try:
         with open(path, encoding="utf-8") as fh:
             return fh.read()
+    except OSError:
+        return None
+
+
+def review_folder(job_id: str, result_folder: str = "") -> str | None:
+    """Where a job's review is on this machine: ``<version folder>_review`` beside its results
+    when they are here (where ``void-vfx remove --review`` writes it), else one in the config
+    folder's job notes. None for a malformed id."""
+    if result_folder:
+        return result_folder.rstrip("/\\") + "_review"
+    path = _path(job_id)
+    return None if path is None else os.path.join(os.path.dirname(path), f"{job_id}_review")
+
+
+def save_contact_sheet(folder: str, png: bytes) -> str | None:
+    """Write ``contact_sheet.png`` into ``folder`` (made if missing) under a temporary name
+    renamed into place; its path, or None where the folder cannot be written."""
+    path = os.path.join(folder, "contact_sheet.png")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        tmp = os.path.join(folder, f".contact_sheet.{os.getpid()}.tmp.png")
+        with open(tmp, "wb") as fh:
+            fh.write(png)
+        os.replace(tmp, path)
+        return path
     except OSError:
         return None
