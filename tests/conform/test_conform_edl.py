@@ -136,6 +136,13 @@ def test_nucoda_edl_as_reference_is_written_back_as_an_edl(avid, tmp_path):
     ]
     assert "_void_v" in clips[0].media_reference.target_url_base  # the result is what plays
     assert clips[1].media_reference.target_url.endswith("ZZ100_502A.take_2.0101.exr")
+    # Each shot's review beside its version folder (--review is on by default)
+    version = clips[0].media_reference.target_url_base.rstrip("/")
+    review = tmp / "out_media" / "take_1" / (version.rsplit("/", 1)[-1] + "_review")
+    assert (review / "contact_sheet.png").stat().st_size > 1000
+    from void_vfx.media.image_io import read_header
+
+    assert read_header(str(review / "contact_sheet.png")).width == 4 * 320 + 3 * 4
 
 
 def test_edl_without_rate_is_refused(tmp_path, capsys):

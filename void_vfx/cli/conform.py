@@ -104,6 +104,13 @@ def add_conform_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=None, help="Pass 1 denoising steps (30)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--files", default="auto", choices=("auto", "path", "stream"))
+    p.add_argument(
+        "--review",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="after each shot, a contact sheet and a labelled before/after movie beside its "
+        "version folder (default: on)",
+    )
     _add_connection(p)
 
 
@@ -167,6 +174,7 @@ def run_conform(args: argparse.Namespace) -> int:
         files_mode=args.files,
         shots=tuple(args.shot),
         prompt=args.prompt,
+        review=args.review,
     )
     if not (args.dry_run or args.farm):
         from void_vfx.conform.writer import output_adapter

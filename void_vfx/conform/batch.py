@@ -32,6 +32,8 @@ class BatchOptions:
     files_mode: str = "auto"
     shots: tuple[str, ...] = ()
     prompt: str = ""
+    #: Each shot's review (contact sheet, before/after movie) beside its results.
+    review: bool = False
 
     @property
     def media_root(self) -> str:
@@ -137,7 +139,9 @@ def conform(
     if farm:
         results = run_on_farm(jobs, farm, options.media_root, out=out)
     else:
-        results = run_on_server(jobs, client, options.media_root, options.files_mode, out=out)
+        results = run_on_server(
+            jobs, client, options.media_root, options.files_mode, out=out, review=options.review
+        )
         done = [r for r in results if r.pattern]
         out_tl = conformed(timeline, done, options.as_reference)
         args = {"style": _edl_style(options.timeline)} if adapter == "cmx_3600" else None

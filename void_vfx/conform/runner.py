@@ -145,9 +145,15 @@ class Progress:
 
 
 def run_on_server(
-    jobs: list[ShotJob], client, media_root: str, files_mode: str = "auto", out=None
+    jobs: list[ShotJob],
+    client,
+    media_root: str,
+    files_mode: str = "auto",
+    out=None,
+    review: bool = False,
 ) -> list[ShotResult]:
-    """Run each shot as a job on ``client``'s server, skipping keys already done."""
+    """Run each shot as a job on ``client``'s server, skipping keys already done; with
+    ``review``, each shot's review (contact sheet, before/after movie) beside its results."""
     out = out or sys.stderr
     progress = Progress(len(jobs), out)
     results = []
@@ -177,11 +183,28 @@ def run_on_server(
                 {"key": job.key, "job_id": job_id, "paths": paths, "shot": name},
             )
             results.append(ShotResult(job, "done", job_id, pattern, frames))
+            if review:
+                review_shot(job, paths, f"[{i}/{len(jobs)}] {name}", out)
         except (VoidVfxError, OSError) as exc:
             print(f"[{i}/{len(jobs)}] {name}: FAILED: {exc}", file=out)
             results.append(ShotResult(job, "failed", message=str(exc)))
         progress.done += 1
     return results
+
+
+def review_shot(job: ShotJob, paths: list[str], who: str, out) -> list[str]:
+    """The shot's review beside its version folder (:func:`void_vfx.review.review_job`); one
+    that cannot be made is a warning, never a failed shot (its frames are down)."""
+    from void_vfx.review import review_job
+
+    try:
+        files = review_job(job.spec, paths, say=lambda text: print(f"    {text}", file=out))
+    except (VoidVfxError, OSError) as exc:
+        print(f"{who}: warning: no review was made ({exc}); the frames are complete", file=out)
+        return []
+    for path in files:
+        print(f"{who}: review: {path}", file=out)
+    return files
 
 
 def run_on_farm(
