@@ -134,6 +134,25 @@ def default_job_dir(out_dir: str, name: str) -> str:
     return os.path.join(parent, ".void-vfx-farm", f"{name}-{uuid.uuid4().hex[:8]}")
 
 
+def job_dir_for(out_dir: str, name: str, bundle: str | None = None) -> str:
+    """The job folder a submission gets, the same in a dry run as in the real write that
+    follows it: for an OpenJD bundle, one named after the bundle's folder (the bundle is
+    written into a free folder, and one bundle run again resumes its own job folder); else the
+    first ``<name>-NNN`` not there yet (an OpenCue submission makes it)."""
+    import hashlib
+
+    parent = os.path.join(
+        os.path.dirname(os.path.abspath(out_dir).rstrip(os.sep)) or os.sep, ".void-vfx-farm"
+    )
+    if bundle:
+        key = hashlib.sha256(os.path.abspath(bundle).encode("utf-8")).hexdigest()[:8]
+        return os.path.join(parent, f"{name}-{key}")
+    n = 1
+    while os.path.lexists(os.path.join(parent, f"{name}-{n:03d}")):
+        n += 1
+    return os.path.join(parent, f"{name}-{n:03d}")
+
+
 def input_files(spec: Any, frames: list[int]) -> list[str]:
     """Every file the job reads: plate, mattes and a saved Pass 1 result, frame by frame."""
     from void_vfx.job.spec import FILE_FIELDS

@@ -51,6 +51,14 @@ def submit_job(
         raise SpecError("farm", f"{farm!r} is not one of {', '.join(FARMS)}")
     cue = {k: options.pop(k) for k in ("xml", "show", "shot", "tags", "service") if k in options}
     bundle_dir = options.pop("bundle", None)
+    bundle = ""
+    if farm == "openjd":
+        bundle = _bundle_folder(spec, bundle_dir, out_dir)
+    if not options.get("job_dir"):  # the same name in a dry run as in the write after it
+        from void_vfx.farm.job import job_dir_for, job_name
+        from void_vfx.job.naming import output_dir
+
+        options["job_dir"] = job_dir_for(output_dir(spec), job_name(spec), bundle or None)
     job = describe_job(spec, **options)
     base = {
         "farm": farm,
@@ -63,12 +71,6 @@ def submit_job(
     if farm == "openjd":
         from void_vfx.farm.openjd import check_template, run_command, template, write_bundle
 
-        if bundle_dir:
-            bundle = os.path.abspath(bundle_dir)
-        else:
-            bundle = os.path.abspath(os.path.join(out_dir or os.getcwd(), job.name))
-            if os.path.isdir(bundle) and os.listdir(bundle):
-                bundle = _free_name(bundle)
         checked = check_template(template(job))
         run = run_command(job, bundle)
         lines = [
@@ -131,6 +133,19 @@ def submit_job(
         "xml": xml_path,
         "message": _summary(job) + f"\njob XML written to {xml_path} (no Cuebot submitted)",
     }
+
+
+def _bundle_folder(spec: Any, bundle_dir: str | None, out_dir: str | None) -> str:
+    """The OpenJD bundle's folder: the one asked for, else ``<out_dir>/<job name>`` or the
+    first free ``_N`` after it."""
+    from void_vfx.farm.job import job_name
+
+    if bundle_dir:
+        return os.path.abspath(bundle_dir)
+    bundle = os.path.abspath(os.path.join(out_dir or os.getcwd(), job_name(spec)))
+    if os.path.isdir(bundle) and os.listdir(bundle):
+        bundle = _free_name(bundle)
+    return bundle
 
 
 def _free_name(path: str) -> str:
