@@ -16,6 +16,7 @@ import json
 import os
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -28,12 +29,17 @@ from . import safe_fs, transfer
 _FRAME = re.compile(r"\.(-?\d+)\.exr$", re.IGNORECASE)
 #: Pictures made at once, server-wide: each reads full plate frames into memory.
 _MAKING = threading.BoundedSemaphore(2)
+#: Pictures made lately, by job, frame and the result file's identity, size and time: a panel
+#: that asks again for a running job's latest frame gets it at once until a new one is written.
+_MADE: OrderedDict[tuple, tuple[bytes, bytes]] = OrderedDict()
+_MADE_MAX = 16
+_MADE_LOCK = threading.Lock()
 
 
 @contextmanager
 def result_frames(store: Any, roots: Any, job_id: str) -> Iterator[tuple[str, dict[int, str]]]:
-    """(a name of the held output folder, {frame: file name}) of the frames the job has written;
-    the folder stays held while the caller reads."""
+    """(a name of the held output folder, {frame: file name}, {frame: identity, size and time})
+    of the frames the job has written; the folder stays held while the caller reads."""
     row = store.row(job_id, "state", "mode", "out_id")
     state, mode = row["state"], row["mode"]
     if state not in ("running", "done"):
@@ -58,6 +64,7 @@ def result_frames(store: Any, roots: Any, job_id: str) -> Iterator[tuple[str, di
         if mode == "path" and roots is not None and real is not None:
             roots.check(real, "write", "output.dir")
         frames: dict[int, str] = {}
+        stamps: dict[int, tuple] = {}
         for name, fst in safe_fs.walk_files(fd):
             found = _FRAME.search(name)
             if found is None or "/" in name:
@@ -65,7 +72,8 @@ def result_frames(store: Any, roots: Any, job_id: str) -> Iterator[tuple[str, di
             if kept is not None and kept.get(name) != safe_fs.identity(fst):
                 continue  # not a file the job wrote (or replaced since)
             frames[int(found.group(1))] = name
-        yield safe_fs.dir_name(fd, str(path)), frames
+            stamps[int(found.group(1))] = (*safe_fs.identity(fst), fst.st_size, fst.st_mtime_ns)
+        yield safe_fs.dir_name(fd, str(path)), frames, stamps
     finally:
         os.close(fd)
 
@@ -84,7 +92,7 @@ def frame_preview(store: Any, roots: Any, job_id: str, frame: int | None) -> dic
     if frame is not None and type(frame) is not int:
         raise TypeError(f"frame: expected a whole number or None, got {type(frame).__name__}")
     spec = _spec(store, job_id)
-    with result_frames(store, roots, job_id) as (folder, frames):
+    with result_frames(store, roots, job_id) as (folder, frames, stamps):
         if not frames:
             raise TransferError(f"job {job_id}: no result frame written yet")
         chosen = max(frames) if frame is None else frame
@@ -93,8 +101,17 @@ def frame_preview(store: Any, roots: Any, job_id: str, frame: int | None) -> dic
                 f"job {job_id}: frame {chosen} has no result file (it wrote frames "
                 f"{min(frames)}-{max(frames)}; a patch output has no file for an unchanged frame)"
             )
-        with _MAKING:
-            before, after = frame_pair(spec, chosen, f"{folder}/{frames[chosen]}")
+        key = (job_id, chosen, stamps[chosen])
+        with _MADE_LOCK:
+            made = _MADE.get(key)
+        if made is None:
+            with _MAKING:
+                made = frame_pair(spec, chosen, f"{folder}/{frames[chosen]}")
+            with _MADE_LOCK:
+                _MADE[key] = made
+                while len(_MADE) > _MADE_MAX:
+                    _MADE.popitem(last=False)
+        before, after = made
     return {
         "frame": chosen,
         "first": min(frames),
@@ -111,7 +128,7 @@ def contact_sheet(store: Any, roots: Any, job_id: str) -> dict[str, Any]:
     if store.row(job_id, "state")["state"] != "done":
         raise TransferError(f"job {job_id} is not done: its review comes when it is")
     spec = _spec(store, job_id)
-    with result_frames(store, roots, job_id) as (folder, frames):
+    with result_frames(store, roots, job_id) as (folder, frames, _):
         if not frames:
             raise TransferError(f"job {job_id}: it wrote no frame to review")
         with _MAKING:

@@ -80,6 +80,13 @@ def test_latest_frame_before_and_after(jobs, mode, tmp_path):
 
     far = ~binary_dilation(inside, iterations=8)
     assert far.sum() > 200 and diff[far].mean() < 0.5 and np.median(diff[far]) == 0
+    # While a job runs, its frames are found in the folder it holds (no record yet).
+    srv.store.update(ids[mode], state="running")
+    try:
+        running = client.preview(ids[mode])
+    finally:
+        srv.store.update(ids[mode], state="done")
+    assert running["frame"] == LAST and running["after"] == pics["after"]
     # A frame asked by number; one the job did not write is refused with the frames it did.
     assert client.preview(ids[mode], 1002)["frame"] == 1002
     with pytest.raises(VoidVfxError, match=r"frame 999 has no result file .*1001-1004"):

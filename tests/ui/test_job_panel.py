@@ -147,6 +147,17 @@ def test_panel_shows_the_latest_frame_and_a_review(qtbot, served):
     stamp = (review / "contact_sheet.png").stat().st_mtime_ns
     qtbot.mouseClick(panel.buttons["Review"], _left())
     assert shown[-1] == str(review) and (review / "contact_sheet.png").stat().st_mtime_ns == stamp
+    # A job whose results are not on this machine as a folder (sent as a stream): the sheet
+    # goes to the job notes in the config folder, nothing beside the output folder.
+    streamed = client.submit(JobSpec.from_json(job_records.load_spec(done)), files_mode="stream")
+    client.follow(streamed, callback=lambda s, e: None, poll_s=0.05)
+    panel.refresh()
+    panel.select_job(streamed)
+    notes = tmp / "config" / "void-vfx" / "jobs" / f"{streamed}_review"
+    assert panel.review_selected() == str(notes) == shown[-1]
+    assert (notes / "contact_sheet.png").is_file()
+    reviews = [p.name for p in (tmp / "out").iterdir() if p.name.endswith("_review")]
+    assert reviews == ["demo_plate_void_v001_review"]
 
 
 def test_panel_says_when_the_server_is_down(qtbot):

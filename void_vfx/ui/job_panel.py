@@ -357,7 +357,10 @@ class JobPanel(QtWidgets.QWidget):
         job_id = self._selected("review")
         if not job_id:
             return ""
-        results = self.result_folder(job_id)
+        status = self._call("review", lambda c: c.status(job_id)) or {}
+        results = status.get("out_dir") or ""  # the version folder itself, in path mode only
+        if status.get("mode") != "path" or not os.path.isdir(results):
+            results = ""
         folder = job_records.review_folder(job_id, results)
         if folder and os.path.isfile(os.path.join(folder, "contact_sheet.png")):
             self.open_folder(folder)
