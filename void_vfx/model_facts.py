@@ -27,6 +27,9 @@ QUAD_OVERLAP = 63
 QUAD_AFFECTED = 127
 QUAD_KEEP = 255
 QUAD_VALUES = (QUAD_REMOVE, QUAD_OVERLAP, QUAD_AFFECTED, QUAD_KEEP)
+#: Matte coverage below this is noise (an 8-bit matte's 1/255 and lossy ringing), not a soft
+#: edge of the object (``mask.soft_edge``; the core's quadmask and Nuke's quadmask view).
+SOFT_EDGE_FLOOR = 0.02
 
 #: Defaults of the released scripts.
 PASS1_STEPS = 30

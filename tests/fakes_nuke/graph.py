@@ -3,7 +3,7 @@
 An image is ``{"planes": {"rgba.red": (H, W) float32, ...}, "meta": {...}, "size": (W, H)}``.
 Read loads a frame (``####`` or ``%04d`` patterns), Input is the group's input, Dot and Output pass
 through, Switch picks ``which``, Copy copies ``from0`` of A (input 1) into ``to0`` of B (input 0),
-Expression evaluates ``expr0..3`` into rgba, Multiply scales rgb. Colour spaces are recorded, not
+Expression evaluates ``expr0..3`` into rgba, Dilate grows or shrinks channels, Multiply scales rgb. Colour spaces are recorded, not
 converted: void-vfx always writes a plate in the colour space its Read decoded it from.
 """
 
@@ -78,12 +78,39 @@ def evaluate(node, frame: int) -> dict:
                 value = Expr(text).evaluate(env)
                 planes[ch] = np.broadcast_to(np.asarray(value, np.float32), (h, w)).copy()
         return dict(img, planes=planes)
+    if cls == "Dilate":
+        return _dilate(node, evaluate(node.input(0), frame))
     if cls == "Multiply":
         img = evaluate(node.input(0), frame)
         k = np.float32(node["value"].value())
         planes = {c: (p * k if c in _RGBA[:3] else p) for c, p in img["planes"].items()}
         return dict(img, planes=planes)
     raise RuntimeError(f"fake nuke: cannot compute a {cls} node")
+
+
+def _dilate(node, img: dict) -> dict:
+    """Foundry's NDK example Dilate.cpp (the Erode (fast) node): the maximum (size > 0) or
+    minimum (size < 0) over a rectangle of ``int(|size| + 0.5)`` pixels each way around each
+    pixel, on the ``channels`` chosen; what lies outside the image is black."""
+    size = float(node["size"].value())
+    radius = int(abs(size) + 0.5)
+    chosen = node["channels"].value()
+    names = _RGBA if chosen in ("all", "rgba") else (chosen,)
+    planes = dict(img["planes"])
+    for ch in names:
+        if ch not in planes or radius == 0:
+            continue
+        src = planes[ch]
+        h, w = src.shape
+        pad = np.zeros((h + 2 * radius, w + 2 * radius), np.float32)
+        pad[radius : radius + h, radius : radius + w] = src
+        pick = np.maximum if size > 0 else np.minimum
+        out = src.copy()
+        for dy in range(2 * radius + 1):
+            for dx in range(2 * radius + 1):
+                out = pick(out, pad[dy : dy + h, dx : dx + w])
+        planes[ch] = out
+    return dict(img, planes=planes)
 
 
 def _read(node, frame: int) -> dict:

@@ -1,7 +1,8 @@
 """Fake Nuke nodes: the node classes void-vfx creates or reads, with their documented knobs.
 
 Knob names follow Foundry's reference guide for each node (Read, Write, Input, Output, Dot,
-Switch, Copy, Expression, Multiply, Group, Root). A node class or knob not listed here is refused.
+Switch, Copy, Expression, Dilate (Erode (fast)), Multiply, Group, Root). A node class or knob not
+listed here is refused.
 """
 
 from __future__ import annotations
@@ -112,6 +113,12 @@ CLASS_KNOBS = {
     ],
     "Expression": lambda: [K.String_Knob(f"expr{i}") for i in range(4)],
     "Multiply": lambda: [K.Double_Knob("value", value=1.0)],
+    # Foundry's Erode (fast) reference (class Dilate): ``channels`` (default all) and ``size``
+    # (default 0; positive grows the light pixels, negative the dark).
+    "Dilate": lambda: [
+        K.String_Knob("channels", value="all"),
+        K.Double_Knob("size", value=0.0),
+    ],
     "Group": lambda: [K.String_Knob("knobChanged")],
     "Root": _root_knobs,
 }

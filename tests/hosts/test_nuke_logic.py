@@ -11,9 +11,13 @@ from void_vfx.hosts import nuke_quadmask, nuke_spec, nuke_text, nuke_versions
 from void_vfx.render.quadmask import build_quadmask, clear_first_frame_affected
 
 
-def _view(expr: str, primary: np.ndarray, affected: np.ndarray, frame: int) -> np.ndarray:
-    """Evaluate the Expression as Nuke would (the fake's own parser), back on the 0-255 scale."""
-    env = {"a": primary, "g": affected, "r": primary * 0, "b": primary * 0, "frame": frame}
+def _view(
+    expr: str, primary: np.ndarray, affected: np.ndarray, frame: int, solid=None
+) -> np.ndarray:
+    """Evaluate the Expression as Nuke would (the fake's own parser), back on the 0-255 scale;
+    ``solid``: the grown solid primary the Dilate node puts in blue."""
+    blue = primary * 0 if solid is None else solid.astype(np.float32)
+    env = {"a": primary, "g": affected, "r": primary * 0, "b": blue, "frame": frame}
     out = np.broadcast_to(graph.Expr(expr).evaluate(env), primary.shape)
     return np.rint(np.asarray(out, np.float64) * 255.0).astype(np.uint8)
 
@@ -32,6 +36,19 @@ def test_quadmask_expression_agrees_with_the_core_on_the_same_mattes():
     alone = nuke_quadmask.quadmask_expression(has_affected=False, primary_threshold=0.25)
     view = _view(alone, primary[1], affected[1], 1002)
     assert np.array_equal(view, build_quadmask(primary[1], primary_threshold=0.25))
+    # The soft edge: the Dilate node's grown solid primary (a square maximum, as Foundry's NDK
+    # Dilate.cpp computes it, written out here by hand) in blue.
+    soft = nuke_quadmask.quadmask_expression(soft_edge_px=2)
+    solid = primary[2] > 0.5
+    pad = np.pad(solid, 2)
+    grown = np.zeros_like(solid)
+    for dy in range(5):
+        for dx in range(5):
+            grown |= pad[dy : dy + 24, dx : dx + 32]
+    view = _view(soft, primary[2], affected[2], 1003, grown)
+    core = build_quadmask(primary[2], affected[2], soft_edge_px=2)
+    assert np.array_equal(view, core)
+    assert not np.array_equal(core, build_quadmask(primary[2], affected[2]))  # the rule counts
 
 
 def test_quadmask_view_inside_the_node_matches_the_core(monkeypatch, tmp_path):
@@ -49,7 +66,9 @@ def test_quadmask_view_inside_the_node_matches_the_core(monkeypatch, tmp_path):
 
     p = np.stack([alpha(shot.primary, f) for f in shot.frames])
     a = np.stack([alpha(shot.affected, f) for f in shot.frames])
-    core = clear_first_frame_affected(build_quadmask(p, a))
+    soft = nuke_quadmask.SOFT_EDGE_PX  # what the node's jobs get: the soft edge counts
+    core = clear_first_frame_affected(build_quadmask(p, a, soft_edge_px=soft))
+    assert soft and not np.array_equal(core, clear_first_frame_affected(build_quadmask(p, a)))
     for i, f in enumerate(shot.frames):
         shown = graph.evaluate(group, f)["planes"]["rgba.alpha"]
         assert np.array_equal(np.rint(shown * 255).astype(np.uint8), core[i])

@@ -83,7 +83,9 @@ def test_init_puts_void_vfx_on_the_path_and_menu_registers_the_node(monkeypatch,
     assert view.value() != before and "frame != 1001" in view.value()
     group.setInput(2, None)
     nuke._idle()
-    assert view.value() == nuke_quadmask.quadmask_expression(has_affected=False)
+    assert view.value() == nuke_quadmask.quadmask_expression(
+        has_affected=False, soft_edge_px=nuke_quadmask.SOFT_EDGE_PX
+    )
 
 
 def test_a_broken_install_does_not_break_startup(monkeypatch, tmp_path, capsys):

@@ -72,8 +72,17 @@ def build(group) -> None:
         )
         copy.setInput(0, inputs[1])
         copy.setInput(1, inputs[2])
+        # The soft edge: the solid primary into blue, grown by a Dilate (Erode (fast)) node.
+        solid = nuke.nodes.Expression(name="soft_solid")
+        solid.setInput(0, copy)
+        grow = nuke.nodes.Dilate(
+            name="soft_grow",
+            channels=nuke_quadmask.SOLID_CHANNEL,
+            size=float(nuke_quadmask.SOFT_EDGE_PX),
+        )
+        grow.setInput(0, solid)
         view = nuke.nodes.Expression(name="quadmask_view")
-        view.setInput(0, copy)
+        view.setInput(0, grow)
         result = nuke.nodes.Read(name="result", on_error="error")
         in_range = nuke.nodes.Switch(name="in_range", which=0)
         in_range.setInput(0, inputs[0])
@@ -309,13 +318,19 @@ def update_view(group) -> None:
     first = None
     if group.knob("server") and group.input(0) is not None:
         first = s.first if s.range_mode == "custom" else input_range(group)[0]
-    expr = nuke_quadmask.quadmask_expression(has_affected=has_affected, clear_first_frame=first)
+    inner = {n.name(): n for n in group.nodes()}
+    soft = nuke_quadmask.SOFT_EDGE_PX if "soft_grow" in inner else 0  # absent in older nodes
+    expr = nuke_quadmask.quadmask_expression(
+        has_affected=has_affected, clear_first_frame=first, soft_edge_px=soft
+    )
     views = list(nuke.views())
     if group.knob("view") is not None and group["view"].values() != views:
         group["view"].setValues(views)  # the script's views, kept current at idle
-    inner = {n.name(): n for n in group.nodes()}
     for i in range(4):  # only what differs is set: update_ui runs this at every idle moment
         _set(inner["quadmask_view"][f"expr{i}"], expr)
+    if soft:
+        for i, text in enumerate(nuke_quadmask.solid_expressions()):
+            _set(inner["soft_solid"][f"expr{i}"], text)
     source = inner["affected" if quad_mode else "quadmask_view"]
     if inner["switch"].input(SHOW_QUADMASK) is not source:
         inner["switch"].setInput(SHOW_QUADMASK, source)

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from void_vfx.errors import MaskError
-from void_vfx.model_facts import QUAD_AFFECTED, QUAD_KEEP, QUAD_OVERLAP, QUAD_REMOVE, QUAD_VALUES
+from void_vfx.model_facts import (
+    QUAD_AFFECTED,
+    QUAD_KEEP,
+    QUAD_OVERLAP,
+    QUAD_REMOVE,
+    QUAD_VALUES,
+    SOFT_EDGE_FLOOR,
+)
 
 #: Upper bounds (inclusive, 0-255 scale) of the snap bins for 0, 63 and 127; above the last -> 255.
 SNAP_BOUNDS = (31.0, 95.0, 191.0)
@@ -39,10 +46,6 @@ def _window_any(mask: np.ndarray, radius: int, axis: int) -> np.ndarray:
     hi = np.minimum(np.arange(n) + radius + 1, n)
     lo = np.maximum(np.arange(n) - radius, 0)
     return (np.take(c, hi, axis=axis) - np.take(c, lo, axis=axis)) > 0
-
-
-#: Matte coverage below this is noise (an 8-bit matte's 1/255 and lossy ringing), not an edge.
-SOFT_EDGE_FLOOR = 0.02
 
 
 def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
