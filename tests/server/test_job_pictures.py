@@ -120,6 +120,10 @@ def test_contact_sheet_and_refusals(jobs, tmp_path):
         client.review_sheet(waiting)
     with pytest.raises(TypeError):
         client.preview(ids["path"], "1004")
+    with pytest.raises(TypeError, match="whole number"):  # the server checks it too
+        client.call("preview", ids["path"], True)
+    with pytest.raises(VoidVfxError, match="malformed"):
+        client.call("preview", "../../etc", None)
     client.delete(waiting)
 
 
