@@ -288,10 +288,11 @@ class JobPanel(QtWidgets.QWidget):
 
     # -- pictures -----------------------------------------------------------------------------
     def _add_preview(self, layout) -> None:
-        from void_vfx.ui.preview_view import BeforeAfterView
+        from void_vfx.ui.preview_view import THUMB_HEIGHT, BeforeAfterView
 
         self.preview = BeforeAfterView(self)
         layout.addWidget(self.preview)
+        self.table.setIconSize(QtCore.QSize(2 * THUMB_HEIGHT, THUMB_HEIGHT))
         #: Each job's latest result frame, small, shown beside its id in the list.
         self.thumbnails: dict = {}
         self._server_said = ""
