@@ -36,11 +36,12 @@ def parse_gpus(text: str | None) -> list[int] | None:
     return ids
 
 
-def gpu_devices(engine: Any, gpus: str | None) -> list[int]:
+def gpu_devices(engine: Any, gpus: str | None, memory_mode: str | None = None) -> list[int]:
     """The GPU indices to run the void engine on: the ones asked for (checked against those
-    found), else all found; [] for other engines or without CUDA."""
+    found), else all found that have bf16 (compute capability 8.0+; the others are left out
+    with a warning); [] for other engines, ``--memory-mode cpu`` or without CUDA."""
     asked = parse_gpus(gpus)
-    if engine != "void":
+    if engine != "void" or memory_mode == "cpu":
         return []
     try:
         import torch
@@ -48,7 +49,14 @@ def gpu_devices(engine: Any, gpus: str | None) -> list[int]:
         return []
     found = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if asked is None:
-        return list(range(found))
+        usable = [i for i in range(found) if torch.cuda.get_device_capability(i)[0] >= 8]
+        for i in sorted(set(range(found)) - set(usable)):
+            log.warning(
+                "GPU %d (%s) has no bf16 (compute capability below 8.0): no worker on it",
+                i,
+                torch.cuda.get_device_name(i),
+            )
+        return usable
     missing = [i for i in asked if i >= found]
     if missing:
         raise ServerError(f"--gpus: no GPU {missing[0]} (this machine has {found}: 0-{found - 1})")
@@ -70,6 +78,8 @@ class LabelledEngine:
         self._engine, self.label = engine, label
 
     def __getattr__(self, name: str) -> Any:
+        if name == "_engine":
+            raise AttributeError(name)
         return getattr(self._engine, name)
 
     def run(self, window: Any, progress: Callable, should_cancel: Callable) -> Any:

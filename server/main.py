@@ -138,7 +138,11 @@ class InferenceServer:
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.store = JobStore(self.data_dir)
-        gpus = gpu_pool.gpu_devices(engine, (engine_options or {}).get("gpus"))
+        gpus = gpu_pool.gpu_devices(
+            engine,
+            (engine_options or {}).get("gpus"),
+            (engine_options or {}).get("memory_mode"),
+        )
         pooled: list[Any] = []
         if isinstance(engine, str):
             opts = gpu_pool.engine_options(engine_options, gpus, 0)

@@ -187,3 +187,16 @@ def test_one_long_shot_runs_on_both_engines_with_the_bits_of_one(tmp_path: Path)
         assert got.dtype == want.dtype and np.array_equal(got.view(np.uint8), want.view(np.uint8))
         attrs = [{**read_header(p).attributes, "DateTime": None} for p in (str(path), one_path)]
         assert attrs[0] == attrs[1], path.name
+
+
+def test_every_gpu_found_means_every_gpu_with_bf16(monkeypatch) -> None:
+    """A T4 beside two newer cards gets no worker by default (its engine would refuse to
+    load); named with --gpus, its engine says why in one line; --memory-mode cpu uses none."""
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i: (7, 5) if i == 1 else (9, 0))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: "Tesla T4")
+    assert gpu_pool.gpu_devices("void", None) == [0, 2]
+    assert gpu_pool.gpu_devices("void", "1") == [1]
+    assert gpu_pool.gpu_devices("void", None, "cpu") == []
