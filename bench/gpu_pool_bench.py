@@ -52,7 +52,7 @@ def _bits(paths: list[str]) -> list[bytes]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--engines", default="1,2,4", help="pool sizes to time (1,2,4)")
-    ap.add_argument("--engine-s", type=float, default=1.0, help="simulated seconds per window")
+    ap.add_argument("--engine-s", type=float, default=3.0, help="simulated seconds per window")
     ap.add_argument("--dir", default=None, help="work folder (default: a temporary one)")
     args = ap.parse_args()
     sys.path.insert(0, str(REPO))

@@ -200,3 +200,29 @@ def test_every_gpu_found_means_every_gpu_with_bf16(monkeypatch) -> None:
     assert gpu_pool.gpu_devices("void", None) == [0, 2]
     assert gpu_pool.gpu_devices("void", "1") == [1]
     assert gpu_pool.gpu_devices("void", None, "cpu") == []
+
+
+def test_a_window_waiting_for_a_free_gpu_honours_a_cancel() -> None:
+    """With every engine of the pool busy, a window waits; a cancel while it waits stops it
+    without running it, and the busy engine is lent again once free."""
+    from void_vfx.errors import Cancelled
+
+    release, ran = threading.Event(), []
+
+    class Busy:
+        def run(self, window, progress, should_cancel):
+            release.wait(5)
+            ran.append(window)
+            return window
+
+    pool = gpu_pool.EnginePool([Busy()])
+    first = threading.Thread(target=pool.run, args=("w0", None, lambda: False))
+    first.start()
+    time.sleep(0.05)
+    cancel = threading.Event()
+    threading.Timer(0.2, cancel.set).start()
+    with pytest.raises(Cancelled, match="waiting for a free GPU"):
+        pool.run("w1", None, cancel.is_set)
+    release.set()
+    first.join(5)
+    assert pool.run("w2", None, lambda: False) == "w2" and ran == ["w0", "w2"]
