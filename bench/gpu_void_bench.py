@@ -18,8 +18,14 @@ fails, runs out of memory or hangs costs only itself. Cases:
   check-ok, check-fail, check-hang   the watchdog's own checks (no torch)
 
     python bench/gpu_void_bench.py OUT                  # on an H100 / H200: about 8-9 minutes
+    python bench/gpu_void_bench.py OUT --quick          # the table's cases in about 6 minutes
     python bench/gpu_void_bench.py OUT --cases env,pass-gpu-fp8-85 --steps 3
+    python bench/gpu_void_bench.py OUT --table          # the table of OUT/results.jsonl
     python bench/gpu_void_bench.py OUT --tiny           # tiny configs on the CPU, in seconds
+
+Every run ends with a table: per case the table's budget against the measured peak, seconds
+per step of each pass, encode and decode seconds. ``bench/gpu_device_check.sh`` is the one
+prepared command for a lent GPU (``--quick``, then the table).
 """
 
 from __future__ import annotations
@@ -42,6 +48,13 @@ DEFAULT_CASES = (
     "env,pass-gpu-fp8-85,pass-gpu-fp8-197,pass-gpu-85,pass-offload-fp8-85,pass-sequential-85,"
     "warp-85,window-85,cap24-85,pass-gpu-197,pass-offload-fp8-197,pass-sequential-197,load"
 )
+#: ``--quick``: budget against peak and seconds per step for every mode at 85 frames and the
+#: default mode at 197, in about 6 minutes on an H100 (each case about 40-90 s, most of it
+#: starting Python, torch and CUDA). The rest of the default cases go in a second call.
+QUICK_CASES = (
+    "env,pass-gpu-fp8-85,pass-gpu-85,pass-offload-fp8-85,pass-sequential-85,pass-gpu-fp8-197"
+)
+QUICK_BUDGET_S, QUICK_CASE_TIMEOUT_S = 330.0, 120.0
 GiB = 1024**3
 
 
@@ -417,12 +430,32 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="folder for results.jsonl (appended)")
     parser.add_argument("--tiny", action="store_true", help="tiny configs on the CPU (checks)")
-    parser.add_argument("--cases", default=DEFAULT_CASES)
+    parser.add_argument("--cases", default=None, help=f"default: {DEFAULT_CASES}")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"the table's cases in about 6 minutes: {QUICK_CASES}",
+    )
+    parser.add_argument("--table", action="store_true", help="print OUT/results.jsonl's table")
     parser.add_argument("--steps", type=int, default=1, help="timed steps after a warm-up step")
-    parser.add_argument("--case-timeout", type=float, default=150.0, help="seconds per case")
-    parser.add_argument("--budget", type=float, default=570.0, help="seconds for the whole run")
+    parser.add_argument("--case-timeout", type=float, default=None, help="seconds per case")
+    parser.add_argument("--budget", type=float, default=None, help="seconds for the whole run")
     parser.add_argument("--case", help=argparse.SUPPRESS)  # internal: run one case here
     args = parser.parse_args(argv)
+    if args.cases is None:
+        args.cases = QUICK_CASES if args.quick else DEFAULT_CASES
+    if args.budget is None:
+        args.budget = QUICK_BUDGET_S if args.quick else 570.0
+    if args.case_timeout is None:
+        args.case_timeout = QUICK_CASE_TIMEOUT_S if args.quick else 150.0
+    if args.table:
+        results = args.out / "results.jsonl"
+        if not results.is_file():
+            print(f"{results}: no results yet; run: python bench/gpu_void_bench.py {args.out}")
+            return 1
+        lines = [json.loads(x) for x in results.read_text(encoding="utf-8").splitlines() if x]
+        print(table(lines))
+        return 0
     if args.case:
         try:
             result = {"status": "ok", **run_case(args.case, args.tiny, args.steps)}
@@ -433,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     results = args.out / "results.jsonl"
     began = time.monotonic()
+    ran = []
     for case in [c for c in args.cases.split(",") if c]:
         left = args.budget - (time.monotonic() - began)
         line: dict = {
@@ -447,8 +481,64 @@ def main(argv: list[str] | None = None) -> int:
         with results.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(line, default=str) + "\n")
         print(json.dumps(line, default=str), flush=True)
+        ran.append(line)
+    print(table(ran))
     print(f"results appended to {results}")
     return 0
+
+
+# -- the table ------------------------------------------------------------------------------------
+TABLE_HEAD = (
+    "| case | status | mode | frames | budget GiB | peak GiB (phase) | reserved GiB | "
+    "pass 1 s/step | pass 2 s/step | encode s | decode s | notes |"
+)
+
+
+def _cell(value) -> str:
+    return "-" if value is None else str(value)
+
+
+def table_row(line: dict) -> str:
+    """One case's line as a Markdown row: the table's budget against the measured peak (the
+    phase that reached it), seconds per step of each pass, encode and decode seconds."""
+    phases = line.get("phases") or {}
+    timed = {k: v for k, v in phases.items() if k != "build" and "peak_GiB" in v}
+    peak = phase = reserved = None
+    if timed:
+        phase = max(timed, key=lambda k: timed[k]["peak_GiB"])
+        peak = timed[phase]["peak_GiB"]
+        reserved = max(v.get("reserved_GiB", 0) for v in timed.values())
+    notes = []
+    if line.get("status") != "ok":
+        notes.append(str(line.get("error", ""))[:80])
+    if peak is not None and line.get("table_GiB") is not None:
+        notes.append("fits" if peak <= line["table_GiB"] else "OVER BUDGET")
+    for key in ("gpu", "sdpa", "chosen_mode", "wall_s", "diffusion_share", "GiB", "read_s"):
+        if key in line:
+            notes.append(f"{key} {line[key]}")
+    for key in ("raft", "warp"):
+        if key in phases:
+            notes.append(f"{key} {phases[key]['s']} s")
+    cells = [
+        line.get("case"),
+        line.get("status"),
+        line.get("mode"),
+        line.get("frames"),
+        line.get("table_GiB"),
+        f"{peak} ({phase})" if peak is not None else None,
+        reserved,
+        (phases.get("pass1") or {}).get("s_per_step"),
+        (phases.get("pass2_guided") or {}).get("s_per_step"),
+        (phases.get("encode") or {}).get("s"),
+        (phases.get("decode") or {}).get("s"),
+        "; ".join(n for n in notes if n) or None,
+    ]
+    return "| " + " | ".join(_cell(c) for c in cells) + " |"
+
+
+def table(lines: list[dict]) -> str:
+    rule = "|" + "---|" * TABLE_HEAD.count(" | ") + "---|"
+    return "\n".join([TABLE_HEAD, rule] + [table_row(x) for x in lines])
 
 
 def _watch(case: str, args, timeout: float) -> dict:

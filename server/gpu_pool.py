@@ -1,7 +1,10 @@
 """One worker per GPU: ``serve --gpus 0,1`` (default: every GPU found for the void engine) loads
-one engine per GPU, and each engine's worker takes the next queued job when it is free, so N
-GPUs run N jobs at once from the one queue. The GPU that runs a job shows in its progress
-message (``void-vfx jobs``: "gpu 1: pass 1 step 3/30") and in its events.
+one engine per GPU into one :class:`EnginePool`. Each worker takes the next queued job, and a
+job's windows go to whichever engine of the pool is free, up to one window per engine at once:
+one long shot runs on every GPU, two jobs share them. A window's frames do not depend on the
+GPU that ran it (each window draws its noise from the job's seed alone), so the output is the
+bits of a one-GPU run. The GPU that runs a window shows in the job's progress message
+(``void-vfx jobs``: "gpu 1: pass 1 step 3/30") and in its events.
 
 With one GPU (or none) the server runs the single worker it always had.
 """
@@ -9,10 +12,11 @@ With one GPU (or none) the server runs the single worker it always had.
 from __future__ import annotations
 
 import logging
+import queue
 from collections.abc import Callable
 from typing import Any
 
-from void_vfx.errors import ServerError
+from void_vfx.errors import Cancelled, ServerError
 
 log = logging.getLogger("void_vfx_server.gpus")
 
@@ -32,11 +36,12 @@ def parse_gpus(text: str | None) -> list[int] | None:
     return ids
 
 
-def gpu_devices(engine: Any, gpus: str | None) -> list[int]:
+def gpu_devices(engine: Any, gpus: str | None, memory_mode: str | None = None) -> list[int]:
     """The GPU indices to run the void engine on: the ones asked for (checked against those
-    found), else all found; [] for other engines or without CUDA."""
+    found), else all found that have bf16 (compute capability 8.0+; the others are left out
+    with a warning); [] for other engines, ``--memory-mode cpu`` or without CUDA."""
     asked = parse_gpus(gpus)
-    if engine != "void":
+    if engine != "void" or memory_mode == "cpu":
         return []
     try:
         import torch
@@ -44,7 +49,14 @@ def gpu_devices(engine: Any, gpus: str | None) -> list[int]:
         return []
     found = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if asked is None:
-        return list(range(found))
+        usable = [i for i in range(found) if torch.cuda.get_device_capability(i)[0] >= 8]
+        for i in sorted(set(range(found)) - set(usable)):
+            log.warning(
+                "GPU %d (%s) has no bf16 (compute capability below 8.0): no worker on it",
+                i,
+                torch.cuda.get_device_name(i),
+            )
+        return usable
     missing = [i for i in asked if i >= found]
     if missing:
         raise ServerError(f"--gpus: no GPU {missing[0]} (this machine has {found}: 0-{found - 1})")
@@ -66,6 +78,8 @@ class LabelledEngine:
         self._engine, self.label = engine, label
 
     def __getattr__(self, name: str) -> Any:
+        if name == "_engine":
+            raise AttributeError(name)
         return getattr(self._engine, name)
 
     def run(self, window: Any, progress: Callable, should_cancel: Callable) -> Any:
@@ -73,6 +87,46 @@ class LabelledEngine:
             progress(step, total, f"{self.label}: {message}" if message else self.label)
 
         return self._engine.run(window, labelled, should_cancel)
+
+
+class EnginePool:
+    """Several engines seen as one: ``run`` lends the window to a free engine (waiting for one,
+    and honouring a cancel while it waits) and takes it back after. ``size`` windows run at once;
+    a worker hands that many to the render."""
+
+    def __init__(self, engines: list[Any]):
+        self.engines = list(engines)
+        #: Windows at once; the worker passes it to the render as ``engine_slots``.
+        self.engine_slots = len(self.engines)
+        self._free: queue.Queue = queue.Queue()
+        for engine in self.engines:
+            self._free.put(engine)
+
+    def __getattr__(self, name: str) -> Any:  # name, info(), ...: the first engine's
+        if name == "engines":
+            raise AttributeError(name)
+        return getattr(self.engines[0], name)
+
+    def run(self, window: Any, progress: Callable, should_cancel: Callable) -> Any:
+        while True:
+            if should_cancel():
+                raise Cancelled("cancelled while waiting for a free GPU")
+            try:
+                engine = self._free.get(timeout=0.1)
+                break
+            except queue.Empty:
+                continue
+        try:
+            return engine.run(window, progress, should_cancel)
+        finally:
+            self._free.put(engine)
+
+    def free_memory(self) -> None:
+        """After a job: each engine drops its cached blocks (weights stay)."""
+        for engine in self.engines:
+            hook = getattr(engine, "free_memory", None)
+            if callable(hook):
+                hook()
 
 
 class WorkerPool:
@@ -115,14 +169,18 @@ def make_workers(
     *args: Any,
     **kwargs: Any,
 ) -> Any:
-    """One ``worker_cls`` for ``engine`` (GPU ``gpus[0]``) and one more per further GPU, with
-    an engine from ``make_engine(i)``; a single plain worker for one GPU or none."""
+    """One ``worker_cls`` per GPU on one :class:`EnginePool` of ``engine`` (GPU ``gpus[0]``)
+    and an engine from ``make_engine(i)`` per further GPU; a single plain worker for one GPU or
+    none."""
     if len(gpus) <= 1:
         return worker_cls(store, engine, *args, **kwargs)
     engines = [engine] + [make_engine(i) for i in range(1, len(gpus))]
+    pool = EnginePool(
+        [LabelledEngine(eng, f"gpu {gpu}") for gpu, eng in zip(gpus, engines, strict=True)]
+    )
     workers = []
-    for i, (gpu, eng) in enumerate(zip(gpus, engines, strict=True)):
-        worker = worker_cls(store, LabelledEngine(eng, f"gpu {gpu}"), *args, **kwargs)
+    for i, gpu in enumerate(gpus):
+        worker = worker_cls(store, pool, *args, **kwargs)
         worker.name = f"void-vfx-worker-gpu{gpu}"
         worker.requeue = i == 0  # only one worker puts interrupted jobs back in the queue
         workers.append(worker)

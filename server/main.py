@@ -138,10 +138,18 @@ class InferenceServer:
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.store = JobStore(self.data_dir)
-        gpus = gpu_pool.gpu_devices(engine, (engine_options or {}).get("gpus"))
+        gpus = gpu_pool.gpu_devices(
+            engine,
+            (engine_options or {}).get("gpus"),
+            (engine_options or {}).get("memory_mode"),
+        )
+        pooled: list[Any] = []
         if isinstance(engine, str):
             opts = gpu_pool.engine_options(engine_options, gpus, 0)
             self.engine = load_engine(engine, weights, opts)
+        elif isinstance(engine, (list, tuple)):  # engines made by the caller, one per GPU
+            pooled, gpus = list(engine), list(range(len(engine)))
+            self.engine = pooled[0]
         else:
             self.engine = engine
         engines = spec_engines(self.engine)
@@ -175,7 +183,9 @@ class InferenceServer:
             self.store,
             self.engine,
             gpus,
-            lambda i: load_engine(
+            (lambda i: pooled[i])
+            if pooled
+            else lambda i: load_engine(
                 engine, weights, gpu_pool.engine_options(engine_options, gpus, i)
             ),
             process_fn,

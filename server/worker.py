@@ -176,6 +176,8 @@ class Worker(threading.Thread):
             kwargs: dict[str, Any] = {}
             if "should_cancel" in params:
                 kwargs["should_cancel"] = should_cancel
+            if "engine_slots" in params:  # a GPU pool: one window per engine at once
+                kwargs["engine_slots"] = getattr(self.engine, "engine_slots", 1)
             if "on_warning" in params:
                 kwargs["on_warning"] = lambda msg: store.add_event(
                     job_id, "warning", _named(str(msg), out)

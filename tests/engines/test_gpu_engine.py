@@ -4,6 +4,7 @@ blocks, GPUs without bf16 are refused."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -129,8 +130,12 @@ def test_free_memory_counts_cached_blocks(monkeypatch) -> None:
 def test_a_gpu_without_bf16_is_refused(monkeypatch) -> None:
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d: (7, 5))
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda d: "Tesla T4")
-    with pytest.raises(EngineError, match=r"Tesla T4\) has compute capability 7.5.*8.0 or newer"):
+    with pytest.raises(
+        EngineError, match=r"Tesla T4\) has compute capability 7.5.*8.0 or newer"
+    ) as e:
         gpu.check_gpu(torch.device("cuda"), torch.bfloat16)
+    message = str(e.value)  # one line that says what to type
+    assert "\n" not in message and "--gpus N" in message and "--memory-mode cpu" in message
     gpu.check_gpu(torch.device("cuda"), torch.float32)  # an explicit float32 engine may run
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d: (8, 9))
     gpu.check_gpu(torch.device("cuda"), torch.bfloat16)  # L4
@@ -166,3 +171,64 @@ def test_offload_moves_from_a_kept_host_copy_and_never_copies_back() -> None:
     assert len(models._host) == 1
     models.unload()
     assert models._host == {}
+
+
+def test_too_little_memory_for_any_mode_is_refused_at_load_in_one_line(
+    void_weights: Path, monkeypatch
+) -> None:
+    """Below sequential's traced budget (5.8 GiB at 197 frames) an auto engine refuses to load,
+    rather than run every diffusion step of a window and run out of memory in its decode; a
+    mode asked for explicitly is tried."""
+    from void_vfx_server.engines.void import engine as engine_mod
+
+    assert gpu.too_little_memory(torch.device("cuda:1"), 6 * GiB) == ""
+    assert gpu.too_little_memory(torch.device("cpu"), None) == ""
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d: (9, 0))
+    monkeypatch.setattr(engine_mod, "configure_allocator", lambda: None)
+    monkeypatch.setattr(engine_mod, "current_gpu", lambda d: nullcontext())  # no CUDA here
+    monkeypatch.setattr(engine_mod, "usable_gpu_bytes", lambda d: int(4.2 * GiB))
+    engine = VoidEngine(void_weights, device="cuda:1")
+    with pytest.raises(EngineError) as e:
+        engine.load()
+    message = str(e.value)
+    assert message.startswith("GPU cuda:1 has 4.2 GiB free and VOID needs 5.8 GiB")
+    assert "\n" not in message and "--gpus N" in message and "--memory-mode cpu" in message
+    assert VoidEngine(void_weights, memory_mode="cpu").device.type == "cpu"
+
+
+def test_current_gpu_is_the_engines_own_device() -> None:
+    """A pool runs an engine on any worker's thread: its GPU is made current for the call."""
+    assert isinstance(gpu.current_gpu(torch.device("cpu")), type(nullcontext()))
+    assert gpu.current_gpu(torch.device("cuda:1")).idx == 1  # made without touching CUDA
+
+
+def test_fused_attention_holds_until_the_last_engine_leaves() -> None:
+    """SDPA's backend switches are process-wide: on a GPU pool one engine leaving its denoise
+    must not restore them under another still inside (its kernel, and bits, would change)."""
+    from torch.backends import cuda as sdp
+
+    def flags():
+        return sdp.flash_sdp_enabled(), sdp.mem_efficient_sdp_enabled(), sdp.math_sdp_enabled()
+
+    assert flags() == (True, True, True)
+    a, b = (
+        gpu.attention_backends(torch.device("cuda")),
+        gpu.attention_backends(torch.device("cuda")),
+    )
+    a.__enter__()
+    assert flags() == (True, True, False)  # no math path
+    b.__enter__()
+    a.__exit__(None, None, None)
+    assert flags() == (True, True, False)  # b still inside: still pinned
+    b.__exit__(None, None, None)
+    assert flags() == (True, True, True)  # the last one out restores
+    assert isinstance(gpu.attention_backends(torch.device("cpu")), type(nullcontext()))
+
+
+def test_host_copies_are_pinned_on_cuda_while_ram_allows() -> None:
+    """Pinned (page-locked) host copies only on CUDA, and only with twice their size and 8 GiB
+    of RAM to spare: 10.4 GiB of weights need more than 28.8 GiB available."""
+    size = int(10.4 * GiB)
+    assert loading.pin_host_copies(torch.device("cuda:0"), size, 29 * GiB)
+    assert not loading.pin_host_copies(torch.device("cuda:0"), size, 28 * GiB)
+    assert not loading.pin_host_copies(torch.device("cpu"), size, 1000 * GiB)

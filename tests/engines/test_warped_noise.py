@@ -17,6 +17,7 @@ from void_vfx_server.engines.void import flow as flow_mod
 from void_vfx_server.engines.void.flow import compute_flow, flow_size, load_raft
 from void_vfx_server.engines.void.warped_noise import (
     _index_add,
+    _index_put_add,
     deterministic_algorithms,
     init_noise_state,
     noise_to_latent,
@@ -194,9 +195,11 @@ def test_index_add_is_bit_identical_to_the_rounds(channels):
     expected = _index_add_in_rounds(torch.zeros(out_shape), index, src)
     got = _index_add(torch.zeros(out_shape), index, src)
     assert torch.equal(got, expected)
-    with deterministic_algorithms():  # the CUDA path's setting, restored after
+    with deterministic_algorithms():  # the setting the CUDA path once used, restored after
         assert torch.equal(_index_add(torch.zeros(out_shape), index, src), expected)
     assert not torch.are_deterministic_algorithms_enabled()
+    # the CUDA path's call (an accumulating index_put_, no process-wide switch), run here
+    assert torch.equal(_index_put_add(torch.zeros(out_shape), index, src), expected)
 
 
 def test_noise_to_latent_pools_blocks_of_32_with_unit_variance():

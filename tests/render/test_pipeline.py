@@ -358,3 +358,38 @@ def test_a_job_folder_is_refused_to_a_spec_with_other_settings(tmp_path, shot):
     again.priority = 5
     summary = process_shot(again, _engine, job, str(tmp_path / "c"))
     assert summary["computed"] == [] and summary["reused"] == [0, 1, 2]
+
+
+def test_two_engine_slots_give_the_bits_of_one_and_keep_a_finished_window(tmp_path, shot):
+    """engine_slots=2 runs two windows at once; when one fails, the one still in the other
+    engine runs to its end and is committed, and the resumed job has the one-slot bits."""
+    running, most, lock = [0], [0], threading.Lock()
+
+    def engine(window_input, fail=False):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            if fail:
+                raise RuntimeError("out of memory on the other GPU")
+            time.sleep(0.2)
+            return window_input.frames * np.float32(0.5)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    spec = _spec(shot, pixel_type="float")
+    one = process_shot(spec, engine, str(tmp_path / "a"), str(tmp_path / "oa"))
+    calls = []
+
+    def second_fails(window_input):
+        calls.append(1)
+        return engine(window_input, fail=len(calls) == 2)
+
+    with pytest.raises(RuntimeError, match="other GPU"):
+        process_shot(spec, second_fails, str(tmp_path / "b"), str(tmp_path / "ob"), engine_slots=2)
+    assert most[0] == 2
+    two = process_shot(spec, engine, str(tmp_path / "b"), str(tmp_path / "ob"), engine_slots=2)
+    assert two["reused"] == [0] and two["computed"] == [1] and two["skipped"] == [2]
+    for a, b in zip(one["paths"], two["paths"], strict=True):
+        assert np.array_equal(_bits(a), _bits(b)), b

@@ -4,7 +4,13 @@ writers assemble every frame whose windows are all committed.
 The engine runs on the calling thread (a GPU engine stays on the thread that owns it). Reads and
 writes run on two small thread pools sized from the cores (OIIO, OCIO and numpy release the GIL).
 Memory stays bounded by two windows: the one in the engine and the one prepared next; frames
-are written one per writer thread. A cancel or an error stops everything at once: the reader and
+are written one per writer thread.
+
+With ``engine_slots=N`` (a server with N GPUs, :mod:`void_vfx_server.gpu_pool`) up to N windows
+run through ``engine_fn`` at once, each on its own thread, and memory is bounded by N + 1
+windows. The windows of a shot are independent (each draws its noise from the job's seed alone;
+overlaps are blended at assembly, from committed windows, in plan order), so the frames are the
+bits of a one-engine run. Commits, notes and progress stay on the calling thread. A cancel or an error stops everything at once: the reader and
 writers stop between frames, threads are joined before returning, and every output is written to
 a temporary name and renamed, so nothing half-written is left.
 """
@@ -17,12 +23,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from void_vfx.errors import Cancelled
 from void_vfx.render.assemble import BANDS_DIR
-from void_vfx.render.job import RenderJob
+from void_vfx.render.job import RenderJob, Skip
 from void_vfx.render.progress import REPORT_EVERY_S, JobProgress, Tracker
 from void_vfx.render.shot import Shot
 from void_vfx.render.store import WindowRecord
@@ -51,6 +57,7 @@ def run_windows(
     lock,
     should_cancel: Callable[[], bool] | None = None,
     stem: str | None = None,
+    engine_slots: int = 1,
 ) -> dict[str, Any]:
     """:func:`run_job` over an opened shot and plan (the signature older callers use)."""
     job = RenderJob(shot, plan, job_dir, warn=warn)
@@ -62,6 +69,7 @@ def run_windows(
         lock=lock,
         should_cancel=should_cancel,
         stem=stem,
+        engine_slots=engine_slots,
     )
 
 
@@ -74,8 +82,12 @@ def run_job(
     lock=None,
     should_cancel: Callable[[], bool] | None = None,
     stem: str | None = None,
+    engine_slots: int = 1,
 ) -> dict[str, Any]:
     """Run every window of ``job`` not yet committed and write every frame, overlapped.
+
+    ``engine_slots``: windows run through ``engine_fn`` at once (from as many threads); 1 runs
+    the engine on the calling thread.
 
     ``progress(index, windows, message)`` hears the job's :class:`JobProgress` (see
     :class:`~void_vfx.render.progress.Tracker`). Returns plain values: computed, skipped, reused
@@ -93,7 +105,8 @@ def run_job(
     )
     tracker = Tracker(counts, progress, lock)
     stop = threading.Event()
-    slots = threading.Semaphore(WINDOWS_IN_FLIGHT)
+    engine_slots = max(1, int(engine_slots))
+    slots = threading.Semaphore(WINDOWS_IN_FLIGHT + engine_slots - 1)
     prepared: queue.Queue = queue.Queue()
     n = pool_size()
     readers = ThreadPoolExecutor(n, thread_name_prefix="void-read")
@@ -145,40 +158,67 @@ def run_job(
         check()
         tracker.report(f"window {w.index}: frames {w.first}-{w.last}, running the engine", True)
 
+    def committed(w, record: WindowRecord) -> None:
+        (skipped if record.skipped else computed).append(w.index)
+        what = "nothing to remove, skipped" if record.skipped else "committed"
+        tracker.ran(w, w.frame_count, what)
+        slots.release()
+        records[w.index] = job.record(w.index)
+        submit_ready()
+
+    def take(timeout: float):
+        """The next prepared window (or Skip), None while none is ready."""
+        try:
+            item, exc = prepared.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if exc is not None:
+            raise exc
+        return item
+
+    # More than one slot: the engine runs on threads of its own, one window each.
+    engines = ThreadPoolExecutor(engine_slots, "void-engine") if engine_slots > 1 else None
+    running: dict[Future, Any] = {}
     reader = threading.Thread(target=read_loop, name="void-prepare", daemon=True)
     reader.start()
     try:
         submit_ready()
-        for _ in todo:
-            while True:
-                check()
-                try:
-                    item, exc = prepared.get(timeout=0.05)
-                    break
-                except queue.Empty:
-                    continue
-            if exc is not None:
-                raise exc
-            w = item.window
-            record = job.commit(item, engine_fn, before_engine=before_engine)
+        left = len(todo)
+        while left:
+            check()
+            for fut in [f for f in running if f.done()]:
+                item, result = running.pop(fut), fut.result()
+                committed(item.window, job.commit(item, lambda _input, r=result: r))
+                left -= 1
+                del item, result
+            if len(running) == engine_slots:
+                wait(running, timeout=0.05, return_when=FIRST_COMPLETED)
+                continue
+            item = take(0.02 if running else 0.05)
+            if item is None:
+                continue
+            if engines is None or isinstance(item, Skip):
+                committed(item.window, job.commit(item, engine_fn, before_engine=before_engine))
+                left -= 1
+            else:
+                before_engine(item.window)
+                running[engines.submit(engine_fn, item.input)] = item
             del item
-            (skipped if record.skipped else computed).append(w.index)
-            what = "nothing to remove, skipped" if record.skipped else "committed"
-            tracker.ran(w, w.frame_count, what)
-            slots.release()
-            records[w.index] = job.record(w.index)
-            submit_ready()
         job.check_removes(records)
         submit_ready()
         while futures:
             check()
             time.sleep(0.02)
-    except BaseException:
+    except BaseException as exc:
         stop.set()
+        if running and not isinstance(exc, Cancelled):
+            _commit_finished(job, running)
         raise
     finally:
         stop.set()
         reader.join()
+        if engines is not None:
+            engines.shutdown(wait=True, cancel_futures=True)
         readers.shutdown(wait=True, cancel_futures=True)
         writers.shutdown(wait=True, cancel_futures=True)
         # The writers' scratch folder for spliced bands, now that no writer can use it (it
@@ -186,9 +226,21 @@ def run_job(
         with contextlib.suppress(OSError):
             os.rmdir(os.path.join(job.job_dir, BANDS_DIR))
     return {
-        "computed": computed,
-        "skipped": skipped,
+        "computed": sorted(computed),
+        "skipped": sorted(skipped),
         "reused": reused,
         "notes": list(job.notes),
         "written": dict(sorted(written.items())),
     }
+
+
+def _commit_finished(job: RenderJob, running: dict[Future, Any]) -> None:
+    """After another window failed: the windows still in the engine run to their end (an
+    engine stops only between steps, on a cancel) and those that succeed are committed, so a
+    job submitted again reuses them."""
+    for fut, item in running.items():
+        try:
+            result = fut.result()
+            job.commit(item, lambda _input, r=result: r)
+        except BaseException:  # noqa: BLE001 - the first error is the one raised
+            continue

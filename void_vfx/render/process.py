@@ -37,6 +37,7 @@ def process_shot(
     on_warning: Warn | None = None,
     should_cancel: Callable[[], bool] | None = None,
     stem: str | None = None,
+    engine_slots: int = 1,
 ) -> dict[str, Any]:
     """Run every window not yet committed through ``engine_fn(WindowInput) -> frames or
     WindowOutput`` and write the output frames, overlapped (:mod:`.pipeline`). Returns a
@@ -46,6 +47,8 @@ def process_shot(
     read, frames through the engine, frames written) on the scale of the window count, the
     message says frames read, windows run, frames written, the rate and an estimate; a callback
     that also takes ``stats=`` gets those as a dict. Callbacks are never called concurrently.
+    ``engine_slots``: windows handed to ``engine_fn`` at once, from as many threads (a server
+    with several GPUs); the frames are the same bits whatever it is.
     """
     lock = threading.RLock()
     warn_to = on_warning or (lambda _m: None)
@@ -64,6 +67,7 @@ def process_shot(
             lock=lock,
             should_cancel=should_cancel,
             stem=stem,
+            engine_slots=engine_slots,
         )
     finally:
         job.finish()  # one line per job, whatever happened

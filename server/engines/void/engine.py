@@ -21,7 +21,13 @@ import torch
 from void_vfx.errors import Cancelled, EngineError, WeightsError
 from void_vfx.render.engine import Engine, Progress, ShouldCancel, WindowInput, WindowOutput
 
-from .gpu import check_gpu, configure_allocator, fallback_mode
+from .gpu import (
+    check_gpu,
+    configure_allocator,
+    current_gpu,
+    fallback_mode,
+    too_little_memory,
+)
 from .loading import VoidModels, choose_memory_mode, memory_plan, usable_gpu_bytes
 from .pipeline import VoidPipeline, pass_params
 from .weights import WeightPaths, locate_weights
@@ -58,6 +64,8 @@ class VoidEngine(Engine):
         raft_path: str | Path | None = None,
         raft_random_init: bool = False,
     ):
+        if device is None and memory_mode == "cpu":
+            device = "cpu"  # --memory-mode cpu: a test run on a box whose GPU cannot serve
         self.device = torch.device(device) if device is not None else default_device()
         self.dtype = dtype or (torch.bfloat16 if self.device.type == "cuda" else torch.float32)
         self.memory_mode = memory_mode
@@ -87,6 +95,10 @@ class VoidEngine(Engine):
     def load(self) -> None:
         """Load the models in the configured mode; after an out-of-memory while loading, in the
         next mode the traced budget says fits, until one loads (the note says which)."""
+        with current_gpu(self.device):
+            self._load()
+
+    def _load(self) -> None:
         if self.pipeline is not None:
             return
         check_gpu(self.device, self.dtype)
@@ -98,7 +110,10 @@ class VoidEngine(Engine):
         if self._next_mode is not None:
             plan = memory_plan(self._next_mode)
         else:
-            plan = choose_memory_mode(usable_gpu_bytes(self.device), 197, self.memory_mode)
+            usable = usable_gpu_bytes(self.device)
+            if self.memory_mode in (None, "auto") and too_little_memory(self.device, usable):
+                raise EngineError(too_little_memory(self.device, usable))
+            plan = choose_memory_mode(usable, 197, self.memory_mode)
         if self.device.type == "cpu" and plan.placement != "cpu" and not plan.fp8:
             plan = choose_memory_mode(None)
         while True:
@@ -127,11 +142,10 @@ class VoidEngine(Engine):
 
     def unload(self) -> None:
         if self.models is not None:
-            self.models.unload()
+            with current_gpu(self.device):
+                self.models.unload()
         self.models = self.pipeline = None
-        gc.collect()
-        if self.device.type == "cuda":
-            torch.cuda.empty_cache()
+        self._free_cache()
 
     def info(self) -> dict[str, Any]:
         info: dict[str, Any] = {
@@ -162,6 +176,12 @@ class VoidEngine(Engine):
         return {**shared, **{k: v for k, v in per.items() if k in _PASS_KEYS}, **raft}
 
     def run(
+        self, window: WindowInput, progress: Progress, should_cancel: ShouldCancel
+    ) -> WindowOutput:
+        with current_gpu(self.device):
+            return self._run(window, progress, should_cancel)
+
+    def _run(
         self, window: WindowInput, progress: Progress, should_cancel: ShouldCancel
     ) -> WindowOutput:
         window.check()
@@ -238,7 +258,8 @@ class VoidEngine(Engine):
     def _free_cache(self) -> None:
         gc.collect()
         if self.device.type == "cuda":
-            torch.cuda.empty_cache()
+            with current_gpu(self.device):  # empty_cache frees the current device's blocks
+                torch.cuda.empty_cache()
 
 
 def _raft(params: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,9 @@ allocator's expandable segments, and the memory mode to fall back to after an ou
 from __future__ import annotations
 
 import os
-from contextlib import nullcontext
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import torch
 
@@ -15,6 +17,7 @@ from void_vfx.model_facts import void_gpu_gib
 #: more than offload-fp8 and is never a fallback).
 FALLBACK_ORDER = ("gpu", "gpu-fp8", "offload-fp8", "sequential")
 ALLOC_CONF = "expandable_segments:True"
+GiB = 1024**3
 
 
 def configure_allocator() -> None:
@@ -31,6 +34,15 @@ def configure_allocator() -> None:
         torch.cuda.memory._set_allocator_settings(ALLOC_CONF)
 
 
+def current_gpu(device: torch.device) -> AbstractContextManager:
+    """``device`` as the thread's current CUDA device for the block (nothing elsewhere): on a
+    GPU pool an engine runs on whichever worker's thread asked, and what takes no device (the
+    streams of diffusers' group offloading, ``empty_cache``) uses the current one."""
+    if device.type != "cuda":
+        return nullcontext()
+    return torch.cuda.device(device)
+
+
 def check_gpu(device: torch.device, dtype: torch.dtype) -> None:
     """Refuse a GPU without bf16 for a bf16 engine: below compute capability 8.0 (T4, V100)
     SDPA has no flash kernel and falls back to the math path, whose attention scores need
@@ -41,10 +53,62 @@ def check_gpu(device: torch.device, dtype: torch.dtype) -> None:
     if major < 8:
         name = torch.cuda.get_device_name(device)
         raise EngineError(
-            f"GPU {device} ({name}) has compute capability {major}.{minor}: VOID runs in bf16 "
-            "and needs 8.0 or newer (A10G, L4, A100, L40S, H100); use a newer GPU, or "
-            "--device cpu for a test"
+            f"GPU {device} ({name}) has compute capability {major}.{minor}, and VOID runs in "
+            "bf16, which needs 8.0 or newer (A10G, L4, A100, L40S, H100): serve on such a GPU "
+            "(void-vfx serve --engine void --gpus N), or on the CPU for a test (--memory-mode cpu)"
         )
+
+
+def too_little_memory(device: torch.device, usable_bytes: int | None, frames: int = 197) -> str:
+    """The one-line refusal for a GPU whose usable memory is below the smallest mode's traced
+    budget (``sequential``), or "" when it fits or there is no GPU: refused at load, rather
+    than out of memory in the decode after every diffusion step of the first window."""
+    need = void_gpu_gib("sequential", frames)
+    if usable_bytes is None or usable_bytes >= need * GiB:
+        return ""
+    return (
+        f"GPU {device} has {usable_bytes / GiB:.1f} GiB free and VOID needs {need} GiB even in "
+        "its smallest memory mode (sequential): free it (nvidia-smi shows what holds it), "
+        "serve on another GPU (void-vfx serve --engine void --gpus N), or on the CPU "
+        "(--memory-mode cpu)"
+    )
+
+
+class SharedSetting:
+    """A process-wide setting that engines turn on around a block, from several threads at
+    once on a GPU pool: the first to enter sets it, the last to leave puts it back. A plain
+    save-and-restore would let one engine, leaving, restore the old setting under another still
+    inside (whose attention would then pick another kernel, and other bits)."""
+
+    def __init__(self, make: Callable[[], AbstractContextManager]):
+        self._make, self._lock, self._users, self._held = make, threading.Lock(), 0, None
+
+    @contextmanager
+    def __call__(self):
+        with self._lock:
+            if self._users == 0:
+                held = self._make()
+                held.__enter__()
+                self._held = held
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._users -= 1
+                if self._users == 0:
+                    held, self._held = self._held, None
+                    held.__exit__(None, None, None)
+
+
+def _fused_attention() -> AbstractContextManager:
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION])
+
+
+#: SDPA's backends are process-wide flags (``torch._C._set_sdp_use_*``), shared by every engine.
+_FUSED_ATTENTION = SharedSetting(_fused_attention)
 
 
 def attention_backends(device: torch.device):
@@ -52,9 +116,7 @@ def attention_backends(device: torch.device):
     every attention score): a shape those kernels refuse fails loudly instead of using 11+ GiB."""
     if device.type != "cuda":
         return nullcontext()
-    from torch.nn.attention import SDPBackend, sdpa_kernel
-
-    return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION])
+    return _FUSED_ATTENTION()
 
 
 def fallback_mode(mode: str, usable_bytes: int | None, frames: int = 197) -> str | None:

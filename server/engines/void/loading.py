@@ -113,6 +113,17 @@ def usable_gpu_bytes(device: torch.device) -> int | None:
     return free + max(0, int(cached))
 
 
+def pin_host_copies(device: torch.device, size: int, available: int | None = None) -> bool:
+    """Whether an offloaded module's host copy of ``size`` bytes is pinned: on CUDA only (the
+    upload from page-locked memory runs asynchronously at full bus speed), and only while RAM
+    (``available``, MemAvailable by default) keeps twice that and 8 GiB: pinned pages cannot
+    be swapped out, and a machine that pins too much stalls."""
+    if device.type != "cuda":
+        return False
+    available = host_available_bytes() if available is None else available
+    return available > 2 * size + 8 * GiB
+
+
 def host_available_bytes() -> int:
     """Host memory available to new allocations (MemAvailable on Linux), 0 when unknown."""
     try:
@@ -352,7 +363,7 @@ class VoidModels:
         if key not in self._host:
             tensors = list(module.parameters()) + list(module.buffers())
             size = sum(t.numel() * t.element_size() for t in tensors)
-            pin = self.device.type == "cuda" and host_available_bytes() > 2 * size + 8 * GiB
+            pin = pin_host_copies(self.device, size)
             pairs = []
             for t in tensors:
                 h = t.data.to("cpu")

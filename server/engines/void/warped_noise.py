@@ -60,14 +60,23 @@ def _index_add(out: Tensor, index: Tensor, src: Tensor) -> Tensor:
 
     On CUDA, ``index_add_`` sums duplicate indices with atomics in a varying order, so a float
     sum could differ by an ulp from run to run and the diffusion would amplify it. Under
-    deterministic algorithms it sorts the indices (stably) and sums each one's entries in their
-    order, in one kernel: the CPU's order, with no host round trip per duplicate.
+    deterministic algorithms PyTorch's CUDA ``index_add_`` is ``index_put_(..., accumulate=True)``
+    (aten/src/ATen/native/cuda/Indexing.cu, ``index_add_cuda_impl``), and an accumulating
+    ``index_put_`` on CUDA always takes the sorting kernel (``_index_put_impl_``): the indices
+    sorted stably, each one's entries summed in their order, the CPU's order, in one kernel.
+    It is called directly rather than by switching deterministic algorithms on: that switch is
+    process-wide, and on a GPU pool another engine's thread would see it (and its cuBLAS calls
+    refuse to run without ``CUBLAS_WORKSPACE_CONFIG``).
     """
-    dim = out.dim() - 1
     if out.device.type == "cpu":
-        return out.index_add_(dim, index, src)
-    with deterministic_algorithms():
-        return out.index_add_(dim, index, src)
+        return out.index_add_(out.dim() - 1, index, src)
+    return _index_put_add(out, index, src)
+
+
+def _index_put_add(out: Tensor, index: Tensor, src: Tensor) -> Tensor:
+    """The accumulating ``index_put_`` along the last dim (the CUDA path; runs on any device)."""
+    out.movedim(-1, 0).index_put_((index,), src.movedim(-1, 0), accumulate=True)
+    return out
 
 
 def init_noise_state(
