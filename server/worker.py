@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from void_vfx.errors import Cancelled, EngineError, VoidVfxError
+from void_vfx.render.progress import eta_seconds
 
 from . import safe_fs, transfer
 from .jobs import JobStore, progress_json
@@ -137,12 +138,10 @@ class Worker(threading.Thread):
         def window_progress(
             index: int, total: int, message: str = "", stats: dict | None = None
         ) -> None:
-            if message.startswith("assembling") and should_cancel():
-                raise Cancelled(f"job {job_id} cancelled before its frames were assembled")
+            """The render's report: ``message`` says what just happened, ``stats`` holds the
+            counts; each is stored in its own field (the job's and the event's)."""
             state["window"], state["windows"] = int(index), int(total)
-            eta = None
-            if index > 0 and total > 0:
-                eta = (time.time() - t0) / index * (total - index)
+            eta = eta_seconds(time.time() - t0, index, total) if total > 0 else None
             fields: dict[str, Any] = {}
             if stats:  # the render's own counts: what every front end shows
                 fields["progress"] = progress_json(stats)
@@ -152,7 +151,7 @@ class Worker(threading.Thread):
                 job_id, window=int(index), windows=int(total), eta_s=eta, message=message, **fields
             )
             if message:
-                store.add_event(job_id, "progress", message)
+                store.add_event(job_id, "progress", message, progress=stats)
 
         def step_progress(step: int, total: int, message: str = "") -> None:
             store.update(job_id, step=int(step), steps=int(total), message=message)
