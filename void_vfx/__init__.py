@@ -38,6 +38,7 @@ HOST_MODULES = (
     "void_vfx.hosts.resolve_source",
     "void_vfx.hosts.resolve_ui",
     "void_vfx.job",
+    "void_vfx.job.engine_params",
     "void_vfx.job.naming",
     "void_vfx.job.spec",
     "void_vfx.media",

@@ -35,6 +35,7 @@ from typing import Any
 import torch
 
 from void_vfx.errors import Cancelled, EngineError
+from void_vfx.job.engine_params import VOID as VOID_PARAMS
 from void_vfx.model_facts import (
     LATENT_OVERLAP,
     LATENT_WINDOW,
@@ -68,9 +69,9 @@ class PassParams:
     steps: int
     guidance: float
     scheduler: str  # "ddim" | "cogvideox_ddim"
-    negative_prompt: str = ""
-    eta: float = 0.0
-    noise_aug: float = NOISE_AUG_STRENGTH
+    negative_prompt: str = VOID_PARAMS["negative_prompt"].default
+    eta: float = VOID_PARAMS["eta"].default
+    noise_aug: float = VOID_PARAMS["noise_aug"].default
     latent_window: int = LATENT_WINDOW
     latent_overlap: int = LATENT_OVERLAP
 
