@@ -23,7 +23,7 @@ from typing import Any
 
 from void_vfx import __version__
 from void_vfx.errors import AuthError, EngineError, ServerError
-from void_vfx.job.spec import ENGINES
+from void_vfx.job.spec import ENGINES, SCHEMA
 from void_vfx.media.image_io import max_image_pixels, set_max_image_pixels
 from void_vfx.media.source_files import add_read_check, remove_read_check
 from void_vfx.protocol.paths import config_dir
@@ -150,7 +150,7 @@ class InferenceServer:
         self._read_check = _source_check(self.roots, self.store.jobs_dir) if guard_reads else None
         info = {
             "version": __version__,
-            "job_schema": _job_schema(),
+            "job_schema": SCHEMA,
             "engines": engines,
             "engine": getattr(self.engine, "name", str(engine)),
             "engine_info": _plain_dict(self.engine.info()),
@@ -244,15 +244,6 @@ def _source_check(roots: Roots, jobs_dir: Path):
             roots.check(real, "read", "source file")
 
     return check
-
-
-def _job_schema() -> int | str:
-    try:
-        from void_vfx.job import spec as jobspec
-
-        return getattr(jobspec, "SCHEMA_VERSION", getattr(jobspec, "SCHEMA", "unknown"))
-    except ImportError:
-        return "unknown"
 
 
 def _plain_dict(d: dict) -> dict:

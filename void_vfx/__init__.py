@@ -16,7 +16,6 @@ HOST_MODULES = (
     "void_vfx.atomic",
     "void_vfx.errors",
     "void_vfx.framerate",
-    "void_vfx.jobspec",
     "void_vfx.model_facts",
     "void_vfx.client",
     "void_vfx.client.files",

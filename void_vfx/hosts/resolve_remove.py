@@ -246,7 +246,7 @@ class RemoveSession:
         self._start_job()
 
     def _spec(self) -> Any:
-        from void_vfx.jobspec import JobSpec, MatteSource
+        from void_vfx.job.spec import JobSpec, MatteSource
 
         src = self.src
         assert src is not None

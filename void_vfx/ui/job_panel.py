@@ -198,7 +198,7 @@ class JobPanel(QtWidgets.QWidget):
         """Send the selected job's spec again (kept by the host that sent it, or by the client
         that submitted it from this machine: any front end); the new job's id."""
         from void_vfx.client.files import load_memo
-        from void_vfx.jobspec import JobSpec
+        from void_vfx.job.spec import JobSpec
 
         job_id = self._selected("retry")
         if not job_id:
