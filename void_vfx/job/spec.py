@@ -306,6 +306,8 @@ class JobSpec:
         data = asdict(self)
         if self.frame_range is not None:
             data["frame_range"] = list(self.frame_range)
+        if not data["params"]:  # no engine options: the same JSON (job keys, records) as before
+            del data["params"]
         return data
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -418,6 +420,27 @@ def _coerce(path: str, value: Any, default: Any) -> Any:
     if not ok:
         raise SpecError(path, f"expected {type(default).__name__}, got {value!r}")
     return value
+
+
+def file_patterns(spec: JobSpec) -> dict[str, str]:
+    """The file pattern of each file field that is set (:data:`FILE_FIELDS`): the plate's text,
+    a matte's ``path``."""
+    out = {}
+    for name in FILE_FIELDS:
+        value = getattr(spec, name)
+        path = value.path if isinstance(value, MatteSource) else value
+        if path:
+            out[name] = path
+    return out
+
+
+def set_file_pattern(spec: JobSpec, name: str, path: str) -> None:
+    """Point file field ``name`` (one of :data:`FILE_FIELDS`) at ``path``."""
+    value = getattr(spec, name)
+    if isinstance(value, MatteSource):
+        value.path = path
+    else:
+        setattr(spec, name, path)
 
 
 def _path_fields(spec: JobSpec) -> list[tuple[str, str]]:

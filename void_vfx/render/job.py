@@ -233,8 +233,6 @@ def _what_makes_results(spec) -> dict[str, Any]:
     for name in _NOT_IN_RESULTS:
         data.pop(name, None)
     data.pop("plate", None)
-    if not data.get("params"):  # no engine options: as a job folder made before they existed
-        data.pop("params", None)
     for name in ("primary", "affected", "quadmask", "pass1_result"):
         if isinstance(data.get(name), dict):
             data[name] = {k: v for k, v in data[name].items() if k != "path"}
