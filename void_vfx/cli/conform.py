@@ -8,6 +8,7 @@ import os
 import sys
 
 from void_vfx.cli.remove import _add_connection, _connect
+from void_vfx.job.naming import OUTPUT_SUFFIX
 
 
 def add_conform_arguments(p: argparse.ArgumentParser) -> None:
@@ -135,7 +136,7 @@ def _server_engine(args: argparse.Namespace) -> str:
 
 def _default_output(timeline: str) -> str:
     stem, ext = os.path.splitext(os.path.basename(timeline.rstrip("/")))
-    return os.path.abspath(f"{stem}_void{ext}")
+    return os.path.abspath(f"{stem}{OUTPUT_SUFFIX}{ext}")
 
 
 def run_conform(args: argparse.Namespace) -> int:

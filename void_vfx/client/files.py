@@ -11,12 +11,15 @@ import hashlib
 import json
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from void_vfx.errors import SpecError, TransferError
-from void_vfx.job.naming import safe_component
+from void_vfx.job.naming import output_dir, plate_stem, safe_component
 from void_vfx.job.spec import JobSpec, file_patterns, set_file_pattern
+from void_vfx.media.sequences import Sequence, find_sequence
+from void_vfx.protocol.paths import config_dir
 from void_vfx.protocol.wire import PROBE_HEAD_BYTES
 
 
@@ -28,8 +31,6 @@ class BackgroundHash:
     """
 
     def __init__(self, h: Any) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
         self._h = h
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="void-vfx-sha256")
         self._pending: list = []
@@ -89,8 +90,6 @@ def checked_spec(spec: Any) -> JobSpec:
 
 def source_folders(spec: JobSpec) -> set[str]:
     """The resolved folders of every source (plate, mattes...): nothing is written in them."""
-    from void_vfx.media.sequences import find_sequence
-
     return {
         os.path.realpath(find_sequence(p).directory or ".") for p in file_patterns(spec).values()
     }
@@ -124,8 +123,6 @@ def check_output_folder(folder: str) -> None:
 def plate_proof(spec: JobSpec) -> tuple[str, int, int, str]:
     """(path, size, mtime_ns, sha256 of the first 64 KiB) of the job's first plate frame: a
     read-only proof that a server sees the same file (path mode), nothing written anywhere."""
-    from void_vfx.media.sequences import find_sequence
-
     seq = find_sequence(spec.plate)
     path = os.path.abspath(seq.path(None if seq.is_still else seq.frames(spec.frame_range)[0]))
     with open(path, "rb") as fh:
@@ -137,8 +134,6 @@ def plate_proof(spec: JobSpec) -> tuple[str, int, int, str]:
 def output_folder(spec: JobSpec) -> str:
     """The absolute folder the job's version folders go into (see
     :func:`void_vfx.job.naming.output_dir`)."""
-    from void_vfx.job.naming import output_dir
-
     return output_dir(spec)
 
 
@@ -149,16 +144,12 @@ def absolutise(spec: JobSpec) -> None:
 
 def stream_rewrite(spec: JobSpec) -> list[tuple[str, str]]:
     """Rename every source to a safe job-relative name; return (upload name, local file) pairs."""
-    from void_vfx.media.sequences import Sequence, find_sequence
-
     plate_seq = find_sequence(spec.plate)
     rng = spec.frame_range
     frames = plate_seq.frames(rng)
     if not plate_seq.is_still:
         spec.frame_range = (frames[0], frames[-1])
     if not spec.output.name:
-        from void_vfx.job.naming import plate_stem
-
         spec.output.name = plate_stem(spec.plate)
     uploads: list[tuple[str, str]] = []
     for role, src in file_patterns(spec).items():
@@ -178,8 +169,6 @@ def stream_rewrite(spec: JobSpec) -> list[tuple[str, str]]:
 
 
 def _memo_path(job_id: str) -> Path:
-    from void_vfx.protocol.paths import config_dir
-
     if type(job_id) is not str or not re.fullmatch(r"[0-9A-Za-z]{1,64}", job_id):
         raise ValueError(f"job id {str(job_id)[:40]!r}: not a job id")  # never a path
     return config_dir() / "jobs" / f"{job_id}.json"

@@ -25,6 +25,7 @@ import re
 import secrets
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,8 @@ from void_vfx.client import files as client_files
 from void_vfx.client import progress as client_progress
 from void_vfx.client.handshake import find_token, open_connection, translate_error
 from void_vfx.client.progress import cancel_message
-from void_vfx.errors import ServerError, TransferError
+from void_vfx.errors import ConnectionLost, ServerError, TransferError
+from void_vfx.job.naming import reserve_output
 from void_vfx.job.spec import JobSpec
 from void_vfx.model_facts import FINISHED_STATES
 from void_vfx.protocol.wire import CHUNK_SIZE, DEFAULT_PORT, PROBE_PREFIX, file_sha256, from_wire
@@ -80,17 +82,13 @@ class Client:
             # A big byte string arrives as a view of the received frame; callers get bytes.
             return bytes(result) if type(result) is memoryview else from_wire(result)
         except (EOFError, ConnectionError) as ex:
-            raise ServerError(
-                f"connection to {self.host}:{self.port} lost ({ex}); call reattach()"
-            ) from None
+            raise self._lost(ex) from None
         except Exception as ex:  # remote errors arrive as rpyc generic exceptions
             raise translate_error(ex) from None
 
     def pipeline(self, name: str, calls, depth: int = 3):
         """Yield the results of ``name(*args)`` for each args in ``calls``, in order, keeping up to
         ``depth`` requests in flight so the next chunk travels while the server handles this one."""
-        from collections import deque
-
         root = self._conn.root
         pending: deque = deque()
 
@@ -98,9 +96,7 @@ class Client:
             try:
                 return from_wire(pending.popleft().value)
             except (EOFError, ConnectionError) as ex:
-                raise ServerError(
-                    f"connection to {self.host}:{self.port} lost ({ex}); call reattach()"
-                ) from None
+                raise self._lost(ex) from None
             except Exception as ex:  # noqa: BLE001 - remote errors, translated
                 raise translate_error(ex) from None
 
@@ -121,9 +117,10 @@ class Client:
             while pending:
                 yield take()
         except (EOFError, ConnectionError) as ex:
-            raise ServerError(
-                f"connection to {self.host}:{self.port} lost ({ex}); call reattach()"
-            ) from None
+            raise self._lost(ex) from None
+
+    def _lost(self, ex: BaseException) -> ConnectionLost:
+        return ConnectionLost(f"connection to {self.host}:{self.port} lost ({ex}); call reattach()")
 
     def close(self) -> None:
         try:
@@ -287,9 +284,7 @@ class Client:
                 try:
                     status = self.status(job_id)
                     events, cursor = self.events(job_id, cursor)
-                except ServerError as ex:
-                    if "connection" not in str(ex):
-                        raise
+                except ConnectionLost:
                     status = self.reattach(job_id)
                     events = ()
                 if callback:
@@ -337,8 +332,6 @@ class Client:
             paths = [Path(server_out) / client_files.result_name(r["name"]) for r in results]
             if all(p.is_file() and p.stat().st_size == r["size"] for p, r in zip(paths, results)):
                 return [str(p) for p in paths]
-        from void_vfx.job.naming import reserve_output
-
         names = [client_files.result_name(r["name"]) for r in results]
         plate = memo.get("plate") or "result.####.exr"
         target = out_dir or memo.get("out_dir") or os.getcwd()
@@ -354,8 +347,8 @@ class Client:
                     try:
                         self._download_one(job_id, r, local)
                         break
-                    except ServerError as ex:
-                        if attempt == 2 or "connection" not in str(ex):
+                    except ConnectionLost:
+                        if attempt == 2:
                             raise
                         self.reattach()  # the .part file keeps what arrived; resume from there
                 written.append(str(local))

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from void_vfx.conform.mattes import safe_name
 from void_vfx.conform.media import ResolvedShot
-from void_vfx.conform.rates import fps_text, rate_label
+from void_vfx.conform.rates import rate_label
+from void_vfx.framerate import fps_text
 
 #: Rough seconds per denoising step of an 85-frame window at 384x672 on one H100-class GPU,
 #: without classifier-free guidance (guidance doubles it). Measure yours with

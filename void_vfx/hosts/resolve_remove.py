@@ -15,12 +15,12 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from void_vfx.framerate import fps_text
 from void_vfx.hosts import resolve_app as app
 from void_vfx.hosts.resolve_layback import Placed, lay_back, original_of
 from void_vfx.hosts.resolve_render import ClipRender
 from void_vfx.hosts.resolve_source import (
     SourceRange,
-    fps_text,
     parse_fps,
     read_colour,
     read_source,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from void_vfx.framerate import NTSC_RATES, exact_rate, fps_text  # noqa: F401 - fps_text: callers
+from void_vfx.framerate import NTSC_RATES, exact_rate, fps_text
 from void_vfx.hosts.resolve_app import ResolveError, call, has_call
 
 SEQUENCE_EXTENSIONS = (".exr", ".dpx")
