@@ -152,7 +152,7 @@ _STATUS_FIELDS = (
     "out_dir",
     "progress",
 )
-#: The counts a job's ``progress`` holds (the render's, see void_vfx.render.pipeline.Tracker).
+#: The counts a job's ``progress`` holds (the render's, see void_vfx.render.progress.JobProgress).
 PROGRESS_KEYS = (
     "frames_read",
     "frames_to_read",

@@ -14,7 +14,6 @@ failed attempt left (clips, a take, a track, the imported clip) is removed. Stan
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +27,6 @@ from void_vfx.hosts.resolve_app import (
     with_note,
 )
 from void_vfx.hosts.resolve_source import SourceRange
-from void_vfx.job.naming import OUTPUT_SUFFIX
 
 MODES = ("new-track", "replace", "take")
 BIN_NAME = "VOID"
@@ -429,11 +427,3 @@ def _take_out(
         return True
 
     undo.add(f"put back the earlier result on V{track}", put_back)
-
-
-def version_of(path: str) -> str:
-    """``.../plate_void_v002/...`` -> ``v002`` (for messages)."""
-    for part in reversed(os.path.normpath(path).split(os.sep)):
-        if f"{OUTPUT_SUFFIX}_v" in part:
-            return part.rsplit("_", 1)[-1].split(".")[0]
-    return ""
