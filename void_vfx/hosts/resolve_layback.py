@@ -27,6 +27,7 @@ from void_vfx.hosts.resolve_app import (
     with_note,
 )
 from void_vfx.hosts.resolve_source import SourceRange
+from void_vfx.media.sequences import find_sequence
 
 MODES = ("new-track", "replace", "take")
 BIN_NAME = "VOID"
@@ -50,8 +51,6 @@ class Placed:
 
 def result_sequence(paths: list[str]) -> tuple[str, int, int]:
     """(printf pattern, first, last) of the downloaded result frames; they must be contiguous."""
-    from void_vfx.media.sequences import find_sequence
-
     if not paths:
         raise ResolveError("the job returned no frames; see the server's log")
     frames_paths = sorted(p for p in paths if p.lower().endswith(".exr"))

@@ -18,6 +18,7 @@ from void_vfx.errors import SpecError
 from void_vfx.framerate import exact_rate
 from void_vfx.job.engine_params import check_params
 from void_vfx.job.naming import MAX_VERSION, safe_component
+from void_vfx.media.colour_names import ColourNameError, check_name, config_kind
 from void_vfx.media.exr_codecs import COMPRESSIONS
 from void_vfx.media.sequences import MAX_FRAME_NUMBER, MAX_RANGE_FRAMES
 from void_vfx.model_facts import (
@@ -460,8 +461,6 @@ def _path_fields(spec: JobSpec) -> list[tuple[str, str]]:
 def _check_colour(spec: JobSpec) -> None:
     """The config reference's form, and a name Nuke's default config lacks (OCIO checks the
     rest where it is installed)."""
-    from void_vfx.media.colour_names import ColourNameError, check_name, config_kind
-
     try:
         config_kind(spec.ocio_config)
     except ColourNameError as exc:
