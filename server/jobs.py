@@ -3,7 +3,9 @@
 States: ``created`` (waiting for its files and ``start``), ``queued``, ``running``, ``done``,
 ``failed``, ``cancelled``. Each job folder holds ``inputs/`` (uploads), ``work/`` (windows
 committed as they finish, so a restarted server resumes) and ``results/`` (EXRs to download).
-Every state change and message is also an event row; clients poll events with a cursor.
+Every state change and message is also an event row; clients poll events with a cursor. An
+event carries its fields apart: ``kind``, ``state`` (a state event's new state), ``message`` and
+``progress`` (the render's counts), never one packed into another's text.
 """
 
 from __future__ import annotations
@@ -87,7 +89,9 @@ CREATE TABLE IF NOT EXISTS events (
     job_id TEXT NOT NULL,
     t REAL NOT NULL,
     kind TEXT NOT NULL,
-    message TEXT NOT NULL
+    message TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT '',
+    progress TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS events_job ON events(job_id, seq);
 """
@@ -120,6 +124,22 @@ _ADDED = (
     ("host", "TEXT NOT NULL DEFAULT ''"),
     ("progress", "TEXT NOT NULL DEFAULT '{}'"),
 )
+#: Event columns added later. An older store's state events packed ``state: message`` into the
+#: message; :data:`_SPLIT_OLD_STATE_EVENTS` moves the state into its own column, once.
+_ADDED_EVENT = (
+    ("state", "TEXT NOT NULL DEFAULT ''"),
+    ("progress", "TEXT NOT NULL DEFAULT '{}'"),
+)
+_SPLIT_OLD_STATE_EVENTS = """
+UPDATE events SET
+    state = CASE WHEN instr(message, ': ') > 0
+        THEN substr(message, 1, instr(message, ': ') - 1) ELSE message END,
+    message = CASE WHEN instr(message, ': ') > 0
+        THEN substr(message, instr(message, ': ') + 2) ELSE '' END
+WHERE kind = 'state' AND state = ''
+"""
+#: The longest message a job or event keeps (characters); a longer one is cut with "...".
+MAX_MESSAGE = 4000
 _STATUS_FIELDS = (
     "state",
     "window",
@@ -132,7 +152,7 @@ _STATUS_FIELDS = (
     "out_dir",
     "progress",
 )
-#: The counts a job's ``progress`` holds (the render's, see void_vfx.render.pipeline.Tracker).
+#: The counts a job's ``progress`` holds (the render's, see void_vfx.render.progress.JobProgress).
 PROGRESS_KEYS = (
     "frames_read",
     "frames_to_read",
@@ -148,8 +168,14 @@ PROGRESS_KEYS = (
 )
 
 
-def progress_json(stats: dict[str, Any]) -> str:
+def _message(text: str) -> str:
+    text = str(text)
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
+
+
+def progress_json(stats: dict[str, Any] | None) -> str:
     """The render's counts as stored: the known keys with plain number (or None) values."""
+    stats = stats or {}
     keep = {
         k: stats[k]
         for k in PROGRESS_KEYS
@@ -215,6 +241,12 @@ class JobStore:
         for name, decl in _ADDED:
             if name not in have:
                 self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {decl}")
+        have = {r[1] for r in self._db.execute("PRAGMA table_info(events)")}
+        for name, decl in _ADDED_EVENT:
+            if name not in have:
+                self._db.execute(f"ALTER TABLE events ADD COLUMN {name} {decl}")
+        if "state" not in have:
+            self._db.execute(_SPLIT_OLD_STATE_EVENTS)
         for suffix in ("", "-wal", "-shm"):
             private_file(Path(str(db_path) + suffix))
         self.wakeup = threading.Condition(self._lock)
@@ -256,7 +288,7 @@ class JobStore:
                 "VALUES (?, 'created', ?, ?, ?, ?, ?, ?)",
                 (job_id, priority, mode, spec_json, now, now, str(host)[:200]),
             )
-            self._event(job_id, "state", "created")
+            self._event(job_id, "state", "", state="created")
         (self.jobs_dir / job_id).mkdir(mode=0o700, exist_ok=True)
         for sub in ("inputs", "work", "results"):
             (self.jobs_dir / job_id / sub).mkdir(mode=0o700, exist_ok=True)
@@ -300,6 +332,8 @@ class JobStore:
     def update(self, job_id: str, **fields: Any) -> None:
         if not fields:
             return
+        if "message" in fields:
+            fields["message"] = _message(fields["message"])
         fields["updated"] = time.time()
         cols = ", ".join(f"{k} = ?" for k in fields)
         with self._lock:
@@ -307,6 +341,7 @@ class JobStore:
 
     def set_state(self, job_id: str, state: str, message: str = "") -> None:
         assert state in STATES, state
+        message = _message(message)
         fields: dict[str, Any] = {"state": state}
         if message:
             fields["message"] = message
@@ -316,7 +351,7 @@ class JobStore:
             fields["finished"] = time.time()
         with self._lock:
             self.update(job_id, **fields)
-            self._event(job_id, "state", state + (f": {message}" if message else ""))
+            self._event(job_id, "state", message, state=state)
             self.wakeup.notify_all()
 
     # -- queue --------------------------------------------------------------------------------
@@ -449,25 +484,38 @@ class JobStore:
         return ids
 
     # -- events -------------------------------------------------------------------------------
-    def _event(self, job_id: str, kind: str, message: str) -> None:
+    def _event(
+        self,
+        job_id: str,
+        kind: str,
+        message: str,
+        state: str = "",
+        progress: dict[str, Any] | None = None,
+    ) -> None:
         self._db.execute(
-            "INSERT INTO events (job_id, t, kind, message) VALUES (?, ?, ?, ?)",
-            (job_id, time.time(), kind, message),
+            "INSERT INTO events (job_id, t, kind, message, state, progress) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (job_id, time.time(), kind, _message(message), state, progress_json(progress)),
         )
 
-    def add_event(self, job_id: str, kind: str, message: str) -> None:
+    def add_event(
+        self, job_id: str, kind: str, message: str, progress: dict[str, Any] | None = None
+    ) -> None:
+        """An event; ``progress`` (a ``progress`` event's counts) is kept as :data:`PROGRESS_KEYS`."""
         with self._lock:
-            self._event(job_id, kind, message)
+            self._event(job_id, kind, message, progress=progress)
 
     def events(self, job_id: str, cursor: int, limit: int = 500) -> tuple[list[dict], int]:
+        """Up to ``limit`` events after ``cursor``: ``seq``, ``t``, ``kind``, ``state`` (a state
+        event's new state, else ``""``), ``message`` and ``progress`` (a dict, ``{}`` if none)."""
         self.state(job_id)
         with self._lock:
             rows = self._db.execute(
-                "SELECT seq, t, kind, message FROM events WHERE job_id = ? AND seq > ? "
-                "ORDER BY seq LIMIT ?",
+                "SELECT seq, t, kind, state, message, progress FROM events "
+                "WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?",
                 (job_id, int(cursor), int(limit)),
             ).fetchall()
-        out = [dict(r) for r in rows]
+        out = [_decoded(dict(r)) for r in rows]
         return out, (out[-1]["seq"] if out else int(cursor))
 
     def spec(self, job_id: str) -> dict[str, Any]:

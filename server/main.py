@@ -23,7 +23,7 @@ from typing import Any
 
 from void_vfx import __version__
 from void_vfx.errors import AuthError, EngineError, ServerError
-from void_vfx.job.spec import ENGINES
+from void_vfx.job.spec import ENGINES, SCHEMA
 from void_vfx.media.image_io import max_image_pixels, set_max_image_pixels
 from void_vfx.media.source_files import add_read_check, remove_read_check
 from void_vfx.protocol.paths import config_dir
@@ -158,7 +158,7 @@ class InferenceServer:
         self._read_check = _source_check(self.roots, self.store.jobs_dir) if guard_reads else None
         info = {
             "version": __version__,
-            "job_schema": _job_schema(),
+            "job_schema": SCHEMA,
             "engines": engines,
             "engine": getattr(self.engine, "name", str(engine)),
             "engine_info": _plain_dict(self.engine.info()),
@@ -205,6 +205,8 @@ class InferenceServer:
             logger=rpyc_log,
         )
         self.host, self.port = host, self.listener.port
+        #: The engine's name as the server's info gives it ("preview", "void", ...).
+        self.engine_name = info["engine"]
 
     def _guard_reads(self) -> None:
         if self._read_check is not None:
@@ -256,15 +258,6 @@ def _source_check(roots: Roots, jobs_dir: Path):
     return check
 
 
-def _job_schema() -> int | str:
-    try:
-        from void_vfx.job import spec as jobspec
-
-        return getattr(jobspec, "SCHEMA_VERSION", getattr(jobspec, "SCHEMA", "unknown"))
-    except ImportError:
-        return "unknown"
-
-
 def _plain_dict(d: dict) -> dict:
     out = {}
     for k, v in d.items():
@@ -277,45 +270,10 @@ def _plain_dict(d: dict) -> dict:
     return out
 
 
-def serve(
-    host: str = "127.0.0.1",
-    port: int = DEFAULT_PORT,
-    data_dir: str | None = None,
-    engine: str = "preview",
-    weights: str | None = None,
-    token_file: str | None = None,
-    tls_cert: str | None = None,
-    tls_key: str | None = None,
-    tls_ca: str | None = None,
-    insecure_network: bool = False,
-    min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
-    retention_days: float = DEFAULT_RETENTION_DAYS,
-    process_fn: ProcessFn | None = None,
-    engine_options: dict | None = None,
-    allow_read: list[str] | None = None,
-    allow_write: list[str] | None = None,
-    limits: Limits | None = None,
-) -> None:
-    """Run a server in the foreground until Ctrl-C."""
-    server = InferenceServer(
-        host,
-        port,
-        data_dir,
-        engine,
-        weights,
-        token_file,
-        tls_cert,
-        tls_key,
-        tls_ca,
-        insecure_network,
-        min_free_bytes,
-        retention_days,
-        process_fn,
-        engine_options,
-        allow_read,
-        allow_write,
-        limits=limits,
-    )
+def serve(**options: Any) -> None:
+    """Run a server (:class:`InferenceServer`, with its keyword arguments) in the foreground
+    until Ctrl-C."""
+    server = InferenceServer(**options)
 
     def _terminate(signum, frame):  # SIGTERM (systemd, docker stop): stop like Ctrl-C
         raise KeyboardInterrupt
@@ -324,7 +282,8 @@ def serve(
         signal.signal(signal.SIGTERM, _terminate)
     print(
         f"void-vfx server {__version__} listening on {server.host}:{server.port} "
-        f"(engine {engine}, data {server.data_dir}, token {server.token_path}; path mode may "
+        f"(engine {server.engine_name}, data {server.data_dir}, token {server.token_path}; "
+        f"path mode may "
         f"{server.roots.describe()})",
         flush=True,
     )
@@ -408,28 +367,28 @@ def run_from_args(args: argparse.Namespace) -> int:
     one_line_logs()  # a newline in a client's file name cannot forge a log line
     try:
         serve(
-            args.host,
-            args.port,
-            args.data_dir,
-            args.engine,
-            args.weights,
-            args.token_file,
-            args.tls_cert,
-            args.tls_key,
-            args.tls_ca,
-            args.insecure_network,
-            int(args.min_free_gb * 1024**3),
-            args.retention_days,
-            process_fn,
-            {
+            host=args.host,
+            port=args.port,
+            data_dir=args.data_dir,
+            engine=args.engine,
+            weights=args.weights,
+            token_file=args.token_file,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            tls_ca=args.tls_ca,
+            insecure_network=args.insecure_network,
+            min_free_bytes=int(args.min_free_gb * 1024**3),
+            retention_days=args.retention_days,
+            process_fn=process_fn,
+            engine_options={
                 "checkpoints": args.checkpoints,
                 "raft_path": args.raft,
                 "memory_mode": args.memory_mode,
                 "gpus": args.gpus,
             },
-            args.allow_read,
-            args.allow_write,
-            limits_from_args(args),
+            allow_read=args.allow_read,
+            allow_write=args.allow_write,
+            limits=limits_from_args(args),
         )
     except KeyboardInterrupt:
         return 0

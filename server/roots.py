@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from void_vfx.errors import ServerError
+from void_vfx.job.naming import output_dir
+from void_vfx.job.spec import file_patterns
+from void_vfx.media.sequences import find_sequence
 
 
 def default_roots() -> tuple[Path, ...]:
@@ -71,15 +74,7 @@ class Roots:
 
     def check_spec(self, spec: Any) -> None:
         """A path-mode JobSpec: every source's folder and files readable, the output writable."""
-        from void_vfx.job.naming import output_dir
-        from void_vfx.job.spec import FILE_FIELDS
-        from void_vfx.media.sequences import find_sequence
-
-        for field in FILE_FIELDS:
-            value = getattr(spec, field)
-            pattern = value if isinstance(value, str) else getattr(value, "path", None)
-            if not pattern:
-                continue
+        for field, pattern in file_patterns(spec).items():
             seq = find_sequence(pattern)
             self.check(seq.directory or ".", "read", field)
             if seq.is_still:

@@ -26,7 +26,7 @@ import rpyc
 
 from void_vfx.errors import ServerError, SpecError, TransferError
 from void_vfx.job.naming import reserve_for_spec
-from void_vfx.job.spec import FILE_FIELDS, JobSpec
+from void_vfx.job.spec import JobSpec, file_patterns, set_file_pattern
 from void_vfx.media.colour_rules import check_named_colour
 from void_vfx.protocol.wire import API_VERSION, MAX_CHUNK, PROBE_HEAD_BYTES, PROBE_RE, to_wire
 
@@ -37,8 +37,6 @@ from .roots import Roots
 
 log = logging.getLogger("void_vfx_server.service")
 
-#: Spec keys whose values are file patterns (top level, or a dict's "path").
-_PATH_KEYS = FILE_FIELDS
 MODES = ("stream", "path")
 
 
@@ -141,29 +139,29 @@ class VoidVfxService(rpyc.Service):
         path mode checks every path against the server's roots and reserves the version folder."""
         if mode not in MODES:
             raise ServerError(f"mode {mode!r}: use 'stream' or 'path'")
-        job_spec = JobSpec.from_json(spec_json)  # bounded size, exact types, validated
+        # The one parse on this side: bounded size, exact types, validated. The job is edited
+        # as a JobSpec and stored as its JSON, which the worker parses once in turn.
+        spec = JobSpec.from_json(spec_json)
         # A host without OCIO (Nuke's, Resolve's Python) cannot check a colour name in a custom
         # config itself: refused here, before any frame is uploaded.
-        check_named_colour(job_spec)
-        self._check_engine(job_spec.engine)
+        check_named_colour(spec)
+        self._check_engine(spec.engine)
         self._check_quotas(len(spec_json))
-        spec = json.loads(spec_json)
         if mode == "path":
             _require_absolute(spec)
-            self._ctx.roots.check_spec(job_spec)
-        job_id = self._store.create(spec_json, mode, job_spec.priority, self._peer)
+            self._ctx.roots.check_spec(spec)
+        job_id = self._store.create(spec_json, mode, spec.priority, self._peer)
         try:
             if mode == "stream":
-                spec = _rebase_paths(spec, self._store.inputs_dir(job_id))
-                spec.setdefault("output", {})
-                spec["output"]["dir"] = str(self._store.job_dir(job_id) / "results")
+                _rebase_paths(spec, self._store.inputs_dir(job_id))
+                spec.output.dir = str(self._store.job_dir(job_id) / "results")
             else:
                 out = _reserve_path_mode_output(spec)
                 self._store.update(job_id, out_dir=str(out))
                 ident = self._check_reserved(out)
                 self._store.update(job_id, out_id=json.dumps(ident))
-            JobSpec.from_dict(spec)  # what the worker will run is a valid spec too
-            self._store.update(job_id, spec=json.dumps(spec))
+            spec.validate()  # what the worker will run is a valid spec too
+            self._store.update(job_id, spec=spec.to_json(indent=None))
         except Exception:
             self._store.delete(job_id)
             raise
@@ -436,42 +434,25 @@ def _manifest(job_dir: Path, root: Path, record: dict) -> list[dict]:
     return results
 
 
-def _pattern_of(spec: dict, key: str) -> tuple[Any, str | None]:
-    value = spec.get(key)
-    if type(value) is dict:
-        return value, value.get("path")
-    return value, value if type(value) is str else None
-
-
-def _rebase_paths(spec: dict, inputs: Path) -> dict:
+def _rebase_paths(spec: JobSpec, inputs: Path) -> None:
     """Stream mode: every file pattern must be a safe job-relative name; make it absolute."""
-    for key in _PATH_KEYS:
-        holder, path = _pattern_of(spec, key)
-        if path is None:
-            continue
+    for key, path in file_patterns(spec).items():
         transfer.safe_name(path)
-        full = str(inputs / path)
-        if type(holder) is dict:
-            holder["path"] = full
-        else:
-            spec[key] = full
-    return spec
+        set_file_pattern(spec, key, str(inputs / path))
 
 
-def _require_absolute(spec: dict) -> None:
-    for key in _PATH_KEYS:
-        _, path = _pattern_of(spec, key)
-        if path is not None and not Path(path).is_absolute():
+def _require_absolute(spec: JobSpec) -> None:
+    for key, path in file_patterns(spec).items():
+        if not Path(path).is_absolute():
             raise ServerError(f"{key}: path mode needs absolute paths, got {path!r}")
-    out = spec.get("output") or {}
-    if not out.get("dir") or not Path(out["dir"]).is_absolute():
+    if not spec.output.dir or not Path(spec.output.dir).is_absolute():
         raise ServerError("output.dir: path mode needs an absolute output folder")
 
 
-def _reserve_path_mode_output(spec: dict) -> Path:
+def _reserve_path_mode_output(spec: JobSpec) -> Path:
     """Path mode writes straight into the client's next version folder (through
     :func:`void_vfx.job.naming.reserve_for_spec`); the version it got goes into the stored spec,
     so the render names the files after it."""
-    reserved = reserve_for_spec(JobSpec.from_dict(spec))
-    spec["output"]["version"] = reserved.version
+    reserved = reserve_for_spec(spec)
+    spec.output.version = reserved.version
     return Path(reserved.folder)

@@ -1,15 +1,15 @@
 """The one GPU worker: drains the queue, one job at a time, with the engine kept resident.
 
-The processing function (``void_vfx.render.process.process_shot`` by default) does windows, paste-back
-and EXR writing, commits each window into the job's ``work/`` folder and skips windows already
-committed, so a job the worker picks up again after a crash resumes where it stopped. The worker
-hands it an engine function that checks for cancel before every window and between steps.
+The processing function (:func:`void_vfx.render.process.process_shot` unless a test gives
+another) does windows, paste-back and EXR writing, commits each window into the job's ``work/``
+folder and skips windows already committed, so a job the worker picks up again after a crash
+resumes where it stopped. The worker hands it an engine function that checks for cancel before
+every window and between steps.
 """
 
 from __future__ import annotations
 
 import gc
-import inspect
 import json
 import logging
 import os
@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from void_vfx.errors import Cancelled, EngineError, VoidVfxError
+from void_vfx.job.spec import JobSpec
+from void_vfx.render.process import process_shot
+from void_vfx.render.progress import eta_seconds
 
 from . import safe_fs, transfer
 from .jobs import JobStore, progress_json
@@ -29,21 +32,10 @@ from .part_writer import close_idle
 
 log = logging.getLogger("void_vfx_server.worker")
 
-#: process_fn(spec, engine_fn, job_dir, out_dir, progress) -> list of written paths.
+#: process_fn(spec, engine_fn, job_dir, out_dir, progress, *, should_cancel, on_warning,
+#: engine_slots) ->
+#: a summary (:func:`void_vfx.render.process.process_shot`'s dict).
 ProcessFn = Callable[..., Any]
-
-
-def default_process_fn() -> ProcessFn:
-    from void_vfx.render.process import process_shot
-
-    return process_shot
-
-
-def load_spec(spec_json: str) -> Any:
-    """A JobSpec (the core's class) from the stored JSON."""
-    from void_vfx.job.spec import JobSpec
-
-    return JobSpec.from_json(spec_json)
 
 
 class Worker(threading.Thread):
@@ -55,7 +47,6 @@ class Worker(threading.Thread):
         engine: Any,
         process_fn: ProcessFn | None = None,
         retention_days: float = 14.0,
-        spec_loader: Callable[[str], Any] = load_spec,
         *,
         roots: Any = None,
         engines: tuple[str, ...] | None = None,
@@ -64,9 +55,8 @@ class Worker(threading.Thread):
         super().__init__(name="void-vfx-worker", daemon=True)
         self.store = store
         self.engine = engine
-        self.process_fn = process_fn
+        self.process_fn = process_fn or process_shot
         self.retention_days = retention_days
-        self.spec_loader = spec_loader
         #: Path-mode jobs are checked against the server's roots again when they start.
         self.roots = roots
         self.engines = engines
@@ -137,12 +127,10 @@ class Worker(threading.Thread):
         def window_progress(
             index: int, total: int, message: str = "", stats: dict | None = None
         ) -> None:
-            if message.startswith("assembling") and should_cancel():
-                raise Cancelled(f"job {job_id} cancelled before its frames were assembled")
+            """The render's report: ``message`` says what just happened, ``stats`` holds the
+            counts; each is stored in its own field (the job's and the event's)."""
             state["window"], state["windows"] = int(index), int(total)
-            eta = None
-            if index > 0 and total > 0:
-                eta = (time.time() - t0) / index * (total - index)
+            eta = eta_seconds(time.time() - t0, index, total) if total > 0 else None
             fields: dict[str, Any] = {}
             if stats:  # the render's own counts: what every front end shows
                 fields["progress"] = progress_json(stats)
@@ -152,7 +140,7 @@ class Worker(threading.Thread):
                 job_id, window=int(index), windows=int(total), eta_s=eta, message=message, **fields
             )
             if message:
-                store.add_event(job_id, "progress", message)
+                store.add_event(job_id, "progress", message, progress=stats)
 
         def step_progress(step: int, total: int, message: str = "") -> None:
             store.update(job_id, step=int(step), steps=int(total), message=message)
@@ -168,27 +156,19 @@ class Worker(threading.Thread):
         out: _OutFolder | None = None
         try:
             row = store.row(job_id, "spec", "mode", "out_id")
-            spec = self.spec_loader(row["spec"])
+            spec = JobSpec.from_json(row["spec"])  # this side's one parse of the stored spec
             self._check_job(spec, row["mode"])
             out = self._open_out(job_id, row)
-            fn = self.process_fn or default_process_fn()
-            params = inspect.signature(fn).parameters
-            kwargs: dict[str, Any] = {}
-            if "should_cancel" in params:
-                kwargs["should_cancel"] = should_cancel
-            if "engine_slots" in params:  # a GPU pool: one window per engine at once
-                kwargs["engine_slots"] = getattr(self.engine, "engine_slots", 1)
-            if "on_warning" in params:
-                kwargs["on_warning"] = lambda msg: store.add_event(
-                    job_id, "warning", _named(str(msg), out)
-                )
-            summary = fn(
+            summary = self.process_fn(
                 spec,
                 engine_fn,
                 str(store.work_dir(job_id)),
                 out.name,  # the held folder itself (/proc/self/fd/N): a swap changes nothing
                 window_progress,
-                **kwargs,
+                should_cancel=should_cancel,
+                on_warning=lambda msg: store.add_event(job_id, "warning", _named(str(msg), out)),
+                # a GPU pool: one window per engine at once
+                engine_slots=getattr(self.engine, "engine_slots", 1),
             )
             if isinstance(summary, dict) and "computed" in summary:
                 store.add_event(

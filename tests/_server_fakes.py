@@ -60,7 +60,9 @@ def _log(job_dir: Path, line: str) -> None:
         os.fsync(fh.fileno())
 
 
-def fake_process(spec, engine_fn, job_dir, out_dir, progress, frames_per_window: int = 1):
+def fake_process(
+    spec, engine_fn, job_dir, out_dir, progress, frames_per_window: int = 1, **_worker_kw
+):
     """One window per plate frame: run the engine on a tiny array, commit, then write results."""
     job_dir, out_dir = Path(job_dir), Path(out_dir)
     job_dir.mkdir(parents=True, exist_ok=True)

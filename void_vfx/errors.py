@@ -43,6 +43,10 @@ class ServerError(VoidVfxError):
     """The inference server refused a request or failed."""
 
 
+class ConnectionLost(ServerError):
+    """The connection to the server dropped mid-call; ``Client.reattach()`` reconnects."""
+
+
 class AuthError(ServerError):
     """The token or certificate was missing or wrong."""
 

@@ -7,8 +7,9 @@ from fractions import Fraction
 import pytest
 
 from void_vfx.conform.locate import PathMap, url_to_path
-from void_vfx.conform.rates import fps_text, parse_rate, snap_rate
+from void_vfx.conform.rates import parse_rate, snap_rate
 from void_vfx.errors import SpecError
+from void_vfx.framerate import fps_text
 
 otio = pytest.importorskip("opentimelineio")
 

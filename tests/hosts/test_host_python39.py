@@ -91,7 +91,7 @@ def test_host_side_runs_on_python39_and_sends_a_job(tmp_path: Path) -> None:
         for path in {NEEDS_NUKE!r}:
             compile(open({str(REPO)!r} + "/" + path).read(), path, "exec")
         from void_vfx.client import connect
-        from void_vfx.jobspec import JobSpec, MatteSource
+        from void_vfx.job.spec import JobSpec, MatteSource
         spec = JobSpec(
             plate={str(shot / "plate.####.exr")!r},
             primary=MatteSource({str(shot / "matte.####.exr")!r}, "A"),

@@ -180,3 +180,32 @@ def test_missing_required_fields_are_named() -> None:
     with pytest.raises(SpecError) as info:
         JobSpec.from_dict({"plate": "p.####.exr", "primary": {"channel": "a"}})
     assert info.value.field == "primary.path"
+
+
+def test_engine_options_are_typed_per_engine_and_reach_the_engine() -> None:
+    """The preview's documented options (its module docstring) can be set from a spec; an
+    unknown name, a wrong type or an out-of-range value is refused, naming the key, the engine
+    and the valid names."""
+    data = json.loads(_spec(engine="preview").to_json())
+    data["params"] = {"static_camera": True, "grow_px": 6, "seam_blend": False}
+    spec = JobSpec.from_json(json.dumps(data))
+    params = spec.engine_params()
+    assert (params["static_camera"], params["grow_px"], params["seam_blend"]) == (True, 6, False)
+    assert params["passes"] == 1  # the sampling's, beside them
+    assert JobSpec.from_json(spec.to_json()) == spec
+    with pytest.raises(SpecError) as err:
+        JobSpec.from_dict({**data, "params": {"static_camer": True}})
+    assert err.value.field == "params.static_camer"
+    for name in ("preview", "grow_px", "relink", "seam_blend", "shadow_lift", "static_camera"):
+        assert name in str(err.value)
+    for bad in ({"grow_px": True}, {"grow_px": 65}, {"grow_px": 2.5}, {"relink": 1}):
+        with pytest.raises(SpecError, match=f"params.{next(iter(bad))}"):
+            JobSpec.from_dict({**data, "params": bad})
+    with pytest.raises(SpecError, match="void engine has no such option; its options: eta"):
+        JobSpec.from_dict({**data, "engine": "void"})  # a preview option, for VOID
+    void = JobSpec.from_dict({**data, "engine": "void", "params": {"eta": 0, "noise_aug": 0.1}})
+    assert void.engine_params()["eta"] == 0.0 and type(void.engine_params()["eta"]) is float
+    with pytest.raises(SpecError, match="params.eta"):
+        JobSpec.from_dict({**data, "engine": "void", "params": {"eta": 1.0}})
+    with pytest.raises(SpecError, match="expected an object"):
+        JobSpec.from_dict({**data, "params": ["grow_px"]})

@@ -48,7 +48,7 @@ def test_jobs_share_the_queue_across_gpus(tmp_path: Path) -> None:
     messages: dict[str, list[str]] = {}
     lock = threading.Lock()
 
-    def process(spec, engine_fn, work_dir, out_dir, progress):
+    def process(spec, engine_fn, work_dir, out_dir, progress, **_worker_kw):
         job_id = Path(work_dir).parent.name  # jobs/<id>/work (out_dir may be a descriptor path)
         engine_fn(job_id)
         with lock:
@@ -64,9 +64,9 @@ def test_jobs_share_the_queue_across_gpus(tmp_path: Path) -> None:
         lambda i: engines[gpus[i]],
         process,
         14.0,
-        spec_loader=lambda s: s,
     )
-    jobs = [store.create("{}", "upload") for _ in range(6)]
+    spec = '{"plate": "p.####.exr", "primary": {"path": "m.####.exr"}}'
+    jobs = [store.create(spec, "upload") for _ in range(6)]
     for job in jobs:
         store.enqueue(job)
     pool.start()

@@ -481,7 +481,7 @@ def test_failed_download_leaves_no_version_folder(server, tmp_path, monkeypatch)
 
 
 # -- cancel while assembling ------------------------------------------------------------------
-def _slow_assembly(spec, engine_fn, job_dir, out_dir, progress):
+def _slow_assembly(spec, engine_fn, job_dir, out_dir, progress, **_worker_kw):
     """One window, then 'assembling frames' writing a frame every 0.1 s without looking at
     cancel (as the real assembly does)."""
     progress(1, 1, "window 0: committed")

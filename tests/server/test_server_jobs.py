@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -213,8 +214,43 @@ def test_priority_and_retention(tmp_path):
     assert not store.job_dir(high).exists()
     assert store.list()[0]["id"] == low
     events, cursor = store.events(low, 0)
-    assert [e["message"] for e in events] == ["created", "queued"]
+    assert [(e["kind"], e["state"], e["message"]) for e in events] == [
+        ("state", "created", ""),
+        ("state", "queued", ""),
+    ]
     assert store.events(low, cursor) == ([], cursor)
+    store.close()
+
+
+def test_events_carry_state_message_and_progress_as_fields(tmp_path):
+    """A state event's state is its own field, never packed into the message; a progress
+    event's counts come as a dict of the known keys; an older store's packed state events are
+    split once when it is opened."""
+    store = JobStore(tmp_path)
+    job = store.create("{}", "path")
+    store.set_state(job, "failed", "plate.1001.exr: no such file: check the path")
+    store.add_event(job, "progress", "window 0: committed", progress={"done": 3, "x": "no"})
+    events, _ = store.events(job, 0)
+    assert [(e["state"], e["message"]) for e in events[1:]] == [
+        ("failed", "plate.1001.exr: no such file: check the path"),
+        ("", "window 0: committed"),
+    ]
+    assert events[2]["progress"] == {"done": 3} and events[1]["progress"] == {}
+    store.close()
+    db = sqlite3.connect(tmp_path / "jobs.sqlite3")  # as an older server left it
+    db.execute("ALTER TABLE events DROP COLUMN progress")
+    db.execute("ALTER TABLE events DROP COLUMN state")
+    db.execute("UPDATE events SET message = 'created' WHERE seq = 1")
+    db.execute("UPDATE events SET message = 'failed: a: b' WHERE seq = 2")
+    db.commit()
+    db.close()
+    store = JobStore(tmp_path)
+    events, _ = store.events(job, 0)
+    assert [(e["state"], e["message"]) for e in events] == [
+        ("created", ""),
+        ("failed", "a: b"),
+        ("", "window 0: committed"),
+    ]
     store.close()
 
 

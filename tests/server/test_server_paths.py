@@ -24,7 +24,7 @@ _gate = threading.Event()
 _wrote_first = threading.Event()
 
 
-def _stepwise(spec, engine_fn, job_dir, out_dir, progress):
+def _stepwise(spec, engine_fn, job_dir, out_dir, progress, **_worker_kw):
     """Write one result per plate frame, asking the engine (and so cancel) after each; after
     the first frame wait until the test has done its swap."""
     from void_vfx.render.engine import WindowInput
@@ -41,7 +41,7 @@ def _stepwise(spec, engine_fn, job_dir, out_dir, progress):
     return []
 
 
-def _reading(spec, engine_fn, job_dir, out_dir, progress):
+def _reading(spec, engine_fn, job_dir, out_dir, progress, **_worker_kw):
     """Once the test has swapped files (after the start's checks), read every plate frame
     through image_io (the server's guarded open); write one result."""
     from void_vfx.media.image_io import read_image

@@ -6,8 +6,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 
 from void_vfx.cli.remove import _add_connection, _connect
+from void_vfx.errors import VoidVfxError
+from void_vfx.job.naming import OUTPUT_SUFFIX
 
 
 def add_conform_arguments(p: argparse.ArgumentParser) -> None:
@@ -126,8 +129,6 @@ def _settings(args: argparse.Namespace) -> dict:
 def _server_engine(args: argparse.Namespace) -> str:
     """The server's engine, so a dry run shows the keys the real run will use; ``void`` when no
     server answers (then the keys of a run on a preview server differ)."""
-    from void_vfx.errors import VoidVfxError
-
     try:
         with _connect(args) as client:
             engine = str(client.info().get("engine", "void"))
@@ -142,7 +143,7 @@ def _server_engine(args: argparse.Namespace) -> str:
 
 def _default_output(timeline: str) -> str:
     stem, ext = os.path.splitext(os.path.basename(timeline.rstrip("/")))
-    return os.path.abspath(f"{stem}_void{ext}")
+    return os.path.abspath(f"{stem}{OUTPUT_SUFFIX}{ext}")
 
 
 def run_conform(args: argparse.Namespace) -> int:
@@ -184,8 +185,6 @@ def run_conform(args: argparse.Namespace) -> int:
         engine = args.engine if args.engine != "auto" else _server_engine(args)
         return batch.conform(options, engine=engine, dry_run=args.dry_run, farm=args.farm)
     if args.local:
-        import tempfile
-
         from void_vfx.cli.gpu_probe import choose_engine
         from void_vfx.client import connect
         from void_vfx.server_entry import server_api

@@ -11,15 +11,16 @@ import hashlib
 import json
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from void_vfx.errors import SpecError, TransferError
-from void_vfx.job.naming import safe_component
-from void_vfx.job.spec import FILE_FIELDS, JobSpec
+from void_vfx.job.naming import output_dir, plate_stem, safe_component
+from void_vfx.job.spec import JobSpec, file_patterns, set_file_pattern
+from void_vfx.media.sequences import Sequence, find_sequence
+from void_vfx.protocol.paths import config_dir
 from void_vfx.protocol.wire import PROBE_HEAD_BYTES
-
-ROLES = FILE_FIELDS
 
 
 class BackgroundHash:
@@ -30,8 +31,6 @@ class BackgroundHash:
     """
 
     def __init__(self, h: Any) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
         self._h = h
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="void-vfx-sha256")
         self._pending: list = []
@@ -77,28 +76,23 @@ def local_name(name: str, stem: str) -> str:
     return safe_component(local, "result name")
 
 
-def spec_dict(spec: Any) -> dict:
-    """The spec as a plain dict, checked (size, bounds, types) before anything is sent."""
+def checked_spec(spec: Any) -> JobSpec:
+    """A spec (a JobSpec, dict or JSON text) as this side's one parsed copy, checked (size,
+    bounds, exact types) before anything is sent; never the caller's own object."""
     if isinstance(spec, JobSpec):
         text = spec.to_json()
     elif isinstance(spec, str):
         text = spec
     else:
         text = json.dumps(spec)
-    JobSpec.from_json(text)  # SpecError naming the field, here rather than from the server
-    return json.loads(text)
+    return JobSpec.from_json(text)  # SpecError naming the field, here rather than from the server
 
 
-def source_folders(data: dict) -> set[str]:
+def source_folders(spec: JobSpec) -> set[str]:
     """The resolved folders of every source (plate, mattes...): nothing is written in them."""
-    from void_vfx.media.sequences import find_sequence
-
-    out = set()
-    for role in ROLES:
-        p = role_path(data, role)
-        if p:
-            out.add(os.path.realpath(find_sequence(p).directory or "."))
-    return out
+    return {
+        os.path.realpath(find_sequence(p).directory or ".") for p in file_patterns(spec).values()
+    }
 
 
 def existing_folder(folder: str) -> str:
@@ -126,68 +120,39 @@ def check_output_folder(folder: str) -> None:
         )
 
 
-def plate_proof(data: dict) -> tuple[str, int, int, str]:
+def plate_proof(spec: JobSpec) -> tuple[str, int, int, str]:
     """(path, size, mtime_ns, sha256 of the first 64 KiB) of the job's first plate frame: a
     read-only proof that a server sees the same file (path mode), nothing written anywhere."""
-    from void_vfx.media.sequences import find_sequence
-
-    seq = find_sequence(data["plate"])
-    rng = tuple(data["frame_range"]) if data.get("frame_range") else None
-    path = os.path.abspath(seq.path(None if seq.is_still else seq.frames(rng)[0]))
+    seq = find_sequence(spec.plate)
+    path = os.path.abspath(seq.path(None if seq.is_still else seq.frames(spec.frame_range)[0]))
     with open(path, "rb") as fh:
         st = os.fstat(fh.fileno())
         head = fh.read(PROBE_HEAD_BYTES)
     return path, st.st_size, st.st_mtime_ns, hashlib.sha256(head).hexdigest()
 
 
-def output_folder(data: dict) -> str:
+def output_folder(spec: JobSpec) -> str:
     """The absolute folder the job's version folders go into (see
     :func:`void_vfx.job.naming.output_dir`)."""
-    from void_vfx.job.naming import output_dir
-
-    return output_dir(JobSpec.from_dict(data))
+    return output_dir(spec)
 
 
-def role_path(data: dict, role: str) -> str | None:
-    value = data.get(role)
-    if isinstance(value, dict):
-        return value.get("path")
-    return value if isinstance(value, str) else None
+def absolutise(spec: JobSpec) -> None:
+    for role, path in file_patterns(spec).items():
+        set_file_pattern(spec, role, os.path.abspath(path))
 
 
-def set_role_path(data: dict, role: str, path: str) -> None:
-    if isinstance(data.get(role), dict):
-        data[role]["path"] = path
-    else:
-        data[role] = path
-
-
-def absolutise(data: dict) -> None:
-    for role in ROLES:
-        p = role_path(data, role)
-        if p:
-            set_role_path(data, role, os.path.abspath(p))
-
-
-def stream_rewrite(data: dict) -> list[tuple[str, str]]:
+def stream_rewrite(spec: JobSpec) -> list[tuple[str, str]]:
     """Rename every source to a safe job-relative name; return (upload name, local file) pairs."""
-    from void_vfx.media.sequences import Sequence, find_sequence
-
-    plate_seq = find_sequence(data["plate"])
-    rng = tuple(data["frame_range"]) if data.get("frame_range") else None
+    plate_seq = find_sequence(spec.plate)
+    rng = spec.frame_range
     frames = plate_seq.frames(rng)
     if not plate_seq.is_still:
-        data["frame_range"] = [frames[0], frames[-1]]
-    out = data.setdefault("output", {})
-    if isinstance(out, dict) and not out.get("name"):
-        from void_vfx.job.naming import plate_stem
-
-        out["name"] = plate_stem(data["plate"])
+        spec.frame_range = (frames[0], frames[-1])
+    if not spec.output.name:
+        spec.output.name = plate_stem(spec.plate)
     uploads: list[tuple[str, str]] = []
-    for role in ROLES:
-        src = role_path(data, role)
-        if not src:
-            continue
+    for role, src in file_patterns(spec).items():
         seq = find_sequence(src)
         suffix = seq.suffix if seq.suffix.replace(".", "").isalnum() else ".exr"
         if seq.is_still:
@@ -199,13 +164,11 @@ def stream_rewrite(data: dict) -> list[tuple[str, str]]:
             remote = Sequence(role, role + ".", suffix, max(seq.padding, 4), "hash", None)
         for frame, local in files.items():
             uploads.append((remote.path(frame).replace(os.sep, "/"), local))
-        set_role_path(data, role, remote.format("hash").replace(os.sep, "/"))
+        set_file_pattern(spec, role, remote.format("hash").replace(os.sep, "/"))
     return uploads
 
 
 def _memo_path(job_id: str) -> Path:
-    from void_vfx.protocol.paths import config_dir
-
     if type(job_id) is not str or not re.fullmatch(r"[0-9A-Za-z]{1,64}", job_id):
         raise ValueError(f"job id {str(job_id)[:40]!r}: not a job id")  # never a path
     return config_dir() / "jobs" / f"{job_id}.json"

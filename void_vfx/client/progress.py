@@ -71,10 +71,11 @@ def progress_fraction(status: dict) -> float | None:
 
 
 def _event_part(status: dict) -> str:
-    """What the job is doing now, from its message: the part before the counts that a server
-    with progress counts appends after '; ' (they are shown from the counts themselves)."""
-    message = str(status.get("message") or "")
-    return message.split("; ", 1)[0] if status.get("progress") else message
+    """What the job is doing now: its message (the counts come in their own field). Not a
+    failed or cancelled job's: the caller raises with that message, said once there."""
+    if status.get("state") in ("failed", "cancelled"):
+        return ""
+    return str(status.get("message") or "")
 
 
 def progress_text(status: dict) -> str:
@@ -162,10 +163,13 @@ def make_bar(job_id: str, stream=None) -> Callable[[dict | None], None]:
 def event_line(event: dict) -> str | None:
     """The line an event is worth to a user following a job, or None. The final failed or
     cancelled state is left out: the caller raises with that message, said once there."""
-    kind, message = event.get("kind"), str(event.get("message", ""))
-    if kind == "state" and message.startswith(("failed", "cancelled")):
-        return None
-    if kind in ("warning", "state", "summary"):
+    kind, message = event.get("kind"), str(event.get("message") or "")
+    if kind == "state":
+        state = str(event.get("state") or "")
+        if state in ("failed", "cancelled"):
+            return None
+        return f"  state: {state}" + (f": {message}" if message else "")
+    if kind in ("warning", "summary"):
         return f"  {kind}: {message}"
     return None
 

@@ -18,13 +18,14 @@ checked writable before anything is sent.
 
 from __future__ import annotations
 
+import copy
 import hashlib
-import json
 import os
 import re
 import secrets
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,9 @@ from void_vfx.client import files as client_files
 from void_vfx.client import progress as client_progress
 from void_vfx.client.handshake import find_token, open_connection, translate_error
 from void_vfx.client.progress import cancel_message
-from void_vfx.errors import ServerError, TransferError
+from void_vfx.errors import ConnectionLost, ServerError, TransferError
+from void_vfx.job.naming import reserve_output
+from void_vfx.job.spec import JobSpec
 from void_vfx.model_facts import FINISHED_STATES
 from void_vfx.protocol.wire import CHUNK_SIZE, DEFAULT_PORT, PROBE_PREFIX, file_sha256, from_wire
 
@@ -79,17 +82,13 @@ class Client:
             # A big byte string arrives as a view of the received frame; callers get bytes.
             return bytes(result) if type(result) is memoryview else from_wire(result)
         except (EOFError, ConnectionError) as ex:
-            raise ServerError(
-                f"connection to {self.host}:{self.port} lost ({ex}); call reattach()"
-            ) from None
+            raise self._lost(ex) from None
         except Exception as ex:  # remote errors arrive as rpyc generic exceptions
             raise translate_error(ex) from None
 
     def pipeline(self, name: str, calls, depth: int = 3):
         """Yield the results of ``name(*args)`` for each args in ``calls``, in order, keeping up to
         ``depth`` requests in flight so the next chunk travels while the server handles this one."""
-        from collections import deque
-
         root = self._conn.root
         pending: deque = deque()
 
@@ -97,9 +96,7 @@ class Client:
             try:
                 return from_wire(pending.popleft().value)
             except (EOFError, ConnectionError) as ex:
-                raise ServerError(
-                    f"connection to {self.host}:{self.port} lost ({ex}); call reattach()"
-                ) from None
+                raise self._lost(ex) from None
             except Exception as ex:  # noqa: BLE001 - remote errors, translated
                 raise translate_error(ex) from None
 
@@ -120,9 +117,10 @@ class Client:
             while pending:
                 yield take()
         except (EOFError, ConnectionError) as ex:
-            raise ServerError(
-                f"connection to {self.host}:{self.port} lost ({ex}); call reattach()"
-            ) from None
+            raise self._lost(ex) from None
+
+    def _lost(self, ex: BaseException) -> ConnectionLost:
+        return ConnectionLost(f"connection to {self.host}:{self.port} lost ({ex}); call reattach()")
 
     def close(self) -> None:
         try:
@@ -184,23 +182,23 @@ class Client:
         resume_job: the id of a stream-mode job whose uploads were interrupted; files already
         on the server are kept, a half-sent file continues from where it stopped.
         """
-        data = client_files.spec_dict(spec)
-        plate = data["plate"]
-        out_dir = client_files.output_folder(data)
+        spec = client_files.checked_spec(spec)  # this side's one parse; edited as a JobSpec
+        plate = spec.plate
+        out_dir = client_files.output_folder(spec)
         client_files.check_output_folder(out_dir)
-        local = json.loads(json.dumps(data))  # as sent from here, files absolute: for a retry
+        local = copy.deepcopy(spec)  # as sent from here, files absolute: for a retry
         client_files.absolutise(local)
-        local.setdefault("output", {})["dir"] = out_dir
+        local.output.dir = out_dir
         mode = files_mode
         if mode == "auto":
-            mode = "path" if self.server_reads(out_dir, data) else "stream"
+            mode = "path" if self.server_reads(out_dir, spec) else "stream"
         if mode == "path":
-            client_files.absolutise(data)
-            data.setdefault("output", {})["dir"] = out_dir
-            job_id = _job_id(self.call("submit", json.dumps(data), "path"))
+            client_files.absolutise(spec)
+            spec.output.dir = out_dir
+            job_id = _job_id(self.call("submit", spec.to_json(indent=None), "path"))
         elif mode == "stream":
-            uploads = client_files.stream_rewrite(data)
-            job_id = _job_id(resume_job or self.call("submit", json.dumps(data), "stream"))
+            uploads = client_files.stream_rewrite(spec)
+            job_id = _job_id(resume_job or self.call("submit", spec.to_json(indent=None), "stream"))
             try:
                 # The server refuses the whole upload now rather than half-way on a full disk.
                 self.call("check_space", job_id, sum(os.path.getsize(p) for _, p in uploads))
@@ -211,14 +209,13 @@ class Client:
                 raise
         else:
             raise ServerError(f"files_mode {files_mode!r}: use auto, path or stream")
-        out = data.get("output") or {}
         self._memo[job_id] = {
             "plate": plate,
             "out_dir": out_dir,
             "mode": mode,
-            "name": out.get("name", ""),
-            "version": int(out.get("version", 0) or 0),
-            "spec": json.dumps(local),
+            "name": spec.output.name,
+            "version": spec.output.version,
+            "spec": local.to_json(indent=None),
         }
         if self.remember_jobs:
             client_files.save_memo(job_id, self._memo[job_id])
@@ -226,7 +223,7 @@ class Client:
             self.start(job_id)
         return job_id
 
-    def server_reads(self, folder: str, data: dict | None = None) -> bool:
+    def server_reads(self, folder: str, spec: JobSpec | None = None) -> bool:
         """True when the server sees the job's files and output folder as this client does.
 
         The plate is proven read-only (:func:`void_vfx.client.files.plate_proof`); the output
@@ -234,10 +231,10 @@ class Client:
         is a source folder: nothing is ever written beside the plates or mattes.
         """
         try:
-            if data is not None and not self.call("probe_file", *client_files.plate_proof(data)):
+            if spec is not None and not self.call("probe_file", *client_files.plate_proof(spec)):
                 return False
             there = Path(client_files.existing_folder(folder)).resolve()
-            if data is not None and str(there) in client_files.source_folders(data):
+            if spec is not None and str(there) in client_files.source_folders(spec):
                 return False  # no probe beside the sources: stream the files instead
             probe = there / (PROBE_PREFIX + secrets.token_hex(16))
             payload = secrets.token_bytes(64)
@@ -287,9 +284,7 @@ class Client:
                 try:
                     status = self.status(job_id)
                     events, cursor = self.events(job_id, cursor)
-                except ServerError as ex:
-                    if "connection" not in str(ex):
-                        raise
+                except ConnectionLost:
                     status = self.reattach(job_id)
                     events = ()
                 if callback:
@@ -337,8 +332,6 @@ class Client:
             paths = [Path(server_out) / client_files.result_name(r["name"]) for r in results]
             if all(p.is_file() and p.stat().st_size == r["size"] for p, r in zip(paths, results)):
                 return [str(p) for p in paths]
-        from void_vfx.job.naming import reserve_output
-
         names = [client_files.result_name(r["name"]) for r in results]
         plate = memo.get("plate") or "result.####.exr"
         target = out_dir or memo.get("out_dir") or os.getcwd()
@@ -354,8 +347,8 @@ class Client:
                     try:
                         self._download_one(job_id, r, local)
                         break
-                    except ServerError as ex:
-                        if attempt == 2 or "connection" not in str(ex):
+                    except ConnectionLost:
+                        if attempt == 2:
                             raise
                         self.reattach()  # the .part file keeps what arrived; resume from there
                 written.append(str(local))

@@ -12,7 +12,11 @@ from dataclasses import dataclass
 
 from void_vfx.conform.mattes import safe_name
 from void_vfx.conform.media import ResolvedShot
-from void_vfx.conform.rates import fps_text, rate_label
+from void_vfx.conform.rates import rate_label
+from void_vfx.framerate import fps_text
+from void_vfx.job.spec import JobSpec, MatteSource
+from void_vfx.media.sequences import find_sequence
+from void_vfx.render.windows import plan_windows
 
 #: Rough seconds per denoising step of an 85-frame window at 384x672 on one H100-class GPU,
 #: without classifier-free guidance (guidance doubles it). Measure yours with
@@ -47,8 +51,6 @@ def shot_folders(resolved: list[ResolvedShot]) -> list[str]:
 
 def build_spec(r: ResolvedShot, engine: str, settings: dict, out_dir: str):
     """The JobSpec of one shot."""
-    from void_vfx.job.spec import JobSpec, MatteSource
-
     spec = JobSpec(plate=os.path.abspath(r.plate), engine=engine)
     spec.frame_range = (r.first, r.last)
     spec.fps = fps_text(r.rate)
@@ -78,8 +80,6 @@ def estimate_seconds(plan, spec) -> float:
 
 def _frame_stats(pattern: str, first: int, last: int) -> list:
     """(frame, size, mtime) of each file: a changed file changes the key."""
-    from void_vfx.media.sequences import find_sequence
-
     seq = find_sequence(pattern)
     out = []
     for f in range(first, last + 1):
@@ -110,8 +110,6 @@ def job_key(r: ResolvedShot, spec) -> str:
 
 def plan_jobs(resolved: list[ResolvedShot], engine: str, settings: dict, media_root: str):
     """A ShotJob per resolved shot."""
-    from void_vfx.render.windows import plan_windows
-
     jobs = []
     for r, folder in zip(resolved, shot_folders(resolved), strict=True):
         out_dir = os.path.join(media_root, folder)

@@ -10,9 +10,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 from void_vfx.errors import SpecError
-from void_vfx.framerate import NTSC_RATES, fps_text  # noqa: F401 - fps_text: conform callers
+from void_vfx.framerate import NTSC_RATES
 
-_NTSC = NTSC_RATES
 #: Rates accepted by ``--rate`` with a drop-frame suffix.
 DROP_FRAME_RATES = (Fraction(30000, 1001), Fraction(60000, 1001))
 
@@ -21,7 +20,7 @@ def snap_rate(value: float | Fraction | str) -> Fraction:
     """The exact rate meant by ``value``: NTSC rates within 0.005 fps, else whole numbers within
     1e-6, else the nearest fraction with a denominator up to 1001."""
     rate = Fraction(str(value)) if isinstance(value, str) else Fraction(value)
-    for ntsc in _NTSC:
+    for ntsc in NTSC_RATES:
         if abs(rate - ntsc) < Fraction(5, 1000):
             return ntsc
     nearest = round(rate)

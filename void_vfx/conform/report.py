@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from void_vfx.atomic import atomic_target
-from void_vfx.conform.rates import fps_text
+from void_vfx.framerate import fps_text
 
 SCHEMA = "void-vfx/conform-report/1"
 

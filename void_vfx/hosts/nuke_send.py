@@ -40,7 +40,7 @@ from void_vfx.hosts.nuke_spec import (
     plate_colour,
     root_colour,
 )
-from void_vfx.jobspec import JobSpec
+from void_vfx.job.spec import JobSpec
 from void_vfx.ui.job_records import save_spec
 
 #: Senders at work, by node full name.

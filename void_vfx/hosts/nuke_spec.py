@@ -1,4 +1,4 @@
-"""The VOID Remove node's knobs -> a :class:`~void_vfx.jobspec.JobSpec`, and whether an input's
+"""The VOID Remove node's knobs -> a :class:`~void_vfx.job.spec.JobSpec`, and whether an input's
 files can be sent as they are or must be rendered first.
 
 Plain values in, plain values out: the Nuke side reads knobs and upstream nodes into dicts and
@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from void_vfx.errors import SpecError
 from void_vfx.job.naming import plate_stem
 from void_vfx.job.spec import (
+    JobSpec,
     MaskSettings,
     MatteSource,
     OutputSettings,
@@ -20,7 +21,6 @@ from void_vfx.job.spec import (
     SamplingSettings,
     WindowSettings,
 )
-from void_vfx.jobspec import JobSpec
 from void_vfx.media.colour_names import (
     HOST_CONFIGS,
     NUKE_DEFAULT,

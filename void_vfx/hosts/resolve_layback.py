@@ -14,7 +14,6 @@ failed attempt left (clips, a take, a track, the imported clip) is removed. Stan
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +27,7 @@ from void_vfx.hosts.resolve_app import (
     with_note,
 )
 from void_vfx.hosts.resolve_source import SourceRange
-from void_vfx.job.naming import OUTPUT_SUFFIX
+from void_vfx.media.sequences import find_sequence
 
 MODES = ("new-track", "replace", "take")
 BIN_NAME = "VOID"
@@ -52,8 +51,6 @@ class Placed:
 
 def result_sequence(paths: list[str]) -> tuple[str, int, int]:
     """(printf pattern, first, last) of the downloaded result frames; they must be contiguous."""
-    from void_vfx.media.sequences import find_sequence
-
     if not paths:
         raise ResolveError("the job returned no frames; see the server's log")
     frames_paths = sorted(p for p in paths if p.lower().endswith(".exr"))
@@ -429,11 +426,3 @@ def _take_out(
         return True
 
     undo.add(f"put back the earlier result on V{track}", put_back)
-
-
-def version_of(path: str) -> str:
-    """``.../plate_void_v002/...`` -> ``v002`` (for messages)."""
-    for part in reversed(os.path.normpath(path).split(os.sep)):
-        if f"{OUTPUT_SUFFIX}_v" in part:
-            return part.rsplit("_", 1)[-1].split(".")[0]
-    return ""

@@ -12,20 +12,25 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from void_vfx.client import connect
+from void_vfx.errors import SequenceError, VoidVfxError
+from void_vfx.framerate import fps_text
 from void_vfx.hosts import resolve_app as app
 from void_vfx.hosts.resolve_layback import Placed, lay_back, original_of
 from void_vfx.hosts.resolve_render import ClipRender
 from void_vfx.hosts.resolve_source import (
     SourceRange,
-    fps_text,
     parse_fps,
     read_colour,
     read_source,
     refusal,
 )
+from void_vfx.job.spec import JobSpec, MatteSource
+from void_vfx.media.sequences import find_sequence
 
 #: progress(stage, fraction 0..1, message)
 STAGES = ("prepare", "render", "job", "layback", "done", "failed")
@@ -63,8 +68,6 @@ def matte_first(pattern: str, duration: int, source_first: int, has_files: bool 
     """Frame numbers a rendered plate takes: the matte's own when it holds exactly the clip's
     frames (rendered out of Resolve for this clip) or the clip has no files of its own (a title,
     a compound, multicam or nested clip), else the clip's source frames."""
-    from void_vfx.media.sequences import find_sequence
-
     scan = find_sequence(pattern).scan()
     if scan.frames and (len(scan.frames) == duration or not has_files):
         return scan.frames[0]
@@ -78,9 +81,6 @@ def check_matte(role: str, pattern: str, first: int, last: int, rendered: bool =
     numbered like the clip's files; on the render path a matte of exactly the clip's frames
     (rendered out of Resolve for this clip) is numbered as it is.
     """
-    from void_vfx.errors import SequenceError
-    from void_vfx.media.sequences import find_sequence
-
     try:
         find_sequence(pattern).frames((first, last))
     except SequenceError as exc:
@@ -98,9 +98,6 @@ def check_matte(role: str, pattern: str, first: int, last: int, rendered: bool =
 def handles(src: SourceRange, matte: str, wanted: int) -> tuple[int, int]:
     """(head, tail): up to ``wanted`` frames before and after the clip that both the media and
     the matte hold (a matte drawn over the clip alone gives none)."""
-    from void_vfx.errors import SequenceError
-    from void_vfx.media.sequences import find_sequence
-
     if wanted <= 0:
         return 0, 0
     try:
@@ -173,8 +170,6 @@ class RemoveSession:
             elif self.stage == "layback":
                 self._lay_back()
         except Exception as exc:  # noqa: BLE001 - every failure is shown, not raised into Resolve
-            from void_vfx.errors import VoidVfxError
-
             if not isinstance(exc, VoidVfxError):  # one line for the user, never a traceback
                 exc = app.ResolveError(f"unexpected {type(exc).__name__} from Resolve: {exc}")
             self.error = exc
@@ -188,8 +183,6 @@ class RemoveSession:
 
     def run(self, poll_s: float = 0.25) -> Placed:
         """Step until finished (the terminal mode); raise the error of a failed run."""
-        import time
-
         while not self.finished:
             if self.step() in ("render", "job"):
                 time.sleep(poll_s)
@@ -246,8 +239,6 @@ class RemoveSession:
         self._start_job()
 
     def _spec(self) -> Any:
-        from void_vfx.jobspec import JobSpec, MatteSource
-
         src = self.src
         assert src is not None
         first, last = self.first, self.first + self.head + src.duration + self.tail - 1
@@ -285,8 +276,6 @@ class RemoveSession:
 
     def _work(self, spec: Any) -> None:
         """Worker thread: submit, follow, download. Touches nothing of Resolve."""
-        from void_vfx.client import connect
-
         state = self._job_state
         try:
             kwargs = {"token": self.req.token or None}

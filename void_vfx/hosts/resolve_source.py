@@ -14,8 +14,16 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from void_vfx.framerate import NTSC_RATES, exact_rate, fps_text  # noqa: F401 - fps_text: callers
+from void_vfx.framerate import NTSC_RATES, exact_rate, fps_text
 from void_vfx.hosts.resolve_app import ResolveError, call, has_call
+from void_vfx.media.colour_names import (
+    RESOLVE_ACES,
+    RESOLVE_CONFIG,
+    RESOLVE_UNMANAGED,
+    ColourNameError,
+    resolve_space,
+)
+from void_vfx.media.sequences import Sequence
 
 SEQUENCE_EXTENSIONS = (".exr", ".dpx")
 _BRACKET = re.compile(r"\[(-?\d+)-(-?\d+)\]")
@@ -100,8 +108,6 @@ class SourceRange:
     @property
     def pattern(self) -> str:
         """The sequence as a ``####`` pattern with the bracket's padding, for the job spec."""
-        from void_vfx.media.sequences import Sequence
-
         return Sequence.parse(self.file_path).format("hash") if self.is_sequence else self.file_path
 
 
@@ -225,13 +231,6 @@ def read_colour(
     space. ACES projects: the files' own headers decide on the server (the clip's ACES input
     transform is not read); their renders are display-referred through the output transform:
     refused."""
-    from void_vfx.media.colour_names import (
-        RESOLVE_ACES,
-        RESOLVE_CONFIG,
-        RESOLVE_UNMANAGED,
-        ColourNameError,
-        resolve_space,
-    )
 
     def setting(key: str) -> str:
         return str(project.GetSetting(key) or "").strip()

@@ -16,7 +16,9 @@ from typing import Any
 
 from void_vfx.errors import SpecError
 from void_vfx.framerate import exact_rate
+from void_vfx.job.engine_params import check_params
 from void_vfx.job.naming import MAX_VERSION, safe_component
+from void_vfx.media.colour_names import ColourNameError, check_name, config_kind
 from void_vfx.media.exr_codecs import COMPRESSIONS
 from void_vfx.media.sequences import MAX_FRAME_NUMBER, MAX_RANGE_FRAMES
 from void_vfx.model_facts import (
@@ -152,6 +154,9 @@ class JobSpec:
     highlight: str = "shoulder"
     prompt: str = ""
     engine: str = "void"
+    #: The engine's own options (:mod:`void_vfx.job.engine_params`), e.g. the preview's
+    #: ``{"static_camera": true, "grow_px": 6}``; an unknown name is refused.
+    params: dict[str, Any] = field(default_factory=dict)
     priority: int = 0
     mask: MaskSettings = field(default_factory=MaskSettings)
     window: WindowSettings = field(default_factory=WindowSettings)
@@ -222,6 +227,7 @@ class JobSpec:
         _check_colour(self)
         _one_of("highlight", self.highlight, HIGHLIGHTS)
         _one_of("engine", self.engine, ENGINES)
+        self.params = check_params(self.engine, self.params)
         m = self.mask
         for name in ("primary_threshold", "affected_threshold"):
             value = getattr(m, name)
@@ -283,11 +289,13 @@ class JobSpec:
         """Plain values an engine needs for each window (``WindowInput.params``).
 
         ``passes`` is 1, 2, or ``"pass2"`` when Pass 2 runs alone on ``pass1_result``; each pass
-        gets its own ``steps`` and ``guidance``.
+        gets its own ``steps`` and ``guidance``; the spec's ``params`` (the engine's own options,
+        checked against its table) come beside them.
         """
         s = self.sampling
         passes: int | str = "pass2" if self.pass1_result is not None else s.passes
         return {
+            **self.params,
             "passes": passes,
             "pass1": {"steps": s.pass1_steps, "guidance": s.pass1_guidance},
             "pass2": {"steps": s.pass2_steps, "guidance": s.pass2_guidance},
@@ -299,6 +307,8 @@ class JobSpec:
         data = asdict(self)
         if self.frame_range is not None:
             data["frame_range"] = list(self.frame_range)
+        if not data["params"]:  # no engine options: the same JSON (job keys, records) as before
+            del data["params"]
         return data
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -373,6 +383,8 @@ def _typed_fields(cls: type, data: dict[str, Any], prefix: str) -> dict[str, Any
             out[name] = sub(**_typed_fields(sub, value, path + "."))
         elif name == "frame_range":
             out[name] = _frame_range(path, value)
+        elif name == "params" and cls is JobSpec:  # checked against the engine's table
+            out[name] = value
         else:
             out[name] = _coerce(path, value, known[name].default)
     return out
@@ -411,6 +423,27 @@ def _coerce(path: str, value: Any, default: Any) -> Any:
     return value
 
 
+def file_patterns(spec: JobSpec) -> dict[str, str]:
+    """The file pattern of each file field that is set (:data:`FILE_FIELDS`): the plate's text,
+    a matte's ``path``."""
+    out = {}
+    for name in FILE_FIELDS:
+        value = getattr(spec, name)
+        path = value.path if isinstance(value, MatteSource) else value
+        if path:
+            out[name] = path
+    return out
+
+
+def set_file_pattern(spec: JobSpec, name: str, path: str) -> None:
+    """Point file field ``name`` (one of :data:`FILE_FIELDS`) at ``path``."""
+    value = getattr(spec, name)
+    if isinstance(value, MatteSource):
+        value.path = path
+    else:
+        setattr(spec, name, path)
+
+
 def _path_fields(spec: JobSpec) -> list[tuple[str, str]]:
     """(field, path) of every path-like text in the spec."""
     out = [
@@ -428,8 +461,6 @@ def _path_fields(spec: JobSpec) -> list[tuple[str, str]]:
 def _check_colour(spec: JobSpec) -> None:
     """The config reference's form, and a name Nuke's default config lacks (OCIO checks the
     rest where it is installed)."""
-    from void_vfx.media.colour_names import ColourNameError, check_name, config_kind
-
     try:
         config_kind(spec.ocio_config)
     except ColourNameError as exc:

@@ -44,9 +44,11 @@ def process_shot(
     summary of plain values.
 
     ``progress(index, windows, message)``: ``index`` is the share of all the work done (frames
-    read, frames through the engine, frames written) on the scale of the window count, the
-    message says frames read, windows run, frames written, the rate and an estimate; a callback
-    that also takes ``stats=`` gets those as a dict. Callbacks are never called concurrently.
+    read, frames through the engine, frames written) on the scale of the window count. A
+    callback that also takes ``stats=`` gets what just happened as its message and the counts
+    (frames read, windows run, frames written, the rate and an estimate) as a dict; a
+    three-argument one gets the counts written into the message. Callbacks are never called
+    concurrently.
     ``engine_slots``: windows handed to ``engine_fn`` at once, from as many threads (a server
     with several GPUs); the frames are the same bits whatever it is.
     """

@@ -110,8 +110,9 @@ def _accepts_stats(fn: Callable) -> bool:
 
 class Tracker:
     """A :class:`JobProgress` counted from several threads and reported, throttled, to
-    ``progress(index, windows, message)`` (a callback that takes ``stats=`` gets the counts as
-    a dict too). Calls are serialised."""
+    ``progress(index, windows, message)``. A callback that takes ``stats=`` gets the event alone
+    as its message and the counts as a dict; a three-argument one gets the counts written into
+    the message (:meth:`JobProgress.message`). Calls are serialised."""
 
     def __init__(self, counts: JobProgress, progress: Callable | None, lock=None) -> None:
         self.counts = counts
@@ -153,8 +154,7 @@ class Tracker:
                 return
             self._last = now
             s = c.as_dict()
-            message = c.message(event, s)
-            if self.stats_kw:
-                self.progress(c.index(), c.windows, message, stats=s)
+            if self.stats_kw:  # the counts travel as fields: the message is the event alone
+                self.progress(c.index(), c.windows, event, stats=s)
             else:
-                self.progress(c.index(), c.windows, message)
+                self.progress(c.index(), c.windows, c.message(event, s))

@@ -209,7 +209,7 @@ class JobPanel(QtWidgets.QWidget):
         job, from any machine); else from the spec kept on this machine (by the host that sent
         it, or the client that submitted it). The new job's id."""
         from void_vfx.client.files import load_memo
-        from void_vfx.jobspec import JobSpec
+        from void_vfx.job.spec import JobSpec
 
         job_id = self._selected("retry")
         if not job_id:

@@ -8,6 +8,7 @@ the others along the same flow, a few rounds, then frame by frame for any rest; 
 the guess is nudged to meet each frame's own plate at the hole's edge (:mod:`.seam`), so it follows
 light and water that change around a standing object.
 
+The options (a spec's ``params``) are declared in :data:`void_vfx.job.engine_params.PREVIEW`.
 The removal region (0 and 63) is grown by ``params["grow_px"]`` pixels (default
 :data:`GROW_PX`) before anything is read, so a lossy matte's edge, still tinted by the object,
 is never a source; only the quadmask's non-keep pixels are written. The affected region (127)
@@ -32,6 +33,7 @@ import cv2
 import numpy as np
 
 from void_vfx.errors import Cancelled
+from void_vfx.job.engine_params import PREVIEW, PREVIEW_GROW_PX, with_defaults
 from void_vfx.model_facts import QUAD_AFFECTED, QUAD_KEEP
 from void_vfx.render.engine import Engine, Progress, ShouldCancel, WindowInput, WindowOutput
 
@@ -44,7 +46,7 @@ from .shadow import lift_window
 from .spatial import fill_points
 
 #: Pixels the removal region grows by before anything is read from around it.
-GROW_PX = 4
+GROW_PX = PREVIEW_GROW_PX
 #: Keyframe rounds for what no frame shows before the rest is filled frame by frame.
 KEY_ROUNDS = 3
 #: Fewest unseen pixels in a frame worth a keyframe round (a sweep of the whole window); fewer
@@ -232,7 +234,8 @@ class PreviewEngine(Engine):
         keep = quad == QUAD_KEEP
         affected = quad == QUAD_AFFECTED
         removal = ~keep & ~affected
-        grow = max(0, int(window.params.get("grow_px", GROW_PX)))
+        opts = with_defaults(PREVIEW, window.params)  # the job's options, else their defaults
+        grow = max(0, int(opts["grow_px"]))
         tracked = _dilate(~keep, grow)
         valid = ~tracked
         step = flow_step(h, w)
@@ -250,7 +253,7 @@ class PreviewEngine(Engine):
         if cancel():
             raise Cancelled("preview engine: cancelled before optical flow")
         progress(0, n + 1, "measuring optical flow")
-        if window.params.get("static_camera", False) or n < 2:
+        if opts["static_camera"] or n < 2:
             flows = [PairFlow.still() for _ in range(max(n - 1, 0))]
         else:
             flows = completed_flows(frames, tracked, keep, step, THREADS, cancel)
@@ -259,8 +262,8 @@ class PreviewEngine(Engine):
         target = [removal[t][pts[t]] | affected[t][pts[t]] for t in range(n)]
         is_removal = [removal[t][pts[t]] for t in range(n)]
         is_affected = [target[t] & ~is_removal[t] for t in range(n)]
-        lift_on = bool(window.params.get("shadow_lift", True))
-        relink = bool(window.params.get("relink", True))
+        lift_on = bool(opts["shadow_lift"])
+        relink = bool(opts["relink"])
         lift_mask = [np.zeros(p[0].size, bool) for p in pts]
         lift_why: str | None = "off" if not lift_on else None
         # The frames are the sources: the plate, plus keyframe fills as they are made; the
@@ -332,7 +335,7 @@ class PreviewEngine(Engine):
             colours[k][gap] = filled[gap]
             done[k][gap] = True
             progress(2 + rnd, n + 1, f"filled keyframe {k + 1} spatially")
-        seam = bool(window.params.get("seam_blend", True))
+        seam = bool(opts["seam_blend"])
         for t in range(n):
             if t % 8 == 0 and cancel():
                 raise Cancelled(f"preview engine: cancelled at window frame {t + 1} of {n}")

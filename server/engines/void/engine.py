@@ -4,7 +4,9 @@ Params understood (``WindowInput.params``, all optional):
   passes: 1, 2 (Pass 1 then Pass 2) or "pass2" (Pass 2 alone on ``window.pass1``);
   steps / guidance: for every pass run; pass1 / pass2: dicts of per-pass overrides
   (steps, guidance, negative_prompt, eta, noise_aug, latent_window, latent_overlap);
-  raft_path, raft_random_init: the flow model of Pass 2.
+  raft_path, raft_random_init: the flow model of Pass 2 (the server's, never a spec's).
+A spec sets the options of :data:`void_vfx.job.engine_params.VOID` (its ``params``, for every
+pass) and the steps and guidance of each pass (its ``sampling``).
 The memory mode is fixed when the engine loads (``memory_mode`` argument, "auto" by default).
 """
 

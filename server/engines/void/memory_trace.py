@@ -5,7 +5,7 @@ storage (rounded as PyTorch's CUDA caching allocator rounds: 512 B blocks, 2 MiB
 1 MiB) and notices when the storage dies, so it keeps the bytes of the live tensors and their
 peak. Meta tensors have shapes and dtypes but no data, so the real-size models run in seconds
 with no weights and no GPU. What it does not see, the budget adds as a stated allowance
-(:data:`void_vfx.model_facts.VOID_GPU_ALLOWANCE_GIB`): the CUDA context and cuBLAS/cuDNN
+(:data:`void_vfx.model_facts.VOID_GPU_ALLOWANCE`): the CUDA context and cuBLAS/cuDNN
 workspaces, and the allocator's fragmentation.
 
 Each phase is traced with the engine's own code (``encode_mask`` / ``encode_video``,

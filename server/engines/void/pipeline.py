@@ -17,12 +17,12 @@ Usage::
     pass2 = pipe(frames, quadmask, prompt="A ball rolls off the table.", seed=7,
                  pass_index=2, pass1_frames=pass1)
 
-Numbers follow docs/void-model.md: T5 tokens 226 without attention mask; conditioning
-[noisy | mask latents | video latents]; Pass 1 ``DDIMScheduler`` 30 steps, no CFG; Pass 2
-``CogVideoXDDIMScheduler`` 50 steps, CFG 6 with an empty negative prompt, initial latents =
-warped noise of the Pass 1 result; temporal multidiffusion beyond 22 latent frames. Each pass
-draws from its own generator seeded from the job seed, so Pass 2 alone on a saved Pass 1
-result draws exactly what it draws after Pass 1.
+Numbers follow ../shared/docs/void-model.md (beside the repository, not in it): T5 tokens 226
+without attention mask; conditioning [noisy | mask latents | video latents]; Pass 1
+``DDIMScheduler`` 30 steps, no CFG; Pass 2 ``CogVideoXDDIMScheduler`` 50 steps, CFG 6 with an
+empty negative prompt, initial latents = warped noise of the Pass 1 result; temporal
+multidiffusion beyond 22 latent frames. Each pass draws from its own generator seeded from the
+job seed, so Pass 2 alone on a saved Pass 1 result draws exactly what it draws after Pass 1.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from typing import Any
 import torch
 
 from void_vfx.errors import Cancelled, EngineError
+from void_vfx.job.engine_params import VOID as VOID_PARAMS
 from void_vfx.model_facts import (
     LATENT_OVERLAP,
     LATENT_WINDOW,
@@ -68,9 +69,9 @@ class PassParams:
     steps: int
     guidance: float
     scheduler: str  # "ddim" | "cogvideox_ddim"
-    negative_prompt: str = ""
-    eta: float = 0.0
-    noise_aug: float = NOISE_AUG_STRENGTH
+    negative_prompt: str = VOID_PARAMS["negative_prompt"].default
+    eta: float = VOID_PARAMS["eta"].default
+    noise_aug: float = VOID_PARAMS["noise_aug"].default
     latent_window: int = LATENT_WINDOW
     latent_overlap: int = LATENT_OVERLAP
 
