@@ -85,3 +85,22 @@ def test_bad_options_name_the_field(tmp_path) -> None:
         )
     with pytest.raises(SpecError, match="cannot read"):
         build_remove_spec(_args("--spec", str(tmp_path / "none.json")), "void")
+
+
+def test_engine_options_from_the_line() -> None:
+    """``--param NAME=VALUE`` sets the engine's own options, typed as the README's table says
+    (static_camera a boolean, grow_px a whole number); a name the engine lacks is refused with
+    the names it has."""
+    base = ("/s/plate.####.exr", "--primary", "/s/roto.####.exr")
+    spec = build_remove_spec(
+        _args(*base, "--param", "static_camera=true", "--param", "grow_px=9"), "preview"
+    )
+    assert spec.params == {"static_camera": True, "grow_px": 9}
+    spec = build_remove_spec(_args(*base, "--param", "eta=0.5"), "void")
+    assert spec.params == {"eta": 0.5}
+    with pytest.raises(SpecError, match="grow_px.*no such option.*eta, negative_prompt"):
+        build_remove_spec(_args(*base, "--param", "grow_px=9"), "void")
+    with pytest.raises(SpecError, match="grow_px.*0..64"):
+        build_remove_spec(_args(*base, "--param", "grow_px=100"), "preview")
+    with pytest.raises(SystemExit):
+        _args(*base, "--param", "static_camera")

@@ -33,6 +33,25 @@ def _frame_range(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _engine_param(text: str) -> tuple[str, bool | int | float | str]:
+    """``NAME=VALUE`` with VALUE read as true/false, a whole number, a number, or text; the
+    spec checks the name and range against the engine's own table."""
+    name, sep, raw = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: give NAME=VALUE, e.g. static_camera=true")
+    value: bool | int | float | str = raw
+    if raw.lower() in ("true", "false"):
+        value = raw.lower() == "true"
+    else:
+        for kind in (int, float):
+            try:
+                value = kind(raw)
+                break
+            except ValueError:
+                continue
+    return name.strip(), value
+
+
 def _add_connection(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--server",
@@ -180,6 +199,16 @@ def add_remove_arguments(p: argparse.ArgumentParser) -> None:
         help="leave the fill clean (no grain matched to the plate)",
     )
     p.add_argument(
+        "--param",
+        dest="params",
+        action="append",
+        type=_engine_param,
+        default=None,
+        metavar="NAME=VALUE",
+        help="an engine option, e.g. --param static_camera=true (repeatable; "
+        "the README's job spec section lists each engine's options)",
+    )
+    p.add_argument(
         "--files",
         default="auto",
         choices=("auto", "path", "stream"),
@@ -263,6 +292,8 @@ def build_remove_spec(args: argparse.Namespace, engine: str):
             )
         else:
             spec.output.dir = os.path.abspath(args.output) if args.output else ""
+    for name, value in args.params or ():
+        spec.params[name] = value
     spec.engine = engine
     return spec.validate()
 
