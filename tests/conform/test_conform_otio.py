@@ -51,6 +51,26 @@ def test_image_sequence_otio_outside_its_media_fails_clearly_then_realigns(tmp_p
     assert "realigned to the media's 125-283" in capsys.readouterr().out
 
 
+def test_a_matte_of_another_size_fails_its_shot_before_any_job(tmp_path, capsys):
+    """The matte's size is read from its header when the shot is planned (a dry run sends
+    nothing), named with both sizes and the option; ``--mask-resize`` takes it."""
+    shots = tmp_path / "shots"
+    write_shot(shots, "PREGRADE MIXDOWN.", range(125, 284), padding=0, matte=False)
+    write_frame(str(shots / "hold_matte.exr"), np.ones((24, 32, 1)), ["A"])  # plate is 64x48
+    edit = tmp_path / "edit.otio"
+    edit.write_text(shared_file("otio/img_seq_media_reference.otio").read_text())
+    report = tmp_path / "r.json"
+    args = ["conform", str(edit), "--map", f"/tmp={shots}", "--shot", "PREGRADE*"]
+    args += ["--matte-template", "{dir}/hold_matte.exr", "--realign-source", "--dry-run"]
+    args += ["--report", str(report), "-o", str(tmp_path / "o.otio")]
+    assert main(args) == 1
+    error = json.loads(report.read_text())["shots"][0]["error"]
+    assert "hold_matte.exr: the primary mask is 32x24 but the plate is 64x48" in error
+    assert "--mask-resize" in error
+    assert main(args + ["--mask-resize"]) == 0
+    assert "error" not in json.loads(report.read_text())["shots"][0]
+
+
 def _ref(folder: str, prefix: str, start: int, count: int, *, rate=1.0, padding=0):
     return otio.schema.ImageSequenceReference(
         target_url_base=folder,

@@ -103,6 +103,11 @@ def add_conform_arguments(p: argparse.ArgumentParser) -> None:
         help="submit the shots to a render farm instead of a server",
     )
     p.add_argument("--min-window", type=int, default=None, help="shortest model window (85)")
+    p.add_argument(
+        "--mask-resize",
+        action="store_true",
+        help="resample mattes of another size to each plate's (default: such a shot fails)",
+    )
     p.add_argument("--passes", type=int, choices=(1, 2), default=None)
     p.add_argument("--steps", type=int, default=None, help="Pass 1 denoising steps (30)")
     p.add_argument("--seed", type=int, default=None)
@@ -123,6 +128,7 @@ def _settings(args: argparse.Namespace) -> dict:
         "sampling.passes": args.passes,
         "sampling.pass1_steps": args.steps,
         "sampling.seed": args.seed,
+        "mask.resize": True if args.mask_resize else None,
     }
 
 

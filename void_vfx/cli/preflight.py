@@ -27,31 +27,13 @@ def check_mask_channels(spec) -> None:
     """Every mask source's first plate frame has the channel the spec asks for, and the plate's
     size unless ``mask.resize`` (headers only); ImageIOError or MaskError naming the file, what
     it has and the option otherwise."""
-    from void_vfx.errors import MaskError
-    from void_vfx.media.image_io import check_channel, read_header
-    from void_vfx.media.sequences import find_sequence
+    from void_vfx.render.mask_check import check_masks
 
-    first = size = None
-    for role in CHANNEL_OPTIONS:
-        src = getattr(spec, role)
-        if src is None:
-            continue
-        if first is None:
-            plate = find_sequence(spec.plate)
-            first = plate.frames(tuple(spec.frame_range) if spec.frame_range else None)[0]
-            plate_header = read_header(plate.path(first), frame=first)
-            size = (plate_header.width, plate_header.height)
-        seq = find_sequence(src.path)
-        frame = None if seq.is_still else first
-        header = read_header(seq.path(first) if frame is not None else seq.path(), frame=frame)
-        check_channel(header, src.channel, hint=channel_hint(role), frame=frame)
-        if (header.width, header.height) != size and not spec.mask.resize:
-            at = f" (frame {frame})" if frame is not None else ""
-            raise MaskError(
-                f"{header.path}{at}: the {role} mask is {header.width}x{header.height} but the "
-                f"plate is {size[0]}x{size[1]}; render it at the plate's size or add "
-                '--mask-resize ("mask": {"resize": true} in a --spec file)'
-            )
+    check_masks(
+        spec,
+        channel_hint=channel_hint,
+        resize_hint='add --mask-resize ("mask": {"resize": true} in a --spec file)',
+    )
 
 
 def check_colour(spec, *, trusted: bool = True):

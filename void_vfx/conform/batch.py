@@ -92,7 +92,7 @@ def conform(
 ) -> int:
     """Run the conform; returns the number of failed shots (capped at 100)."""
     out = out or sys.stderr
-    from void_vfx.conform.plan import describe, plan_jobs
+    from void_vfx.conform.plan import check_mattes, describe, plan_jobs
     from void_vfx.conform.report import build_report, write_report
     from void_vfx.conform.runner import run_on_farm, run_on_server
     from void_vfx.conform.writer import conformed, output_adapter, write_timeline
@@ -108,6 +108,8 @@ def conform(
         if engine not in ("preview", "void"):
             engine = "preview"
     jobs = plan_jobs(resolved, engine or "void", options.settings, options.media_root)
+    jobs, misfits = check_mattes(jobs)  # a matte that cannot work fails its shot before any job
+    failed.extend(misfits)
     if not jobs and not failed:
         print(
             f"{options.timeline}: no shot is marked: add a marker named VOID (its comment is "

@@ -10,12 +10,15 @@ import json
 import os
 from dataclasses import dataclass
 
-from void_vfx.conform.mattes import safe_name
+from void_vfx.conform.mattes import METADATA_KEYS, safe_name
 from void_vfx.conform.media import ResolvedShot
+from void_vfx.conform.problems import ShotError
 from void_vfx.conform.rates import rate_label
+from void_vfx.errors import VoidVfxError
 from void_vfx.framerate import fps_text
 from void_vfx.job.spec import JobSpec, MatteSource
 from void_vfx.media.sequences import find_sequence
+from void_vfx.render.mask_check import check_masks
 from void_vfx.render.windows import plan_windows
 
 #: Rough seconds per denoising step of an 85-frame window at 384x672 on one H100-class GPU,
@@ -126,6 +129,31 @@ def plan_jobs(resolved: list[ResolvedShot], engine: str, settings: dict, media_r
         key = job_key(r, spec)
         jobs.append(ShotJob(r, spec, plan, key, out_dir, estimate_seconds(plan, spec)))
     return jobs
+
+
+def _conform_channel_hint(role: str) -> str:
+    key = METADATA_KEYS[role]
+    return f'name one with "{key}_channel" in the clip\'s void_vfx metadata'
+
+
+def check_mattes(jobs: list[ShotJob]) -> tuple[list[ShotJob], list[ShotError]]:
+    """The shots whose mattes fit their plate (the channel is there; the plate's size unless
+    ``--mask-resize``), and a ShotError for each other one, from the first frame's headers,
+    before any job is sent. A movie plate is decoded later, so its shot is checked then."""
+    ok, failed = [], []
+    for job in jobs:
+        if job.resolved.movie:
+            ok.append(job)
+            continue
+        try:
+            check_masks(
+                job.spec, channel_hint=_conform_channel_hint, resize_hint="add --mask-resize"
+            )
+        except VoidVfxError as exc:
+            failed.append(ShotError(job.resolved.shot.name, str(exc)))
+        else:
+            ok.append(job)
+    return ok, failed
 
 
 def _duration(seconds: float) -> str:
