@@ -26,6 +26,8 @@ from multiprocessing.connection import Client, Listener
 from typing import Any
 
 from void_vfx.errors import Cancelled, EngineError, VoidVfxError
+from void_vfx.farm.pathmap import load_rules
+from void_vfx.farm.stages import run_window
 
 ENV = "VOID_VFX_ENGINE"
 _ERRORS = {"Cancelled": Cancelled, "EngineError": EngineError}
@@ -170,8 +172,6 @@ def _alive(pid: int) -> bool:
 
 
 def _serve(folder: str, args: argparse.Namespace) -> int:
-    from void_vfx.farm.pathmap import load_rules
-    from void_vfx.farm.stages import run_window
 
     engine = load_worker_engine(args)
     state = {"runs": 0, "loads": 1, "last": time.monotonic(), "busy": False}

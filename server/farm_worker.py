@@ -18,8 +18,10 @@ import signal
 import threading
 
 from void_vfx.errors import Cancelled, VoidVfxError
+from void_vfx.farm.pathmap import load_rules
+from void_vfx.farm.stages import assemble_job, committed, load_spec, prepare_job, run_window
 
-from .farm_engine_host import add_engine_arguments, load_worker_engine
+from .farm_engine_host import ENV, add_engine_arguments, load_worker_engine, start, stop
 
 
 def status(text: str) -> None:
@@ -83,8 +85,6 @@ class _Cancel:
 
 
 def _prepare(args) -> int:
-    from void_vfx.farm.pathmap import load_rules
-    from void_vfx.farm.stages import prepare_job
 
     status(f"checking {args.spec}")
     info = prepare_job(
@@ -103,10 +103,6 @@ def _prepare(args) -> int:
 
 
 def _run_window(args) -> int:
-    from void_vfx.farm.pathmap import load_rules
-    from void_vfx.farm.stages import committed, load_spec, run_window
-
-    from .farm_engine_host import ENV
 
     if committed(args.job_dir, args.window):
         status(f"window {args.window} is already committed; nothing to do")
@@ -155,8 +151,6 @@ def _run_window(args) -> int:
 
 
 def _assemble(args) -> int:
-    from void_vfx.farm.pathmap import load_rules
-    from void_vfx.farm.stages import assemble_job
 
     with _Cancel():
         result = assemble_job(
@@ -175,7 +169,6 @@ def _assemble(args) -> int:
 
 
 def _engine_start(args) -> int:
-    from .farm_engine_host import ENV, start
 
     status(f"loading the {args.engine or 'job'} engine once for this session")
     argv = [
@@ -198,7 +191,6 @@ def _engine_start(args) -> int:
 
 
 def _engine_stop(args) -> int:
-    from .farm_engine_host import ENV, stop
 
     folder = os.environ.get(ENV)
     if folder:

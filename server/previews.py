@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from void_vfx.errors import TransferError
+from void_vfx.job.spec import JobSpec
 
 from . import safe_fs, transfer
 
@@ -79,7 +80,6 @@ def result_frames(store: Any, roots: Any, job_id: str) -> Iterator[tuple[str, di
 
 
 def _spec(store: Any, job_id: str) -> Any:
-    from void_vfx.job.spec import JobSpec
 
     return JobSpec.from_json(store.row(job_id, "spec")["spec"])
 

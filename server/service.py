@@ -28,9 +28,10 @@ from void_vfx.errors import ServerError, SpecError, TransferError
 from void_vfx.job.naming import reserve_for_spec
 from void_vfx.job.spec import JobSpec, file_patterns, set_file_pattern
 from void_vfx.media.colour_rules import check_named_colour
+from void_vfx.model_facts import FINISHED_STATES
 from void_vfx.protocol.wire import API_VERSION, MAX_CHUNK, PROBE_HEAD_BYTES, PROBE_RE, to_wire
 
-from . import safe_fs, transfer
+from . import previews, retry, safe_fs, transfer
 from .connection import _PLAIN_ARGS, ServerConnection, _is_plain
 from .jobs import JobStore
 from .roots import Roots
@@ -353,14 +354,12 @@ class VoidVfxService(rpyc.Service):
     def exposed_preview(self, job_id: str, frame: int | None = None) -> dict:
         """{"frame", "first", "last", "before", "after"}: one result frame (None: the latest
         written) and its plate as small PNGs, for a running or finished job."""
-        from . import previews
 
         return previews.frame_preview(self._store, self._ctx.roots, job_id, frame)
 
     @_plain
     def exposed_review_sheet(self, job_id: str) -> dict:
         """{"name", "contact_sheet"}: a finished job's contact sheet as a PNG."""
-        from . import previews
 
         return previews.contact_sheet(self._store, self._ctx.roots, job_id)
 
@@ -368,9 +367,6 @@ class VoidVfxService(rpyc.Service):
     def exposed_retry(self, job_id: str) -> str:
         """Send a finished job again as a new job, for the same sender, started at once: the
         spec it ran (path mode: the next free version), its uploads linked (stream mode)."""
-        from void_vfx.model_facts import FINISHED_STATES
-
-        from . import retry
 
         row = self._store.row(job_id, "state", "mode", "spec", "host")
         if row["state"] not in FINISHED_STATES:

@@ -7,6 +7,7 @@ only renamed to ``<name>`` once its size and sha256 match what the client says; 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -220,7 +221,6 @@ def read_chunk(root: Path, record: dict[str, Any], name: str, offset: int, size:
 
 
 def result_sha256(root: Path, record: dict[str, Any], name: str) -> str:
-    import hashlib
 
     h = hashlib.sha256()
     with os.fdopen(open_result(root, record, name), "rb") as fh:

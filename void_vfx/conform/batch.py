@@ -10,7 +10,14 @@ import os
 import sys
 from dataclasses import dataclass, field
 
+from void_vfx.conform.locate import PathMap
+from void_vfx.conform.media import Options, resolve
 from void_vfx.conform.problems import ShotError
+from void_vfx.conform.rates import parse_rate
+from void_vfx.conform.reading import read_timeline
+from void_vfx.conform.report import build_report, write_report
+from void_vfx.conform.shots import find_shots
+from void_vfx.errors import SpecError
 
 
 @dataclass
@@ -49,12 +56,6 @@ class BatchOptions:
 
 def resolve_all(options: BatchOptions):
     """(timeline, adapter, shot jobs to plan, ShotErrors, skipped) without running anything."""
-    from void_vfx.conform.locate import PathMap
-    from void_vfx.conform.media import Options, resolve
-    from void_vfx.conform.rates import parse_rate
-    from void_vfx.conform.reading import read_timeline
-    from void_vfx.conform.shots import find_shots
-    from void_vfx.errors import SpecError
 
     if options.handles < 0:
         raise SpecError("--handles", f"{options.handles} must be 0 or more frames")
@@ -93,7 +94,6 @@ def conform(
     """Run the conform; returns the number of failed shots (capped at 100)."""
     out = out or sys.stderr
     from void_vfx.conform.plan import check_mattes, describe, plan_jobs
-    from void_vfx.conform.report import build_report, write_report
     from void_vfx.conform.runner import run_on_farm, run_on_server
     from void_vfx.conform.writer import conformed, output_adapter, write_timeline
 

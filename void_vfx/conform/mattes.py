@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 
 from void_vfx.conform.locate import PathMap, find_existing_folder
+from void_vfx.job.naming import plate_stem
+from void_vfx.media.sequences import find_sequence
 
 DEFAULT_TEMPLATES = {
     "primary": (
@@ -41,7 +43,6 @@ def safe_name(text: str) -> str:
 
 
 def _has_frames(pattern: str) -> bool:
-    from void_vfx.media.sequences import find_sequence
 
     seq = find_sequence(pattern)
     try:
@@ -53,7 +54,6 @@ def _has_frames(pattern: str) -> bool:
 def _default_channel(pattern: str, frame: int) -> str:
     """``a`` when the matte has alpha, else its first channel (a Y, R or RGB matte)."""
     from void_vfx.media.image_io import read_header
-    from void_vfx.media.sequences import find_sequence
 
     seq = find_sequence(pattern)
     scan = seq.scan()
@@ -76,7 +76,6 @@ def find_mattes(
     first_frame: int = 0,
 ) -> tuple[list[FoundMatte], list[str]]:
     """The mattes for a shot (possibly none) and every place that was looked at."""
-    from void_vfx.job.naming import plate_stem
 
     templates = {**DEFAULT_TEMPLATES, **(templates or {})}
     fields = {

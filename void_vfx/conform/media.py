@@ -15,11 +15,13 @@ from fractions import Fraction
 from void_vfx.conform.clock import MediaClock, frames_at, whole
 from void_vfx.conform.locate import PathMap
 from void_vfx.conform.mattes import find_mattes, safe_name
+from void_vfx.conform.movies import movie_colourspace
 from void_vfx.conform.problems import ShotError
 from void_vfx.conform.shots import MarkedShot
 from void_vfx.conform.sources import Source, source_for, transition_message
 from void_vfx.errors import VoidVfxError
 from void_vfx.media.colour_rules import check_plate_colour
+from void_vfx.media.sequences import find_sequence
 
 _RETIME_WORDS = ("retime", "speed", "timewarp", "time warp", "time remap", "freeze")
 
@@ -263,8 +265,6 @@ def resolve(shot: MarkedShot, options: Options) -> ResolvedShot:
 def _movie_space(movie: str, notes: list[str]) -> str:
     import av
 
-    from void_vfx.conform.movies import movie_colourspace
-
     try:
         with av.open(movie) as container:
             space, why = movie_colourspace(container.streams.video[0])
@@ -275,6 +275,5 @@ def _movie_space(movie: str, notes: list[str]) -> str:
 
 
 def _check_frames(pattern: str, first: int, last: int) -> None:
-    from void_vfx.media.sequences import find_sequence
 
     find_sequence(pattern).frames((first, last))

@@ -14,6 +14,7 @@ import json
 import os
 
 from void_vfx.errors import ImageIOError
+from void_vfx.media.sequences import find_sequence
 
 #: Colour-transfer tags (FFmpeg names) -> OCIO colour space of the decoded values.
 TRANSFER_SPACES = {
@@ -46,7 +47,6 @@ def decode(movie: str, pattern: str, first: int, last: int, colourspace: str = "
     import numpy as np
 
     from void_vfx.media.image_write import write_exr
-    from void_vfx.media.sequences import find_sequence
 
     seq = find_sequence(pattern)
     folder = os.path.dirname(pattern)

@@ -23,8 +23,11 @@ from void_vfx.client.progress import (
     progress_fraction,
     progress_text,
 )
+from void_vfx.conform.movies import decode
 from void_vfx.conform.plan import ShotJob
 from void_vfx.errors import VoidVfxError
+from void_vfx.media.sequences import Sequence
+from void_vfx.review import review_job
 
 STATE_DIR = ".void_conform"
 #: ``<stem>.<frame>.exr`` as the render names results (``OutputName.path``).
@@ -75,7 +78,6 @@ def result_pattern(paths: list[str]) -> tuple[str, tuple[int, int]]:
     The padding is read from every file name, not one: a zero-led number gives it exactly
     (``00012`` is 5), otherwise the shortest number bounds it (timecode-numbered results
     ``86400``-``86430`` at padding 4 name the same files at 4 or 5)."""
-    from void_vfx.media.sequences import Sequence
 
     frames_paths = sorted(p for p in paths if p.endswith(".exr"))
     digits = []
@@ -100,7 +102,6 @@ def prepare(job: ShotJob) -> None:
     r = job.resolved
     if r.kind != "movie":
         return
-    from void_vfx.conform.movies import decode
 
     space = decode(r.movie, r.plate, r.first, r.last, r.colourspace)
     r.colourspace = job.spec.colourspace = job.spec.colourspace or space
@@ -195,7 +196,6 @@ def run_on_server(
 def review_shot(job: ShotJob, paths: list[str], who: str, out) -> list[str]:
     """The shot's review beside its version folder (:func:`void_vfx.review.review_job`); one
     that cannot be made is a warning, never a failed shot (its frames are down)."""
-    from void_vfx.review import review_job
 
     try:
         files = review_job(job.spec, paths, say=lambda text: print(f"    {text}", file=out))

@@ -11,6 +11,7 @@ video clip under their start.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,7 +187,6 @@ def find_shots(
     ``names`` (shell-style patterns) also mark clips by name, for formats whose markers do not
     survive export; ``prompt`` is then their prompt unless a marker or metadata gives one.
     """
-    import fnmatch
 
     import opentimelineio as otio
 

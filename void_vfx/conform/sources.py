@@ -20,6 +20,7 @@ from void_vfx.conform.clock import MediaClock, frames_at, timecode_from_smpte, w
 from void_vfx.conform.locate import PathMap, find_existing_folder
 from void_vfx.conform.rates import usable_rate
 from void_vfx.errors import SequenceError
+from void_vfx.media.sequences import find_sequence
 
 #: Movie containers PyAV (FFmpeg) decodes; Avid and Premiere edits also link Windows Media,
 #: MPEG program/transport streams, DV and Flash video.
@@ -112,7 +113,6 @@ def sequence_from_file(path: str, avail, rate: Fraction, want: tuple[int, ...] |
 
     ``want``: (first, last) media frames the clip shows, optionally followed by its cut's
     (first, last) without transition frames."""
-    from void_vfx.media.sequences import find_sequence
 
     pattern, note = find_existing_folder(path)
     notes = [note] if note else []
@@ -166,7 +166,6 @@ def transition_message(a: int, b: int, ca: int, cb: int, avail, path: str) -> st
 
 def _search(name: str, dirs: list[str]) -> str | None:
     """A sequence or movie named like the clip in one of ``dirs`` (or a sub-folder of that name)."""
-    from void_vfx.media.sequences import find_sequence
 
     stems = [name.strip()]
     first_word = name.strip().split(" ")[0]

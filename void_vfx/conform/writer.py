@@ -18,9 +18,11 @@ from urllib.parse import unquote
 
 from void_vfx.atomic import atomic_target
 from void_vfx.conform.clock import frames_at
-from void_vfx.conform.reading import EXTENSIONS, installed_adapter
+from void_vfx.conform.reading import EXTENSIONS, first_timeline, installed_adapter
 from void_vfx.conform.runner import ShotResult
 from void_vfx.conform.shots import NAMESPACE, VOID_TRACK
+from void_vfx.errors import SpecError
+from void_vfx.media.sequences import Sequence
 
 REFERENCE_KEY = "VOID"
 #: Adapters known to hold no image-sequence media: the timeline goes to .otio, said plainly.
@@ -46,7 +48,6 @@ def result_reference(res: ShotResult, clip):
     import opentimelineio as otio
 
     r = res.job.resolved
-    from void_vfx.media.sequences import Sequence
 
     seq = Sequence.parse(res.pattern)  # the result's own padding: 4, 5, 6 or timecode numbers
     folder, prefix, suffix = seq.directory, seq.prefix, seq.suffix
@@ -172,8 +173,6 @@ def output_adapter(path: str) -> str:
     claims (never OTIO JSON under another format's name)."""
     import opentimelineio as otio
 
-    from void_vfx.errors import SpecError
-
     ext = os.path.splitext(path)[1].lower()
     if ext in EXTENSIONS:
         return EXTENSIONS[ext]
@@ -229,8 +228,6 @@ def _compare(before: dict, after: dict) -> tuple[str, bool]:
 
 def _read_back(path: str, adapter: str, timeline):
     import opentimelineio as otio
-
-    from void_vfx.conform.reading import first_timeline
 
     kwargs = {}
     if adapter == "cmx_3600":

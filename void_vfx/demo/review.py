@@ -12,6 +12,10 @@ import numpy as np
 
 from void_vfx.atomic import atomic_target
 from void_vfx.errors import ImageIOError
+from void_vfx.media.colour import ColourTransform
+from void_vfx.media.image_io import read_image
+from void_vfx.media.resample import resize
+from void_vfx.render.quadmask import build_quadmask, overlay
 from void_vfx.review.draw import pick_frames, write_png
 
 #: The colour space the demo writes and the default here.
@@ -23,19 +27,16 @@ def _display(rgb: np.ndarray, transform) -> np.ndarray:
 
 
 def _transform(colourspace: str):
-    from void_vfx.media.colour import ColourTransform
 
     return ColourTransform(colourspace, highlight="clip")
 
 
 def _read_rgb(path: str) -> np.ndarray:
-    from void_vfx.media.image_io import read_image
 
     return read_image(str(path), "rgb").pixels
 
 
 def _read_matte(path: str) -> np.ndarray:
-    from void_vfx.media.image_io import read_image
 
     img = read_image(str(path))
     names = [n.lower() for n in img.channel_names]
@@ -59,8 +60,6 @@ def contact_sheet(
     The overlay tints the primary matte red and the affected matte blue; without mattes it shows
     where the result differs from the plate. Cells are ``cell_width`` wide, 4 px apart.
     """
-    from void_vfx.media.resample import resize
-    from void_vfx.render.quadmask import build_quadmask, overlay
 
     if len(result_paths) != len(plate_paths):
         raise ImageIOError(
@@ -130,7 +129,6 @@ def review_movie(
         import imageio_ffmpeg
     except ImportError:
         return None
-    from void_vfx.media.resample import resize
 
     transform = _transform(colourspace)
     first = _read_rgb(plate_paths[0])

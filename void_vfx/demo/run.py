@@ -28,7 +28,9 @@ import numpy as np
 from void_vfx.atomic import atomic_target
 from void_vfx.cli.gpu_probe import choose_engine
 from void_vfx.demo.review import LINEAR_709, contact_sheet, psnr_in_mask, review_movie
+from void_vfx.demo.scene import SceneParams, render_frame
 from void_vfx.errors import ImageIOError, SpecError
+from void_vfx.job.spec import JobSpec, MaskSettings, MatteSource, OutputSettings
 
 __all__ = ["DemoShot", "make_demo_shot", "contact_sheet", "demo", "choose_engine", "main"]
 
@@ -98,7 +100,6 @@ def make_demo_shot(
     ``size`` is (width, height). Deterministic for a given seed; takes about 0.4 s a frame at
     960x540 on one core.
     """
-    from void_vfx.demo.scene import SceneParams, render_frame
 
     width, height = int(size[0]), int(size[1])
     if frames < 1 or width < 16 or height < 16:
@@ -134,7 +135,6 @@ def make_demo_shot(
 
 def build_spec(shot: DemoShot, engine: str, out_dir: str):
     """The job spec for the demo shot: mattes as the mask, output into ``out_dir``."""
-    from void_vfx.job.spec import JobSpec, MaskSettings, MatteSource, OutputSettings
 
     spec = JobSpec(
         plate=shot.plate,

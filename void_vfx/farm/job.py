@@ -8,6 +8,7 @@ plate fails here and not on the farm) and plans its windows exactly as the Prepa
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import uuid
@@ -16,6 +17,9 @@ from typing import Any
 
 from void_vfx.errors import SpecError
 from void_vfx.farm.memory import DEFAULT_MODE, MODES, Requirement, requirement
+from void_vfx.job.naming import output_base, output_dir
+from void_vfx.job.spec import FILE_FIELDS
+from void_vfx.media.sequences import find_sequence
 
 #: The command a worker runs (``void-vfx`` on its PATH unless told otherwise).
 DEFAULT_COMMAND = "void-vfx"
@@ -115,9 +119,6 @@ def job_name(spec: Any) -> str:
     """``<output name or plate stem>_void``, letters, digits, ``_`` and ``-`` only, at most
     :data:`MAX_NAME` characters: a longer one keeps its head and a hash of the whole, so two
     long names that share a head stay apart."""
-    import hashlib
-
-    from void_vfx.job.naming import output_base
 
     name = re.sub(r"[^A-Za-z0-9_-]+", "_", output_base(spec)).strip("_") or "void_job"
     if len(name) > MAX_NAME:
@@ -139,7 +140,6 @@ def job_dir_for(out_dir: str, name: str, bundle: str | None = None) -> str:
     follows it: for an OpenJD bundle, one named after the bundle's folder (the bundle is
     written into a free folder, and one bundle run again resumes its own job folder); else the
     first ``<name>-NNN`` not there yet (an OpenCue submission makes it)."""
-    import hashlib
 
     parent = os.path.join(
         os.path.dirname(os.path.abspath(out_dir).rstrip(os.sep)) or os.sep, ".void-vfx-farm"
@@ -155,8 +155,6 @@ def job_dir_for(out_dir: str, name: str, bundle: str | None = None) -> str:
 
 def input_files(spec: Any, frames: list[int]) -> list[str]:
     """Every file the job reads: plate, mattes and a saved Pass 1 result, frame by frame."""
-    from void_vfx.job.spec import FILE_FIELDS
-    from void_vfx.media.sequences import find_sequence
 
     files: list[str] = []
     for name in FILE_FIELDS:
@@ -186,7 +184,6 @@ def describe_job(
 ) -> FarmJob:
     """The farm job of a spec. ``job_dir``: a folder every worker can reach (default: a new
     ``.void-vfx-farm/<name>-<id>`` beside the output folder, which the farm reaches anyway)."""
-    from void_vfx.job.naming import output_dir
     from void_vfx.render.prepare import shot_plan
     from void_vfx.render.shot import Shot
 

@@ -14,6 +14,7 @@ import os
 import re
 import shlex
 
+from void_vfx.atomic import atomic_target
 from void_vfx.errors import SpecError
 from void_vfx.farm.job import FarmJob
 
@@ -130,7 +131,6 @@ def cuebot_configured() -> bool:
 
 def stage_spec(job: FarmJob) -> str:
     """Copy the spec into the job folder for the prepare layer (OpenCue ships no files)."""
-    from void_vfx.atomic import atomic_target
 
     os.makedirs(job.job_dir, exist_ok=True)
     path = os.path.join(job.job_dir, "submitted.json")

@@ -14,6 +14,7 @@ import os
 from typing import Any
 
 from void_vfx.errors import SpecError
+from void_vfx.job.spec import FILE_FIELDS
 
 VERSION = "pathmapping-1.0"
 
@@ -90,7 +91,6 @@ def map_spec(spec: Any, rules: list[Rule]) -> Any:
     """A copy of ``spec`` with its file fields and output folder mapped (the spec is unchanged)."""
     if not rules:
         return spec
-    from void_vfx.job.spec import FILE_FIELDS
 
     changes: dict[str, Any] = {}
     for name in FILE_FIELDS:

@@ -12,12 +12,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 from collections.abc import Callable
 from typing import Any
 
 from void_vfx.atomic import atomic_target
 from void_vfx.errors import Cancelled, PlanError, SpecError
 from void_vfx.farm.pathmap import Rule, map_spec
+from void_vfx.job.naming import OutputName, reserve_for_spec
+from void_vfx.job.spec import JobSpec
+from void_vfx.render.progress import JobProgress
 
 SPEC_FILE = "job.json"
 ASSEMBLED_FILE = "assembled.json"
@@ -44,7 +48,6 @@ def read_spec_text(path: str) -> str:
 
 def load_spec(job_dir: str, rules: list[Rule]):
     """The job's spec, its paths mapped for this machine."""
-    from void_vfx.job.spec import JobSpec
 
     path = os.path.join(job_dir, SPEC_FILE)
     if not os.path.isfile(path):
@@ -67,7 +70,6 @@ def prepare_job(
 
     A retried Prepare on the same spec is harmless; another spec in the same folder is refused.
     """
-    from void_vfx.job.spec import JobSpec
     from void_vfx.render.job import RenderJob
 
     text = read_spec_text(spec_path)
@@ -120,7 +122,6 @@ def committed(job_dir: str, index: int) -> bool:
 def clean_scratch(job_dir: str, names: tuple[str, ...] = SCRATCH) -> None:
     """Remove the job folder's scratch entries (only these names: a ``--job-dir`` may hold
     other things)."""
-    import shutil
 
     for name in names:
         path = os.path.join(job_dir, name)
@@ -184,9 +185,7 @@ def assemble_job(
     The version is reserved once (``reserve_for_spec``) and remembered, so a retried Assemble
     rewrites the same version instead of taking the next; a finished one does nothing.
     """
-    from void_vfx.job.naming import OutputName, reserve_for_spec
     from void_vfx.render.job import RenderJob
-    from void_vfx.render.progress import JobProgress
 
     spec = load_spec(job_dir, rules)
     record = _record(job_dir)

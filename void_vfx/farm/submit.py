@@ -13,8 +13,10 @@ import os
 import shlex
 from typing import Any
 
+from void_vfx.atomic import atomic_target
 from void_vfx.errors import SpecError
-from void_vfx.farm.job import FarmJob, describe_job
+from void_vfx.farm import opencue
+from void_vfx.farm.job import FarmJob, describe_job, job_name
 from void_vfx.farm.memory import estimate_table
 
 FARMS = ("openjd", "opencue")
@@ -93,7 +95,6 @@ def submit_job(
             "message": "\n".join(lines),
             "openjd_run": run,
         }
-    from void_vfx.farm import opencue
 
     ol_args = {k: cue[k] for k in ("show", "shot") if cue.get(k)}
     ol_args.update({k: cue[k] for k in ("tags", "service") if cue.get(k) is not None})
@@ -121,7 +122,6 @@ def submit_job(
                 "opencue.yaml): give --xml OUT to write the job XML instead",
             )
         xml_path = os.path.join(out_dir, f"{job.name}.cue.xml")
-    from void_vfx.atomic import atomic_target
 
     opencue.stage_spec(job)
     text = opencue.job_xml(ol)
@@ -138,7 +138,6 @@ def submit_job(
 def _bundle_folder(spec: Any, bundle_dir: str | None, out_dir: str | None) -> str:
     """The OpenJD bundle's folder: the one asked for, else ``<out_dir>/<job name>`` or the
     first free ``_N`` after it."""
-    from void_vfx.farm.job import job_name
 
     if bundle_dir:
         return os.path.abspath(bundle_dir)

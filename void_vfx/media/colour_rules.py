@@ -22,10 +22,12 @@ can tell is refused before any work, with the option to add.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from void_vfx.errors import ColourError
 from void_vfx.media.colour_configs import config_for
 from void_vfx.media.colour_names import NUKE_DEFAULT, config_kind, is_nuke_name, unknown_nuke_name
+from void_vfx.media.sequences import find_sequence
 
 RULE_GIVEN = "given"
 RULE_ATTRIBUTE = "attribute"
@@ -275,10 +277,8 @@ def check_plate_colour(
     """The colour space a job on ``plate`` will use, checked before it starts (front ends with
     OpenColorIO: CLI, conform, farm): the name in its config, else the plate's first frame by
     the rules; ColourError naming the file and frame and the option to add."""
-    from types import SimpleNamespace
 
     from void_vfx.media.image_io import read_header
-    from void_vfx.media.sequences import find_sequence
 
     spec = SimpleNamespace(colourspace=colourspace, ocio_config=ocio_config)
     header = where = None

@@ -19,6 +19,7 @@ import os
 import struct
 from dataclasses import dataclass
 
+from void_vfx.atomic import atomic_target
 from void_vfx.errors import ImageIOError
 from void_vfx.media.exr_codecs import COMPRESSIONS
 from void_vfx.media.source_files import open_binary
@@ -229,7 +230,6 @@ def splice(plate: ScanlineFile, band: ScanlineFile, target: str) -> str:
     display window; anything else is refused. Written under a temporary name and renamed into
     place; the plate itself is never the target.
     """
-    from void_vfx.atomic import atomic_target
 
     if os.path.realpath(target) == os.path.realpath(plate.path):
         raise ImageIOError(

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from void_vfx.errors import ImageIOError
+from void_vfx.media.sequences import Sequence
 from void_vfx.media.source_files import fd_name, open_fd, read_check_installed
 
 log = logging.getLogger(__name__)
@@ -221,7 +222,6 @@ def _resolve_path(path: str, frame: int | None) -> str:
     characters such as ``@`` or ``#`` that would read as a frame token)."""
     if frame is None or os.path.isfile(path):
         return str(path)
-    from void_vfx.media.sequences import Sequence
 
     return Sequence.parse(str(path)).path(frame)
 

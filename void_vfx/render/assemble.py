@@ -17,13 +17,21 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from dataclasses import replace
+from fractions import Fraction
 from threading import Event
 
 import numpy as np
 
+from void_vfx.atomic import atomic_target
 from void_vfx.errors import Cancelled, ImageIOError
+from void_vfx.job.naming import OutputName, output_stem
 from void_vfx.media.colour import replace_nonfinite
+from void_vfx.media.exr_chunks import read_scanline_file, splice
 from void_vfx.media.exr_codecs import COMPRESSIONS
+from void_vfx.media.image_io import read_header, read_image
+from void_vfx.media.image_write import write_exr
+from void_vfx.media.source_files import open_binary
 from void_vfx.model_facts import WORK_HEIGHT
 from void_vfx.render.finish import enabled, finish_fill
 from void_vfx.render.maskcache import CompactMask
@@ -78,7 +86,6 @@ def _window_rgb(shot: Shot, job_dir: str, cover, metas, frame: int, region, plat
 def output_path(shot: Shot, out_dir: str, frame: int, stem: str | None = None) -> str:
     """``<out_dir>/<stem>.<frame>.exr``; the stem is the spec's (:func:`~void_vfx.job.naming.output_stem`)
     unless given, the padding the plate's (at least 4)."""
-    from void_vfx.job.naming import OutputName, output_stem
 
     return OutputName(0, out_dir, stem or output_stem(shot.spec)).path(
         frame, max(4, shot.plate.padding)
@@ -105,8 +112,6 @@ def assemble_frame(
 ) -> str | None:
     """Write one output frame from its committed windows (``metas``, as ``plan`` covers the
     frame); returns its path, or None for an unchanged frame in patch mode."""
-    from void_vfx.media.image_io import read_header, read_image
-    from void_vfx.media.image_write import write_exr
 
     spec = shot.spec
     mode = getattr(spec.output, "mode", "full")
@@ -246,7 +251,6 @@ def _blended_rows(job_dir, shot, cover, metas, frame, change, a: int, b: int, st
 def _patch_frame(job_dir, shot, cover, metas, frame, change, target, compression, stop):
     """Patch mode, half output, over an all-half scanline plate without overscan: only the
     changed region's rows are decoded. Returns the path, or None where that does not apply."""
-    from void_vfx.media.image_write import write_exr
 
     x0, y0, x1, y1 = change[0]
     img = _blended_rows(job_dir, shot, cover, metas, frame, change, y0, y1, stop)
@@ -270,8 +274,6 @@ def _splice_frame(job_dir, shot, cover, metas, frame, change, target, compressio
     chunks of rows the removal changed are decoded and encoded; every other chunk is the
     plate's bytes (:mod:`void_vfx.media.exr_chunks`). Returns the path, or None where that
     does not apply."""
-    from void_vfx.media.exr_chunks import read_scanline_file, splice
-    from void_vfx.media.image_write import write_exr
 
     plate_path = shot.plate.path(frame)
     plate = read_scanline_file(plate_path)
@@ -315,7 +317,6 @@ def _floats(img):
     """``img`` with float32 pixels (the display/data window helpers work in float32)."""
     if img.raw.dtype == np.float32:
         return img
-    from dataclasses import replace
 
     raw = img.raw.astype(np.float32)
     return replace(img, pixels=raw, raw=raw)
@@ -329,7 +330,6 @@ def _check_stop(stop: Event | None) -> None:
 def _copyable(header, spec, fps: str) -> bool:
     """True when the plate file is exactly what full mode would write for an unchanged frame:
     an EXR with the output's compression and pixel type that carries the shot's frame rate."""
-    from fractions import Fraction
 
     rate = header.attributes.get("FramesPerSecond")
     try:
@@ -346,13 +346,11 @@ def _copyable(header, spec, fps: str) -> bool:
 
 def _copy(src: str, target: str) -> str:
     """Copy a plate file to ``target`` (temporary name, renamed into place); never onto it."""
-    from void_vfx.atomic import atomic_target
 
     if os.path.realpath(src) == os.path.realpath(target):
         raise ImageIOError(
             f"{target}: refusing to write over a source image; choose another output"
         )
-    from void_vfx.media.source_files import open_binary
 
     with atomic_target(target, ".tmp.exr") as tmp, open_binary(src) as fh, open(tmp, "wb") as out:
         shutil.copyfileobj(fh, out, 4 << 20)  # the checked descriptor (see source_files)
@@ -398,7 +396,6 @@ def _with_rate(header, fps: str):
     """The plate's header, given the shot's frame rate where the plate carries none."""
     if "FramesPerSecond" in header.attributes:
         return header
-    from fractions import Fraction
 
     rate = Fraction(fps)
     header.attributes["FramesPerSecond"] = (rate.numerator, rate.denominator)

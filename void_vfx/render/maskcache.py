@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from void_vfx.atomic import atomic_target
 from void_vfx.model_facts import QUAD_KEEP
 
 
@@ -157,7 +158,6 @@ class MaskCache:
     def _store(self, frame: int, m: CompactMask) -> None:
         if self._folder is None:
             return
-        from void_vfx.atomic import atomic_target
 
         arrays = {
             "ints": np.array([m.y0, m.x0, m.height, m.width, m.moved], np.int64),

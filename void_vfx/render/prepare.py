@@ -16,6 +16,7 @@ from threading import Event
 import numpy as np
 
 from void_vfx.errors import Cancelled
+from void_vfx.media.sequences import find_sequence
 from void_vfx.model_facts import WORK_HEIGHT, WORK_WIDTH
 from void_vfx.render.engine import WindowInput
 from void_vfx.render.quadmask import has_object
@@ -150,7 +151,6 @@ def _working_frame(shot: Shot, path: str, frame: int, box, *, plate: bool = True
 
 def _read_pass1(spec, shot: Shot, window: Window, box, pool=None) -> np.ndarray:
     """A saved Pass 1 result (a void-vfx output of this plate), cut exactly like the plate."""
-    from void_vfx.media.sequences import find_sequence
 
     seq = find_sequence(spec.pass1_result.path)
     out = np.empty((window.length, *WORK_SIZE, 3), dtype=np.float32)

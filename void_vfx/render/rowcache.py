@@ -14,6 +14,9 @@ import threading
 
 import numpy as np
 
+from void_vfx.errors import ImageIOError
+from void_vfx.media.image_io import HALF_MAX, Image, _header_from_spec, _open, count_nonfinite
+
 log = logging.getLogger(__name__)
 
 #: Bytes of decoded rows kept at most (about 20 crops of 1000 rows of a 4K RGB half plate).
@@ -87,8 +90,6 @@ def plate_rows(
     leave it). None for any other file, and for one of more than ``max_channels`` channels.
     NaN/Inf are counted over these rows (and logged) unless ``count`` is False (the image's
     ``nonfinite`` is then 0)."""
-    from void_vfx.errors import ImageIOError
-    from void_vfx.media.image_io import HALF_MAX, Image, _header_from_spec, _open, count_nonfinite
 
     hit = cache.take(frame, path)
     inp = _open(path, frame)

@@ -16,10 +16,14 @@ import numpy as np
 
 from void_vfx.errors import ColourError, ImageIOError, MaskError, SequenceError
 from void_vfx.framerate import fps_text
+from void_vfx.media.colour import ColourTransform
+from void_vfx.media.colour_rules import config_for, resolve_spec_colour
+from void_vfx.media.image_io import _open, _place_in_display, read_header, read_image
 from void_vfx.media.resample import resize
+from void_vfx.media.sequences import compact_ranges, find_sequence
 from void_vfx.render.maskcache import CompactMask, MaskCache
 from void_vfx.render.quadmask import build_quadmask, clear_first_frame_affected, snap_quadmask
-from void_vfx.render.rowcache import RowCache
+from void_vfx.render.rowcache import RowCache, plate_rows
 
 #: Pixels a snapped quadmask value may differ from the file's by before it counts as moved.
 SNAP_TOLERANCE = 8.0
@@ -68,10 +72,6 @@ class Shot:
 
     @classmethod
     def open(cls, spec, *, on_warning: Warn | None = None) -> Shot:
-        from void_vfx.media.colour import ColourTransform
-        from void_vfx.media.colour_rules import config_for, resolve_spec_colour
-        from void_vfx.media.image_io import read_header
-        from void_vfx.media.sequences import find_sequence
 
         plate = find_sequence(spec.plate)
         frames = plate.frames(tuple(spec.frame_range) if spec.frame_range else None)
@@ -144,7 +144,6 @@ class Shot:
         return self.frames[-1]
 
     def _read_matte(self, name: str, frame: int) -> np.ndarray:
-        from void_vfx.media.image_io import read_image
 
         src = getattr(self.spec, name)
         path = self._mask_seqs[name].path(frame)
@@ -214,7 +213,6 @@ class Shot:
         rows come as its half values, read-only (they are the row cache's, and the colour
         conversion looks half values up in a table); other plates' as float32, a fresh array.
         Files whose data window is not the display window, or tiled ones, are read whole."""
-        from void_vfx.render.rowcache import plate_rows
 
         # An all-half plate of up to 8 channels: every channel (a scanline block is decompressed
         # whole anyway), so that assembly can reuse these rows; rows a previous window kept are
@@ -237,7 +235,6 @@ class Shot:
         """Display rows ``y0:y1`` (columns ``x0:x1``) of a plate frame's R, G, B as float32,
         decoded from the file (the row cache left alone): only those scanlines where the file
         allows, the whole frame where its data window is not the display window or it is tiled."""
-        from void_vfx.media.image_io import _open, read_image
 
         inp = _open(path, frame)
         try:
@@ -269,8 +266,6 @@ def _check_sizes(plate, frames, size, others: list[tuple[str, Any, bool]]) -> No
     """Headers only: every plate frame has the first frame's size; each other sequence (name,
     sequence, may be resized) has a file for every plate frame and, unless it may be resized,
     the plate's size. Errors name the file and the frame."""
-    from void_vfx.media.image_io import read_header
-    from void_vfx.media.sequences import compact_ranges
 
     w, h = size
     for f in frames[1:]:
@@ -333,7 +328,6 @@ def display_view(img):
     h = img.header
     if h.data_window == h.display_window:
         return img
-    from void_vfx.media.image_io import _place_in_display
 
     pixels = _place_in_display(img.pixels, h)
     raw = pixels if img.raw is None or img.raw is img.pixels else _place_in_display(img.raw, h)

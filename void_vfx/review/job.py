@@ -10,7 +10,12 @@ from fractions import Fraction
 
 import numpy as np
 
+from void_vfx.atomic import atomic_target
+from void_vfx.media.image_io import read_header, read_image
+from void_vfx.media.resample import resize
 from void_vfx.model_facts import QUAD_AFFECTED, QUAD_OVERLAP, QUAD_REMOVE
+from void_vfx.render.quadmask import OVERLAY_COLOURS, overlay
+from void_vfx.render.shot import Shot
 from void_vfx.review.draw import (
     GAP,
     column_of,
@@ -42,7 +47,6 @@ def _frame_of(path: str) -> int | None:
 def _over_plate(path: str | None, plate: np.ndarray) -> np.ndarray:
     """A result frame's RGB over the plate's display window: a patch (its data window only)
     lies over the plate, a frame with no file (patch mode, nothing changed) is the plate."""
-    from void_vfx.media.image_io import read_header, read_image
 
     if path is None:
         return plate
@@ -62,13 +66,11 @@ class _Frames:
     """The shot's plate, quadmask and result of one frame, in display sRGB, cached."""
 
     def __init__(self, spec, result_paths: Sequence[str]) -> None:
-        from void_vfx.render.shot import Shot
 
         self.shot = Shot.open(spec)
         self.results = {_frame_of(p): p for p in result_paths}
 
     def pair(self, frame: int) -> tuple[np.ndarray, np.ndarray]:
-        from void_vfx.media.image_io import read_image
 
         shot = self.shot
         plate = read_image(shot.plate.path(frame), "rgb", frame=frame).pixels[..., :3]
@@ -84,7 +86,6 @@ class _Frames:
 
 
 def _fit(img: np.ndarray, width: int) -> np.ndarray:
-    from void_vfx.media.resample import resize
 
     h, w = img.shape[:2]
     return resize(img.astype(np.float32), (max(1, round(h * width / w)), width), "area")
@@ -98,7 +99,6 @@ def contact_sheet(frames: _Frames, spec, out_png: str, count: int = 6, width: in
 def contact_sheet_image(frames: _Frames, spec, count: int = 6, width: int = 320) -> np.ndarray:
     """The sheet: a title, the columns' names and the mask legend, then one row per chosen frame
     (its number on the plate cell); display RGB in [0, 1]."""
-    from void_vfx.render.quadmask import OVERLAY_COLOURS, overlay
 
     shot = frames.shot
     rows = []
@@ -130,7 +130,6 @@ def before_after_movie(
 ) -> str | None:
     """Plate and result side by side, each labelled, the frame number on every frame, as an
     H.264 movie at the shot's rate; None (and said why) where imageio-ffmpeg is missing."""
-    from void_vfx.atomic import atomic_target
 
     try:
         import imageio_ffmpeg

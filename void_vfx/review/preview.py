@@ -15,7 +15,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from void_vfx.errors import ImageIOError
+from void_vfx.media.resample import resize
 from void_vfx.protocol.wire import MAX_PREVIEW_BYTES, MAX_SHEET_BYTES, PREVIEW_SIDE
+from void_vfx.review.job import _Frames, contact_sheet_image
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:
@@ -43,7 +45,6 @@ def png_bytes(rgb: np.ndarray) -> bytes:
 
 def fit_within(img: np.ndarray, side: int) -> np.ndarray:
     """``img`` scaled down (area average) so that neither side exceeds ``side``."""
-    from void_vfx.media.resample import resize
 
     h, w = img.shape[:2]
     scale = min(1.0, side / max(h, w))
@@ -62,7 +63,6 @@ def _bounded(data: bytes, cap: int, what: str) -> bytes:
 def frame_pair(spec, frame: int, result_path: str, side: int = PREVIEW_SIDE) -> tuple[bytes, bytes]:
     """(before, after) PNG bytes of ``frame``: the plate, and the result over it, in display
     sRGB, at most ``side`` pixels on the longest side."""
-    from void_vfx.review.job import _Frames
 
     plate, result = _Frames(spec, [result_path]).pair(frame)
     return tuple(
@@ -74,7 +74,6 @@ def frame_pair(spec, frame: int, result_path: str, side: int = PREVIEW_SIDE) -> 
 def contact_sheet_png(spec, result_paths: Sequence[str], width: int = 320) -> bytes:
     """The job's contact sheet (:func:`void_vfx.review.job.contact_sheet_image`) as PNG bytes,
     made narrower until it fits :data:`MAX_SHEET_BYTES`."""
-    from void_vfx.review.job import _Frames, contact_sheet_image
 
     frames = _Frames(spec, result_paths)
     while True:

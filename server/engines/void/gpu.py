@@ -9,6 +9,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from void_vfx.errors import EngineError
 from void_vfx.model_facts import void_gpu_gib
@@ -102,7 +103,6 @@ class SharedSetting:
 
 
 def _fused_attention() -> AbstractContextManager:
-    from torch.nn.attention import SDPBackend, sdpa_kernel
 
     return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION])
 

@@ -27,6 +27,18 @@ from torch.utils._pytree import tree_flatten
 from void_vfx.model_facts import latent_frames
 
 from . import _compat  # noqa: F401 - torchvision guard before diffusers
+from .conditioning import encode_mask, encode_video
+from .loading import FP8_SKIP_PATTERNS
+from .pipeline import VoidPipeline, pass_params
+from .real_size import (
+    T5_CONFIG,
+    TRANSFORMER_CONFIG,
+    meta_t5,
+    meta_transformer,
+    meta_vae,
+    parameter_bytes,
+)
+from .vae_decode import decode_video
 
 GiB = 1024**3
 _MiB = 1024**2
@@ -128,15 +140,6 @@ class Models:
 
     @classmethod
     def build(cls, layers: int = LAYERS) -> Models:
-        from .loading import FP8_SKIP_PATTERNS
-        from .real_size import (
-            T5_CONFIG,
-            TRANSFORMER_CONFIG,
-            meta_t5,
-            meta_transformer,
-            meta_vae,
-            parameter_bytes,
-        )
 
         config = {**TRANSFORMER_CONFIG, "num_layers": layers}
         bf16, fp8 = meta_transformer(config), meta_transformer(config)
@@ -158,7 +161,6 @@ class Models:
 
     def weights(self, name: str) -> int:
         """Bytes of the whole model ``name`` ("transformer", "transformer_fp8", "vae", "t5")."""
-        from .real_size import parameter_bytes
 
         return parameter_bytes(getattr(self, name)) + self.missing.get(name, 0)
 
@@ -239,7 +241,6 @@ def working_encode(
 ) -> int:
     """The conditioning encode: mask latents kept while the video is encoded (``tiled``:
     diffusers' tiled encode, as ``sequential`` sets it)."""
-    from .conditioning import encode_mask, encode_video
 
     def run():
         models.vae.use_tiling = tiled
@@ -266,7 +267,6 @@ def working_denoise(
 ) -> int:
     """One step of the engine's denoising loop over every multidiffusion window (CFG doubles
     the batch), with the conditioning latents and the prompt embedding held."""
-    from .pipeline import VoidPipeline, pass_params
 
     transformer = models.transformer_fp8 if fp8 else models.transformer
     pipe = VoidPipeline(_MetaModels(transformer))  # type: ignore[arg-type]
@@ -287,7 +287,6 @@ def working_decode(
     models: Models, frames: int, tiled: bool = False, height: int = 384, width: int = 672
 ) -> int:
     """The 1 + 4(T - 1) decode of one window (the decoded frames are kept)."""
-    from .vae_decode import decode_video
 
     shape = (1, 16, latent_frames(frames), height // 8, width // 8)
 

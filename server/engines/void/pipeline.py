@@ -57,9 +57,11 @@ from .conditioning import (
     frames_to_video,
     model_mask,
 )
+from .flow import load_raft
 from .gpu import attention_backends
 from .loading import VoidModels
 from .vae_decode import decode_video
+from .warped_noise import warped_noise_latents
 
 
 @dataclass(frozen=True)
@@ -236,8 +238,6 @@ class VoidPipeline:
         self, pass1_frames: torch.Tensor, shape: tuple, generator: torch.Generator, raft: dict
     ) -> torch.Tensor:
         """Pass 2 initial noise: Go-with-the-Flow noise warped along the Pass 1 result."""
-        from .flow import load_raft
-        from .warped_noise import warped_noise_latents
 
         key = (raft.get("raft_path"), bool(raft.get("raft_random_init", False)))
         if self._flow_model is None or self._flow_model[0] != key:
