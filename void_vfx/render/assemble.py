@@ -26,8 +26,8 @@ import numpy as np
 from void_vfx.atomic import atomic_target
 from void_vfx.errors import Cancelled, ImageIOError
 from void_vfx.job.naming import OutputName, output_stem
+from void_vfx.media import exr_chunks
 from void_vfx.media.colour import replace_nonfinite
-from void_vfx.media.exr_chunks import read_scanline_file, splice
 from void_vfx.media.exr_codecs import COMPRESSIONS
 from void_vfx.media.image_io import read_header, read_image
 from void_vfx.media.image_write import write_exr
@@ -276,7 +276,7 @@ def _splice_frame(job_dir, shot, cover, metas, frame, change, target, compressio
     does not apply."""
 
     plate_path = shot.plate.path(frame)
-    plate = read_scanline_file(plate_path)
+    plate = exr_chunks.read_scanline_file(plate_path)
     if (
         plate is None
         or plate.codec != compression.split(":")[0].lower()
@@ -304,10 +304,10 @@ def _splice_frame(job_dir, shot, cover, metas, frame, change, target, compressio
             channel_names=img.channel_names,
             sources=[plate_path],
         )
-        band = read_scanline_file(band_path)
+        band = exr_chunks.read_scanline_file(band_path)
         if band is None:
             raise ImageIOError(f"{band_path}: not a scanline EXR; this is a bug: report it")
-        return splice(plate, band, target)
+        return exr_chunks.splice(plate, band, target)
     finally:
         if os.path.exists(band_path):
             os.remove(band_path)
