@@ -140,7 +140,10 @@ def zlib_bomb(tmp: Path) -> str:
         _raw(c, bomb, 1)
         peak = _sample(srv, 2.0)
         dropped = _dropped(c, 2.0)
-        return f"zlib bomb: {len(bomb) // 1024} KiB frame, server peak +{(peak - srv.base) / MIB:.0f} MiB, dropped {dropped}"
+        return (
+            f"zlib bomb: {len(bomb) // 1024} KiB frame, "
+            f"server peak +{(peak - srv.base) / MIB:.0f} MiB, dropped {dropped}"
+        )
     finally:
         srv.close()
 
@@ -187,7 +190,10 @@ def vinegar(tmp: Path) -> str:
                 pass
             c._conn._channel.stream.sock.close()
         time.sleep(1.0)
-        return f"vinegar: {sent} exception frames sent, server kept +{(srv.rss() - srv.base) / MIB:.0f} MiB"
+        return (
+            f"vinegar: {sent} exception frames sent, "
+            f"server kept +{(srv.rss() - srv.base) / MIB:.0f} MiB"
+        )
     finally:
         srv.close()
 
@@ -220,7 +226,10 @@ def fd_flood(tmp: Path) -> str:
             except Exception:  # noqa: BLE001
                 served = False
         state = "alive" if alive else f"exited with status {srv.proc.returncode}"
-        return f"fd flood: {len(socks)} idle connections at RLIMIT_NOFILE 64: server {state}, next client served {served}"
+        return (
+            f"fd flood: {len(socks)} idle connections at RLIMIT_NOFILE 64: "
+            f"server {state}, next client served {served}"
+        )
     finally:
         for s in socks:
             s.close()

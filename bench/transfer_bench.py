@@ -310,10 +310,12 @@ def main() -> int:
         print(f"  {label:42} {ratio:5.2f}  ({verdict} >= 0.50){note}")
     print("for reference (unlike work):")
     print(
-        f"  stream upload / raw memory -> memory       {best['stream upload'] / best['raw mem']:5.2f}"
+        "  stream upload / raw memory -> memory       "
+        f"{best['stream upload'] / best['raw mem']:5.2f}"
     )
     print(
-        f"  Client.upload_file / raw into a file       {best['upload_file'] / best['raw file']:5.2f}"
+        "  Client.upload_file / raw into a file       "
+        f"{best['upload_file'] / best['raw file']:5.2f}"
     )
     if args.defaults_mib:
         small = payload[: args.defaults_mib * MIB]

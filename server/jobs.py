@@ -271,7 +271,8 @@ class JobStore:
         return self.job_dir(job_id) / "work"
 
     def results_dir(self, job_id: str) -> Path:
-        """Where the job's outputs are: its own ``results/`` or, in path mode, the client's folder."""
+        """Where the job's outputs are: its own ``results/`` or, in path mode, the client's
+        folder."""
         out = self.row(job_id, "out_dir")["out_dir"]
         return Path(out) if out else self.job_dir(job_id) / "results"
 
@@ -501,7 +502,8 @@ class JobStore:
     def add_event(
         self, job_id: str, kind: str, message: str, progress: dict[str, Any] | None = None
     ) -> None:
-        """An event; ``progress`` (a ``progress`` event's counts) is kept as :data:`PROGRESS_KEYS`."""
+        """An event; ``progress`` (a ``progress`` event's counts) is kept as
+        :data:`PROGRESS_KEYS`."""
         with self._lock:
             self._event(job_id, kind, message, progress=progress)
 

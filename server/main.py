@@ -291,7 +291,8 @@ def serve(**options: Any) -> None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The ``serve`` options, shared by ``void-vfx serve`` and ``python -m void_vfx_server.main``."""
+    """The ``serve`` options, shared by ``void-vfx serve`` and ``python -m
+    void_vfx_server.main``."""
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
     p.add_argument(

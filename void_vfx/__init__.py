@@ -9,8 +9,9 @@ __version__ = "0.1.0"
 
 #: Every module a host's Python (Nuke's, Resolve's: 3.9, no numpy, OpenImageIO or OpenColorIO)
 #: may import: each loads with the standard library and rpyc alone. The one list:
-#: tests/hosts/test_host_imports.py imports them so, tests/architecture/test_import_graph.py checks that none loads
-#: a module outside it and that ruff lints each for Python 3.9 (pyproject's per-file ignores).
+#: tests/hosts/test_host_imports.py imports them so, tests/architecture/test_import_graph.py checks
+#: that none loads a module outside it and that ruff lints each for Python 3.9 (pyproject's per-file
+#: ignores).
 HOST_MODULES = (
     "void_vfx",
     "void_vfx.atomic",

@@ -24,7 +24,8 @@ class ColourError(VoidVfxError):
 
 
 class MaskError(VoidVfxError):
-    """A matte or quadmask is unusable: wrong size, no object pixels, values that cannot be snapped."""
+    """A matte or quadmask is unusable: wrong size, no object pixels, values that cannot be
+    snapped."""
 
 
 class SpecError(VoidVfxError):

@@ -97,12 +97,12 @@ FINISHED_STATES = ("done", "failed", "cancelled")
 #: GPU memory (GiB) the VOID engine needs in each memory mode for windows of up to 85 frames and
 #: of 86-197 frames, at 384x672 with the 5.57B transformer: the largest peak of any phase (T5,
 #: encode, denoise with or without guidance, decode) traced on the meta device
-#: (``void_vfx_server.engines.void.memory_trace``; tests/engines/test_gpu_budget.py holds the table to
-#: the trace), plus ``VOID_GPU_ALLOWANCE``, rounded up to 0.1 GiB. Where the peak is:
-#: gpu, gpu-fp8: the VAE decode (10.6 GiB of working memory) beside the resident transformer;
-#: offload: Pass 2's guided denoise; offload-fp8: the decode; sequential: the tiled decode.
-#: The engine's automatic choice (``choose_memory_mode``) and the farm's host requirements both
-#: read this table. ``bench/gpu_void_bench.py`` measures the same peaks on a GPU.
+#: (``void_vfx_server.engines.void.memory_trace``; tests/engines/test_gpu_budget.py holds the table
+#: to the trace), plus ``VOID_GPU_ALLOWANCE``, rounded up to 0.1 GiB. Where the peak is: gpu,
+#: gpu-fp8: the VAE decode (10.6 GiB of working memory) beside the resident transformer; offload:
+#: Pass 2's guided denoise; offload-fp8: the decode; sequential: the tiled decode. The engine's
+#: automatic choice (``choose_memory_mode``) and the farm's host requirements both read this table.
+#: ``bench/gpu_void_bench.py`` measures the same peaks on a GPU.
 VOID_GPU_GIB = {
     "gpu": 22.6,  # traced 21.40 GiB
     "gpu-fp8": 18.0,  # 16.97

@@ -1,4 +1,5 @@
-"""The one seam between the core and the server package: the server's ``void_vfx.server`` entry point.
+"""The one seam between the core and the server package: the server's ``void_vfx.server`` entry
+point.
 
 Data flows one way and the server builds on the core, so no core module imports the server. The
 few core commands that need one (``serve``, ``remove --local``, the demo, ``doctor``) ask for the

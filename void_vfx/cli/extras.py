@@ -56,4 +56,7 @@ def missing_module_message(exc: ImportError) -> str | None:
     extra = EXTRA_OF_MODULE.get(name)
     if extra is None:
         return None
-    return f"this needs {name}, which is not installed here (the '{extra}' extra): {install_line(extra)}"
+    return (
+        f"this needs {name}, which is not installed here (the '{extra}' extra): "
+        f"{install_line(extra)}"
+    )

@@ -45,9 +45,10 @@ def submit_job(
 
     ``out_dir``: where the bundle (OpenJD) or the job XML (OpenCue, no Cuebot) goes; default the
     current folder. ``options`` go to :func:`~void_vfx.farm.job.describe_job` (memory_mode,
-    engine, weights, job_dir, otio...), ``bundle`` (OpenJD: this exact folder) and, for OpenCue, ``xml`` (a file: write the XML there
-    instead of submitting), ``show``, ``shot``, ``tags``, ``service``. Returns plain values: at
-    least ``message`` and ``bundle`` (OpenJD), ``job_id`` (OpenCue submitted) or ``xml``.
+    engine, weights, job_dir, otio...), ``bundle`` (OpenJD: this exact folder) and, for OpenCue,
+    ``xml`` (a file: write the XML there instead of submitting), ``show``, ``shot``, ``tags``,
+    ``service``. Returns plain values: at least ``message`` and ``bundle`` (OpenJD), ``job_id``
+    (OpenCue submitted) or ``xml``.
     """
     if farm not in FARMS:
         raise SpecError("farm", f"{farm!r} is not one of {', '.join(FARMS)}")

@@ -1,4 +1,5 @@
-"""Where a job's outputs go and what they are called: ``<dir>/<name>_void_v001/<name>_void_v001.####.exr``.
+"""Where a job's outputs go and what they are called:
+``<dir>/<name>_void_v001/<name>_void_v001.####.exr``.
 
 This is the one place that decides it, from the spec alone: the client (stream mode, at download),
 the server (path mode, at submit) and a farm's assemble task all call :func:`output_dir`,

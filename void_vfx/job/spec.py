@@ -84,7 +84,8 @@ class WindowSettings:
 
 @dataclass
 class RoiSettings:
-    """Region of interest: ``crop`` around the mask (margin as a fraction of the box) or ``full``."""
+    """Region of interest: ``crop`` around the mask (margin as a fraction of the box) or
+    ``full``."""
 
     mode: str = "crop"
     margin: float = 0.15

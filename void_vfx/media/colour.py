@@ -62,7 +62,8 @@ _PER_CHANNEL = (
 
 
 def load_config(config=None):
-    """The OCIO config: a Config object, a path or ``ocio://`` URI, else ``$OCIO``, else built-in."""
+    """The OCIO config: a Config object, a path or ``ocio://`` URI, else ``$OCIO``, else
+    built-in."""
     import PyOpenColorIO as ocio
 
     if config is not None and not isinstance(config, str | os.PathLike):

@@ -378,7 +378,10 @@ def read_image(
     bad = count_nonfinite(data)
     pixels = data
     if bad:
-        message = f"{where}: {bad} NaN/Inf values; replaced for processing (NaN->0, +Inf->{HALF_MAX:g}, -Inf->0)"
+        message = (
+            f"{where}: {bad} NaN/Inf values; replaced for processing "
+            f"(NaN->0, +Inf->{HALF_MAX:g}, -Inf->0)"
+        )
         log.warning(message)
         if on_nonfinite is not None:
             on_nonfinite(path, frame, bad)

@@ -84,8 +84,9 @@ def _window_rgb(shot: Shot, job_dir: str, cover, metas, frame: int, region, plat
 
 
 def output_path(shot: Shot, out_dir: str, frame: int, stem: str | None = None) -> str:
-    """``<out_dir>/<stem>.<frame>.exr``; the stem is the spec's (:func:`~void_vfx.job.naming.output_stem`)
-    unless given, the padding the plate's (at least 4)."""
+    """``<out_dir>/<stem>.<frame>.exr``; the stem is the spec's
+    (:func:`~void_vfx.job.naming.output_stem`) unless given, the padding the plate's (at least
+    4)."""
 
     return OutputName(0, out_dir, stem or output_stem(shot.spec)).path(
         frame, max(4, shot.plate.padding)

@@ -10,9 +10,10 @@ With ``engine_slots=N`` (a server with N GPUs, :mod:`void_vfx_server.gpu_pool`) 
 run through ``engine_fn`` at once, each on its own thread, and memory is bounded by N + 1
 windows. The windows of a shot are independent (each draws its noise from the job's seed alone;
 overlaps are blended at assembly, from committed windows, in plan order), so the frames are the
-bits of a one-engine run. Commits, notes and progress stay on the calling thread. A cancel or an error stops everything at once: the reader and
-writers stop between frames, threads are joined before returning, and every output is written to
-a temporary name and renamed, so nothing half-written is left.
+bits of a one-engine run. Commits, notes and progress stay on the calling thread. A cancel or an
+error stops everything at once: the reader and writers stop between frames, threads are joined
+before returning, and every output is written to a temporary name and renamed, so nothing
+half-written is left.
 """
 
 from __future__ import annotations

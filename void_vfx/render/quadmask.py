@@ -116,8 +116,9 @@ class SnapReport:
     def describe(self) -> str:
         c = ", ".join(f"{k}: {v}" for k, v in self.counts.items())
         return (
-            f"{self.moved} of {self.pixels} pixels ({100 * self.moved_fraction:.3f}%) moved by more "
-            f"than {self.tolerance:g} when snapped (max {self.max_error:.1f}); counts {c}"
+            f"{self.moved} of {self.pixels} pixels ({100 * self.moved_fraction:.3f}%) "
+            f"moved by more than {self.tolerance:g} when snapped (max {self.max_error:.1f}); "
+            f"counts {c}"
         )
 
 

@@ -155,8 +155,9 @@ class Shot:
         if m.shape != (self.height, self.width):
             if not self.spec.mask.resize:
                 raise MaskError(
-                    f"{path} (frame {frame}): {name} is {m.shape[1]}x{m.shape[0]} but the plate is "
-                    f"{self.width}x{self.height}; render it at the plate's size or add --mask-resize "
+                    f"{path} (frame {frame}): {name} is {m.shape[1]}x{m.shape[0]} but the plate "
+                    f"is {self.width}x{self.height}; render it at the plate's size or add "
+                    "--mask-resize "
                     '("mask": {"resize": true} in a --spec file)'
                 )
             m = resize(m, (self.height, self.width))

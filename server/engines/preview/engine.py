@@ -134,7 +134,8 @@ def _points(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def completed_flows(frames, tracked, keep, step, threads, cancel) -> list[PairFlow]:
-    """DIS flows of neighbouring frames with the grown hole of both frames rebuilt from its border."""
+    """DIS flows of neighbouring frames with the grown hole of both frames rebuilt from its
+    border."""
     small = mask_small(tracked, step)
     flows = pair_flows(grey_small(frames, step), small, threads, cancel)
     if cancel():

@@ -1,11 +1,11 @@
 """Exact VOID conditioning: quadmask to model mask, mask and video latents.
 
 The released weights were trained with these numbers, so they are reproduced exactly (see
-../shared/docs/void-model.md, beside the repository, not in it): the mask is inverted and normalised, collapsed to a trimask (Pass 1) or
-a binary mask (Pass 2), encoded by the VAE as (1 - m) on three channels in [0, 1]; the video is
-mapped to [-1, 1], noise-augmented (0.0563, except pixels exactly -1) and encoded whole. Latents are
-the encoder distribution's mode times the scaling factor. Frames arrive at the working size and the
-quadmask already snapped, so nothing is resized here.
+../shared/docs/void-model.md, beside the repository, not in it): the mask is inverted and
+normalised, collapsed to a trimask (Pass 1) or a binary mask (Pass 2), encoded by the VAE as (1 - m)
+on three channels in [0, 1]; the video is mapped to [-1, 1], noise-augmented (0.0563, except pixels
+exactly -1) and encoded whole. Latents are the encoder distribution's mode times the scaling factor.
+Frames arrive at the working size and the quadmask already snapped, so nothing is resized here.
 """
 
 from __future__ import annotations

@@ -5,11 +5,11 @@
   error naming them). Switching passes loads the other state dict into the same module (or keeps
   both modules when free memory allows); the VAE and T5 are never reloaded.
 - Memory modes (``MemoryPlan``): ``gpu`` (all resident), ``model_offload`` (each model moved to the
-  GPU only while it runs), ``sequential`` (diffusers' group offloading, block by block), ``cpu``; float8 storage
-  with bf16 compute via diffusers' layerwise casting; VAE tiling / slicing for encoding.
-  Tiled encoding blends overlapping tiles, so its latents differ from the reference's whole-frame
-  encoding: only ``sequential`` (the last resort) tiles. Under model offload the transformer is
-  off the GPU while the VAE runs, which leaves room for the exact, untiled encode.
+  GPU only while it runs), ``sequential`` (diffusers' group offloading, block by block), ``cpu``;
+  float8 storage with bf16 compute via diffusers' layerwise casting; VAE tiling / slicing for
+  encoding. Tiled encoding blends overlapping tiles, so its latents differ from the reference's
+  whole-frame encoding: only ``sequential`` (the last resort) tiles. Under model offload the
+  transformer is off the GPU while the VAE runs, which leaves room for the exact, untiled encode.
 - FP8 choice: the layers that stay bf16 are ``patch_embed`` (the conditioning entry), every
   ``norm`` module *including the adaptive-norm linears* ``norm1.linear``, ``norm2.linear``,
   ``norm_out.linear`` (about 0.8B parameters: they make the per-block scale, shift and gate, which

@@ -1,7 +1,8 @@
 """Find and check the VOID weights before any large load starts.
 
-Two downloads make the model: the base folder (Hugging Face ``alibaba-pai/CogVideoX-Fun-V1.5-5b-InP``,
-diffusers layout) and the two VOID checkpoints (``netflix/void-model``: ``void_pass1.safetensors``,
+Two downloads make the model: the base folder (Hugging Face
+``alibaba-pai/CogVideoX-Fun-V1.5-5b-InP``, diffusers layout) and the two VOID checkpoints
+(``netflix/void-model``: ``void_pass1.safetensors``,
 ``void_pass2.safetensors``, full 48-input-channel transformer dumps). They come from local paths or
 from the Hugging Face cache; nothing is downloaded unless ``fetch_weights`` is called. Every check
 reads only small headers, so a missing or truncated file is reported in milliseconds, by name.
@@ -23,6 +24,12 @@ from void_vfx.errors import WeightsError
 
 BASE_REPO = "alibaba-pai/CogVideoX-Fun-V1.5-5b-InP"
 VOID_REPO = "netflix/void-model"
+
+#: What to type when the weights are not found (every "not found" message ends with it).
+FIND_WEIGHTS_HINT = (
+    "run `void-vfx fetch-weights`, or give the folders: void-vfx serve --weights BASE_DIR "
+    "--checkpoints VOID_DIR (a --local run and the demo look in the Hugging Face cache only)"
+)
 PASS_FILES = {1: "void_pass1.safetensors", 2: "void_pass2.safetensors"}
 #: Input channels of the VOID transformer: [noisy 16 | mask latents 16 | video latents 16].
 VOID_IN_CHANNELS = 48
@@ -214,7 +221,7 @@ def locate_weights(
         if not folders:
             raise WeightsError(
                 f"VOID checkpoints not found: no {PASS_FILES[1]} in the Hugging Face cache "
-                f"({hub_cache_dir()}); run `void-vfx fetch-weights`, or give the folders: void-vfx serve --weights BASE_DIR --checkpoints VOID_DIR (a --local run and the demo look in the Hugging Face cache only)"
+                f"({hub_cache_dir()}); {FIND_WEIGHTS_HINT}"
             )
         ckpt_dir = folders[0]
     else:
@@ -239,8 +246,8 @@ def _pick(given: str | Path | None, repo: str, check: Any, what: str) -> Path:
             errors.append(str(exc))
     detail = f" ({errors[0]})" if errors else ""
     raise WeightsError(
-        f"{what} weights not found in the Hugging Face cache {hub_cache_dir()} for {repo}{detail}; "
-        "run `void-vfx fetch-weights`, or give the folders: void-vfx serve --weights BASE_DIR --checkpoints VOID_DIR (a --local run and the demo look in the Hugging Face cache only)"
+        f"{what} weights not found in the Hugging Face cache {hub_cache_dir()} for "
+        f"{repo}{detail}; {FIND_WEIGHTS_HINT}"
     )
 
 
