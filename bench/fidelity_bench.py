@@ -150,9 +150,9 @@ class Oracle:
 
     def hook(self):
         """Wrap the pipeline's window preparation to learn each window's crop box."""
-        import void_vfx.render.pipeline as pipeline
+        import void_vfx.render.job as job  # where the render stages look it up
 
-        real = pipeline.prepare_window
+        real = job.prepare_window
 
         def prepare(spec, plan, window, **kw):
             item = real(spec, plan, window, **kw)
@@ -160,7 +160,7 @@ class Oracle:
                 self.boxes[id(item[0].frames)] = (kw["shot"], window, item[1].box)
             return item
 
-        pipeline.prepare_window = prepare
+        job.prepare_window = prepare
 
     def __call__(self, window_input):
         from void_vfx.render.prepare import _working_frame

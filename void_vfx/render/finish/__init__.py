@@ -20,6 +20,8 @@ from void_vfx.render.finish import grain as _grain
 
 #: Guards each shot's grain model, measured once by whichever writer thread comes first.
 _GRAIN_LOCK = threading.Lock()
+#: Guards the creation of each shot's :class:`SourceCache`.
+_SOURCES_LOCK = threading.Lock()
 
 
 #: Engines whose fill is carried from the plate's own frames, grain included: matched grain
@@ -37,6 +39,13 @@ def enabled(spec) -> tuple[bool, bool]:
     return bool(getattr(f, "detail", False)), bool(getattr(f, "grain", False)) and not grainy
 
 
+#: Source pixels warped per output frame at most (region pixels x other frames): a 4K region
+#: of 4 Mpx takes 2 other frames, a 2K one 3 (:data:`.detail.MAX_SOURCES`).
+SOURCE_PIXELS = 9_000_000
+#: Decoded source regions kept per shot (neighbouring frames share their sources), in bytes.
+SOURCE_CACHE_BYTES = 512 * 1024 * 1024
+
+
 def read_plate_rgb(shot, frame: int, region) -> np.ndarray:
     """A plate frame's R, G, B over ``region`` (x0, y0, x1, y1, display pixels) as float32, NaN
     and Inf replaced; only those scanlines are decoded where the file allows (the row cache is
@@ -46,6 +55,50 @@ def read_plate_rgb(shot, frame: int, region) -> np.ndarray:
     x0, y0, x1, y1 = region
     data = shot.decode_rows(shot.plate.path(frame), frame, y0, y1, x0, x1)
     return replace_nonfinite(np.ascontiguousarray(data, dtype=np.float32))
+
+
+class SourceCache:
+    """Plate rows (the whole width, R, G, B) of a shot's frames, decoded once for the frames
+    around them that take them as sources (a frame's own are kept for its neighbours); bounded
+    in bytes, the oldest dropped first. Thread-safe; rows are handed out read-only."""
+
+    def __init__(self, budget: int = SOURCE_CACHE_BYTES) -> None:
+        self.budget = budget
+        self._lock = threading.Lock()
+        self._kept: dict[int, tuple[int, np.ndarray]] = {}
+
+    def put(self, frame: int, y0: int, rows: np.ndarray) -> None:
+        """Keep ``rows`` (display rows from ``y0``; the caller gives the array up)."""
+        rows.flags.writeable = False
+        with self._lock:
+            self._kept.pop(frame, None)
+            self._kept[frame] = (y0, rows)
+            while sum(v.nbytes for _, v in self._kept.values()) > self.budget:
+                self._kept.pop(next(iter(self._kept)))
+
+    def get(self, frame: int, region) -> np.ndarray | None:
+        x0, y0, x1, y1 = region
+        with self._lock:
+            hit = self._kept.get(frame)
+        if hit is None or hit[0] > y0 or hit[0] + len(hit[1]) < y1:
+            return None
+        return hit[1][y0 - hit[0] : y1 - hit[0], x0:x1]
+
+    def read(self, shot, frame: int, region) -> np.ndarray:
+        """``frame``'s plate over ``region``: kept rows, or its rows decoded and kept."""
+        got = self.get(frame, region)
+        if got is None:
+            x0, y0, x1, y1 = region
+            self.put(frame, y0, read_plate_rgb(shot, frame, (0, y0, shot.width, y1)))
+            got = self.get(frame, region)
+        return got
+
+
+def _sources_of(shot) -> SourceCache:
+    with _SOURCES_LOCK:
+        if not hasattr(shot, "_finish_sources"):
+            shot._finish_sources = SourceCache()
+        return shot._finish_sources
 
 
 def finish_fill(
@@ -70,37 +123,50 @@ def finish_fill(
     x0, y0, x1, y1 = region
     mask = shot.compact_quadmask(frame)
     hole = mask.region(x0, y0, x1, y1) != QUAD_KEEP
-    plate = replace_nonfinite(
-        rows[y0 - row0 : y1 - row0, x0:x1][..., list(shot.rgb_index)].astype(np.float32)
+    band = replace_nonfinite(
+        np.asarray(rows[y0 - row0 : y1 - row0][..., list(shot.rgb_index)], np.float32)
     )
+    plate = band[:, x0:x1]
     out = np.asarray(rgb, np.float32)
     # The grain is measured for the detail too: it is taken out of what other frames bring.
     model = shot_grain(shot)
     present = None  # grain the transferred detail still carries
     if want_detail and scale >= _detail.MIN_SCALE and hole.any():
+        cache = _sources_of(shot)
+        cache.put(frame, y0, band)  # a source of the frames around it
+        most = max(1, min(_detail.MAX_SOURCES, SOURCE_PIXELS // max(hole.size, 1)))
         ks = _detail.choose_sources(
             frame,
             shot.frames,
             hole,
             lambda k: shot.compact_quadmask(k).region(x0, y0, x1, y1) != QUAD_KEEP,
+            most,
         )
         sources = [_detail.Source(plate, hole, flow=False)]
         for k in ks:
             covered = shot.compact_quadmask(k).region(x0, y0, x1, y1) != QUAD_KEEP
-            sources.append(_detail.Source(read_plate_rgb(shot, k, region), covered))
+            sources.append(_detail.Source(cache.read(shot, k, region), covered))
         high, weight, mixed = _detail.transfer(out, plate, alpha, sources, scale)
         if model is not None:
-            low = _detail.lowpass(out, _detail.band_sigma(scale))
             share = np.sqrt(model.high_share(_detail.band_sigma(scale)))
-            noise = model.sigma_at(low) * share * mixed[..., None]
+            low = _detail.shrink(out, _detail.work_step(scale))
+            low = _detail.lowpass(low, _detail.band_sigma(scale) / _detail.work_step(scale))
+            noise = _detail.grow(model.sigma_at(low) * share, out.shape) * mixed[..., None]
             high, gain = _grain.degrain(high, noise)
             present = noise * gain * weight[..., None]  # what the degrain left in texture
         out = _detail.apply_detail(out, high, weight, scale)
     if want_grain and model is not None:
-        low = _detail.lowpass(out, 2.0)
         rng = _grain.rng_for(_seed(shot.spec), frame)
-        out = out + _grain.synthesize(model, low, rng, present)
+        step = min(GRAIN_MAP_STEP, _detail.work_step(scale))
+        low = _detail.lowpass(_detail.shrink(out, step), 2.0 / step)
+        sigma = _detail.grow(model.sigma_at(low), out.shape)
+        out = out + _grain.synthesize(model, out, rng, present, sigma=sigma)
     return out
+
+
+#: The grain's amplitude map (it follows the fill's intensity, a 2-pixel low pass) is found at
+#: up to 1/this of the size on a large enlargement.
+GRAIN_MAP_STEP = 2
 
 
 def _seed(spec) -> int:
@@ -125,14 +191,16 @@ def shot_grain(shot):
         picks = sorted(set(order[:count]))
         blocks: list[np.ndarray] = []
         changes: list[np.ndarray] | None = [] if len(frames) > 1 else None
+        whole = (0, 0, shot.width, shot.height)
+        cache = _sources_of(shot)  # the frames read here are sources of their neighbours
         for i in picks:
             f = frames[i]
-            rgb = read_plate_rgb(shot, f, (0, 0, shot.width, shot.height))
+            rgb = cache.read(shot, f, whole)
             near = _near_mask(shot, f)
             change = None
             if changes is not None:
                 g = frames[i + 1] if i + 1 < len(frames) else frames[i - 1]
-                other = read_plate_rgb(shot, g, (0, 0, shot.width, shot.height))
+                other = cache.read(shot, g, whole)
                 change, moved_mask = _detail.compensate(rgb, other, _near_mask(shot, g))
                 near |= moved_mask
                 del other

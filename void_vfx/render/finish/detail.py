@@ -39,8 +39,10 @@ SMOOTH_PIXELS, SMOOTH_SHARE = 2.0, 0.25
 MIN_FLOW_SIDE = 32
 #: Band split: the Gaussian low pass's sigma as a share of the engine's enlargement factor.
 SIGMA_PER_SCALE = 0.65
-#: The flow is found at 1/step of the plate's size, step = enlargement // this (4K: half size).
-FLOW_STEP_PER_SCALE = 2.0
+#: The band-limited work is done at 1/step of the plate's size, step = enlargement // this.
+WORK_PER_SCALE = 1.5
+#: The grain measure's motion compensation finds the flow at about this many pixels across.
+COMPENSATE_SIDE = 1024
 #: Below this enlargement the engine's result is as sharp as the plate: no transfer.
 MIN_SCALE = 1.25
 #: Detail gain limits (ratio of the engine's low band to the source's).
@@ -116,14 +118,16 @@ def _gray(rgb: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return (np.sqrt(np.clip(y, 0.0, 1.0)) * 255.0 + 0.5).astype(np.uint8)
 
 
-def _flow(a: np.ndarray, b: np.ndarray, step: int = 1) -> np.ndarray | None:
+def _flow(a: np.ndarray, b: np.ndarray, step: int = 1, fast: bool = False) -> np.ndarray | None:
     """DIS flow from ``a`` to ``b`` (8-bit grey), found at 1/``step`` of their size (they are
     blurred to the engine's band, so little is lost) and brought back to it; None for images
     too small for DIS (OpenCV refuses some and crashes on others)."""
     h, w = a.shape
     if min(h, w) < MIN_FLOW_SIDE:
         return None
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    dis = cv2.DISOpticalFlow_create(
+        cv2.DISOPTICAL_FLOW_PRESET_FAST if fast else cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
+    )
     step = max(1, min(step, min(h, w) // MIN_FLOW_SIDE))
     if step <= 1:
         return dis.calc(a, b, None)
@@ -143,6 +147,30 @@ def _warp(img: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, interp: int) ->
     return cv2.remap(img, map_x, map_y, interp, borderMode=cv2.BORDER_REFLECT)
 
 
+def work_step(scale: float) -> int:
+    """How much smaller than the plate the band-limited work (flow, checks, gains, weights) is
+    done for an engine result enlarged ``scale``: its low band holds nothing finer, so only the
+    plate's own high band needs every pixel (4K, 5.6x: a third of the size)."""
+    return max(1, int(scale / WORK_PER_SCALE))
+
+
+def shrink(img: np.ndarray, step: int) -> np.ndarray:
+    """``img`` at 1/``step`` of its size (area average: no aliasing into the low band)."""
+    if step <= 1:
+        return img
+    h, w = img.shape[:2]
+    size = (max(1, -(-w // step)), max(1, -(-h // step)))
+    return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+
+
+def grow(img: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A :func:`shrink` result brought back to ``shape`` (H, W, ...) (bilinear)."""
+    h, w = shape[:2]
+    if img.shape[:2] == (h, w):
+        return img
+    return cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 def _fill_in(flow: np.ndarray, known: np.ndarray) -> np.ndarray:
     """The flow of the plate around a hole carried smoothly into it (a normalised blur of the
     known flow at 1/8 size, its sigma a quarter of the region's smaller side)."""
@@ -156,103 +184,184 @@ def _fill_in(flow: np.ndarray, known: np.ndarray) -> np.ndarray:
     return cv2.resize(values, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    y = cv2.transform(np.ascontiguousarray(rgb, np.float32), LUMA[None, :])
+    return y if y.ndim == 2 else y[..., 0]
+
+
+def _source_weight(
+    src: Source,
+    small: np.ndarray,
+    g_this: np.ndarray,
+    luma_engine: np.ndarray,
+    grid: tuple[np.ndarray, np.ndarray],
+    around: np.ndarray | None,
+    sigma: float,
+    reach: int,
+    range_: tuple[float, float],
+    step: int,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray] | None:
+    """At the work size: where ``src`` sees the background (a smooth weight, 0 elsewhere), the
+    flow onto it (None for this frame itself) and the detail gain; None where it sees none."""
+    h, w = g_this.shape
+    covered = shrink(src.covered.astype(np.float32), step) > 0  # any of its pixels covered
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    bad = cv2.dilate(covered.astype(np.uint8), kernel) > 0
+    low_src = lowpass(small, sigma)
+    fwd = None
+    if src.flow:
+        g_src = _gray(low_src, *range_)
+        # At a reduced work size (a large enlargement: a smooth band) DIS's fast preset will do.
+        fwd, back = _flow(g_this, g_src, fast=step > 1), _flow(g_src, g_this, fast=step > 1)
+        if fwd is None or back is None:
+            return None
+        mx, my = grid[0] + fwd[..., 0], grid[1] + fwd[..., 1]
+        ret = _warp(back, mx, my, cv2.INTER_LINEAR)
+        miss = np.hypot(fwd[..., 0] + ret[..., 0], fwd[..., 1] + ret[..., 1])
+        motion = np.hypot(fwd[..., 0], fwd[..., 1])
+        inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
+        occluded = _warp(bad.astype(np.float32), mx, my, cv2.INTER_LINEAR) > 0
+        valid = inside & ~occluded & (miss <= FB_PIXELS + FB_SHARE * motion)
+        if around is not None:  # the background moves as the plate around the hole does
+            bg = _fill_in(fwd, around & valid)
+            off = np.hypot(fwd[..., 0] - bg[..., 0], fwd[..., 1] - bg[..., 1])
+            valid &= off <= SMOOTH_PIXELS + SMOOTH_SHARE * np.hypot(bg[..., 0], bg[..., 1])
+        low_src = _warp(low_src, mx, my, cv2.INTER_LINEAR)
+    else:
+        valid = ~bad
+    if not valid.any():
+        return None
+    gain = (luma_engine + 1e-4) / (_luma(low_src) + 1e-4)
+    gain = np.clip(np.nan_to_num(gain, nan=1.0), *GAIN_RANGE)
+    # 2 plate pixels (at least one work pixel) in from where it stops seeing, softened; at a
+    # smaller work size held inside that too (bringing it back spreads it a work pixel).
+    side = 2 * max(1, -(-2 // step)) + 1
+    eroded = cv2.erode(valid.astype(np.float32), np.ones((side, side), np.uint8))
+    weight = cv2.GaussianBlur(eroded, (0, 0), max(0.5, 1.5 / step))
+    return weight * (valid if step == 1 else eroded), fwd, gain
+
+
+def _full_map(flow: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W, 2) float32 remap coordinates at the plate's size from a work-size ``flow`` (in work
+    pixels): the work grid's absolute coordinates brought back bilinearly (exact inside, where
+    the grid is linear; the outermost pixels, which resizing clamps, carried on with slope 1)."""
+    h, w = shape
+    sh, sw = flow.shape[:2]
+    if (sh, sw) == (h, w):
+        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        return np.dstack([gx + flow[..., 0], gy + flow[..., 1]])
+    rx, ry = w / sw, h / sh
+    small = flow * np.array([rx, ry], np.float32)
+    small[..., 0] += ((np.arange(sw) + 0.5) * rx - 0.5).astype(np.float32)[None, :]
+    small[..., 1] += ((np.arange(sh) + 0.5) * ry - 0.5).astype(np.float32)[:, None]
+    full = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    for axis, r, n in ((1, rx, w), (0, ry, h)):  # the clamped edge strips
+        k = min(n // 2, int(np.ceil(0.5 * r - 0.5)))
+        if k <= 0:
+            continue
+        ramp = np.arange(k, dtype=np.float32)
+        c = 1 - axis
+        if axis == 1:
+            full[:, :k, c] = full[:, k : k + 1, c] - (k - ramp)[None, :]
+            full[:, n - k :, c] = full[:, n - k - 1 : n - k, c] + (ramp + 1)[None, :]
+        else:
+            full[:k, :, c] = full[k : k + 1, :, c] - (k - ramp)[:, None]
+            full[n - k :, :, c] = full[n - k - 1 : n - k, :, c] + (ramp + 1)[:, None]
+    return full
+
+
 def transfer(
     engine: np.ndarray,
     plate: np.ndarray,
     alpha: np.ndarray,
     sources: Sequence[Source],
     scale: float,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The plate-resolution high band (H, W, 3) the sources give over the region, its weight
     (H, W) in 0-1 (0 where no source sees the background), and the share (H, W) of one frame's
     grain the average of the sources carries.
 
     ``engine``: the engine's result enlarged to the region, in the plate's values; ``plate``:
-    this frame's plate there; ``alpha``: the paste alpha (the engine's fill is 1 there).
+    this frame's plate there; ``alpha``: the paste alpha (the engine's fill is 1 there). Flow,
+    checks, gains and weights are found at the work size (:func:`work_step`) and brought back;
+    only each source's high band is cut, warped and summed at full size.
     """
     h, w = alpha.shape
+    step = work_step(scale)
     sigma = band_sigma(scale)
-    low_engine = lowpass(engine, sigma)
-    a = alpha[..., None]
-    comp = plate * (1.0 - a) + engine * a
-    low_comp = lowpass(comp, sigma)
-    lo, hi = np.percentile(low_comp @ LUMA, (0.5, 99.5))
-    g_this = _gray(low_comp, float(lo), float(hi))
-    reach = int(np.ceil(3.0 * sigma)) + 1  # the low pass spreads a masked object this far
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    acc = np.zeros((h, w, 3), np.float32)
-    total = np.zeros((h, w), np.float32)
-    squares = np.zeros((h, w), np.float32)
-    luma_engine = low_engine @ LUMA
-    around = alpha <= 0
+    s_sigma = sigma / step
+    engine_s, plate_s, alpha_s = shrink(engine, step), shrink(plate, step), shrink(alpha, step)
+    sh, sw = alpha_s.shape
+    luma_engine = _luma(lowpass(engine_s, s_sigma))
+    a = alpha_s[..., None]
+    low_comp = lowpass(plate_s * (1.0 - a) + engine_s * a, s_sigma)
+    lo, hi = np.percentile(_luma(low_comp), (0.5, 99.5))
+    range_ = (float(lo), float(hi))
+    g_this = _gray(low_comp, *range_)
+    reach = int(np.ceil(3.0 * s_sigma)) + 1  # the low pass spreads a masked object this far
+    grid = np.meshgrid(np.arange(sw, dtype=np.float32), np.arange(sh, dtype=np.float32))
+    around = alpha_s <= 0
     if around.sum() < 0.02 * around.size:
         around = None
-    step = max(1, int(scale // FLOW_STEP_PER_SCALE))
+    acc = np.zeros((h, w, 3), np.float32)
+    total = np.zeros((sh, sw), np.float32)
+    squares = np.zeros((sh, sw), np.float32)
     for src in sources:
-        bad = cv2.dilate(src.covered.astype(np.uint8), kernel) > 0
-        if src.flow:
-            low_src = lowpass(src.rgb, sigma)
-            g_src = _gray(low_src, float(lo), float(hi))
-            fwd = _flow(g_this, g_src, step)
-            back = _flow(g_src, g_this, step)
-            if fwd is None or back is None:
-                continue
-            mx, my = gx + fwd[..., 0], gy + fwd[..., 1]
-            ret = _warp(back, mx, my, cv2.INTER_LINEAR)
-            miss = np.hypot(fwd[..., 0] + ret[..., 0], fwd[..., 1] + ret[..., 1])
-            motion = np.hypot(fwd[..., 0], fwd[..., 1])
-            inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
-            occluded = _warp(bad.astype(np.float32), mx, my, cv2.INTER_LINEAR) > 0
-            valid = inside & ~occluded & (miss <= FB_PIXELS + FB_SHARE * motion)
-            if around is not None:  # the background moves as the plate around the hole does
-                bg = _fill_in(fwd, around & valid)
-                off = np.hypot(fwd[..., 0] - bg[..., 0], fwd[..., 1] - bg[..., 1])
-                valid &= off <= SMOOTH_PIXELS + SMOOTH_SHARE * np.hypot(bg[..., 0], bg[..., 1])
-            warped = _warp(src.rgb, mx, my, cv2.INTER_CUBIC)
-            low_warped = _warp(low_src, mx, my, cv2.INTER_LINEAR)
-        else:
-            valid = ~bad
-            warped, low_warped = src.rgb, lowpass(src.rgb, sigma)
-        if not valid.any():
+        small = plate_s if src.rgb is plate else shrink(src.rgb, step)
+        got = _source_weight(
+            src, small, g_this, luma_engine, grid, around, s_sigma, reach, range_, step
+        )
+        if got is None:
             continue
-        gain = (luma_engine + 1e-4) / (low_warped @ LUMA + 1e-4)
-        gain = np.clip(np.nan_to_num(gain, nan=1.0), *GAIN_RANGE)
-        high = (warped - lowpass(warped, sigma)) * gain[..., None]
-        weight = cv2.erode(valid.astype(np.float32), np.ones((5, 5), np.uint8))
-        weight = cv2.GaussianBlur(weight, (0, 0), 1.5) * valid
-        acc += high * weight[..., None]
+        weight, fwd, gain = got
         total += weight
         squares += weight * weight
-    detail = acc / np.maximum(total, 1e-6)[..., None]
+        # The source's own high band (its low band at the work size, brought back), warped.
+        high = cv2.subtract(src.rgb, grow(lowpass(small, s_sigma), (h, w)))
+        if fwd is not None:
+            high = cv2.remap(
+                high, _full_map(fwd, (h, w)), None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT
+            )
+        np.multiply(high, grow(weight * gain, (h, w))[..., None], out=high)
+        acc += high
+    total_full = grow(total, (h, w))
+    detail = acc / np.maximum(total_full, 1e-6)[..., None]
     # Each source's grain is its own: averaging them leaves this share of one frame's.
-    mixed = np.sqrt(squares) / np.maximum(total, 1e-6)
-    return detail, np.minimum(total, 1.0), np.where(total > 0, mixed, 1.0)
+    mixed = np.where(total > 0, np.sqrt(squares) / np.maximum(total, 1e-6), 1.0)
+    return detail, np.minimum(total_full, 1.0), grow(mixed.astype(np.float32), (h, w))
 
 
 def compensate(this: np.ndarray, other: np.ndarray, other_covered: np.ndarray):
     """``other`` (a neighbouring frame) warped onto ``this`` minus ``this``, (H, W, 3), and
     where that is not plate (H, W) bool: the other frame's mask, carried by the flow. The flow
-    is found on both blurred (grain does not steer it), at half size on a large plate."""
+    is found on both blurred (grain does not steer it), at about 1000 pixels across (a 4K
+    plate: a quarter of its size)."""
     h, w = this.shape[:2]
-    low_this, low_other = lowpass(this, 1.5), lowpass(other, 1.5)
-    lo, hi = np.percentile(low_this @ LUMA, (0.5, 99.5))
-    step = 2 if max(h, w) > 2000 else 1
-    flow = _flow(
-        _gray(low_this, float(lo), float(hi)), _gray(low_other, float(lo), float(hi)), step
-    )
+    step = max(1, max(h, w) // COMPENSATE_SIDE)
+    low_this = lowpass(shrink(this, step), max(0.5, 1.5 / step))
+    low_other = lowpass(shrink(other, step), max(0.5, 1.5 / step))
+    lo, hi = np.percentile(_luma(low_this), (0.5, 99.5))
+    flow = _flow(_gray(low_this, float(lo), float(hi)), _gray(low_other, float(lo), float(hi)))
     if flow is None:  # too small to tell motion: nothing is compared
         return np.zeros_like(this), np.ones((h, w), bool)
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    mx, my = gx + flow[..., 0], gy + flow[..., 1]
-    warped = _warp(other, mx, my, cv2.INTER_CUBIC)
-    covered = _warp(other_covered.astype(np.uint8), mx, my, cv2.INTER_NEAREST) > 0
+    where = _full_map(flow, (h, w))
+    warped = cv2.remap(other, where, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    covered = cv2.remap(other_covered.astype(np.uint8), where, None, cv2.INTER_NEAREST) > 0
+    mx, my = where[..., 0], where[..., 1]
     outside = (mx < 0) | (mx > w - 1) | (my < 0) | (my > h - 1)
-    return warped - this, covered | outside
+    return cv2.subtract(warped, np.ascontiguousarray(this, np.float32)), covered | outside
+
+
+def band_low(img: np.ndarray, scale: float) -> np.ndarray:
+    """The band split's low band of a plate-size ``img`` (H, W, C): low-passed at the work size
+    (:func:`work_step`) and brought back; a plain Gaussian where that is the plate's size."""
+    step = work_step(scale)
+    return grow(lowpass(shrink(img, step), band_sigma(scale) / step), img.shape)
 
 
 def apply_detail(engine: np.ndarray, detail: np.ndarray, weight: np.ndarray, scale: float):
     """The engine's low band with the sources' high band where they see the background, the
     engine's own high band elsewhere (a band split; weight blends the two)."""
-    own_high = engine - lowpass(engine, band_sigma(scale))
-    return engine + weight[..., None] * (detail - own_high)
+    own_high = cv2.subtract(engine, band_low(engine, scale))
+    diff = cv2.subtract(np.ascontiguousarray(detail, np.float32), own_high)
+    return cv2.add(engine, cv2.multiply(diff, cv2.merge([weight.astype(np.float32)] * 3)))
