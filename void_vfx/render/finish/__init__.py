@@ -39,9 +39,10 @@ def enabled(spec) -> tuple[bool, bool]:
     return bool(getattr(f, "detail", False)), bool(getattr(f, "grain", False)) and not grainy
 
 
-#: Source pixels warped per output frame at most (region pixels x other frames): a 4K region
-#: of 4 Mpx takes 2 other frames, a 2K one 3 (:data:`.detail.MAX_SOURCES`).
-SOURCE_PIXELS = 9_000_000
+#: Source pixels warped per output frame at most (region pixels x other frames): a region of
+#: the full height of a 4K plate (4-5 Mpx) takes 1 other frame, of 3 Mpx 2, of 2 Mpx or less
+#: (a 2K plate's) 3 (:data:`.detail.MAX_SOURCES`).
+SOURCE_PIXELS = 6_000_000
 #: Decoded source regions kept per shot (neighbouring frames share their sources), in bytes.
 SOURCE_CACHE_BYTES = 512 * 1024 * 1024
 
