@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 
+import cv2
 import numpy as np
 
 from void_vfx.model_facts import QUAD_KEEP
@@ -128,10 +129,11 @@ def finish_fill(
         np.asarray(rows[y0 - row0 : y1 - row0][..., list(shot.rgb_index)], np.float32)
     )
     plate = band[:, x0:x1]
-    out = np.asarray(rgb, np.float32)
+    out = np.ascontiguousarray(rgb, np.float32)
     # The grain is measured for the detail too: it is taken out of what other frames bring.
     model = shot_grain(shot)
-    present = None  # grain the transferred detail still carries
+    want_grain = want_grain and model is not None
+    plan = None
     if want_detail and scale >= _detail.MIN_SCALE and hole.any():
         cache = _sources_of(shot)
         cache.put(frame, y0, band)  # a source of the frames around it
@@ -147,27 +149,62 @@ def finish_fill(
         for k in ks:
             covered = shot.compact_quadmask(k).region(x0, y0, x1, y1) != QUAD_KEEP
             sources.append(_detail.Source(cache.read(shot, k, region), covered))
-        high, weight, mixed = _detail.transfer(out, plate, alpha, sources, scale)
-        if model is not None:
-            share = np.sqrt(model.high_share(_detail.band_sigma(scale)))
-            low = _detail.shrink(out, _detail.work_step(scale))
-            low = _detail.lowpass(low, _detail.band_sigma(scale) / _detail.work_step(scale))
-            noise = _detail.grow(model.sigma_at(low) * share, out.shape) * mixed[..., None]
-            high, gain = _grain.degrain(high, noise)
-            present = noise * gain * weight[..., None]  # what the degrain left in texture
-        out = _detail.apply_detail(out, high, weight, scale)
-    if want_grain and model is not None:
-        rng = _grain.rng_for(_seed(shot.spec), frame)
-        step = min(GRAIN_MAP_STEP, _detail.work_step(scale))
-        low = _detail.lowpass(_detail.shrink(out, step), 2.0 / step)
-        sigma = _detail.grow(model.sigma_at(low), out.shape)
-        out = out + _grain.synthesize(model, out, rng, present, sigma=sigma)
+        plan = _detail.plan(out, plate, alpha, sources, scale)
+    if plan is None and not want_grain:
+        return out
+    return _finish_strips(shot, frame, out, plan, model if want_grain else None, model, scale)
+
+
+def _finish_strips(shot, frame, engine, plan, grain_model, model, scale) -> np.ndarray:
+    """The plate-size pass, :data:`.detail.STRIP_ROWS` rows at a time (each band's arrays stay
+    in the processor's cache): detail (``plan``, or None) with the grain (``model``) taken out
+    of it, then grain (``grain_model``, or None)."""
+    h, w = engine.shape[:2]
+    step = _detail.work_step(scale)
+    if plan is not None:
+        low = plan.low_engine
+    else:
+        low = _detail.lowpass(_detail.shrink(engine, step), _detail.band_sigma(scale) / step)
+    ratio = (w / low.shape[1], h / low.shape[0])
+
+    def up(small, a, b):  # work size -> rows a:b at the plate's
+        return _detail.up_rows(small, (h, w), ratio, a, b)
+
+    noise = None  # the grain the sources' detail carries, at the work size
+    if plan is not None and model is not None:
+        share = np.sqrt(model.high_share(_detail.band_sigma(scale)))
+        noise = model.sigma_at(low) * share * plan.mixed[..., None]
+    sigma = white = filt = None
+    if grain_model is not None:
+        # The fill's intensity (its low band is the engine's) gives the grain's amplitude.
+        sigma = grain_model.sigma_at(_detail.lowpass(_detail.shrink(engine, step), 2.0 / step))
+        white = _grain.white_noise(_grain.rng_for(_seed(shot.spec), frame), h, w)
+        filt = _grain.filters(grain_model)
+    out = np.empty_like(engine)
+    reach = 2  # the degrain's box
+    for a in range(0, h, _detail.STRIP_ROWS):
+        b = min(h, a + _detail.STRIP_ROWS)
+        present = None
+        if plan is not None:
+            da, db = max(0, a - reach), min(h, b + reach)
+            high, weight, _ = _detail.strip(plan, da, db)
+            if noise is not None:
+                n = up(noise, da, db)
+                high, gain = _grain.degrain(high, n)
+                present = cv2.multiply(cv2.multiply(n, gain), cv2.merge([weight] * 3))
+                present = present[a - da : b - da]
+            e = engine[da:db]
+            own_high = cv2.subtract(e, up(plan.low_engine, da, db))
+            res = cv2.add(e, cv2.multiply(cv2.subtract(high, own_high), cv2.merge([weight] * 3)))[
+                a - da : b - da
+            ]
+        else:
+            res = engine[a:b]
+        if grain_model is not None:
+            amp = _grain.amplitude(up(sigma, a, b), present)
+            res = cv2.add(res, cv2.multiply(_grain.shaped(filt, white, a, b), amp))
+        out[a:b] = res
     return out
-
-
-#: The grain's amplitude map (it follows the fill's intensity, a 2-pixel low pass) is found at
-#: up to 1/this of the size on a large enlargement.
-GRAIN_MAP_STEP = 2
 
 
 def _seed(spec) -> int:

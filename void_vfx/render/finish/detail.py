@@ -200,9 +200,10 @@ def _source_weight(
     reach: int,
     range_: tuple[float, float],
     step: int,
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray] | None:
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray] | None:
     """At the work size: where ``src`` sees the background (a smooth weight, 0 elsewhere), the
-    flow onto it (None for this frame itself) and the detail gain; None where it sees none."""
+    flow onto it (None for this frame itself), the detail gain and the source's low band (in
+    its own place); None where it sees none."""
     h, w = g_this.shape
     covered = shrink(src.covered.astype(np.float32), step) > 0  # any of its pixels covered
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
@@ -226,19 +227,19 @@ def _source_weight(
             bg = _fill_in(fwd, around & valid)
             off = np.hypot(fwd[..., 0] - bg[..., 0], fwd[..., 1] - bg[..., 1])
             valid &= off <= SMOOTH_PIXELS + SMOOTH_SHARE * np.hypot(bg[..., 0], bg[..., 1])
-        low_src = _warp(low_src, mx, my, cv2.INTER_LINEAR)
+        low_seen = _warp(low_src, mx, my, cv2.INTER_LINEAR)
     else:
-        valid = ~bad
+        valid, low_seen = ~bad, low_src
     if not valid.any():
         return None
-    gain = (luma_engine + 1e-4) / (_luma(low_src) + 1e-4)
+    gain = (luma_engine + 1e-4) / (_luma(low_seen) + 1e-4)
     gain = np.clip(np.nan_to_num(gain, nan=1.0), *GAIN_RANGE)
     # 2 plate pixels (at least one work pixel) in from where it stops seeing, softened; at a
     # smaller work size held inside that too (bringing it back spreads it a work pixel).
     side = 2 * max(1, -(-2 // step)) + 1
     eroded = cv2.erode(valid.astype(np.float32), np.ones((side, side), np.uint8))
     weight = cv2.GaussianBlur(eroded, (0, 0), max(0.5, 1.5 / step))
-    return weight * (valid if step == 1 else eroded), fwd, gain
+    return weight * (valid if step == 1 else eroded), fwd, gain, low_src
 
 
 def _full_map(flow: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -270,6 +271,143 @@ def _full_map(flow: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return full
 
 
+@dataclass
+class _Warped:
+    """One source ready for the full-size pass: its plate-size pixels, its low band at the work
+    size, its weight x gain at the work size and its flow as plate coordinates at the work
+    size, padded by one pixel (None for this frame itself)."""
+
+    rgb: np.ndarray
+    low: np.ndarray
+    coef: np.ndarray
+    where: np.ndarray | None
+
+
+@dataclass
+class Plan:
+    """What :func:`plan` finds at the work size, for :func:`strip` to apply at the plate's size
+    a band of rows at a time (each band's arrays stay in the processor's cache)."""
+
+    shape: tuple[int, int]
+    ratio: tuple[float, float]  # plate pixels per work pixel, x and y
+    low_engine: np.ndarray  # (h, w, 3) the engine's low band
+    sources: list[_Warped]
+    total: np.ndarray  # (h, w) the sources' summed weight
+    mixed: np.ndarray  # (h, w) the share of one frame's grain their average carries
+
+    def up(self, small: np.ndarray, a: int, b: int, padded: bool = False) -> np.ndarray:
+        return up_rows(small, self.shape, self.ratio, a, b, padded)
+
+
+def up_rows(small, shape, ratio, a: int, b: int, padded: bool = False) -> np.ndarray:
+    """Rows ``a:b`` of work-size ``small`` brought to the plate's ``shape`` (H, W), ``ratio``
+    plate pixels per work pixel (x, y), bilinear as :func:`grow` brings the whole; ``padded``:
+    ``small`` has one pixel more on every side."""
+    h, w = shape
+    if ratio == (1.0, 1.0):
+        return small[a + 1 : b + 1, 1:-1] if padded else small[a:b]
+    rx, ry = ratio
+    grid = np.empty((b - a, w, 2), np.float32)
+    grid[..., 0] = ((np.arange(w) + 0.5) / rx - 0.5 + padded).astype(np.float32)[None, :]
+    grid[..., 1] = ((np.arange(a, b) + 0.5) / ry - 0.5 + padded).astype(np.float32)[:, None]
+    return cv2.remap(small, grid, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _padded_map(flow: np.ndarray, ratio: tuple[float, float]) -> np.ndarray:
+    """(h+2, w+2, 2) plate coordinates each work pixel's flow reaches, one pixel of linear
+    extrapolation around (bilinear from it is exact to the plate's edge)."""
+    sh, sw = flow.shape[:2]
+    rx, ry = ratio
+    out = np.empty((sh + 2, sw + 2, 2), np.float32)
+    inner = out[1:-1, 1:-1]
+    inner[...] = flow * np.array([rx, ry], np.float32)
+    inner[..., 0] += ((np.arange(sw) + 0.5) * rx - 0.5).astype(np.float32)[None, :]
+    inner[..., 1] += ((np.arange(sh) + 0.5) * ry - 0.5).astype(np.float32)[:, None]
+    out[1:-1, 0] = 2 * out[1:-1, 1] - out[1:-1, 2]
+    out[1:-1, -1] = 2 * out[1:-1, -2] - out[1:-1, -3]
+    out[0] = 2 * out[1] - out[2]
+    out[-1] = 2 * out[-2] - out[-3]
+    return out
+
+
+def plan(
+    engine: np.ndarray,
+    plate: np.ndarray,
+    alpha: np.ndarray,
+    sources: Sequence[Source],
+    scale: float,
+) -> Plan:
+    """Everything the band-limited part of the transfer needs, found at the work size
+    (:func:`work_step`): flow, checks, gains, weights. Arguments as :func:`transfer`'s."""
+    h, w = alpha.shape
+    step = work_step(scale)
+    s_sigma = band_sigma(scale) / step
+    engine_s, plate_s, alpha_s = shrink(engine, step), shrink(plate, step), shrink(alpha, step)
+    sh, sw = alpha_s.shape
+    ratio = (w / sw, h / sh)
+    low_engine = lowpass(engine_s, s_sigma)
+    luma_engine = _luma(low_engine)
+    a = alpha_s[..., None]
+    low_comp = lowpass(plate_s * (1.0 - a) + engine_s * a, s_sigma)
+    lo, hi = np.percentile(_luma(low_comp), (0.5, 99.5))
+    range_ = (float(lo), float(hi))
+    g_this = _gray(low_comp, *range_)
+    reach = int(np.ceil(3.0 * s_sigma)) + 1  # the low pass spreads a masked object this far
+    grid = np.meshgrid(np.arange(sw, dtype=np.float32), np.arange(sh, dtype=np.float32))
+    around = alpha_s <= 0
+    if around.sum() < 0.02 * around.size:
+        around = None
+    total = np.zeros((sh, sw), np.float32)
+    squares = np.zeros((sh, sw), np.float32)
+    warped: list[_Warped] = []
+    for src in sources:
+        small = plate_s if src.rgb is plate else shrink(src.rgb, step)
+        got = _source_weight(
+            src, small, g_this, luma_engine, grid, around, s_sigma, reach, range_, step
+        )
+        if got is None:
+            continue
+        weight, fwd, gain, low_src = got
+        total += weight
+        squares += weight * weight
+        where = None if fwd is None else _padded_map(fwd, ratio)
+        warped.append(_Warped(src.rgb, low_src, (weight * gain).astype(np.float32), where))
+    # Each source's grain is its own: averaging them leaves this share of one frame's.
+    mixed = np.where(total > 0, np.sqrt(squares) / np.maximum(total, 1e-6), 1.0)
+    return Plan((h, w), ratio, low_engine, warped, total, mixed.astype(np.float32))
+
+
+def strip(p: Plan, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows ``a:b`` of the transfer's high band, weight and grain share (see :func:`transfer`):
+    each source's pixels warped (cubic) less its low band warped at the work size, weighted."""
+    h, w = p.shape
+    acc = np.zeros((b - a, w, 3), np.float32)
+    rx, ry = p.ratio
+    for src in p.sources:
+        if src.where is None:
+            high = cv2.subtract(src.rgb[a:b], p.up(src.low, a, b))
+        else:
+            where = p.up(src.where, a, b, padded=True)
+            pixels = cv2.remap(src.rgb, where, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+            if p.ratio == (1.0, 1.0):
+                low = cv2.remap(
+                    src.low, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+                )
+            else:  # the same places in work pixels
+                at = (where + 0.5) * np.array([1 / rx, 1 / ry], np.float32) - 0.5
+                low = cv2.remap(src.low, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            high = cv2.subtract(pixels, low)
+        coef = p.up(src.coef, a, b)
+        acc += cv2.multiply(high, cv2.merge([coef, coef, coef]))
+    total = p.up(p.total, a, b)
+    detail = cv2.divide(acc, cv2.merge([np.maximum(total, 1e-6)] * 3))
+    return detail, np.minimum(total, 1.0), p.up(p.mixed, a, b)
+
+
+#: Rows of the plate-size pass at a time (a 4K region's band of arrays fits the cache).
+STRIP_ROWS = 48
+
+
 def transfer(
     engine: np.ndarray,
     plate: np.ndarray,
@@ -283,52 +421,16 @@ def transfer(
 
     ``engine``: the engine's result enlarged to the region, in the plate's values; ``plate``:
     this frame's plate there; ``alpha``: the paste alpha (the engine's fill is 1 there). Flow,
-    checks, gains and weights are found at the work size (:func:`work_step`) and brought back;
-    only each source's high band is cut, warped and summed at full size.
+    checks, gains and weights are found at the work size (:func:`plan`); only each source's
+    pixels are warped at full size (:func:`strip`).
     """
-    h, w = alpha.shape
-    step = work_step(scale)
-    sigma = band_sigma(scale)
-    s_sigma = sigma / step
-    engine_s, plate_s, alpha_s = shrink(engine, step), shrink(plate, step), shrink(alpha, step)
-    sh, sw = alpha_s.shape
-    luma_engine = _luma(lowpass(engine_s, s_sigma))
-    a = alpha_s[..., None]
-    low_comp = lowpass(plate_s * (1.0 - a) + engine_s * a, s_sigma)
-    lo, hi = np.percentile(_luma(low_comp), (0.5, 99.5))
-    range_ = (float(lo), float(hi))
-    g_this = _gray(low_comp, *range_)
-    reach = int(np.ceil(3.0 * s_sigma)) + 1  # the low pass spreads a masked object this far
-    grid = np.meshgrid(np.arange(sw, dtype=np.float32), np.arange(sh, dtype=np.float32))
-    around = alpha_s <= 0
-    if around.sum() < 0.02 * around.size:
-        around = None
-    acc = np.zeros((h, w, 3), np.float32)
-    total = np.zeros((sh, sw), np.float32)
-    squares = np.zeros((sh, sw), np.float32)
-    for src in sources:
-        small = plate_s if src.rgb is plate else shrink(src.rgb, step)
-        got = _source_weight(
-            src, small, g_this, luma_engine, grid, around, s_sigma, reach, range_, step
-        )
-        if got is None:
-            continue
-        weight, fwd, gain = got
-        total += weight
-        squares += weight * weight
-        # The source's own high band (its low band at the work size, brought back), warped.
-        high = cv2.subtract(src.rgb, grow(lowpass(small, s_sigma), (h, w)))
-        if fwd is not None:
-            high = cv2.remap(
-                high, _full_map(fwd, (h, w)), None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT
-            )
-        np.multiply(high, grow(weight * gain, (h, w))[..., None], out=high)
-        acc += high
-    total_full = grow(total, (h, w))
-    detail = acc / np.maximum(total_full, 1e-6)[..., None]
-    # Each source's grain is its own: averaging them leaves this share of one frame's.
-    mixed = np.where(total > 0, np.sqrt(squares) / np.maximum(total, 1e-6), 1.0)
-    return detail, np.minimum(total_full, 1.0), grow(mixed.astype(np.float32), (h, w))
+    p = plan(engine, plate, alpha, sources, scale)
+    h = alpha.shape[0]
+    parts = [strip(p, a, min(h, a + STRIP_ROWS)) for a in range(0, h, STRIP_ROWS)]
+    if not parts:
+        w = alpha.shape[1]
+        return np.zeros((0, w, 3), np.float32), np.zeros((0, w), np.float32), np.ones((0, w))
+    return tuple(np.concatenate(x) for x in zip(*parts, strict=True))
 
 
 def compensate(this: np.ndarray, other: np.ndarray, other_covered: np.ndarray):

@@ -237,14 +237,56 @@ def separable_terms(kernel: np.ndarray, keep: float = 0.995, most: int = 3):
     ]
 
 
-def shape_noise(white: np.ndarray, spectrum: np.ndarray) -> np.ndarray:
-    """``white`` (H, W) float32 unit noise shaped by one channel's ``spectrum`` (unit variance
-    kept)."""
-    out = None
-    for col, row in separable_terms(shaping_kernel(spectrum)):
-        part = cv2.sepFilter2D(white, cv2.CV_32F, row, col, borderType=cv2.BORDER_REFLECT)
-        out = part if out is None else cv2.add(out, part)
-    return out
+def filters(model: GrainModel):
+    """The channel mix (3, 3) lower triangular, and each channel's separable shaping terms."""
+    try:
+        chol = np.linalg.cholesky(model.corr.astype(np.float64) + 1e-6 * np.eye(3))
+    except np.linalg.LinAlgError:
+        chol = np.eye(3)
+    terms = [separable_terms(shaping_kernel(model.spectrum[c])) for c in range(3)]
+    return chol.astype(np.float32), terms
+
+
+def white_noise(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """(3, H, W) float32 unit white noise: OpenCV's generator (4x numpy's speed on a 4K region)
+    seeded from ``rng``; it is the calling thread's own, so the same job seed and frame give
+    the same bits on any thread."""
+    white = np.empty((3 * h, w), np.float32)
+    cv2.setRNGSeed(int(rng.integers(0, 2**31 - 1)))
+    cv2.randn(white, 0.0, 1.0)
+    return white.reshape(3, h, w)
+
+
+#: Rows of white noise beyond a band that its shaping reaches.
+HALO = MAX_KERNEL // 2
+
+
+def shaped(filt, white: np.ndarray, a: int, b: int) -> np.ndarray:
+    """Rows ``a:b`` (b-a, W, 3) of unit grain made from ``white`` (3, H, W) by ``filt``
+    (:func:`filters`): the same pixels whichever bands the rows are made in."""
+    chol, terms = filt
+    h = white.shape[1]
+    ga, gb = max(0, a - HALO), min(h, b + HALO)
+    planes = []
+    for c in range(3):
+        mixed = cv2.multiply(white[0, ga:gb], float(chol[c, 0]))
+        for j in range(1, c + 1):  # lower triangular
+            mixed = cv2.scaleAdd(white[j, ga:gb], float(chol[c, j]), mixed)
+        out = None
+        for col, row in terms[c]:
+            part = cv2.sepFilter2D(mixed, cv2.CV_32F, row, col, borderType=cv2.BORDER_REFLECT)
+            out = part if out is None else cv2.add(out, part)
+        planes.append(out[a - ga : b - ga])
+    return cv2.merge(planes)
+
+
+def amplitude(sigma: np.ndarray, present: np.ndarray | None) -> np.ndarray:
+    """The grain amplitude to add where ``present`` (or None) of ``sigma`` is there already."""
+    sigma = np.ascontiguousarray(sigma, np.float32)
+    if present is None:
+        return sigma
+    left = cv2.subtract(cv2.multiply(sigma, sigma), cv2.multiply(present, present))
+    return cv2.sqrt(np.maximum(left, 0.0, out=left))
 
 
 def synthesize(
@@ -259,30 +301,10 @@ def synthesize(
     plate's rather than added on top. ``sigma`` (H, W, 3): the amplitude wanted, where the
     caller has it already (``model.sigma_at(values)`` otherwise)."""
     h, w = values.shape[:2]
-    white = np.empty((3 * h, w), np.float32)
-    # OpenCV's generator (4x numpy's speed on a 4K region), seeded from ``rng``: it is the
-    # calling thread's own, so the same job seed and frame give the same bits on any thread.
-    cv2.setRNGSeed(int(rng.integers(0, 2**31 - 1)))
-    cv2.randn(white, 0.0, 1.0)
-    white = white.reshape(3, h, w)
-    try:
-        chol = np.linalg.cholesky(model.corr.astype(np.float64) + 1e-6 * np.eye(3))
-    except np.linalg.LinAlgError:
-        chol = np.eye(3)
-    chol = chol.astype(np.float32)
-    if sigma is None:
-        sigma = model.sigma_at(values)
-    sigma = np.ascontiguousarray(sigma, np.float32)
-    if present is not None:
-        sigma = cv2.subtract(cv2.multiply(sigma, sigma), cv2.multiply(present, present))
-        sigma = cv2.sqrt(np.maximum(sigma, 0.0, out=sigma))
-    planes = []
-    for c in range(3):
-        mixed = cv2.multiply(white[0], float(chol[c, 0]))
-        for j in range(1, c + 1):  # lower triangular
-            mixed = cv2.scaleAdd(white[j], float(chol[c, j]), mixed)
-        planes.append(shape_noise(mixed, model.spectrum[c]))
-    return cv2.multiply(cv2.merge(planes), sigma)
+    grain = shaped(filters(model), white_noise(rng, h, w), 0, h)
+    return cv2.multiply(
+        grain, amplitude(model.sigma_at(values) if sigma is None else sigma, present)
+    )
 
 
 def degrain(detail: np.ndarray, noise_sigma: np.ndarray, radius: int = 2):
