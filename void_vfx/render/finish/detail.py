@@ -281,6 +281,7 @@ class _Warped:
     low: np.ndarray
     coef: np.ndarray
     where: np.ndarray | None
+    high: np.ndarray | None = None  # its high band at the plate's size, made on the first band
 
 
 @dataclass
@@ -379,30 +380,25 @@ def plan(
 
 def strip(p: Plan, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows ``a:b`` of the transfer's high band, weight and grain share (see :func:`transfer`):
-    each source's pixels warped (cubic) less its low band warped at the work size, weighted."""
+    each source's high band warped (cubic), weighted."""
     h, w = p.shape
     acc = np.zeros((b - a, w, 3), np.float32)
-    rx, ry = p.ratio
     for src in p.sources:
         if src.where is None:
             high = cv2.subtract(src.rgb[a:b], p.up(src.low, a, b))
         else:
+            if src.high is None:  # its high band, made once (the flow reaches any row)
+                src.high = cv2.subtract(src.rgb, grow(src.low, src.rgb.shape))
             where = p.up(src.where, a, b, padded=True)
-            pixels = cv2.remap(src.rgb, where, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
-            if p.ratio == (1.0, 1.0):
-                low = cv2.remap(
-                    src.low, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
-                )
-            else:  # the same places in work pixels
-                at = (where + 0.5) * np.array([1 / rx, 1 / ry], np.float32) - 0.5
-                low = cv2.remap(src.low, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-            high = cv2.subtract(pixels, low)
+            high = cv2.remap(src.high, where, None, cv2.INTER_CUBIC, borderMode=_REFLECT)
         coef = p.up(src.coef, a, b)
         acc += cv2.multiply(high, cv2.merge([coef, coef, coef]))
     total = p.up(p.total, a, b)
     detail = cv2.divide(acc, cv2.merge([np.maximum(total, 1e-6)] * 3))
     return detail, np.minimum(total, 1.0), p.up(p.mixed, a, b)
 
+
+_REFLECT = cv2.BORDER_REFLECT
 
 #: Rows of the plate-size pass at a time (a 4K region's band of arrays fits the cache).
 STRIP_ROWS = 48
