@@ -193,8 +193,10 @@ def _finish_strips(shot, frame, engine, plan, grain_model, model, scale) -> np.n
                 high, gain = _grain.degrain(high, n)
                 present = cv2.multiply(cv2.multiply(n, gain), cv2.merge([weight] * 3))
                 present = present[a - da : b - da]
+            if plan.engine_high is None:
+                plan.engine_high = _detail.high_band(engine, plan.sigma)
             e = engine[da:db]
-            own_high = cv2.subtract(e, up(plan.low_engine, da, db))
+            own_high = plan.engine_high[da:db]
             res = cv2.add(e, cv2.multiply(cv2.subtract(high, own_high), cv2.merge([weight] * 3)))[
                 a - da : b - da
             ]

@@ -31,9 +31,9 @@ MAX_SOURCES = 3
 MIN_AGAIN = 0.5
 #: A source must reveal at least this share of the hole to be used.
 MIN_GAIN = 0.01
-#: Forward-backward flow disagreement allowed, in pixels (plus a share of the motion).
+#: Forward-backward flow disagreement allowed, in plate pixels (plus a share of the motion).
 FB_PIXELS, FB_SHARE = 0.75, 0.05
-#: Flow inside the hole may differ from the plate's around it by this much (pixels, share).
+#: Flow inside the hole may differ from the plate's around it by this much (plate pixels, share).
 SMOOTH_PIXELS, SMOOTH_SHARE = 2.0, 0.25
 #: The smallest side DIS is given (OpenCV refuses smaller images and crashes on some).
 MIN_FLOW_SIDE = 32
@@ -212,8 +212,7 @@ def _source_weight(
     fwd = None
     if src.flow:
         g_src = _gray(low_src, *range_)
-        # At a reduced work size (a large enlargement: a smooth band) DIS's fast preset will do.
-        fwd, back = _flow(g_this, g_src, fast=step > 1), _flow(g_src, g_this, fast=step > 1)
+        fwd, back = _flow(g_this, g_src), _flow(g_src, g_this)
         if fwd is None or back is None:
             return None
         mx, my = grid[0] + fwd[..., 0], grid[1] + fwd[..., 1]
@@ -222,11 +221,12 @@ def _source_weight(
         motion = np.hypot(fwd[..., 0], fwd[..., 1])
         inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
         occluded = _warp(bad.astype(np.float32), mx, my, cv2.INTER_LINEAR) > 0
-        valid = inside & ~occluded & (miss <= FB_PIXELS + FB_SHARE * motion)
+        # (the tolerances are in plate pixels: a work pixel is ``step`` of them)
+        valid = inside & ~occluded & (miss <= FB_PIXELS / step + FB_SHARE * motion)
         if around is not None:  # the background moves as the plate around the hole does
             bg = _fill_in(fwd, around & valid)
             off = np.hypot(fwd[..., 0] - bg[..., 0], fwd[..., 1] - bg[..., 1])
-            valid &= off <= SMOOTH_PIXELS + SMOOTH_SHARE * np.hypot(bg[..., 0], bg[..., 1])
+            valid &= off <= SMOOTH_PIXELS / step + SMOOTH_SHARE * np.hypot(bg[..., 0], bg[..., 1])
         low_seen = _warp(low_src, mx, my, cv2.INTER_LINEAR)
     else:
         valid, low_seen = ~bad, low_src
@@ -295,6 +295,8 @@ class Plan:
     sources: list[_Warped]
     total: np.ndarray  # (h, w) the sources' summed weight
     mixed: np.ndarray  # (h, w) the share of one frame's grain their average carries
+    sigma: float = 0.0  # the band split's low pass at the plate's size
+    engine_high: np.ndarray | None = None  # the engine's own high band at the plate's size
 
     def up(self, small: np.ndarray, a: int, b: int, padded: bool = False) -> np.ndarray:
         return up_rows(small, self.shape, self.ratio, a, b, padded)
@@ -375,7 +377,9 @@ def plan(
         warped.append(_Warped(src.rgb, low_src, (weight * gain).astype(np.float32), where))
     # Each source's grain is its own: averaging them leaves this share of one frame's.
     mixed = np.where(total > 0, np.sqrt(squares) / np.maximum(total, 1e-6), 1.0)
-    return Plan((h, w), ratio, low_engine, warped, total, mixed.astype(np.float32))
+    return Plan(
+        (h, w), ratio, low_engine, warped, total, mixed.astype(np.float32), band_sigma(scale)
+    )
 
 
 def strip(p: Plan, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -385,10 +389,12 @@ def strip(p: Plan, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     acc = np.zeros((b - a, w, 3), np.float32)
     for src in p.sources:
         if src.where is None:
-            high = cv2.subtract(src.rgb[a:b], p.up(src.low, a, b))
+            if src.high is None:
+                src.high = high_band(src.rgb, p.sigma)
+            high = src.high[a:b]
         else:
             if src.high is None:  # its high band, made once (the flow reaches any row)
-                src.high = cv2.subtract(src.rgb, grow(src.low, src.rgb.shape))
+                src.high = high_band(src.rgb, p.sigma)
             where = p.up(src.where, a, b, padded=True)
             high = cv2.remap(src.high, where, None, cv2.INTER_CUBIC, borderMode=_REFLECT)
         coef = p.up(src.coef, a, b)
@@ -450,16 +456,16 @@ def compensate(this: np.ndarray, other: np.ndarray, other_covered: np.ndarray):
     return cv2.subtract(warped, np.ascontiguousarray(this, np.float32)), covered | outside
 
 
-def band_low(img: np.ndarray, scale: float) -> np.ndarray:
-    """The band split's low band of a plate-size ``img`` (H, W, C): low-passed at the work size
-    (:func:`work_step`) and brought back; a plain Gaussian where that is the plate's size."""
-    step = work_step(scale)
-    return grow(lowpass(shrink(img, step), band_sigma(scale) / step), img.shape)
+def high_band(img: np.ndarray, sigma: float) -> np.ndarray:
+    """``img`` less its Gaussian low pass: the band split is made at the plate's size (split at
+    the work size, the plate's grain leaks into the band below and passes the degrain)."""
+    img = np.ascontiguousarray(img, np.float32)
+    return cv2.subtract(img, lowpass(img, sigma))
 
 
 def apply_detail(engine: np.ndarray, detail: np.ndarray, weight: np.ndarray, scale: float):
     """The engine's low band with the sources' high band where they see the background, the
     engine's own high band elsewhere (a band split; weight blends the two)."""
-    own_high = cv2.subtract(engine, band_low(engine, scale))
+    own_high = high_band(engine, band_sigma(scale))
     diff = cv2.subtract(np.ascontiguousarray(detail, np.float32), own_high)
     return cv2.add(engine, cv2.multiply(diff, cv2.merge([weight.astype(np.float32)] * 3)))
