@@ -181,7 +181,7 @@ def _finish_strips(shot, frame, engine, plan, grain_model, model, scale) -> np.n
         white = _grain.white_noise(_grain.rng_for(_seed(shot.spec), frame), h, w)
         filt = _grain.filters(grain_model)
     out = np.empty_like(engine)
-    reach = 2  # the degrain's box
+    reach = _grain.DEGRAIN_RADIUS  # the degrain's box reaches this far
     for a in range(0, h, _detail.STRIP_ROWS):
         b = min(h, a + _detail.STRIP_ROWS)
         present = None
