@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from void_vfx.render.finish import detail
+from void_vfx.render.finish import detail, flow
 
 H, W = 144, 256
 SCALE = 2.0
@@ -137,9 +137,9 @@ def test_a_region_too_small_for_the_flow_keeps_the_engine_s_result(size):
     nothing = np.zeros((h, w), bool)
     sources = [detail.Source(engine, hole, flow=False), detail.Source(engine.copy(), nothing)]
     high, weight, _ = detail.transfer(engine, engine, hole.astype(np.float32), sources, 4.0)
-    if min(h, w) < detail.MIN_FLOW_SIDE:
+    if min(h, w) < flow.MIN_FLOW_SIDE:
         assert weight.max() == 0.0
-    change, covered = detail.compensate(engine, engine.copy(), nothing)
+    change, covered = flow.compensate(engine, engine.copy(), nothing)
     assert change.shape == engine.shape and covered.shape == (h, w)
 
 

@@ -118,7 +118,7 @@ def test_too_little_plate_outside_the_mask_gives_no_model():
 def test_texture_that_moves_with_the_scene_is_not_taken_for_grain():
     """A sharp texture panning 2 pixels a frame: measured against the next frame warped onto
     it, a grain-free plate has no grain, and a grainy one has the grain it was given."""
-    from void_vfx.render.finish.detail import compensate
+    from void_vfx.render.finish.flow import compensate
 
     rng = np.random.default_rng(6)
     base = rng.random((H, W + 8), dtype=np.float32)

@@ -17,6 +17,7 @@ import numpy as np
 
 from void_vfx.model_facts import QUAD_KEEP
 from void_vfx.render.finish import detail as _detail
+from void_vfx.render.finish import flow as _flow
 from void_vfx.render.finish import grain as _grain
 
 #: Guards each shot's grain model, measured once by whichever writer thread comes first.
@@ -164,11 +165,11 @@ def _finish_strips(shot, frame, engine, plan, grain_model, model, scale) -> np.n
     if plan is not None:
         low = plan.low_engine
     else:
-        low = _detail.lowpass(_detail.shrink(engine, step), _detail.band_sigma(scale) / step)
+        low = _flow.lowpass(_flow.shrink(engine, step), _detail.band_sigma(scale) / step)
     ratio = (w / low.shape[1], h / low.shape[0])
 
     def up(small, a, b):  # work size -> rows a:b at the plate's
-        return _detail.up_rows(small, (h, w), ratio, a, b)
+        return _flow.up_rows(small, (h, w), ratio, a, b)
 
     noise = None  # the grain the sources' detail carries, at the work size
     if plan is not None and model is not None:
@@ -177,7 +178,7 @@ def _finish_strips(shot, frame, engine, plan, grain_model, model, scale) -> np.n
     sigma = white = filt = None
     if grain_model is not None:
         # The fill's intensity (its low band is the engine's) gives the grain's amplitude.
-        sigma = grain_model.sigma_at(_detail.lowpass(_detail.shrink(engine, step), 2.0 / step))
+        sigma = grain_model.sigma_at(_flow.lowpass(_flow.shrink(engine, step), 2.0 / step))
         white = _grain.white_noise(_grain.rng_for(_seed(shot.spec), frame), h, w)
         filt = _grain.filters(grain_model)
     out = np.empty_like(engine)
@@ -241,7 +242,7 @@ def shot_grain(shot):
             if changes is not None:
                 g = frames[i + 1] if i + 1 < len(frames) else frames[i - 1]
                 other = cache.read(shot, g, whole)
-                change, moved_mask = _detail.compensate(rgb, other, _near_mask(shot, g))
+                change, moved_mask = _flow.compensate(rgb, other, _near_mask(shot, g))
                 near |= moved_mask
                 del other
             got, diff = _grain.sample_blocks(rgb, ~near, _grain.MAX_BLOCKS // len(picks), change)

@@ -21,7 +21,17 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from void_vfx.render.finish.grain import LUMA
+from void_vfx.render.finish.flow import (
+    dense_flow,
+    fill_in,
+    gray,
+    lowpass,
+    luma,
+    padded_map,
+    shrink,
+    up_rows,
+    warp,
+)
 
 #: Frame distances tried as sources, nearest first (both directions).
 LADDER = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48)
@@ -35,14 +45,10 @@ MIN_GAIN = 0.01
 FB_PIXELS, FB_SHARE = 0.75, 0.05
 #: Flow inside the hole may differ from the plate's around it by this much (plate pixels, share).
 SMOOTH_PIXELS, SMOOTH_SHARE = 2.0, 0.25
-#: The smallest side DIS is given (OpenCV refuses smaller images and crashes on some).
-MIN_FLOW_SIDE = 32
 #: Band split: the Gaussian low pass's sigma as a share of the engine's enlargement factor.
 SIGMA_PER_SCALE = 0.65
 #: The band-limited work is done at 1/step of the plate's size, step = enlargement // this.
 WORK_PER_SCALE = 1.5
-#: The grain measure's motion compensation finds the flow at about this many pixels across.
-COMPENSATE_SIDE = 1024
 #: Below this enlargement the engine's result is as sharp as the plate: no transfer.
 MIN_SCALE = 1.25
 #: Detail gain limits (ratio of the engine's low band to the source's).
@@ -63,10 +69,6 @@ class Source:
 def band_sigma(scale: float) -> float:
     """The band split's low-pass sigma in plate pixels for an engine result enlarged ``scale``."""
     return SIGMA_PER_SCALE * scale
-
-
-def lowpass(img: np.ndarray, sigma: float) -> np.ndarray:
-    return cv2.GaussianBlur(img, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
 
 
 def choose_sources(
@@ -111,82 +113,11 @@ def choose_sources(
     return chosen + spare[: max(0, max_sources - len(chosen))]
 
 
-def _gray(rgb: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """8-bit grey for the flow: luma, its range mapped to 0-255 through a square root (an even
-    spread of codes over dark and bright for scene-linear and log plates alike)."""
-    y = (rgb @ LUMA - lo) / max(hi - lo, 1e-6)
-    return (np.sqrt(np.clip(y, 0.0, 1.0)) * 255.0 + 0.5).astype(np.uint8)
-
-
-def _flow(a: np.ndarray, b: np.ndarray, step: int = 1, fast: bool = False) -> np.ndarray | None:
-    """DIS flow from ``a`` to ``b`` (8-bit grey), found at 1/``step`` of their size (they are
-    blurred to the engine's band, so little is lost) and brought back to it; None for images
-    too small for DIS (OpenCV refuses some and crashes on others)."""
-    h, w = a.shape
-    if min(h, w) < MIN_FLOW_SIDE:
-        return None
-    dis = cv2.DISOpticalFlow_create(
-        cv2.DISOPTICAL_FLOW_PRESET_FAST if fast else cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
-    )
-    step = max(1, min(step, min(h, w) // MIN_FLOW_SIDE))
-    if step <= 1:
-        return dis.calc(a, b, None)
-    size = (w // step, h // step)
-    small = dis.calc(
-        cv2.resize(a, size, interpolation=cv2.INTER_AREA),
-        cv2.resize(b, size, interpolation=cv2.INTER_AREA),
-        None,
-    )
-    flow = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    flow[..., 0] *= w / size[0]
-    flow[..., 1] *= h / size[1]
-    return flow
-
-
-def _warp(img: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, interp: int) -> np.ndarray:
-    return cv2.remap(img, map_x, map_y, interp, borderMode=cv2.BORDER_REFLECT)
-
-
 def work_step(scale: float) -> int:
     """How much smaller than the plate the band-limited work (flow, checks, gains, weights) is
     done for an engine result enlarged ``scale``: its low band holds nothing finer, so only the
     plate's own high band needs every pixel (4K, 5.6x: a third of the size)."""
     return max(1, int(scale / WORK_PER_SCALE))
-
-
-def shrink(img: np.ndarray, step: int) -> np.ndarray:
-    """``img`` at 1/``step`` of its size (area average: no aliasing into the low band)."""
-    if step <= 1:
-        return img
-    h, w = img.shape[:2]
-    size = (max(1, -(-w // step)), max(1, -(-h // step)))
-    return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
-
-
-def grow(img: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """A :func:`shrink` result brought back to ``shape`` (H, W, ...) (bilinear)."""
-    h, w = shape[:2]
-    if img.shape[:2] == (h, w):
-        return img
-    return cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
-
-
-def _fill_in(flow: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """The flow of the plate around a hole carried smoothly into it (a normalised blur of the
-    known flow at 1/8 size, its sigma a quarter of the region's smaller side)."""
-    h, w = known.shape
-    size = (max(4, w // 8), max(4, h // 8))
-    weight = cv2.resize(known.astype(np.float32), size, interpolation=cv2.INTER_AREA)
-    values = cv2.resize(flow * known[..., None], size, interpolation=cv2.INTER_AREA)
-    sigma = max(1.0, min(size) / 4)
-    weight = cv2.GaussianBlur(weight, (0, 0), sigma) + 1e-6
-    values = cv2.GaussianBlur(values, (0, 0), sigma) / weight[..., None]
-    return cv2.resize(values, (w, h), interpolation=cv2.INTER_LINEAR)
-
-
-def _luma(rgb: np.ndarray) -> np.ndarray:
-    y = cv2.transform(np.ascontiguousarray(rgb, np.float32), LUMA[None, :])
-    return y if y.ndim == 2 else y[..., 0]
 
 
 def _source_weight(
@@ -211,28 +142,28 @@ def _source_weight(
     low_src = lowpass(small, sigma)
     fwd = None
     if src.flow:
-        g_src = _gray(low_src, *range_)
-        fwd, back = _flow(g_this, g_src), _flow(g_src, g_this)
+        g_src = gray(low_src, *range_)
+        fwd, back = dense_flow(g_this, g_src), dense_flow(g_src, g_this)
         if fwd is None or back is None:
             return None
         mx, my = grid[0] + fwd[..., 0], grid[1] + fwd[..., 1]
-        ret = _warp(back, mx, my, cv2.INTER_LINEAR)
+        ret = warp(back, mx, my, cv2.INTER_LINEAR)
         miss = np.hypot(fwd[..., 0] + ret[..., 0], fwd[..., 1] + ret[..., 1])
         motion = np.hypot(fwd[..., 0], fwd[..., 1])
         inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
-        occluded = _warp(bad.astype(np.float32), mx, my, cv2.INTER_LINEAR) > 0
+        occluded = warp(bad.astype(np.float32), mx, my, cv2.INTER_LINEAR) > 0
         # (the tolerances are in plate pixels: a work pixel is ``step`` of them)
         valid = inside & ~occluded & (miss <= FB_PIXELS / step + FB_SHARE * motion)
         if around is not None:  # the background moves as the plate around the hole does
-            bg = _fill_in(fwd, around & valid)
+            bg = fill_in(fwd, around & valid)
             off = np.hypot(fwd[..., 0] - bg[..., 0], fwd[..., 1] - bg[..., 1])
             valid &= off <= SMOOTH_PIXELS / step + SMOOTH_SHARE * np.hypot(bg[..., 0], bg[..., 1])
-        low_seen = _warp(low_src, mx, my, cv2.INTER_LINEAR)
+        low_seen = warp(low_src, mx, my, cv2.INTER_LINEAR)
     else:
         valid, low_seen = ~bad, low_src
     if not valid.any():
         return None
-    gain = (luma_engine + 1e-4) / (_luma(low_seen) + 1e-4)
+    gain = (luma_engine + 1e-4) / (luma(low_seen) + 1e-4)
     gain = np.clip(np.nan_to_num(gain, nan=1.0), *GAIN_RANGE)
     # 2 plate pixels (at least one work pixel) in from where it stops seeing, softened; at a
     # smaller work size held inside that too (bringing it back spreads it a work pixel).
@@ -240,35 +171,6 @@ def _source_weight(
     eroded = cv2.erode(valid.astype(np.float32), np.ones((side, side), np.uint8))
     weight = cv2.GaussianBlur(eroded, (0, 0), max(0.5, 1.5 / step))
     return weight * (valid if step == 1 else eroded), fwd, gain, low_src
-
-
-def _full_map(flow: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """(H, W, 2) float32 remap coordinates at the plate's size from a work-size ``flow`` (in work
-    pixels): the work grid's absolute coordinates brought back bilinearly (exact inside, where
-    the grid is linear; the outermost pixels, which resizing clamps, carried on with slope 1)."""
-    h, w = shape
-    sh, sw = flow.shape[:2]
-    if (sh, sw) == (h, w):
-        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-        return np.dstack([gx + flow[..., 0], gy + flow[..., 1]])
-    rx, ry = w / sw, h / sh
-    small = flow * np.array([rx, ry], np.float32)
-    small[..., 0] += ((np.arange(sw) + 0.5) * rx - 0.5).astype(np.float32)[None, :]
-    small[..., 1] += ((np.arange(sh) + 0.5) * ry - 0.5).astype(np.float32)[:, None]
-    full = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    for axis, r, n in ((1, rx, w), (0, ry, h)):  # the clamped edge strips
-        k = min(n // 2, int(np.ceil(0.5 * r - 0.5)))
-        if k <= 0:
-            continue
-        ramp = np.arange(k, dtype=np.float32)
-        c = 1 - axis
-        if axis == 1:
-            full[:, :k, c] = full[:, k : k + 1, c] - (k - ramp)[None, :]
-            full[:, n - k :, c] = full[:, n - k - 1 : n - k, c] + (ramp + 1)[None, :]
-        else:
-            full[:k, :, c] = full[k : k + 1, :, c] - (k - ramp)[:, None]
-            full[n - k :, :, c] = full[n - k - 1 : n - k, :, c] + (ramp + 1)[:, None]
-    return full
 
 
 @dataclass
@@ -302,37 +204,6 @@ class Plan:
         return up_rows(small, self.shape, self.ratio, a, b, padded)
 
 
-def up_rows(small, shape, ratio, a: int, b: int, padded: bool = False) -> np.ndarray:
-    """Rows ``a:b`` of work-size ``small`` brought to the plate's ``shape`` (H, W), ``ratio``
-    plate pixels per work pixel (x, y), bilinear as :func:`grow` brings the whole; ``padded``:
-    ``small`` has one pixel more on every side."""
-    h, w = shape
-    if ratio == (1.0, 1.0):
-        return small[a + 1 : b + 1, 1:-1] if padded else small[a:b]
-    rx, ry = ratio
-    grid = np.empty((b - a, w, 2), np.float32)
-    grid[..., 0] = ((np.arange(w) + 0.5) / rx - 0.5 + padded).astype(np.float32)[None, :]
-    grid[..., 1] = ((np.arange(a, b) + 0.5) / ry - 0.5 + padded).astype(np.float32)[:, None]
-    return cv2.remap(small, grid, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-def _padded_map(flow: np.ndarray, ratio: tuple[float, float]) -> np.ndarray:
-    """(h+2, w+2, 2) plate coordinates each work pixel's flow reaches, one pixel of linear
-    extrapolation around (bilinear from it is exact to the plate's edge)."""
-    sh, sw = flow.shape[:2]
-    rx, ry = ratio
-    out = np.empty((sh + 2, sw + 2, 2), np.float32)
-    inner = out[1:-1, 1:-1]
-    inner[...] = flow * np.array([rx, ry], np.float32)
-    inner[..., 0] += ((np.arange(sw) + 0.5) * rx - 0.5).astype(np.float32)[None, :]
-    inner[..., 1] += ((np.arange(sh) + 0.5) * ry - 0.5).astype(np.float32)[:, None]
-    out[1:-1, 0] = 2 * out[1:-1, 1] - out[1:-1, 2]
-    out[1:-1, -1] = 2 * out[1:-1, -2] - out[1:-1, -3]
-    out[0] = 2 * out[1] - out[2]
-    out[-1] = 2 * out[-2] - out[-3]
-    return out
-
-
 def plan(
     engine: np.ndarray,
     plate: np.ndarray,
@@ -349,12 +220,12 @@ def plan(
     sh, sw = alpha_s.shape
     ratio = (w / sw, h / sh)
     low_engine = lowpass(engine_s, s_sigma)
-    luma_engine = _luma(low_engine)
+    luma_engine = luma(low_engine)
     a = alpha_s[..., None]
     low_comp = lowpass(plate_s * (1.0 - a) + engine_s * a, s_sigma)
-    lo, hi = np.percentile(_luma(low_comp), (0.5, 99.5))
+    lo, hi = np.percentile(luma(low_comp), (0.5, 99.5))
     range_ = (float(lo), float(hi))
-    g_this = _gray(low_comp, *range_)
+    g_this = gray(low_comp, *range_)
     reach = int(np.ceil(3.0 * s_sigma)) + 1  # the low pass spreads a masked object this far
     grid = np.meshgrid(np.arange(sw, dtype=np.float32), np.arange(sh, dtype=np.float32))
     around = alpha_s <= 0
@@ -373,7 +244,7 @@ def plan(
         weight, fwd, gain, low_src = got
         total += weight
         squares += weight * weight
-        where = None if fwd is None else _padded_map(fwd, ratio)
+        where = None if fwd is None else padded_map(fwd, ratio)
         warped.append(_Warped(src.rgb, low_src, (weight * gain).astype(np.float32), where))
     # Each source's grain is its own: averaging them leaves this share of one frame's.
     mixed = np.where(total > 0, np.sqrt(squares) / np.maximum(total, 1e-6), 1.0)
@@ -433,27 +304,6 @@ def transfer(
         w = alpha.shape[1]
         return np.zeros((0, w, 3), np.float32), np.zeros((0, w), np.float32), np.ones((0, w))
     return tuple(np.concatenate(x) for x in zip(*parts, strict=True))
-
-
-def compensate(this: np.ndarray, other: np.ndarray, other_covered: np.ndarray):
-    """``other`` (a neighbouring frame) warped onto ``this`` minus ``this``, (H, W, 3), and
-    where that is not plate (H, W) bool: the other frame's mask, carried by the flow. The flow
-    is found on both blurred (grain does not steer it), at about 1000 pixels across (a 4K
-    plate: a quarter of its size)."""
-    h, w = this.shape[:2]
-    step = max(1, max(h, w) // COMPENSATE_SIDE)
-    low_this = lowpass(shrink(this, step), max(0.5, 1.5 / step))
-    low_other = lowpass(shrink(other, step), max(0.5, 1.5 / step))
-    lo, hi = np.percentile(_luma(low_this), (0.5, 99.5))
-    flow = _flow(_gray(low_this, float(lo), float(hi)), _gray(low_other, float(lo), float(hi)))
-    if flow is None:  # too small to tell motion: nothing is compared
-        return np.zeros_like(this), np.ones((h, w), bool)
-    where = _full_map(flow, (h, w))
-    warped = cv2.remap(other, where, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
-    covered = cv2.remap(other_covered.astype(np.uint8), where, None, cv2.INTER_NEAREST) > 0
-    mx, my = where[..., 0], where[..., 1]
-    outside = (mx < 0) | (mx > w - 1) | (my < 0) | (my > h - 1)
-    return cv2.subtract(warped, np.ascontiguousarray(this, np.float32)), covered | outside
 
 
 def high_band(img: np.ndarray, sigma: float) -> np.ndarray:
