@@ -150,9 +150,9 @@ class Oracle:
 
     def hook(self):
         """Wrap the pipeline's window preparation to learn each window's crop box."""
-        import void_vfx.render.pipeline as pipeline
+        import void_vfx.render.job as job  # where the render stages look it up
 
-        real = pipeline.prepare_window
+        real = job.prepare_window
 
         def prepare(spec, plan, window, **kw):
             item = real(spec, plan, window, **kw)
@@ -160,7 +160,7 @@ class Oracle:
                 self.boxes[id(item[0].frames)] = (kw["shot"], window, item[1].box)
             return item
 
-        pipeline.prepare_window = prepare
+        job.prepare_window = prepare
 
     def __call__(self, window_input):
         from void_vfx.render.prepare import _working_frame
@@ -189,6 +189,11 @@ def run_case(pats, root: str, detail: bool, grain: bool, frames: int = FRAMES):
     spec.output.compression = "zip"
     spec.finish.detail, spec.finish.grain = detail, grain
     spec.validate()
+    # The oracle's fill is clean, as VOID's is: grain goes on it, which the finish leaves off
+    # for the preview engine named above (its fill carries the plate's own grain).
+    import void_vfx.render.finish as finish
+
+    finish.GRAINY_FILL_ENGINES = ()
     oracle = Oracle(pats["truth"])
     oracle.hook()
     tag = f"d{int(detail)}g{int(grain)}"

@@ -19,6 +19,7 @@ overlap is possible). It prints one figure per line:
   last window), the last two timed on their own after the job, from its committed windows;
 - ``patch vs full write``: time of assembling every frame in patch mode over full mode, and the
   bytes each writes (``n/a`` where the code has no patch mode);
+- ``finish``: what the spec's finish block does (``--finish off|detail|both`` to compare);
 - ``peak rss at N frames``: ``ru_maxrss`` of a subprocess running a job of N frames with
   85-frame windows (the default) and an engine that returns at once.
 """
@@ -166,6 +167,18 @@ def make_spec(
     spec.output.pixel_type = "half"
     set_mode(spec, mode)
     return spec.validate()
+
+
+def set_finish(spec, finish: str) -> None:
+    """The spec's finish block as ``--finish`` asks (``spec``: left as it is)."""
+    if finish == "spec" or not hasattr(spec, "finish"):
+        return
+    spec.finish.detail = finish in ("detail", "both")
+    spec.finish.grain = finish == "both"
+    if finish == "both":  # the sleeping engine stands in for VOID, whose fill is clean
+        import void_vfx.render.finish as finish_module
+
+        finish_module.GRAINY_FILL_ENGINES = ()
 
 
 def has_patch_mode(spec) -> bool:
@@ -317,12 +330,15 @@ def main_run(args, root: str) -> None:
     spec = make_spec(
         plate, qm, frames, window, overlap, output=args.output_compression, colourspace=space
     )
+    set_finish(spec, args.finish)
     from void_vfx.media.image_io import read_header
     from void_vfx.render.assemble import output_compression
 
     written = output_compression(spec, read_header(plate.replace("####", str(FIRST))))
     source = f"sample {args.sample}" if args.sample else f"synthetic, grain {args.grain:g}"
     print(f"plate compression: {args.plate_compression}, output compression: {written}, {source}")
+    if hasattr(spec, "finish"):
+        print(f"finish: detail {spec.finish.detail}, grain {spec.finish.grain} ({args.finish})")
 
     # The part no pipeline can hide, each timed alone (and, from their CPU time, the engine's
     # sleep: twice the CPU work of a window, so that perfect overlap is possible).
@@ -415,6 +431,14 @@ def main() -> None:
         help="a VOID sample folder (input_video.mp4 + quadmask movie, e.g. "
         "moving_ball) as the plate instead of the synthetic one; "
         "no peak RSS runs then",
+    )
+    ap.add_argument(
+        "--finish",
+        choices=("spec", "off", "detail", "both"),
+        default="spec",
+        help="the finish (detail from other frames, grain): the spec's defaults (detail; no "
+        "grain on the preview engine's fill), off, detail alone, or both (grain as on VOID's "
+        "clean fill)",
     )
     ap.add_argument("--stages", action="store_true", help="also print cpu per frame by stage")
     ap.add_argument("--dir", default=None, help="work folder (default: a temporary one)")

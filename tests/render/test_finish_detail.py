@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from void_vfx.render.finish import detail
+from void_vfx.render.finish import detail, flow
 
 H, W = 144, 256
 SCALE = 2.0
@@ -137,7 +137,33 @@ def test_a_region_too_small_for_the_flow_keeps_the_engine_s_result(size):
     nothing = np.zeros((h, w), bool)
     sources = [detail.Source(engine, hole, flow=False), detail.Source(engine.copy(), nothing)]
     high, weight, _ = detail.transfer(engine, engine, hole.astype(np.float32), sources, 4.0)
-    if min(h, w) < detail.MIN_FLOW_SIDE:
+    if min(h, w) < flow.MIN_FLOW_SIDE:
         assert weight.max() == 0.0
-    change, covered = detail.compensate(engine, engine.copy(), nothing)
+    change, covered = flow.compensate(engine, engine.copy(), nothing)
     assert change.shape == engine.shape and covered.shape == (h, w)
+
+
+def test_at_a_reduced_work_size_detail_still_comes_back(scene):
+    """An enlargement of 4: flow, checks and weights at half size, brought back; the high band
+    still arrives where the other frames see the background, nothing where none does."""
+    scale = 4.0
+    assert detail.work_step(scale) == 2
+    truth = _frame(scene, 0)
+    hole = _hole(0)
+    plate = truth.copy()
+    plate[hole] = 0.02
+    small = cv2.resize(truth, (int(W / scale), int(H / scale)), interpolation=cv2.INTER_AREA)
+    engine = cv2.resize(small, (W, H), interpolation=cv2.INTER_LANCZOS4)
+    sources = [detail.Source(plate, hole, flow=False)]
+    for k in (-2, 2):
+        p = _frame(scene, k).copy()
+        p[_hole(k)] = 0.02
+        sources.append(detail.Source(p, _hole(k)))
+    high, weight, _ = detail.transfer(engine, plate, hole.astype(np.float32), sources, scale)
+    out = detail.apply_detail(engine, high, weight, scale)
+    core = cv2.erode(hole.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert weight[core].mean() > 0.8
+    assert _psnr(out, truth, hole) > _psnr(engine, truth, hole) + 3.0
+    everywhere = [detail.Source(plate, hole, flow=False), detail.Source(p, np.ones((H, W), bool))]
+    high, weight, _ = detail.transfer(engine, plate, hole.astype(np.float32), everywhere, scale)
+    assert weight[hole].max() == 0.0

@@ -147,3 +147,31 @@ def test_no_grain_on_top_of_a_preview_fill_that_carries_the_plate_s_own(shot_dir
     for f, out in zip(range(FIRST, LAST + 1), _run(shot_dir, tmp_path, "p", spec), strict=True):
         fill = out[paste_alpha(shot.quadmask(f), spec.roi.feather) == 1]
         assert np.all(fill == fill[0])
+
+
+def test_source_rows_are_decoded_once_and_kept_within_the_budget():
+    """Frames around a frame share its plate rows as a source: decoded once, kept (whole width)
+    for the regions inside them, the oldest dropped past the byte budget."""
+    from types import SimpleNamespace
+
+    from void_vfx.render.finish import SourceCache
+
+    decoded = []
+
+    def decode_rows(path, frame, y0, y1, x0, x1):
+        decoded.append(frame)
+        return np.full((y1 - y0, x1 - x0, 3), float(frame), np.float32)
+
+    shot = SimpleNamespace(
+        width=40, height=30, decode_rows=decode_rows, plate=SimpleNamespace(path=str)
+    )
+    cache = SourceCache(budget=2 * 40 * 20 * 3 * 4)  # two frames of 20 whole rows
+    a = cache.read(shot, 1001, (5, 0, 15, 20))
+    assert a.shape == (20, 10, 3) and a[0, 0, 0] == 1001.0
+    assert cache.read(shot, 1001, (30, 5, 40, 15))[0, 0, 0] == 1001.0  # inside the kept rows
+    assert decoded == [1001]
+    cache.read(shot, 1001, (0, 10, 40, 25))  # rows below the kept ones: decoded again
+    cache.read(shot, 1002, (0, 0, 40, 15))
+    cache.read(shot, 1003, (0, 0, 40, 15))
+    assert cache.get(1001, (0, 10, 40, 25)) is None  # the oldest went
+    assert decoded == [1001, 1001, 1002, 1003]

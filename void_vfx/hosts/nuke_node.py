@@ -146,6 +146,19 @@ def _add_knobs(g) -> None:
     _knob(g, nuke.Int_Knob("roi_feather", "feather"), newline=False, value=_D.roi_feather)
     _knob(
         g,
+        nuke.Boolean_Knob("finish_detail", "detail from other frames"),
+        "the fill made as sharp as the plate with fine detail other frames see behind the object",
+        value=_D.finish_detail,
+    )
+    _knob(
+        g,
+        nuke.Boolean_Knob("finish_grain", "match grain"),
+        "the plate's grain, measured outside the mask, put on the clean fill",
+        newline=False,
+        value=_D.finish_grain,
+    )
+    _knob(
+        g,
         nuke.File_Knob("output_dir", "output folder"),
         "where the versions go; empty: void/ beside the saved script",
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from void_vfx.errors import SpecError
 from void_vfx.job.naming import plate_stem
 from void_vfx.job.spec import (
+    FinishSettings,
     JobSpec,
     MaskSettings,
     MatteSource,
@@ -55,6 +56,8 @@ class NodeSettings:
     min_window: int = WindowSettings().min_length
     roi_margin: float = RoiSettings().margin
     roi_feather: int = RoiSettings().feather
+    finish_detail: bool = FinishSettings().detail
+    finish_grain: bool = FinishSettings().grain
     output_dir: str = ""
     output_name: str = ""
 
@@ -248,6 +251,7 @@ def build_spec(
             passes=settings.passes, pass1_steps=settings.steps, seed=settings.seed
         ),
         output=OutputSettings(dir=out_dir, name=name),
+        finish=FinishSettings(detail=settings.finish_detail, grain=settings.finish_grain),
     )
     return spec.validate()
 

@@ -44,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="frames before and after the clip to send too, where the files and matte have them",
     )
     p.add_argument("--window-min", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--no-detail", action="store_true", help="no fine detail from other frames on the fill"
+    )
+    p.add_argument("--no-grain", action="store_true", help="no plate grain on the fill")
     return p
 
 
@@ -65,6 +69,8 @@ def request_from(args: argparse.Namespace) -> RemoveRequest:
         files_mode=args.files,
         window_min=args.window_min,
         handles=max(args.handles, 0),
+        detail=not args.no_detail,
+        grain=not args.no_grain,
     )
 
 

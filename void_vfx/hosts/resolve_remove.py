@@ -56,6 +56,8 @@ class RemoveRequest:
     files_mode: str = "auto"
     window_min: int = 0
     handles: int = 0
+    detail: bool = True  # finish: detail from other frames
+    grain: bool = True  # finish: the plate's grain on the fill
 
 
 def default_out_dir(project_name: str) -> str:
@@ -259,6 +261,7 @@ class RemoveSession:
             spec.affected = MatteSource(self.req.affected, self.req.affected_channel)
         if self.req.window_min:
             spec.window.min_length = self.req.window_min
+        spec.finish.detail, spec.finish.grain = bool(self.req.detail), bool(self.req.grain)
         spec.output.dir = self.out_dir
         return spec.validate()
 

@@ -125,6 +125,18 @@ class Dialog:
                     ),
                     row(
                         [
+                            ui_.CheckBox(
+                                {
+                                    "ID": "Detail",
+                                    "Text": "Detail from other frames",
+                                    "Checked": True,
+                                }
+                            ),
+                            ui_.CheckBox({"ID": "Grain", "Text": "Match grain", "Checked": True}),
+                        ]
+                    ),
+                    row(
+                        [
                             ui_.Button({"ID": "Send", "Text": "Send"}),
                             ui_.Button({"ID": "Cancel", "Text": "Cancel"}),
                         ]
@@ -154,6 +166,8 @@ class Dialog:
             affected=self.items["Affected"].Text.strip(),
             prompt=self.items["Prompt"].Text.strip(),
             render=bool(self.items["Render"].Checked),
+            detail=bool(self.items["Detail"].Checked),
+            grain=bool(self.items["Grain"].Checked),
             mode=str(self.items["Mode"].CurrentText),
             out_dir=os.path.expanduser(self.items["Out"].Text.strip()),
             handles=int(handles) if handles.isdigit() else 0,

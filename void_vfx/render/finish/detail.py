@@ -21,7 +21,17 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from void_vfx.render.finish.grain import LUMA
+from void_vfx.render.finish.flow import (
+    dense_flow,
+    fill_in,
+    gray,
+    lowpass,
+    luma,
+    padded_map,
+    shrink,
+    up_rows,
+    warp,
+)
 
 #: Frame distances tried as sources, nearest first (both directions).
 LADDER = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48)
@@ -31,16 +41,14 @@ MAX_SOURCES = 3
 MIN_AGAIN = 0.5
 #: A source must reveal at least this share of the hole to be used.
 MIN_GAIN = 0.01
-#: Forward-backward flow disagreement allowed, in pixels (plus a share of the motion).
+#: Forward-backward flow disagreement allowed, in plate pixels (plus a share of the motion).
 FB_PIXELS, FB_SHARE = 0.75, 0.05
-#: Flow inside the hole may differ from the plate's around it by this much (pixels, share).
+#: Flow inside the hole may differ from the plate's around it by this much (plate pixels, share).
 SMOOTH_PIXELS, SMOOTH_SHARE = 2.0, 0.25
-#: The smallest side DIS is given (OpenCV refuses smaller images and crashes on some).
-MIN_FLOW_SIDE = 32
 #: Band split: the Gaussian low pass's sigma as a share of the engine's enlargement factor.
 SIGMA_PER_SCALE = 0.65
-#: The flow is found at 1/step of the plate's size, step = enlargement // this (4K: half size).
-FLOW_STEP_PER_SCALE = 2.0
+#: The band-limited work is done at 1/step of the plate's size, step = enlargement // this.
+WORK_PER_SCALE = 1.5
 #: Below this enlargement the engine's result is as sharp as the plate: no transfer.
 MIN_SCALE = 1.25
 #: Detail gain limits (ratio of the engine's low band to the source's).
@@ -61,10 +69,6 @@ class Source:
 def band_sigma(scale: float) -> float:
     """The band split's low-pass sigma in plate pixels for an engine result enlarged ``scale``."""
     return SIGMA_PER_SCALE * scale
-
-
-def lowpass(img: np.ndarray, sigma: float) -> np.ndarray:
-    return cv2.GaussianBlur(img, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
 
 
 def choose_sources(
@@ -109,51 +113,172 @@ def choose_sources(
     return chosen + spare[: max(0, max_sources - len(chosen))]
 
 
-def _gray(rgb: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """8-bit grey for the flow: luma, its range mapped to 0-255 through a square root (an even
-    spread of codes over dark and bright for scene-linear and log plates alike)."""
-    y = (rgb @ LUMA - lo) / max(hi - lo, 1e-6)
-    return (np.sqrt(np.clip(y, 0.0, 1.0)) * 255.0 + 0.5).astype(np.uint8)
+def work_step(scale: float) -> int:
+    """How much smaller than the plate the band-limited work (flow, checks, gains, weights) is
+    done for an engine result enlarged ``scale``: its low band holds nothing finer, so only the
+    plate's own high band needs every pixel (4K, 5.6x: a third of the size)."""
+    return max(1, int(scale / WORK_PER_SCALE))
 
 
-def _flow(a: np.ndarray, b: np.ndarray, step: int = 1) -> np.ndarray | None:
-    """DIS flow from ``a`` to ``b`` (8-bit grey), found at 1/``step`` of their size (they are
-    blurred to the engine's band, so little is lost) and brought back to it; None for images
-    too small for DIS (OpenCV refuses some and crashes on others)."""
-    h, w = a.shape
-    if min(h, w) < MIN_FLOW_SIDE:
+def _source_weight(
+    src: Source,
+    small: np.ndarray,
+    g_this: np.ndarray,
+    luma_engine: np.ndarray,
+    grid: tuple[np.ndarray, np.ndarray],
+    around: np.ndarray | None,
+    sigma: float,
+    reach: int,
+    range_: tuple[float, float],
+    step: int,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray] | None:
+    """At the work size: where ``src`` sees the background (a smooth weight, 0 elsewhere), the
+    flow onto it (None for this frame itself), the detail gain and the source's low band (in
+    its own place); None where it sees none."""
+    h, w = g_this.shape
+    covered = shrink(src.covered.astype(np.float32), step) > 0  # any of its pixels covered
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    bad = cv2.dilate(covered.astype(np.uint8), kernel) > 0
+    low_src = lowpass(small, sigma)
+    fwd = None
+    if src.flow:
+        g_src = gray(low_src, *range_)
+        fwd, back = dense_flow(g_this, g_src), dense_flow(g_src, g_this)
+        if fwd is None or back is None:
+            return None
+        mx, my = grid[0] + fwd[..., 0], grid[1] + fwd[..., 1]
+        ret = warp(back, mx, my, cv2.INTER_LINEAR)
+        miss = np.hypot(fwd[..., 0] + ret[..., 0], fwd[..., 1] + ret[..., 1])
+        motion = np.hypot(fwd[..., 0], fwd[..., 1])
+        inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
+        occluded = warp(bad.astype(np.float32), mx, my, cv2.INTER_LINEAR) > 0
+        # (the tolerances are in plate pixels: a work pixel is ``step`` of them)
+        valid = inside & ~occluded & (miss <= FB_PIXELS / step + FB_SHARE * motion)
+        if around is not None:  # the background moves as the plate around the hole does
+            bg = fill_in(fwd, around & valid)
+            off = np.hypot(fwd[..., 0] - bg[..., 0], fwd[..., 1] - bg[..., 1])
+            valid &= off <= SMOOTH_PIXELS / step + SMOOTH_SHARE * np.hypot(bg[..., 0], bg[..., 1])
+        low_seen = warp(low_src, mx, my, cv2.INTER_LINEAR)
+    else:
+        valid, low_seen = ~bad, low_src
+    if not valid.any():
         return None
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    step = max(1, min(step, min(h, w) // MIN_FLOW_SIDE))
-    if step <= 1:
-        return dis.calc(a, b, None)
-    size = (w // step, h // step)
-    small = dis.calc(
-        cv2.resize(a, size, interpolation=cv2.INTER_AREA),
-        cv2.resize(b, size, interpolation=cv2.INTER_AREA),
-        None,
+    gain = (luma_engine + 1e-4) / (luma(low_seen) + 1e-4)
+    gain = np.clip(np.nan_to_num(gain, nan=1.0), *GAIN_RANGE)
+    # 2 plate pixels (at least one work pixel) in from where it stops seeing, softened; at a
+    # smaller work size held inside that too (bringing it back spreads it a work pixel).
+    side = 2 * max(1, -(-2 // step)) + 1
+    eroded = cv2.erode(valid.astype(np.float32), np.ones((side, side), np.uint8))
+    weight = cv2.GaussianBlur(eroded, (0, 0), max(0.5, 1.5 / step))
+    return weight * (valid if step == 1 else eroded), fwd, gain, low_src
+
+
+@dataclass
+class _Warped:
+    """One source ready for the full-size pass: its plate-size pixels, its low band at the work
+    size, its weight x gain at the work size and its flow as plate coordinates at the work
+    size, padded by one pixel (None for this frame itself)."""
+
+    rgb: np.ndarray
+    low: np.ndarray
+    coef: np.ndarray
+    where: np.ndarray | None
+    high: np.ndarray | None = None  # its high band at the plate's size, made on the first band
+
+
+@dataclass
+class Plan:
+    """What :func:`plan` finds at the work size, for :func:`strip` to apply at the plate's size
+    a band of rows at a time (each band's arrays stay in the processor's cache)."""
+
+    shape: tuple[int, int]
+    ratio: tuple[float, float]  # plate pixels per work pixel, x and y
+    low_engine: np.ndarray  # (h, w, 3) the engine's low band
+    sources: list[_Warped]
+    total: np.ndarray  # (h, w) the sources' summed weight
+    mixed: np.ndarray  # (h, w) the share of one frame's grain their average carries
+    sigma: float = 0.0  # the band split's low pass at the plate's size
+    engine_high: np.ndarray | None = None  # the engine's own high band at the plate's size
+
+    def up(self, small: np.ndarray, a: int, b: int, padded: bool = False) -> np.ndarray:
+        return up_rows(small, self.shape, self.ratio, a, b, padded)
+
+
+def plan(
+    engine: np.ndarray,
+    plate: np.ndarray,
+    alpha: np.ndarray,
+    sources: Sequence[Source],
+    scale: float,
+) -> Plan:
+    """Everything the band-limited part of the transfer needs, found at the work size
+    (:func:`work_step`): flow, checks, gains, weights. Arguments as :func:`transfer`'s."""
+    h, w = alpha.shape
+    step = work_step(scale)
+    s_sigma = band_sigma(scale) / step
+    engine_s, plate_s, alpha_s = shrink(engine, step), shrink(plate, step), shrink(alpha, step)
+    sh, sw = alpha_s.shape
+    ratio = (w / sw, h / sh)
+    low_engine = lowpass(engine_s, s_sigma)
+    luma_engine = luma(low_engine)
+    a = alpha_s[..., None]
+    low_comp = lowpass(plate_s * (1.0 - a) + engine_s * a, s_sigma)
+    lo, hi = np.percentile(luma(low_comp), (0.5, 99.5))
+    range_ = (float(lo), float(hi))
+    g_this = gray(low_comp, *range_)
+    reach = int(np.ceil(3.0 * s_sigma)) + 1  # the low pass spreads a masked object this far
+    grid = np.meshgrid(np.arange(sw, dtype=np.float32), np.arange(sh, dtype=np.float32))
+    around = alpha_s <= 0
+    if around.sum() < 0.02 * around.size:
+        around = None
+    total = np.zeros((sh, sw), np.float32)
+    squares = np.zeros((sh, sw), np.float32)
+    warped: list[_Warped] = []
+    for src in sources:
+        small = plate_s if src.rgb is plate else shrink(src.rgb, step)
+        got = _source_weight(
+            src, small, g_this, luma_engine, grid, around, s_sigma, reach, range_, step
+        )
+        if got is None:
+            continue
+        weight, fwd, gain, low_src = got
+        total += weight
+        squares += weight * weight
+        where = None if fwd is None else padded_map(fwd, ratio)
+        warped.append(_Warped(src.rgb, low_src, (weight * gain).astype(np.float32), where))
+    # Each source's grain is its own: averaging them leaves this share of one frame's.
+    mixed = np.where(total > 0, np.sqrt(squares) / np.maximum(total, 1e-6), 1.0)
+    return Plan(
+        (h, w), ratio, low_engine, warped, total, mixed.astype(np.float32), band_sigma(scale)
     )
-    flow = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    flow[..., 0] *= w / size[0]
-    flow[..., 1] *= h / size[1]
-    return flow
 
 
-def _warp(img: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, interp: int) -> np.ndarray:
-    return cv2.remap(img, map_x, map_y, interp, borderMode=cv2.BORDER_REFLECT)
+def strip(p: Plan, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows ``a:b`` of the transfer's high band, weight and grain share (see :func:`transfer`):
+    each source's high band warped (cubic), weighted."""
+    h, w = p.shape
+    acc = np.zeros((b - a, w, 3), np.float32)
+    for src in p.sources:
+        if src.where is None:
+            if src.high is None:
+                src.high = high_band(src.rgb, p.sigma)
+            high = src.high[a:b]
+        else:
+            if src.high is None:  # its high band, made once (the flow reaches any row)
+                src.high = high_band(src.rgb, p.sigma)
+            where = p.up(src.where, a, b, padded=True)
+            high = cv2.remap(src.high, where, None, cv2.INTER_CUBIC, borderMode=_REFLECT)
+        coef = p.up(src.coef, a, b)
+        acc += cv2.multiply(high, cv2.merge([coef, coef, coef]))
+    total = p.up(p.total, a, b)
+    detail = cv2.divide(acc, cv2.merge([np.maximum(total, 1e-6)] * 3))
+    return detail, np.minimum(total, 1.0), p.up(p.mixed, a, b)
 
 
-def _fill_in(flow: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """The flow of the plate around a hole carried smoothly into it (a normalised blur of the
-    known flow at 1/8 size, its sigma a quarter of the region's smaller side)."""
-    h, w = known.shape
-    size = (max(4, w // 8), max(4, h // 8))
-    weight = cv2.resize(known.astype(np.float32), size, interpolation=cv2.INTER_AREA)
-    values = cv2.resize(flow * known[..., None], size, interpolation=cv2.INTER_AREA)
-    sigma = max(1.0, min(size) / 4)
-    weight = cv2.GaussianBlur(weight, (0, 0), sigma) + 1e-6
-    values = cv2.GaussianBlur(values, (0, 0), sigma) / weight[..., None]
-    return cv2.resize(values, (w, h), interpolation=cv2.INTER_LINEAR)
+_REFLECT = cv2.BORDER_REFLECT
+
+#: Rows of the plate-size pass at a time (a 4K region's band of arrays fits the cache).
+STRIP_ROWS = 48
 
 
 def transfer(
@@ -162,97 +287,35 @@ def transfer(
     alpha: np.ndarray,
     sources: Sequence[Source],
     scale: float,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The plate-resolution high band (H, W, 3) the sources give over the region, its weight
     (H, W) in 0-1 (0 where no source sees the background), and the share (H, W) of one frame's
     grain the average of the sources carries.
 
     ``engine``: the engine's result enlarged to the region, in the plate's values; ``plate``:
-    this frame's plate there; ``alpha``: the paste alpha (the engine's fill is 1 there).
+    this frame's plate there; ``alpha``: the paste alpha (the engine's fill is 1 there). Flow,
+    checks, gains and weights are found at the work size (:func:`plan`); only each source's
+    pixels are warped at full size (:func:`strip`).
     """
-    h, w = alpha.shape
-    sigma = band_sigma(scale)
-    low_engine = lowpass(engine, sigma)
-    a = alpha[..., None]
-    comp = plate * (1.0 - a) + engine * a
-    low_comp = lowpass(comp, sigma)
-    lo, hi = np.percentile(low_comp @ LUMA, (0.5, 99.5))
-    g_this = _gray(low_comp, float(lo), float(hi))
-    reach = int(np.ceil(3.0 * sigma)) + 1  # the low pass spreads a masked object this far
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    acc = np.zeros((h, w, 3), np.float32)
-    total = np.zeros((h, w), np.float32)
-    squares = np.zeros((h, w), np.float32)
-    luma_engine = low_engine @ LUMA
-    around = alpha <= 0
-    if around.sum() < 0.02 * around.size:
-        around = None
-    step = max(1, int(scale // FLOW_STEP_PER_SCALE))
-    for src in sources:
-        bad = cv2.dilate(src.covered.astype(np.uint8), kernel) > 0
-        if src.flow:
-            low_src = lowpass(src.rgb, sigma)
-            g_src = _gray(low_src, float(lo), float(hi))
-            fwd = _flow(g_this, g_src, step)
-            back = _flow(g_src, g_this, step)
-            if fwd is None or back is None:
-                continue
-            mx, my = gx + fwd[..., 0], gy + fwd[..., 1]
-            ret = _warp(back, mx, my, cv2.INTER_LINEAR)
-            miss = np.hypot(fwd[..., 0] + ret[..., 0], fwd[..., 1] + ret[..., 1])
-            motion = np.hypot(fwd[..., 0], fwd[..., 1])
-            inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
-            occluded = _warp(bad.astype(np.float32), mx, my, cv2.INTER_LINEAR) > 0
-            valid = inside & ~occluded & (miss <= FB_PIXELS + FB_SHARE * motion)
-            if around is not None:  # the background moves as the plate around the hole does
-                bg = _fill_in(fwd, around & valid)
-                off = np.hypot(fwd[..., 0] - bg[..., 0], fwd[..., 1] - bg[..., 1])
-                valid &= off <= SMOOTH_PIXELS + SMOOTH_SHARE * np.hypot(bg[..., 0], bg[..., 1])
-            warped = _warp(src.rgb, mx, my, cv2.INTER_CUBIC)
-            low_warped = _warp(low_src, mx, my, cv2.INTER_LINEAR)
-        else:
-            valid = ~bad
-            warped, low_warped = src.rgb, lowpass(src.rgb, sigma)
-        if not valid.any():
-            continue
-        gain = (luma_engine + 1e-4) / (low_warped @ LUMA + 1e-4)
-        gain = np.clip(np.nan_to_num(gain, nan=1.0), *GAIN_RANGE)
-        high = (warped - lowpass(warped, sigma)) * gain[..., None]
-        weight = cv2.erode(valid.astype(np.float32), np.ones((5, 5), np.uint8))
-        weight = cv2.GaussianBlur(weight, (0, 0), 1.5) * valid
-        acc += high * weight[..., None]
-        total += weight
-        squares += weight * weight
-    detail = acc / np.maximum(total, 1e-6)[..., None]
-    # Each source's grain is its own: averaging them leaves this share of one frame's.
-    mixed = np.sqrt(squares) / np.maximum(total, 1e-6)
-    return detail, np.minimum(total, 1.0), np.where(total > 0, mixed, 1.0)
+    p = plan(engine, plate, alpha, sources, scale)
+    h = alpha.shape[0]
+    parts = [strip(p, a, min(h, a + STRIP_ROWS)) for a in range(0, h, STRIP_ROWS)]
+    if not parts:
+        w = alpha.shape[1]
+        return np.zeros((0, w, 3), np.float32), np.zeros((0, w), np.float32), np.ones((0, w))
+    return tuple(np.concatenate(x) for x in zip(*parts, strict=True))
 
 
-def compensate(this: np.ndarray, other: np.ndarray, other_covered: np.ndarray):
-    """``other`` (a neighbouring frame) warped onto ``this`` minus ``this``, (H, W, 3), and
-    where that is not plate (H, W) bool: the other frame's mask, carried by the flow. The flow
-    is found on both blurred (grain does not steer it), at half size on a large plate."""
-    h, w = this.shape[:2]
-    low_this, low_other = lowpass(this, 1.5), lowpass(other, 1.5)
-    lo, hi = np.percentile(low_this @ LUMA, (0.5, 99.5))
-    step = 2 if max(h, w) > 2000 else 1
-    flow = _flow(
-        _gray(low_this, float(lo), float(hi)), _gray(low_other, float(lo), float(hi)), step
-    )
-    if flow is None:  # too small to tell motion: nothing is compared
-        return np.zeros_like(this), np.ones((h, w), bool)
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    mx, my = gx + flow[..., 0], gy + flow[..., 1]
-    warped = _warp(other, mx, my, cv2.INTER_CUBIC)
-    covered = _warp(other_covered.astype(np.uint8), mx, my, cv2.INTER_NEAREST) > 0
-    outside = (mx < 0) | (mx > w - 1) | (my < 0) | (my > h - 1)
-    return warped - this, covered | outside
+def high_band(img: np.ndarray, sigma: float) -> np.ndarray:
+    """``img`` less its Gaussian low pass: the band split is made at the plate's size (split at
+    the work size, the plate's grain leaks into the band below and passes the degrain)."""
+    img = np.ascontiguousarray(img, np.float32)
+    return cv2.subtract(img, lowpass(img, sigma))
 
 
 def apply_detail(engine: np.ndarray, detail: np.ndarray, weight: np.ndarray, scale: float):
     """The engine's low band with the sources' high band where they see the background, the
     engine's own high band elsewhere (a band split; weight blends the two)."""
-    own_high = engine - lowpass(engine, band_sigma(scale))
-    return engine + weight[..., None] * (detail - own_high)
+    own_high = high_band(engine, band_sigma(scale))
+    diff = cv2.subtract(np.ascontiguousarray(detail, np.float32), own_high)
+    return cv2.add(engine, cv2.multiply(diff, cv2.merge([weight.astype(np.float32)] * 3)))
