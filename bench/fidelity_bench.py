@@ -5,12 +5,12 @@ adds the CPU time per frame of a 4096x2160 shot). Real footage with a known clea
 first frame of VOID's ``ducky-float`` sample (``../shared/data``, or ``--image``), degrained
 (OpenCV's non-local means, light), decoded to scene-linear, panned one pixel a frame; over it a
 synthetic object and its shadow move right 30 pixels a frame (other frames see the background
-behind them), and a post stays put (no frame sees behind it). A second case adds synthetic film grain (correlated across channels, its
-amplitude rising with intensity). The engine is an oracle: it returns the clean truth (no
-object, no grain) cut and sized exactly as the pipeline cuts the plate, so every loss is
-resolution and grain, not the model. Each case runs through the real render path
-(:func:`void_vfx.render.process.process_shot`) three times: ``finish`` off (today), detail
-alone, and both (detail and grain). Printed:
+behind them), and a post stays put (no frame sees behind it). A second case adds synthetic film
+grain (correlated across channels, its amplitude rising with intensity). The engine is an oracle: it
+returns the clean truth (no object, no grain) cut and sized exactly as the pipeline cuts the plate,
+so every loss is resolution and grain, not the model. Each case runs through the real render path
+(:func:`void_vfx.render.process.process_shot`) three times: ``finish`` off (today), detail alone,
+and both (detail and grain). Printed:
 
 - ``sharp``: the fill's energy in the plate's top octave (0.25-0.5 cycles/pixel) over the truth's,
   inside the mask where other frames see the background (target >= 0.8);

@@ -23,7 +23,8 @@ def _find_void_vfx():
                 sys.path.insert(0, folder)
             return
     print(
-        "VOID Remove Object: void_vfx not found; run 'void-vfx install resolve' again or set VOID_VFX_PATH"
+        "VOID Remove Object: void_vfx not found; run 'void-vfx install resolve' again "
+        "or set VOID_VFX_PATH"
     )
 
 

@@ -5,10 +5,10 @@ worker thread checks that the server answers and takes the token, renders the in
 ``nuke.executeMultiple`` on the main thread (one progress meter, whose Cancel ends the Send as
 cancelled; full size whatever the proxy setting), submits through :mod:`void_vfx.client`, follows
 the job and points the node's Read at the result. Opening a script re-attaches its nodes to the
-jobs they sent (:func:`on_script_load`). Every touch of a node from the worker goes through :func:`on_main`,
-which calls directly when already on the main thread (command-line Nuke, where everything runs
-inline) and never calls ``executeInMainThread*`` from it (Nuke hangs). Failures become one line on
-the node's status knob, never a traceback dialog.
+jobs they sent (:func:`on_script_load`). Every touch of a node from the worker goes through
+:func:`on_main`, which calls directly when already on the main thread (command-line Nuke, where
+everything runs inline) and never calls ``executeInMainThread*`` from it (Nuke hangs). Failures
+become one line on the node's status knob, never a traceback dialog.
 """
 
 from __future__ import annotations

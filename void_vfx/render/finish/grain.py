@@ -189,8 +189,9 @@ def measure_blocks(parts: list[np.ndarray], changes: list[np.ndarray] | None = N
     total = power.sum(axis=(1, 2), keepdims=True)
     spectrum = np.where(total > 0, power / np.maximum(total, 1e-30), 1.0 / (BLOCK * BLOCK - 1))
     spectrum[:, 0, 0] = 0.0
-    # The median of the flattest share of a band (not of a band the changes tell) is a low quantile of the variance estimates
-    # of pure grain: undo that bias from the estimates' spread, which the spectrum gives.
+    # The median of the flattest share of a band (not of a band the changes tell) is a low quantile
+    # of the variance estimates of pure grain: undo that bias from the estimates' spread, which the
+    # spectrum gives.
     rel_spread = np.sqrt((spectrum**2).sum(axis=(1, 2)))  # relative std of a block's variance
     z = NormalDist().inv_cdf(FLAT_SHARE / 2)
     scale = 1.0 / np.maximum(1.0 + z * rel_spread, 0.5)
