@@ -91,13 +91,8 @@ class TestVoidEngine(EngineContract):
     params = {"steps": 1}
 
     @pytest.fixture(scope="class")
-    def engine(self, void_weights) -> Engine:
-        torch = pytest.importorskip("torch")
-        from void_vfx_server.engines.void.engine import VoidEngine
-
-        eng = VoidEngine(void_weights, device="cpu", dtype=torch.float32)
-        eng.load()
-        return eng
+    def engine(self, void_engine) -> Engine:
+        return void_engine  # tiny random weights (tests/void_fixture.py), loaded once a session
 
     def test_another_seed_gives_other_bits(self, engine: Engine) -> None:
         """The VOID engine samples: its seed must reach the noise (the preview has none)."""
