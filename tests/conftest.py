@@ -36,3 +36,15 @@ def void_weights() -> Path:
     from void_fixture import tiny_void_weights
 
     return tiny_void_weights()
+
+
+@pytest.fixture(scope="session")
+def void_engine(void_weights: Path):
+    """One VoidEngine on the tiny weights (CPU, float32, default options), loaded once for the
+    whole run: loading takes seconds, and the tests that share it only run windows through it."""
+    torch = pytest.importorskip("torch")
+    from void_vfx_server.engines.void.engine import VoidEngine
+
+    engine = VoidEngine(void_weights, device="cpu", dtype=torch.float32)
+    engine.load()
+    return engine

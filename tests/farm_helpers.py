@@ -3,11 +3,13 @@ real subprocess against this checkout (PYTHONPATH carries it to the worker comma
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -50,10 +52,26 @@ def demo_spec(
     return shot, spec.validate()
 
 
+def _server_shim() -> Path:
+    """A folder (outside the checkout) whose ``void_vfx_server`` links to this checkout's
+    ``server/``: first on PYTHONPATH, it wins over an editable install of another checkout that
+    the ``void-vfx`` on a session's PATH may come from (pyenv puts its own bin first)."""
+    tag = hashlib.sha256(str(REPO).encode()).hexdigest()[:12]
+    shim = Path(tempfile.gettempdir()) / f"void-vfx-test-shim-{tag}"
+    link = shim / "void_vfx_server"
+    if not link.is_symlink():
+        shim.mkdir(exist_ok=True)
+        try:
+            link.symlink_to(REPO / "server", target_is_directory=True)
+        except FileExistsError:  # another test process made it first
+            pass
+    return shim
+
+
 def worker_env(**extra: str) -> dict[str, str]:
     """This checkout first on the path of every process ``openjd`` starts."""
     env = dict(os.environ)
-    paths = [str(REPO / ".shim"), str(REPO), str(REPO / "tests")]
+    paths = [str(_server_shim()), str(REPO), str(REPO / "tests")]
     env["PYTHONPATH"] = os.pathsep.join(paths + [env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env.update(extra)
     return env

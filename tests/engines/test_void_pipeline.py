@@ -24,10 +24,8 @@ PROMPT = "A ball rolls off the table."
 
 
 @pytest.fixture(scope="module")
-def engine(void_weights: Path) -> VoidEngine:
-    eng = VoidEngine(weights=void_weights, device="cpu", dtype=torch.float32)
-    eng.load()
-    return eng
+def engine(void_engine: VoidEngine) -> VoidEngine:
+    return void_engine  # the session's (conftest.py): loaded once for every test that runs windows
 
 
 def _window(frames: int, h: int, w: int, seed: int = 0, **params) -> WindowInput:

@@ -16,9 +16,10 @@ yaml = pytest.importorskip("yaml")
 pytestmark = pytest.mark.slow
 
 
-def test_openjd_run_with_a_resident_void_engine_equals_the_server(void_weights, tmp_path) -> None:
+def test_openjd_run_with_a_resident_void_engine_equals_the_server(
+    void_weights, void_engine, tmp_path
+) -> None:
     from void_vfx.client.local import run_local_job
-    from void_vfx_server.engines.void.engine import VoidEngine
 
     shot, spec = demo_spec(tmp_path / "shot", frames=8, engine="void", window=5, overlap=2, steps=1)
     (tmp_path / "job.json").write_text(spec.to_json())
@@ -52,13 +53,11 @@ def test_openjd_run_with_a_resident_void_engine_equals_the_server(void_weights, 
     farm = sorted((tmp_path / "shot" / "out" / "demo_plate_void_v001").glob("*.exr"))
 
     torch.set_num_threads(2)
-    engine = VoidEngine(void_weights, device="cpu", dtype=torch.float32)
-    engine.load()
     import dataclasses
 
     server_spec = dataclasses.replace(
         spec, output=dataclasses.replace(spec.output, dir=str(tmp_path / "server"))
     )
-    server = run_local_job(server_spec, engine=engine, data_dir=tmp_path / "data")
+    server = run_local_job(server_spec, engine=void_engine, data_dir=tmp_path / "data")
     a, b = frames_of(farm), frames_of(server)
     assert a.shape == (8, 48, 64, 3) and (a == b).all()
