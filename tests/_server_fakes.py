@@ -1,7 +1,7 @@
 """A slow engine and a small processing function for server tests.
 
-The processing function follows the contract of ``void_vfx.render.process.process_shot`` (commit each
-window into ``job_dir``, skip committed ones, write results into ``out_dir``) on real files but
+The processing function follows the contract of ``void_vfx.render.process.process_shot`` (commit
+each window into ``job_dir``, skip committed ones, write results into ``out_dir``) on real files but
 without images, so the server's queue, cancel and crash-resume can be tested in seconds. It logs
 ``start i`` and ``commit i`` lines to ``job_dir/computed.log`` so a test can count work done.
 """

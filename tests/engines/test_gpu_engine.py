@@ -103,7 +103,7 @@ def test_t5_device_is_fixed_by_the_mode_not_by_free_memory(monkeypatch) -> None:
             ("offload-fp8", "cuda"),
             ("sequential", "cpu"),
         ]:
-            models = loading.VoidModels(None, cuda, torch.bfloat16, loading.memory_plan(mode))  # type: ignore[arg-type]
+            models = loading.VoidModels(None, cuda, torch.bfloat16, loading.memory_plan(mode))
             assert models.text_device().type == where, (mode, free)
 
 
@@ -112,7 +112,7 @@ def test_free_memory_counts_cached_blocks(monkeypatch) -> None:
     decode's); blocks PyTorch caches count as free, so the answer is the same whatever the
     previous job left cached."""
     cuda = torch.device("cuda")
-    models = loading.VoidModels(None, cuda, torch.bfloat16, loading.memory_plan("gpu"))  # type: ignore[arg-type]
+    models = loading.VoidModels(None, cuda, torch.bfloat16, loading.memory_plan("gpu"))
     models.transformers = {1: torch.nn.Linear(1024, 1024, dtype=torch.bfloat16)}
     size = 1024 * 1024 * 2 + 1024 * 2
     need = size + (void_gpu_gib("gpu", 197) * GiB - size - int(0.41 * GiB))
@@ -157,7 +157,7 @@ def test_offload_moves_from_a_kept_host_copy_and_never_copies_back() -> None:
     the weights back at it. (On this CPU the visit's upload is the host copy itself; the CUDA
     upload is the same assignment from pinned memory.)"""
     cpu = torch.device("cpu")
-    models = loading.VoidModels(None, cpu, torch.float32, loading.memory_plan("offload"))  # type: ignore[arg-type]
+    models = loading.VoidModels(None, cpu, torch.float32, loading.memory_plan("offload"))
     vae = torch.nn.Linear(4, 3)
     models.vae = vae
     before = vae.weight.detach().clone()

@@ -1,4 +1,5 @@
-"""Exact VOID conditioning: mask values, VAE inputs, noise augmentation, channel order, frame counts."""
+"""Exact VOID conditioning: mask values, VAE inputs, noise augmentation, channel order, frame
+counts."""
 
 from __future__ import annotations
 

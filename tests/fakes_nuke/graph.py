@@ -3,8 +3,9 @@
 An image is ``{"planes": {"rgba.red": (H, W) float32, ...}, "meta": {...}, "size": (W, H)}``.
 Read loads a frame (``####`` or ``%04d`` patterns), Input is the group's input, Dot and Output pass
 through, Switch picks ``which``, Copy copies ``from0`` of A (input 1) into ``to0`` of B (input 0),
-Expression evaluates ``expr0..3`` into rgba, Dilate grows or shrinks channels, Multiply scales rgb. Colour spaces are recorded, not
-converted: void-vfx always writes a plate in the colour space its Read decoded it from.
+Expression evaluates ``expr0..3`` into rgba, Dilate grows or shrinks channels, Multiply scales rgb.
+Colour spaces are recorded, not converted: void-vfx always writes a plate in the colour space its
+Read decoded it from.
 """
 
 from __future__ import annotations

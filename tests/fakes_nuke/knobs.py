@@ -1,6 +1,7 @@
 """Fake Nuke knobs: the knob classes void-vfx creates or reads, with Nuke's documented methods.
 
-Sources: Foundry's Nuke Python API reference (``nuke.Knob``, ``nuke.String_Knob``, ``nuke.Int_Knob``,
+Sources: Foundry's Nuke Python API reference (``nuke.Knob``, ``nuke.String_Knob``,
+``nuke.Int_Knob``,
 ``nuke.Double_Knob``, ``nuke.Boolean_Knob``, ``nuke.Enumeration_Knob``, ``nuke.File_Knob``,
 ``nuke.PyScript_Knob``, ``nuke.Text_Knob``, ``nuke.Tab_Knob``, ``nuke.Multiline_Eval_String_Knob``).
 Anything not written here is an AttributeError, as a method Nuke lacks would be.

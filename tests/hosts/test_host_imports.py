@@ -55,7 +55,8 @@ def test_qt_and_client_in_one_process_exit_cleanly() -> None:
 def test_gpu_probe_asks_a_child_python_and_agrees_with_torch() -> None:
     torch = pytest.importorskip("torch")
     code = (
-        f"import sys; sys.path.insert(0, {str(REPO)!r}); from void_vfx.cli.gpu_probe import probe_gpu; "
+        f"import sys; sys.path.insert(0, {str(REPO)!r}); "
+        "from void_vfx.cli.gpu_probe import probe_gpu; "
         "ok, why = probe_gpu(); print(ok, 'torch' in sys.modules); print(why)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -54,7 +54,8 @@ def _python39() -> str:
 
 
 def _host_lib(tmp_path: Path) -> Path:
-    """rpyc and plumbum alone in a folder, as a host gets them (void-vfx install nuke copies them)."""
+    """rpyc and plumbum alone in a folder, as a host gets them (void-vfx install nuke copies
+    them)."""
     import plumbum
     import rpyc
 

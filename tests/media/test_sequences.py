@@ -1,4 +1,5 @@
-"""Frame-sequence patterns: parsing, printing, and what is found on disk (real files in tmp_path)."""
+"""Frame-sequence patterns: parsing, printing, and what is found on disk (real files in
+tmp_path)."""
 
 from __future__ import annotations
 

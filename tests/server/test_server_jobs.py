@@ -365,7 +365,8 @@ def test_kill_9_mid_job_resumes_without_recomputing(tmp_path):
 
 
 def test_kill_9_with_real_render_resumes_from_committed_windows(tmp_path):
-    """The real window loop (void_vfx.render.process) on real EXRs: a crash loses no committed window."""
+    """The real window loop (void_vfx.render.process) on real EXRs: a crash loses no committed
+    window."""
     from void_vfx.demo.run import build_spec, make_demo_shot
 
     shot = make_demo_shot(tmp_path / "shot", frames=30, size=(128, 72), camera_pan=False)
