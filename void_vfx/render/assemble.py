@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from threading import Event
 
@@ -62,17 +62,32 @@ def feathered_alpha(
     return (x0 + rx0, y0 + ry0, x0 + rx1, y0 + ry1), alpha[ry0:ry1, rx0:rx1]
 
 
-def _window_rgb(shot: Shot, job_dir: str, cover, metas, frame: int, region, plate_rgb):
+@dataclass(frozen=True)
+class FrameWindows:
+    """What every step of one output frame's assembly reads: the shot, the job folder, the
+    frame, the windows that cover it with their crossfade weights (``cover``, as
+    :meth:`WindowPlan.windows_for_frame` gives them) and their committed records (``metas``)."""
+
+    shot: Shot
+    job_dir: str
+    frame: int
+    cover: list
+    metas: list
+
+
+def _window_rgb(fw: FrameWindows, region, plate_rgb):
     """The crossfaded window results over ``region``, in the plate's colour space.
     ``plate_rgb()`` gives the plate's own RGB there, the contribution of a skipped window."""
-    live = [(w, weight, meta) for (w, weight), meta in zip(cover, metas, strict=True) if weight]
+    live = [
+        (w, weight, meta) for (w, weight), meta in zip(fw.cover, fw.metas, strict=True) if weight
+    ]
 
     def one(w, meta):
         if meta.skipped:
             return plate_rgb()
-        result = np.asarray(load_window_frames(job_dir, w.index)[frame - w.first])
+        result = np.asarray(load_window_frames(fw.job_dir, w.index)[fw.frame - w.first])
         rgb = np.clip(uncrop(result, meta.box, region), 0.0, 1.0)
-        return shot.colour.from_working(rgb, ceiling=meta.ceiling)
+        return fw.shot.colour.from_working(rgb, ceiling=meta.ceiling)
 
     if len(live) == 1 and live[0][1] == 1.0:  # one window alone: 0 + 1 * x is x, bit for bit
         return one(live[0][0], live[0][2])
@@ -116,7 +131,7 @@ def assemble_frame(
 
     spec = shot.spec
     mode = getattr(spec.output, "mode", "full")
-    cover = plan.windows_for_frame(frame)
+    fw = FrameWindows(shot, job_dir, frame, plan.windows_for_frame(frame), metas)
     change = frame_changes(shot, metas, frame)
     plate_path = shot.plate.path(frame)
     target = output_path(shot, out_dir, frame, stem)
@@ -130,7 +145,7 @@ def assemble_frame(
             return _copy(plate_path, target)
     elif spec.output.pixel_type == "half":  # the row paths keep the plate's half values
         fast = _splice_frame if mode == "full" else _patch_frame
-        done = fast(job_dir, shot, cover, metas, frame, change, target, compression, stop)
+        done = fast(fw, change, target, compression, stop)
         if done is not None:
             return done
     native = spec.output.pixel_type == "half" and set(header.channel_types) == {"half"}
@@ -150,7 +165,7 @@ def assemble_frame(
         region, alpha = change
         # The frame was read for this output alone: blend into it rather than into a copy.
         pixels = img.raw if same else display_view(_floats(img)).raw.copy()
-        _blend_windows(shot, job_dir, cover, metas, frame, pixels, region, alpha)
+        _blend_windows(fw, pixels, region, alpha)
         if mode == "patch":
             x0, y0, x1, y1 = region
             dx, dy = img.header.display_window[:2]
@@ -216,9 +231,7 @@ def compression_note(spec, header) -> str | None:
     )
 
 
-def _blend_windows(
-    shot: Shot, job_dir: str, cover, metas, frame: int, pixels, region, alpha, row0: int = 0
-):
+def _blend_windows(fw: FrameWindows, pixels, region, alpha, row0: int = 0):
     """Blend the frame's crossfaded window results into ``pixels`` over ``region`` (display
     coordinates; ``pixels`` starts at display row ``row0``), in place."""
     x0, y0, x1, y1 = region
@@ -228,35 +241,38 @@ def _blend_windows(
         rgb = pixels[local[1] : local[3], x0:x1][..., list(shot.rgb_index)].astype(np.float32)
         return replace_nonfinite(rgb)
 
-    rgb = _window_rgb(shot, job_dir, cover, metas, frame, region, plate_rgb)
+    shot = fw.shot
+    rgb = _window_rgb(fw, region, plate_rgb)
     if any(enabled(shot.spec)):  # detail from other frames and the plate's grain
-        scale = max((m.box.height / WORK_HEIGHT for m in metas if not m.skipped), default=1)
-        rgb = finish_fill(shot, frame, rgb, region, alpha, pixels, row0, scale)
+        scale = max((m.box.height / WORK_HEIGHT for m in fw.metas if not m.skipped), default=1)
+        rgb = finish_fill(shot, fw.frame, rgb, region, alpha, pixels, row0, scale)
     blend_into(pixels, rgb, local, alpha, shot.rgb_index)
 
 
-def _blended_rows(job_dir, shot, cover, metas, frame, change, a: int, b: int, stop):
+def _blended_rows(fw: FrameWindows, change, a: int, b: int, stop):
     """Plate rows ``a:b`` of an all-half scanline plate without overscan (decoded where the
     row cache does not hold them), the frame's windows blended in: an Image, or None for any
     other plate."""
     region, alpha = change
+    shot, frame = fw.shot, fw.frame
     img = plate_rows(shot.rows, shot.plate.path(frame), frame, a, b)
     if img is None:
         return None
     shot.note_frame(img, frame, whole=True)
-    _blend_windows(shot, job_dir, cover, metas, frame, img.raw, region, alpha, a)
+    _blend_windows(fw, img.raw, region, alpha, a)
     _check_stop(stop)
     return img
 
 
-def _patch_frame(job_dir, shot, cover, metas, frame, change, target, compression, stop):
+def _patch_frame(fw: FrameWindows, change, target, compression, stop):
     """Patch mode, half output, over an all-half scanline plate without overscan: only the
     changed region's rows are decoded. Returns the path, or None where that does not apply."""
 
     x0, y0, x1, y1 = change[0]
-    img = _blended_rows(job_dir, shot, cover, metas, frame, change, y0, y1, stop)
+    img = _blended_rows(fw, change, y0, y1, stop)
     if img is None:
         return None
+    shot = fw.shot
     return write_exr(
         target,
         img.raw[:, x0:x1],
@@ -265,17 +281,18 @@ def _patch_frame(job_dir, shot, cover, metas, frame, change, target, compression
         compression=compression,
         pixel_type="half",
         channel_names=img.channel_names,
-        sources=[shot.plate.path(frame)],
+        sources=[shot.plate.path(fw.frame)],
     )
 
 
-def _splice_frame(job_dir, shot, cover, metas, frame, change, target, compression, stop):
+def _splice_frame(fw: FrameWindows, change, target, compression, stop):
     """Full mode, half output, over a plate whose file layout the output shares (a single-part
     scanline EXR, data window = display window, all half, the output's compression): only the
     chunks of rows the removal changed are decoded and encoded; every other chunk is the
     plate's bytes (:mod:`void_vfx.media.exr_chunks`). Returns the path, or None where that
     does not apply."""
 
+    shot, frame, job_dir = fw.shot, fw.frame, fw.job_dir
     plate_path = shot.plate.path(frame)
     plate = exr_chunks.read_scanline_file(plate_path)
     if (
@@ -286,7 +303,7 @@ def _splice_frame(job_dir, shot, cover, metas, frame, change, target, compressio
     ):
         return None
     a, b = plate.chunk_rows(change[0][1], change[0][3])
-    img = _blended_rows(job_dir, shot, cover, metas, frame, change, a, b, stop)
+    img = _blended_rows(fw, change, a, b, stop)
     if img is None:
         return None
     # The band is scratch: it lives in the job folder, so a kill at this moment leaves nothing
