@@ -10,6 +10,7 @@ every window and between steps.
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 import logging
 import os
@@ -142,13 +143,28 @@ class Worker(threading.Thread):
             if message:
                 store.add_event(job_id, "progress", message, progress=stats)
 
-        def step_progress(step: int, total: int, message: str = "") -> None:
-            store.update(job_id, step=int(step), steps=int(total), message=message)
+        # The latest step message of each window in an engine now (several on a GPU pool):
+        # the job's message shows them all, rather than whichever GPU spoke last.
+        steps_now: dict[int, str] = {}
+        steps_lock = threading.Lock()
+        calls = itertools.count()
 
         def engine_fn(window_input: Any) -> Any:
             if should_cancel():
                 raise Cancelled(f"job {job_id} cancelled")
-            out = self.engine.run(window_input, step_progress, should_cancel)
+            call = next(calls)
+
+            def step_progress(step: int, total: int, message: str = "") -> None:
+                with steps_lock:
+                    steps_now[call] = message
+                    text = "; ".join(m for _, m in sorted(steps_now.items()) if m)
+                store.update(job_id, step=int(step), steps=int(total), message=text)
+
+            try:
+                out = self.engine.run(window_input, step_progress, should_cancel)
+            finally:
+                with steps_lock:
+                    steps_now.pop(call, None)
             if should_cancel():
                 raise Cancelled(f"job {job_id} cancelled")
             return out

@@ -126,6 +126,7 @@ class PooledPreview:
             RUNNING["now"] += 1
             RUNNING["most"] = max(RUNNING["most"], RUNNING["now"])
         try:
+            progress(0, 1, "started")  # stays the window's latest step while it sleeps
             time.sleep(0.15)
             out = self.engine.run(window, progress, should_cancel)
             self.ran.append(self.label)
@@ -170,13 +171,29 @@ def test_one_long_shot_runs_on_both_engines_with_the_bits_of_one(tmp_path: Path)
     try:
         with connect("127.0.0.1", server.port, token=server.token) as c:
             job = c.submit(spec, files_mode="path")
-            status = c.follow(job, callback=lambda s, e: None, poll_s=0.05)
+            seen: list[str] = []  # the job's message as the server holds it, every 10 ms
+            done = threading.Event()
+
+            def sample() -> None:
+                while not done.is_set():
+                    seen.append(server.store.row(job, "message")["message"])
+                    time.sleep(0.01)
+
+            sampler = threading.Thread(target=sample)
+            sampler.start()
+            try:
+                status = c.follow(job, callback=lambda s, e: None, poll_s=0.05)
+            finally:
+                done.set()
+                sampler.join()
             assert status["state"] == "done", status
             events, _ = c.events(job, 0)
     finally:
         server.close()
     assert len(ran) == 3 and set(ran) == {"a", "b"}  # each window once, on both engines
     assert RUNNING["most"] == 2  # two windows of the one job at once, never more
+    # While both run, the job's message names both GPUs' steps, not whichever spoke last.
+    assert "gpu 0: started; gpu 1: started" in seen or "gpu 1: started; gpu 0: started" in seen
     summary = [e["message"] for e in events if e["kind"] == "summary"][-1]
     assert "computed [0, 1, 2]" in summary
     pooled = sorted((tmp_path / "out").rglob("*.exr"))
