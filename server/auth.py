@@ -28,6 +28,7 @@ from void_vfx.protocol.wire import (
     HANDSHAKE_OK,
     TOKEN_HEX_LEN,
     auth_proof,
+    recv_exact,
     set_nodelay,
 )
 
@@ -65,22 +66,6 @@ def ensure_token(token_file: str | os.PathLike | None = None) -> tuple[str, Path
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(token + "\n")
     return token, path
-
-
-def recv_exact(sock: socket.socket, count: int, deadline: float) -> bytes:
-    """``count`` bytes, or fewer if the peer closes; the whole read must end by ``deadline``
-    (a monotonic time): a peer trickling a byte at a time does not get a fresh timeout each."""
-    data = b""
-    while len(data) < count:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("handshake took too long")
-        sock.settimeout(left)
-        piece = sock.recv(count - len(data))
-        if not piece:
-            break
-        data += piece
-    return data
 
 
 class TokenAuthenticator:

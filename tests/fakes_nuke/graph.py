@@ -92,7 +92,10 @@ def evaluate(node, frame: int) -> dict:
 def _dilate(node, img: dict) -> dict:
     """Foundry's NDK example Dilate.cpp (the Erode (fast) node): the maximum (size > 0) or
     minimum (size < 0) over a rectangle of ``int(|size| + 0.5)`` pixels each way around each
-    pixel, on the ``channels`` chosen; what lies outside the image is black."""
+    pixel, on the ``channels`` chosen. What lies outside the image is taken as black here: the
+    example reads through a ``Tile``, and the sources read here do not say whether it repeats the
+    edge instead. For a grow of values >= 0 (the only use: a matte's soft edge) both readings give
+    the same pixels; a shrink at the border would differ."""
     size = float(node["size"].value())
     radius = int(abs(size) + 0.5)
     chosen = node["channels"].value()

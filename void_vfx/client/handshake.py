@@ -29,6 +29,7 @@ from void_vfx.protocol.wire import (
     auth_proof,
     make_channel,
     protocol_config,
+    recv_exact,
     set_nodelay,
 )
 
@@ -73,20 +74,6 @@ def _tls_context(tls: Any, host: str) -> ssl.SSLContext | None:
     return ctx
 
 
-def _recv(sock: socket.socket, count: int, deadline: float) -> bytes:
-    data = b""
-    while len(data) < count:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("timed out")
-        sock.settimeout(left)
-        piece = sock.recv(count - len(data))
-        if not piece:
-            break
-        data += piece
-    return data
-
-
 def prove(sock: socket.socket, token: str, where: str, timeout: float = 10.0) -> None:
     """The client's half of the mutual proof (see :mod:`void_vfx.protocol.wire`): the server
     proves first, and only a server that did gets the client's proof. The token itself never
@@ -94,7 +81,7 @@ def prove(sock: socket.socket, token: str, where: str, timeout: float = 10.0) ->
     deadline = time.monotonic() + timeout
     client_nonce = secrets.token_bytes(AUTH_NONCE_LEN)
     sock.sendall(AUTH_MAGIC + client_nonce)
-    reply = _recv(sock, AUTH_NONCE_LEN + AUTH_PROOF_LEN, deadline)
+    reply = recv_exact(sock, AUTH_NONCE_LEN + AUTH_PROOF_LEN, deadline)
     if len(reply) != AUTH_NONCE_LEN + AUTH_PROOF_LEN:
         raise AuthError(
             f"{where} closed the connection without proving it holds the token: it is not a "
@@ -109,7 +96,7 @@ def prove(sock: socket.socket, token: str, where: str, timeout: float = 10.0) ->
             "doctor', or pass --token-file) or another program is listening on that port"
         )
     sock.sendall(auth_proof(token, b"client", client_nonce, server_nonce))
-    if _recv(sock, len(HANDSHAKE_OK), deadline) != HANDSHAKE_OK:
+    if recv_exact(sock, len(HANDSHAKE_OK), deadline) != HANDSHAKE_OK:
         raise AuthError(
             f"{where} refused the token; copy the server's token file "
             "(see 'void-vfx doctor') or pass --token-file"

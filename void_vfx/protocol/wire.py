@@ -26,6 +26,7 @@ import hmac
 import os
 import re
 import socket
+import time
 
 import rpyc
 from rpyc.core import brine, consts
@@ -76,6 +77,23 @@ PROBE_HEAD_BYTES = 64 * 1024
 
 _IO_CHUNK = 4 * 1024 * 1024
 _BIG = 65536
+
+
+def recv_exact(sock: socket.socket, count: int, deadline: float) -> bytes:
+    """``count`` bytes, or fewer if the peer closes; the whole read must end by ``deadline``
+    (a monotonic time): a peer trickling a byte at a time does not get a fresh timeout each.
+    Both halves of the handshake read with it."""
+    data = b""
+    while len(data) < count:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("timed out")
+        sock.settimeout(left)
+        piece = sock.recv(count - len(data))
+        if not piece:
+            break
+        data += piece
+    return data
 
 
 def file_sha256(

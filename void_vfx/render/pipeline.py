@@ -31,11 +31,9 @@ from void_vfx.errors import Cancelled
 from void_vfx.render.assemble import BANDS_DIR
 from void_vfx.render.job import RenderJob, Skip
 from void_vfx.render.progress import REPORT_EVERY_S, JobProgress, Tracker
-from void_vfx.render.shot import Shot
 from void_vfx.render.store import WindowRecord
-from void_vfx.render.windows import WindowPlan
 
-__all__ = ["REPORT_EVERY_S", "WINDOWS_IN_FLIGHT", "Tracker", "pool_size", "run_job", "run_windows"]
+__all__ = ["REPORT_EVERY_S", "WINDOWS_IN_FLIGHT", "Tracker", "pool_size", "run_job"]
 
 #: Windows in memory at once: the one in the engine and the one prepared next.
 WINDOWS_IN_FLIGHT = 2
@@ -44,34 +42,6 @@ WINDOWS_IN_FLIGHT = 2
 def pool_size() -> int:
     """Threads per pool: the cores, at least 2 (one can wait on disk), at most 4."""
     return max(2, min(4, os.cpu_count() or 2))
-
-
-def run_windows(
-    shot: Shot,
-    plan: WindowPlan,
-    engine_fn: Callable[[Any], Any],
-    job_dir: str,
-    out_dir: str,
-    *,
-    progress: Callable | None = None,
-    warn: Callable[[str], None],
-    lock,
-    should_cancel: Callable[[], bool] | None = None,
-    stem: str | None = None,
-    engine_slots: int = 1,
-) -> dict[str, Any]:
-    """:func:`run_job` over an opened shot and plan (the signature older callers use)."""
-    job = RenderJob(shot, plan, job_dir, warn=warn)
-    return run_job(
-        job,
-        engine_fn,
-        out_dir,
-        progress=progress,
-        lock=lock,
-        should_cancel=should_cancel,
-        stem=stem,
-        engine_slots=engine_slots,
-    )
 
 
 def run_job(
