@@ -19,7 +19,7 @@ from void_vfx.framerate import fps_text
 from void_vfx.job.spec import JobSpec, MatteSource
 from void_vfx.media.sequences import find_sequence
 from void_vfx.render.mask_check import check_masks
-from void_vfx.render.windows import plan_windows
+from void_vfx.render.windows import planned_for
 
 #: Rough seconds per denoising step of an 85-frame window at 384x672 on one H100-class GPU,
 #: without classifier-free guidance (guidance doubles it). Measure yours with
@@ -117,15 +117,7 @@ def plan_jobs(resolved: list[ResolvedShot], engine: str, settings: dict, media_r
     for r, folder in zip(resolved, shot_folders(resolved), strict=True):
         out_dir = os.path.join(media_root, folder)
         spec = build_spec(r, engine, settings, out_dir)
-        w = spec.window
-        plan = plan_windows(
-            r.first,
-            r.last,
-            min_length=w.min_length,
-            max_length=w.max_length,
-            overlap=w.overlap,
-            fps=spec.fps,
-        )
+        plan = planned_for(spec.window, r.first, r.last, spec.fps)
         key = job_key(r, spec)
         jobs.append(ShotJob(r, spec, plan, key, out_dir, estimate_seconds(plan, spec)))
     return jobs

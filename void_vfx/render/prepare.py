@@ -23,7 +23,7 @@ from void_vfx.render.quadmask import has_object
 from void_vfx.render.roi import crop_for_bounds, inside_to_work, mask_part_to_work, mask_source_rows
 from void_vfx.render.shot import Shot, Warn
 from void_vfx.render.store import WindowRecord
-from void_vfx.render.windows import Window, WindowPlan, plan_windows
+from void_vfx.render.windows import Window, WindowPlan, planned_for
 
 WORK_SIZE = (WORK_HEIGHT, WORK_WIDTH)
 
@@ -41,15 +41,7 @@ def _window_input(frames, quadmask, spec, window: Window, pass1=None) -> WindowI
 
 def shot_plan(shot: Shot) -> WindowPlan:
     """The window plan a spec asks for over the plate's frames."""
-    w = shot.spec.window
-    return plan_windows(
-        shot.first,
-        shot.last,
-        min_length=w.min_length,
-        max_length=w.max_length,
-        overlap=w.overlap,
-        fps=shot.fps,
-    )
+    return planned_for(shot.spec.window, shot.first, shot.last, shot.fps)
 
 
 def prepare_window(

@@ -266,3 +266,16 @@ def plan_windows(
         max_length=max_length,
         overlap=overlap,
     )
+
+
+def planned_for(settings, first: int, last: int, fps: str | None) -> WindowPlan:
+    """:func:`plan_windows` with a spec's ``window`` settings (min and max length, overlap):
+    the plan a job and a conform's estimate both use."""
+    return plan_windows(
+        first,
+        last,
+        min_length=settings.min_length,
+        max_length=settings.max_length,
+        overlap=settings.overlap,
+        fps=fps,
+    )
